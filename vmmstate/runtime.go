@@ -1,0 +1,163 @@
+package vmmstate
+
+import (
+	"time"
+
+	"github.com/vmlife/vmlife/generation"
+	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/internal/strictjson"
+)
+
+// Runtime is the generation-guarded part of a VMM record (§4.4): its state,
+// the generation of that state, and when it was set. It is a comparable
+// value; operations return a new Runtime and never modify the receiver.
+//
+// In JSON a Runtime is `{"state":…,"gen":…,"time_updated":…}` with the
+// domain state in its externally tagged form (D9).
+type Runtime struct {
+	State       State                 `json:"state"`
+	Generation  generation.Generation `json:"gen"`
+	TimeUpdated time.Time             `json:"time_updated"`
+}
+
+// NewRuntime is the runtime of a freshly inserted VMM record: creating, at
+// the initial generation, stamped now (§6.3).
+func NewRuntime(now time.Time) Runtime {
+	return Runtime{State: Creating, Generation: generation.Initial(), TimeUpdated: now}
+}
+
+// Outcome says what Transition or Observe did.
+type Outcome uint8
+
+// The outcomes.
+const (
+	// Applied: the runtime changed; the new one must be written.
+	Applied Outcome = iota + 1
+	// Unchanged: the change asked for is already true, or is absorbed by a
+	// terminal state (failing a failed VMM keeps the first cause, D6).
+	// Nothing needs writing.
+	Unchanged
+	// Stale: a report's generation is not newer than the stored one (D5).
+	// It is dropped without error: a late or duplicated report is normal.
+	Stale
+)
+
+var outcomes = enum.New[Outcome]("vmmstate.Outcome", false, "applied", "unchanged", "stale")
+
+// IsValid reports whether o is one of the three outcomes.
+func (o Outcome) IsValid() bool { return outcomes.Valid(o) }
+
+// String returns "applied", "unchanged", "stale", or "vmmstate.Outcome(n)".
+func (o Outcome) String() string { return outcomes.String(o) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (o Outcome) MarshalText() ([]byte, error) { return outcomes.Append(nil, o) }
+
+// Transition is a change the control plane makes (§4.4 as amended by D5–D7):
+//
+//   - to the identical state (reason included): Unchanged, r returned as is;
+//   - failing an already failed VMM, whatever the reason: Unchanged, the first
+//     cause and its generation kept (D6);
+//   - along an edge of the table (D7), including into saga_unwound from any
+//     non-terminal state: Applied, generation+1, stamped now (D5);
+//   - out of a terminal state: ErrTerminal; along no edge: ErrIllegalTransition;
+//     an invalid state on either side: ErrInvalidState; past the largest
+//     generation: generation.ErrOverflow.
+//
+// On error the returned runtime is r, unchanged, and the error is a
+// *TransitionError.
+func (r Runtime) Transition(to State, now time.Time) (Runtime, Outcome, error) {
+	if !r.State.IsValid() || !to.IsValid() {
+		return r, 0, r.refuse(to, Runtime{}, false, ErrInvalidState)
+	}
+	if to == r.State {
+		return r, Unchanged, nil
+	}
+	from := r.State.Kind()
+	if from.IsTerminal() {
+		if from == KindFailed && to.IsFailed() {
+			return r, Unchanged, nil // D6: the first cause wins
+		}
+		return r, 0, r.refuse(to, Runtime{}, false, ErrTerminal)
+	}
+	if !CanTransition(from, to.Kind()) {
+		return r, 0, r.refuse(to, Runtime{}, false, ErrIllegalTransition)
+	}
+	g, err := r.Generation.Next()
+	if err != nil {
+		return r, 0, r.refuse(to, Runtime{}, false, generation.ErrOverflow)
+	}
+	return Runtime{State: to, Generation: g, TimeUpdated: now}, Applied, nil
+}
+
+// Observe applies a report from the VMM's sled-agent (D5–D7, §8.2):
+//
+//   - a report whose generation is not strictly newer: Stale, r unchanged,
+//     no error — late and duplicated reports are normal (D5);
+//   - a newer report of the same non-terminal state: Applied (the sled-agent
+//     bumps the generation on every observation, §3.5);
+//   - a newer report of a terminal state the VMM is already in (destroyed
+//     again, or failed with any reason): Unchanged, the first cause kept (D6);
+//   - a newer report along an edge a report may take: Applied, the report
+//     becomes the runtime;
+//   - a report of creating or saga_unwound (which no sled-agent can send),
+//     or along no edge: ErrIllegalTransition; out of a terminal state:
+//     ErrTerminal; an invalid state: ErrInvalidState.
+//
+// On error the returned runtime is r, unchanged, and the *TransitionError
+// holds the whole report.
+func (r Runtime) Observe(report Runtime) (Runtime, Outcome, error) {
+	if !report.State.IsValid() || !r.State.IsValid() {
+		return r, 0, r.refuse(report.State, report, true, ErrInvalidState)
+	}
+	if !report.Generation.After(r.Generation) {
+		return r, Stale, nil
+	}
+	to, from := report.State.Kind(), r.State.Kind()
+	switch {
+	case !to.IsReportable():
+		return r, 0, r.refuse(report.State, report, true, ErrIllegalTransition)
+	case from.IsTerminal() && to == from:
+		return r, Unchanged, nil // D6: terminal absorbs; a failure keeps its first cause
+	case from.IsTerminal():
+		return r, 0, r.refuse(report.State, report, true, ErrTerminal)
+	case to == from, CanTransition(from, to):
+		return report, Applied, nil
+	}
+	return r, 0, r.refuse(report.State, report, true, ErrIllegalTransition)
+}
+
+func (r Runtime) refuse(to State, report Runtime, observed bool, err error) error {
+	return &TransitionError{From: r, To: to, Report: report, Observed: observed, Err: err}
+}
+
+// Validate returns a *RecordError (ErrInvalidRecord) naming the "state" field
+// when r does not hold a valid state. A zero time is allowed.
+func (r Runtime) Validate() error {
+	if !r.State.IsValid() {
+		return &RecordError{Field: "state", Value: r.State.String(), Rule: "a valid VMM state"}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes the domain form strictly: all three keys required, no
+// other key accepted. On error r is unchanged.
+func (r *Runtime) UnmarshalJSON(b []byte) error {
+	const typ = "vmmstate.Runtime"
+	f, err := strictjson.Fields(typ, b, []string{"state", "gen", "time_updated"}, nil)
+	if err != nil {
+		return err
+	}
+	var v Runtime
+	if err := strictjson.Decode(typ, f, "state", &v.State); err != nil {
+		return err
+	}
+	if err := strictjson.Decode(typ, f, "gen", &v.Generation); err != nil {
+		return err
+	}
+	if err := strictjson.Decode(typ, f, "time_updated", &v.TimeUpdated); err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
