@@ -43,7 +43,9 @@ type Table[E ~uint8] struct {
 // New returns the table for type typ (as "pkg.Type") whose value i+1 is
 // names[i]. With foldCase, Parse also accepts the names in any case.
 func New[E ~uint8](typ string, foldCase bool, names ...string) *Table[E] {
-	return &Table[E]{typ: typ, names: names, foldCase: foldCase}
+	// Copied so that a caller passing names... cannot change the wire
+	// strings later.
+	return &Table[E]{typ: typ, names: append([]string(nil), names...), foldCase: foldCase}
 }
 
 // Valid reports whether e is one of the table's values.
@@ -78,11 +80,20 @@ func (t *Table[E]) Append(b []byte, e E) ([]byte, error) {
 	return append(b, t.names[e-1]...), nil
 }
 
-// Parse returns the value whose wire string is s.
+// Parse returns the value whose wire string is s. An exact match is looked
+// for first, so that in a folding table Parse(String(e)) is e even when two
+// names differ only in case.
 func (t *Table[E]) Parse(s string) (E, error) {
 	for i, n := range t.names {
-		if n == s || (t.foldCase && strings.EqualFold(n, s)) {
+		if n == s {
 			return E(i + 1), nil
+		}
+	}
+	if t.foldCase {
+		for i, n := range t.names {
+			if strings.EqualFold(n, s) {
+				return E(i + 1), nil
+			}
 		}
 	}
 	return 0, t.unknown(strconv.Quote(s))
@@ -91,9 +102,12 @@ func (t *Table[E]) Parse(s string) (E, error) {
 // ParseBytes is Parse without converting b to a string first.
 func (t *Table[E]) ParseBytes(b []byte) (E, error) {
 	for i, n := range t.names {
-		if n == string(b) || (t.foldCase && strings.EqualFold(n, string(b))) {
+		if n == string(b) {
 			return E(i + 1), nil
 		}
+	}
+	if t.foldCase {
+		return t.Parse(string(b))
 	}
 	return 0, t.unknown(strconv.Quote(string(b)))
 }
