@@ -1,0 +1,80 @@
+package instancestate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vmlife/vmlife/internal/enum"
+)
+
+// ConditionType names a condition (D14). Conditions are observations shown
+// beside the state, Kubernetes-style — never new states. Clients should
+// show a type they do not know as-is and otherwise ignore it.
+type ConditionType uint8
+
+// The condition types.
+const (
+	// CondStartFailed: the last start failed; Reason is the cause (D13).
+	CondStartFailed ConditionType = iota + 1
+	// CondSledUnreachable: the active VMM's sled stopped answering, without
+	// proof that the VMM is dead (D18); Since is the first failed check.
+	CondSledUnreachable
+	// CondAutoRestartCoolingDown: an automatic restart is due but waits for
+	// the cooldown; Until is when it ends (D15).
+	CondAutoRestartCoolingDown
+)
+
+var conditionTypes = enum.New[ConditionType]("instancestate.ConditionType", false,
+	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown")
+
+// IsValid reports whether t is one of the three condition types.
+func (t ConditionType) IsValid() bool { return conditionTypes.Valid(t) }
+
+// String returns the wire string, or "instancestate.ConditionType(n)".
+func (t ConditionType) String() string { return conditionTypes.String(t) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (t ConditionType) MarshalText() ([]byte, error) { return conditionTypes.Append(nil, t) }
+
+// UnmarshalText implements encoding.TextUnmarshaler; on error t is unchanged.
+func (t *ConditionType) UnmarshalText(b []byte) error { return unmarshal(conditionTypes, t, b) }
+
+// Condition is one observation about an instance (D14): a type, a one-word
+// reason, a message for people, and when it began or ends (zero: not
+// applicable).
+type Condition struct {
+	Type    ConditionType
+	Reason  string
+	Message string
+	Since   time.Time
+	Until   time.Time
+}
+
+// Conditions returns the instance's conditions at now, in the order of the
+// ConditionType constants (D13, D14). It validates the snapshot first (D17).
+func Conditions(s Snapshot, now time.Time) ([]Condition, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s.conditions(s.reincarnation(now)), nil
+}
+
+func (s Snapshot) conditions(r Reincarnation) []Condition {
+	var out []Condition
+	if f := s.Instance.StartFailure; s.Instance.HasStartFailure() {
+		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), Message: f.Message(), Since: f.Time})
+	}
+	if since := s.SledUnreachableSince; !since.IsZero() && s.HasActive() {
+		out = append(out, Condition{
+			Type: CondSledUnreachable, Reason: "unreachable", Since: since,
+			Message: fmt.Sprintf("the sled %v running the instance has not answered since %s; the VMM is not assumed dead", s.Active.SledID, since.UTC().Format(time.RFC3339)),
+		})
+	}
+	if r.Needs && r.Status == CoolingDown {
+		out = append(out, Condition{
+			Type: CondAutoRestartCoolingDown, Reason: "cooldown", Until: r.Until,
+			Message: fmt.Sprintf("an automatic restart is due and waits for the cooldown to end at %s", r.Until.UTC().Format(time.RFC3339)),
+		})
+	}
+	return out
+}

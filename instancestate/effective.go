@@ -1,0 +1,66 @@
+package instancestate
+
+import "github.com/vmlife/vmlife/vmmstate"
+
+// byNexusState is §7 rule 13: an instance with no active VMM shows its own
+// record's state.
+var byNexusState = [...]State{
+	NexusCreating:  Creating,
+	NexusNoVMM:     Stopped, // §7 rule 10
+	NexusFailed:    Failed,
+	NexusDestroyed: Destroyed,
+}
+
+// byActiveVMM is §7 rules 2–9 as amended by D10: with an active VMM and no
+// migration that dominates, the instance shows its active VMM's kind so.
+var byActiveVMM = [...]State{
+	vmmstate.KindCreating:    Starting, // rule 5: the instance is being started
+	vmmstate.KindStarting:    Starting, // rule 5
+	vmmstate.KindRunning:     Running,  // rule 6
+	vmmstate.KindStopping:    Stopping, // rule 7
+	vmmstate.KindStopped:     Stopping, // rule 2: resources held until the update plan unlinks it
+	vmmstate.KindRebooting:   Rebooting,
+	vmmstate.KindMigrating:   Migrating,
+	vmmstate.KindFailed:      Stopping, // rule 3: a failed VMM must be unlinked before the instance reads failed
+	vmmstate.KindDestroyed:   Stopping, // rule 2
+	vmmstate.KindSagaUnwound: Stopped,  // D10 (seed 004): a new start may proceed at once
+}
+
+// EffectiveState is the state the external API shows for the instance (§7 as
+// amended by D10 and D12). It validates the snapshot first (D17) and is total
+// on valid snapshots; it never reads saga_unwound as anything but stopped.
+func EffectiveState(s Snapshot) (State, error) {
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	return s.effective(), nil
+}
+
+// effective is EffectiveState on a snapshot already validated.
+func (s Snapshot) effective() State {
+	rt := s.Instance.Runtime
+	if rt.State != NexusVMM {
+		return byNexusState[rt.State]
+	}
+	if s.migrationDominates() {
+		return Migrating // §7 rule 1, limited by D12
+	}
+	return byActiveVMM[s.Active.Runtime.State.Kind()]
+}
+
+// migrationDominates reports whether the instance reads migrating because of
+// its migration rather than its active VMM (§7 rule 1). D12 limits the rule
+// to a migration still in flight, or succeeded but not yet folded in: once a
+// side has failed, or the target VMM's saga unwound, the active VMM decides.
+func (s Snapshot) migrationDominates() bool {
+	if !s.HasMigration() {
+		return false
+	}
+	if s.Migration.EitherSideFailed() {
+		return false
+	}
+	if s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound {
+		return false
+	}
+	return true
+}

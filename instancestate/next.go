@@ -1,0 +1,100 @@
+package instancestate
+
+import (
+	"time"
+
+	"github.com/vmlife/vmlife/internal/enum"
+)
+
+// NextKind is what the control plane should do next to converge an
+// instance (D19).
+type NextKind uint8
+
+// The next actions.
+const (
+	NextNone        NextKind = iota + 1 // nothing: converged, or someone else is acting
+	NextStart                           // run a start saga: the user wants it running and nothing failed
+	NextStop                            // ask the sled-agent to stop the active VMM
+	NextRunUpdate                       // run the instance-update saga: PlanUpdate has work
+	NextReincarnate                     // run a start saga with reason auto_restart (D15)
+	NextWait                            // nothing until NextAction.Until (a cooldown)
+)
+
+var nextKinds = enum.New[NextKind]("instancestate.NextKind", false,
+	"none", "start", "stop", "run_update", "reincarnate", "wait")
+
+// AllNextKinds returns the six next actions in declaration order.
+func AllNextKinds() []NextKind { return nextKinds.All() }
+
+// IsValid reports whether k is one of the six next actions.
+func (k NextKind) IsValid() bool { return nextKinds.Valid(k) }
+
+// String returns the wire string, or "instancestate.NextKind(n)".
+func (k NextKind) String() string { return nextKinds.String(k) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (k NextKind) MarshalText() ([]byte, error) { return nextKinds.Append(nil, k) }
+
+// UnmarshalText implements encoding.TextUnmarshaler; on error k is unchanged.
+func (k *NextKind) UnmarshalText(b []byte) error { return unmarshal(nextKinds, k, b) }
+
+// NextAction is the answer of Next.
+type NextAction struct {
+	Action NextKind
+	Until  time.Time // NextWait: when to ask again
+	Why    string
+}
+
+// Next says what the control plane should do next to bring the instance to
+// its intended state (D19). It is a pure function of the snapshot and now,
+// so asking again before anything changed gives the same answer, and it
+// never claims a state is reached: it only reads what the records say. In
+// order:
+//
+//  1. an updater holds the lock: none (it is converging the instance);
+//  2. the update plan has work: run_update (§13.3, D11);
+//  3. an automatic restart is due: reincarnate, or wait until the cooldown
+//     ends (D15);
+//  4. the user wants it running, it is stopped with no VMM, and no start
+//     failure is recorded (nobody started it, seed 003): start;
+//  5. the user wants it stopped and it is starting, running, rebooting or
+//     migrating: stop;
+//  6. otherwise none — a recorded start failure waits for a user and says
+//     so through the StartFailed condition (D13, D14).
+//
+// It validates the snapshot first (D17).
+func Next(s Snapshot, now time.Time) (NextAction, error) {
+	if err := s.Validate(); err != nil {
+		return NextAction{}, err
+	}
+	return s.next(now, s.reincarnation(now)), nil
+}
+
+func (s Snapshot) next(now time.Time, r Reincarnation) NextAction {
+	in := s.Instance
+	if in.IsLocked() {
+		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
+	}
+	if _, required, err := PlanUpdate(s, now); err == nil && required {
+		return NextAction{Action: NextRunUpdate, Why: "the instance record does not yet reflect its VMMs and migration"}
+	}
+	switch {
+	case r.Should:
+		return NextAction{Action: NextReincarnate, Why: r.Why}
+	case r.Needs && r.Status == CoolingDown:
+		return NextAction{Action: NextWait, Until: r.Until, Why: r.Why}
+	}
+	e := s.effective()
+	switch in.IntendedState {
+	case IntendRunning:
+		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.HasStartFailure() {
+			return NextAction{Action: NextStart, Why: "intended to run, stopped, and no start has failed"}
+		}
+	case IntendStopped:
+		switch e {
+		case Starting, Running, Rebooting, Migrating:
+			return NextAction{Action: NextStop, Why: "intended to be stopped but " + e.String()}
+		}
+	}
+	return NextAction{Action: NextNone, Why: "nothing to do: " + r.Why}
+}

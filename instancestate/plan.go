@@ -1,0 +1,217 @@
+package instancestate
+
+import (
+	"time"
+
+	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// NetworkAction says what to do with the instance's network configuration
+// (NAT, V2P mappings) when an update is committed (§13.3). The zero value
+// means "leave it".
+type NetworkAction uint8
+
+// The network actions.
+const (
+	NetworkUpdate NetworkAction = iota + 1 // point the configuration at Network.VMM on Network.Sled
+	NetworkDelete                          // the instance has no VMM: remove it
+)
+
+var networkActions = enum.New[NetworkAction]("instancestate.NetworkAction", false, "update", "delete")
+
+// IsValid reports whether a is update or delete.
+func (a NetworkAction) IsValid() bool { return networkActions.Valid(a) }
+
+// String returns "update", "delete", or "instancestate.NetworkAction(n)".
+func (a NetworkAction) String() string { return networkActions.String(a) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (a NetworkAction) MarshalText() ([]byte, error) { return networkActions.Append(nil, a) }
+
+// Network is the network step of a plan. Its zero value means no change.
+type Network struct {
+	Action NetworkAction
+	VMM    vmmstate.ID     // NetworkUpdate: the VMM now running the instance
+	Sled   vmmstate.SledID // NetworkUpdate: its sled
+}
+
+// Reservations is the sled-reservation swap after a successful migration
+// (§13.2): the source's reservation is retired, the target's made active.
+// Its zero value means no swap.
+type Reservations struct {
+	Active vmmstate.ID // the migration's source VMM
+	Target vmmstate.ID // the migration's target VMM
+}
+
+// Plan is the update the instance-update saga commits (§13.3 as amended by
+// D11): the new runtime at generation+1, the intended state to write (zero:
+// unchanged), the VMMs to destroy after the commit (zero: none), and the
+// side effects.
+type Plan struct {
+	Runtime          Runtime
+	Intent           IntendedState
+	DestroyActiveVMM vmmstate.ID
+	DestroyTargetVMM vmmstate.ID
+	Network          Network
+	Deprovision      bool // release virtual provisioning and the metrics producer
+	Reservations     Reservations
+}
+
+// unlinkable reports whether the update plan unlinks a VMM in state st:
+// destroyed or failed (§13.3), and saga_unwound, treated as destroyed (D11).
+func unlinkable(st vmmstate.State) bool {
+	return st.IsTerminal() || st == vmmstate.SagaUnwound
+}
+
+// PlanUpdate decides what the instance-update saga must change (§13.3 as
+// amended by D11). It returns the plan and true when an update is required,
+// and a zero Plan and false when nothing needs doing. It validates the
+// snapshot first (D17).
+//
+// The steps, in order:
+//
+//  1. An active VMM that is destroyed, failed or saga_unwound (D11) is
+//     unlinked and destroyed. A destroyed one with intent running and no
+//     migration means the guest shut itself down: intent guest_shutdown. An
+//     unwound one is not a shutdown and leaves the intent alone (D11).
+//  2. A target VMM in one of those states is unlinked and destroyed.
+//  3. A migration with a failed side is cleared, the network re-pointed at
+//     the surviving active VMM. Otherwise one with a completed side moves the
+//     instance to the target VMM (or to no VMM if the target is gone), and
+//     is cleared once the target itself reports completed, swapping the
+//     sled reservations.
+//  4. With no active VMM left, the instance becomes failed (if its VMM
+//     failed) or no_vmm, any migration left is unlinked (D17: a migration
+//     needs an active VMM), its network is deleted and its resources released.
+func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
+	if err := s.Validate(); err != nil {
+		return Plan{}, false, err
+	}
+	rt, err := s.Instance.Runtime.next(now)
+	if err != nil {
+		return Plan{}, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	var (
+		p             = Plan{Runtime: rt}
+		required      bool
+		activeFailed  bool
+		activeGone    bool // step 1 unlinked the active VMM
+		targetGone    bool // step 2 unlinked the target VMM
+		m             = s.Migration
+		hasMigration  = s.HasMigration()
+		intentRunning = s.Instance.IntendedState == IntendRunning
+	)
+
+	// Step 1.
+	if s.HasActive() && unlinkable(s.Active.Runtime.State) {
+		st := s.Active.Runtime.State
+		p.Runtime.ActiveVMM = vmmstate.ID{}
+		p.DestroyActiveVMM = s.Active.ID
+		required, activeGone = true, true
+		switch {
+		case st.IsFailed():
+			activeFailed = true
+		case st == vmmstate.Destroyed && intentRunning && !hasMigration:
+			p.Intent = IntendGuestShutdown
+		}
+	}
+
+	// Step 2.
+	if s.HasTarget() && unlinkable(s.Target.Runtime.State) {
+		p.Runtime.TargetVMM = vmmstate.ID{}
+		p.DestroyTargetVMM = s.Target.ID
+		required, targetGone = true, true
+	}
+
+	// Step 3.
+	switch {
+	case !hasMigration:
+	case m.EitherSideFailed():
+		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		required = true
+		if !activeGone && s.HasActive() {
+			p.Network = Network{Action: NetworkUpdate, VMM: s.Active.ID, Sled: s.Active.SledID}
+		}
+	case m.EitherSideCompleted():
+		target := m.Target.VMM
+		if p.Runtime.ActiveVMM != target && !targetGone && s.HasTarget() {
+			p.Runtime.ActiveVMM = target
+			p.Network = Network{Action: NetworkUpdate, VMM: target, Sled: s.Target.SledID}
+			required = true
+		}
+		if targetGone || !s.HasTarget() && p.Runtime.ActiveVMM != target {
+			// The target is gone (or was unlinked earlier): the source has
+			// handed the guest over, so nothing runs it any more.
+			p.Runtime.ActiveVMM = vmmstate.ID{}
+			required = true
+		}
+		if m.Target.State == migration.Completed {
+			p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+			required = true
+			if !targetGone {
+				p.Reservations = Reservations{Active: m.Source.VMM, Target: m.Target.VMM}
+			}
+		}
+	}
+
+	// Step 4.
+	if p.Runtime.ActiveVMM.IsZero() && required {
+		// An instance without an active VMM cannot be migrating (D17): a
+		// migration the dead source never finished is unlinked with it.
+		// Omicron leaves it linked until a sled-agent fails it; a target
+		// still alive is left to the abandoned-VMM reaper.
+		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		if activeFailed {
+			p.Runtime.State = NexusFailed
+		} else {
+			p.Runtime.State = NexusNoVMM
+		}
+		p.Network = Network{Action: NetworkDelete}
+		p.Deprovision = true
+	}
+	if !required {
+		return Plan{}, false, nil
+	}
+	return p, true, nil
+}
+
+// Apply returns the snapshot after the plan is committed and the VMMs it
+// names are destroyed (§13.2): the new runtime and intent written, the
+// updater lock untouched, and the VMM and migration records that are no
+// longer linked dropped from the snapshot. It validates the result (D17),
+// so a plan can never leave an invalid snapshot behind unnoticed.
+func (s Snapshot) Apply(p Plan) (Snapshot, error) {
+	if !p.Runtime.Generation.After(s.Instance.Runtime.Generation) {
+		return s, &ConflictError{Op: "commit update", Message: "instance state has changed", Status: 409, Err: ErrStaleGeneration}
+	}
+	out := s
+	out.Instance.Runtime = p.Runtime
+	if p.Intent != 0 {
+		out.Instance.IntendedState = p.Intent
+	}
+	out.Active = s.linked(p.Runtime.ActiveVMM)
+	out.Target = s.linked(p.Runtime.TargetVMM)
+	if p.Runtime.MigrationID.IsZero() {
+		out.Migration = migration.Record{}
+	}
+	if err := out.Validate(); err != nil {
+		return s, err
+	}
+	return out, nil
+}
+
+// linked returns the record of VMM id among the snapshot's VMMs (the zero
+// VMM for a zero id).
+func (s Snapshot) linked(id vmmstate.ID) vmmstate.VMM {
+	switch {
+	case id.IsZero():
+		return vmmstate.VMM{}
+	case s.Active.ID == id:
+		return s.Active
+	case s.Target.ID == id:
+		return s.Target
+	}
+	return vmmstate.VMM{}
+}

@@ -1,0 +1,139 @@
+package instancestate
+
+import (
+	"time"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// MarkAsStarting is the start saga's step that links its new VMM to the
+// instance (§14). Its preconditions, on the snapshot re-read by the saga:
+//
+//   - the active VMM is already vmm: done before (the saga is retried), the
+//     instance is returned unchanged;
+//   - no active VMM, or a saga_unwound one (which the new VMM replaces, D10):
+//     the instance becomes vmm with vmm active, at generation+1, stamped now,
+//     and with time_last_auto_restarted = now when the reason is
+//     auto_restart (the only start that sets it, §10.3);
+//   - any other active VMM: a *ConflictError (409, ErrConflict).
+//
+// The target and migration ids are left as they are (§14).
+func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (Instance, error) {
+	if err := s.Validate(); err != nil {
+		return s.Instance, err
+	}
+	if vmm.IsZero() {
+		return s.Instance, &RuleError{Rule: "a started VMM has an id", Field: "active_propolis_id", Detail: "nil UUID"}
+	}
+	if !reason.IsValid() {
+		return s.Instance, &RuleError{Rule: "start reason is user, auto_start or auto_restart", Field: "reason", Detail: reason.String()}
+	}
+	in := s.Instance
+	switch {
+	case in.Runtime.ActiveVMM == vmm:
+		return in, nil
+	case s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound:
+		return in, &ConflictError{Op: "mark as starting", Message: "instance changed state before it could be started", Status: 409, Err: ErrConflict}
+	}
+	rt, err := in.Runtime.next(now)
+	if err != nil {
+		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	rt.State, rt.ActiveVMM = NexusVMM, vmm
+	if reason == failure.StartReasonAutoRestart {
+		rt.TimeLastAutoRestarted = now
+	}
+	in.Runtime = rt
+	return in, nil
+}
+
+// UnwindStart is the start saga's undo of MarkAsStarting (§14): the instance
+// goes back to no_vmm with no active VMM, at the next generation after the
+// one the saga wrote (started). When the instance has moved on since, the
+// undo does not apply (the generation guard fails, §14) and the instance is
+// returned unchanged with applied false: it keeps a linked VMM, which the
+// saga marks saga_unwound and the update plan unlinks (D11).
+func UnwindStart(in Instance, started Instance, now time.Time) (Instance, bool, error) {
+	if in.Runtime != started.Runtime {
+		return in, false, nil
+	}
+	rt, err := in.Runtime.next(now)
+	if err != nil {
+		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	rt.State, rt.ActiveVMM = NexusNoVMM, vmmstate.ID{}
+	// A target or migration the start saga never set cannot be linked to an
+	// instance with no VMM (D17).
+	rt.TargetVMM, rt.MigrationID = vmmstate.ID{}, migration.ID{}
+	in.Runtime = rt
+	return in, true, nil
+}
+
+// SetMigrationIDs is the migrate saga's step that links a migration and its
+// target VMM to the instance (§8.1). It applies when the instance still runs
+// on src, src is running or rebooting, and either no migration is linked,
+// the same ids are (a retry: the instance is returned unchanged), or the
+// linked target VMM's saga unwound and its migration failed on both sides
+// (an earlier migrate saga's leftovers, which this one replaces). The new
+// runtime is at generation+1, stamped now. Anything else is a
+// *ConflictError (409, "another migration is already in progress").
+func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmstate.ID, now time.Time) (Instance, error) {
+	if err := s.Validate(); err != nil {
+		return s.Instance, err
+	}
+	in := s.Instance
+	rt := in.Runtime
+	conflict := &ConflictError{Op: "set migration ids", Message: "another migration is already in progress", Status: 409, Err: ErrConflict}
+	switch {
+	case id.IsZero() || target.IsZero():
+		return in, &RuleError{Rule: "a migration links a migration id and a target VMM", Field: "migration_id", Detail: "nil UUID"}
+	case rt.ActiveVMM != src || !s.HasActive():
+		return in, conflict
+	case s.Active.Runtime.State != vmmstate.Running && s.Active.Runtime.State != vmmstate.Rebooting:
+		return in, conflict
+	case rt.MigrationID == id && rt.TargetVMM == target:
+		return in, nil // §8.1 (b): an idempotent retry
+	case rt.MigrationID.IsZero() && rt.TargetVMM.IsZero():
+		// §8.1 (a)
+	case s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound &&
+		s.HasMigration() && s.Migration.Source.State == migration.Failed && s.Migration.Target.State == migration.Failed:
+		// §8.1 (c): clobber an unwound migrate saga's leftovers.
+	default:
+		return in, conflict
+	}
+	next, err := rt.next(now)
+	if err != nil {
+		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	next.MigrationID, next.TargetVMM = id, target
+	in.Runtime = next
+	return in, nil
+}
+
+// Delete is the delete saga's step that marks the instance destroyed (§8.1):
+// allowed only with no active VMM and state no_vmm or failed; idempotent on
+// an instance already destroyed. Other states are a *ConflictError with the
+// API's status and message (400). The new runtime is at generation+1.
+func Delete(s Snapshot, now time.Time) (Instance, error) {
+	if err := s.Validate(); err != nil {
+		return s.Instance, err
+	}
+	d := s.decideDelete()
+	switch d.Action {
+	case ActionAlreadyDone:
+		return s.Instance, nil
+	case ActionReject:
+		return s.Instance, &ConflictError{Op: "delete", Message: d.Message, Status: d.Status, Err: ErrConflict}
+	}
+	in := s.Instance
+	rt, err := in.Runtime.next(now)
+	if err != nil {
+		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	rt.State = NexusDestroyed
+	in.Runtime = rt
+	in.IntendedState = IntendDestroyed
+	return in, nil
+}

@@ -1,0 +1,154 @@
+package instancestate
+
+import (
+	"time"
+
+	"fmt"
+
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Snapshot is everything vmlife needs to decide about one instance, read in
+// one consistent query (§8.1's instance_fetch_all): the instance record, its
+// active VMM, its migration target VMM and its migration. A record that is
+// absent (not linked, or deleted) is the zero value: see HasActive,
+// HasTarget and HasMigration.
+//
+// SledUnreachableSince is an observation, not a record: when the instance
+// watcher last found the active VMM's sled unreachable without proof of
+// death (D18), the time of the first failed check; zero otherwise. It feeds
+// the SledUnreachable condition (D14) and nothing else.
+type Snapshot struct {
+	Instance             Instance
+	Active               vmmstate.VMM
+	Target               vmmstate.VMM
+	Migration            migration.Record
+	SledUnreachableSince time.Time
+}
+
+// HasActive reports whether the snapshot holds the active VMM's record.
+func (s Snapshot) HasActive() bool { return !s.Active.ID.IsZero() }
+
+// HasTarget reports whether the snapshot holds the migration target VMM's record.
+func (s Snapshot) HasTarget() bool { return !s.Target.ID.IsZero() }
+
+// HasMigration reports whether the snapshot holds the migration record.
+func (s Snapshot) HasMigration() bool { return !s.Migration.ID.IsZero() }
+
+// The rules of D17, by the names Validate reports. The first three are the
+// database's CHECK constraints and the invariants of §13.1; the rest say that
+// the records of a snapshot agree with each other.
+const (
+	RuleVMMIffActive      = "vmm_iff_active_propolis"        // §5.2: state = vmm ⇔ active_propolis_id set
+	RuleTargetNeedsMigr   = "target_needs_migration"         // D17: target_propolis_id ⇒ migration_id
+	RuleMigrationNeedsVMM = "migration_needs_vmm"            // D17: migration_id ⇒ state = vmm
+	RuleLinkedRecord      = "linked_record_present"          // a linked id comes with its record
+	RuleIDsAgree          = "ids_agree"                      // records carry the ids the instance links
+	RuleMigrationSides    = "migration_sides_match_instance" // the instance runs on a side of its migration
+	RuleValidFields       = "fields_valid"                   // every enum and record is valid
+	RuleUnlinkedRecord    = "no_unlinked_record"             // a record is present only when linked
+)
+
+func broken(rule, field, format string, args ...any) error {
+	return &RuleError{Rule: rule, Field: field, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the snapshot against every rule of D17 and returns a
+// *RuleError (matching ErrInvalidRecord) naming the first one broken. Every
+// decision in this package validates first, so none of them has to guess
+// what an impossible combination means (Omicron panics in debug builds and
+// falls back in release, §7 rules 11–14).
+func (s Snapshot) Validate() error {
+	in, rt := s.Instance, s.Instance.Runtime
+	switch {
+	case in.ID.IsZero():
+		return broken(RuleValidFields, "id", "nil UUID")
+	case !rt.State.IsValid():
+		return broken(RuleValidFields, "state", "%v (accepted: creating, no_vmm, vmm, failed, destroyed)", rt.State)
+	case !in.IntendedState.IsValid():
+		return broken(RuleValidFields, "intended_state", "%v (accepted: running, stopped, guest_shutdown, destroyed)", in.IntendedState)
+	case in.AutoRestart.Policy != 0 && !in.AutoRestart.Policy.IsValid():
+		return broken(RuleValidFields, "auto_restart_policy", "%v (accepted: never, best_effort, null)", in.AutoRestart.Policy)
+	case in.AutoRestart.Cooldown < 0:
+		return broken(RuleValidFields, "auto_restart_cooldown", "%v (accepted: a positive duration or null)", in.AutoRestart.Cooldown)
+	}
+	if in.HasStartFailure() {
+		if err := in.StartFailure.Validate(); err != nil {
+			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
+		}
+	}
+
+	// The CHECK constraint and D17's rules on the instance row alone.
+	switch hasActive := !rt.ActiveVMM.IsZero(); {
+	case rt.State == NexusVMM && !hasActive:
+		return broken(RuleVMMIffActive, "active_propolis_id", "NULL while state is vmm")
+	case rt.State != NexusVMM && hasActive:
+		return broken(RuleVMMIffActive, "active_propolis_id", "%v while state is %v", rt.ActiveVMM, rt.State)
+	case !rt.TargetVMM.IsZero() && rt.MigrationID.IsZero():
+		return broken(RuleTargetNeedsMigr, "target_propolis_id", "%v without a migration_id", rt.TargetVMM)
+	case !rt.MigrationID.IsZero() && rt.State != NexusVMM:
+		return broken(RuleMigrationNeedsVMM, "migration_id", "%v while state is %v", rt.MigrationID, rt.State)
+	}
+
+	// Each linked id comes with its record, and each record is the one linked.
+	if err := s.checkVMM("active_vmm", rt.ActiveVMM, s.Active); err != nil {
+		return err
+	}
+	if err := s.checkVMM("target_vmm", rt.TargetVMM, s.Target); err != nil {
+		return err
+	}
+	if err := s.checkMigration(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) error {
+	present := !v.ID.IsZero()
+	switch {
+	case linked.IsZero() && present:
+		return broken(RuleUnlinkedRecord, field, "VMM %v given but the instance links none", v.ID)
+	case linked.IsZero():
+		return nil
+	case !present:
+		return broken(RuleLinkedRecord, field, "missing: the instance links VMM %v", linked)
+	case v.ID != linked:
+		return broken(RuleIDsAgree, field+".id", "%v, but the instance links %v", v.ID, linked)
+	case v.InstanceID != s.Instance.ID:
+		return broken(RuleIDsAgree, field+".instance_id", "%v, but the instance is %v", v.InstanceID, s.Instance.ID)
+	}
+	if err := v.Validate(); err != nil {
+		return &RuleError{Rule: RuleValidFields, Field: field, Detail: err.Error(), Err: err}
+	}
+	return nil
+}
+
+func (s Snapshot) checkMigration() error {
+	rt, m := s.Instance.Runtime, s.Migration
+	present := s.HasMigration()
+	switch {
+	case rt.MigrationID.IsZero() && present:
+		return broken(RuleUnlinkedRecord, "migration", "migration %v given but the instance links none", m.ID)
+	case rt.MigrationID.IsZero():
+		return nil
+	case !present:
+		return broken(RuleLinkedRecord, "migration", "missing: the instance links migration %v", rt.MigrationID)
+	case m.ID != rt.MigrationID:
+		return broken(RuleIDsAgree, "migration.id", "%v, but the instance links %v", m.ID, rt.MigrationID)
+	case m.InstanceID != s.Instance.ID:
+		return broken(RuleIDsAgree, "migration.instance_id", "%v, but the instance is %v", m.InstanceID, s.Instance.ID)
+	}
+	if err := m.Validate(); err != nil {
+		return &RuleError{Rule: RuleValidFields, Field: "migration", Detail: err.Error(), Err: err}
+	}
+	// The instance runs on the source until the update plan points it at the
+	// target (§13.3), and the linked target is the migration's target (§8.1).
+	if rt.ActiveVMM != m.Source.VMM && rt.ActiveVMM != m.Target.VMM {
+		return broken(RuleMigrationSides, "active_propolis_id", "%v is neither side of migration %v", rt.ActiveVMM, m.ID)
+	}
+	if !rt.TargetVMM.IsZero() && rt.TargetVMM != m.Target.VMM {
+		return broken(RuleMigrationSides, "target_propolis_id", "%v is not the target of migration %v (%v)", rt.TargetVMM, m.ID, m.Target.VMM)
+	}
+	return nil
+}
