@@ -66,13 +66,22 @@ func (id ID[K]) IsZero() bool { return id.u == uuid.Nil }
 // String returns the canonical lower-case form.
 func (id ID[K]) String() string { return id.u.String() }
 
-// AppendText implements encoding.TextAppender.
+// AppendText implements encoding.TextAppender, in the form String gives.
+// It encodes in place rather than through String so that appending to a
+// buffer with room allocates nothing, which is the point of TextAppender.
 func (id ID[K]) AppendText(b []byte) ([]byte, error) {
-	return append(b, id.u.String()...), nil
+	const hex = "0123456789abcdef"
+	for i, c := range id.u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[c>>4], hex[c&0xf])
+	}
+	return b, nil
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (id ID[K]) MarshalText() ([]byte, error) { return id.AppendText(nil) }
+func (id ID[K]) MarshalText() ([]byte, error) { return id.AppendText(make([]byte, 0, 36)) }
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error id is unchanged.
 func (id *ID[K]) UnmarshalText(b []byte) error {
