@@ -1,0 +1,21 @@
+package instancestate
+
+import "time"
+
+// FinishCreate is the create saga's last step (§16): the instance record
+// moves from creating to no_vmm at generation+1, stamped now. Finishing an
+// instance that is no longer creating returns it unchanged with applied
+// false: the step already ran, or the instance moved on (§16 ignores the
+// failed guard too).
+func FinishCreate(in Instance, now time.Time) (Instance, bool, error) {
+	if in.Runtime.State != NexusCreating {
+		return in, false, nil
+	}
+	rt, err := in.Runtime.next(now)
+	if err != nil {
+		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	rt.State = NexusNoVMM
+	in.Runtime = rt
+	return in, true, nil
+}
