@@ -324,10 +324,9 @@ func (f StartFailure) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the JSON form documented on StartFailure, strictly:
 // every key exactly once and no other, each of its JSON type, known enum
 // strings, a non-zero RFC 3339 time (kept in UTC). Key order and
-// whitespace are free.
-// null is an error too: a nullable start failure is a *StartFailure. On
-// error f is unchanged and the error is a *StartFailureError naming the
-// field.
+// whitespace are free. null is an error too: a nullable start failure is a
+// *StartFailure. On error f is unchanged and the error is a
+// *StartFailureError naming the field and what it accepts.
 func (f *StartFailure) UnmarshalJSON(b []byte) error {
 	v, err := decodeStartFailure(b)
 	if err != nil {
