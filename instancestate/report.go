@@ -23,24 +23,13 @@ type Report struct {
 // migration sides are optional (null or absent), and no other key is
 // accepted. On error r is unchanged.
 func (r *Report) UnmarshalJSON(b []byte) error {
-	const typ = "instancestate.Report"
-	f, err := strictjson.Fields(typ, b, []string{"vmm_state"}, []string{"migration_in", "migration_out"})
+	var v Report
+	err := strictjson.Object("instancestate.Report", b,
+		strictjson.Field{Key: "vmm_state", Dst: &v.VMM},
+		strictjson.Field{Key: "migration_in", Dst: &v.MigrationIn, Optional: true},
+		strictjson.Field{Key: "migration_out", Dst: &v.MigrationOut, Optional: true})
 	if err != nil {
 		return err
-	}
-	var v Report
-	if err := strictjson.Decode(typ, f, "vmm_state", &v.VMM); err != nil {
-		return err
-	}
-	for key, dst := range map[string]**migration.Report{"migration_in": &v.MigrationIn, "migration_out": &v.MigrationOut} {
-		if strictjson.IsNull(f[key]) {
-			continue
-		}
-		var m migration.Report
-		if err := strictjson.Decode(typ, f, key, &m); err != nil {
-			return err
-		}
-		*dst = &m
 	}
 	*r = v
 	return nil

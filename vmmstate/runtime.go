@@ -143,19 +143,12 @@ func (r Runtime) Validate() error {
 // UnmarshalJSON decodes the domain form strictly: all three keys required, no
 // other key accepted. On error r is unchanged.
 func (r *Runtime) UnmarshalJSON(b []byte) error {
-	const typ = "vmmstate.Runtime"
-	f, err := strictjson.Fields(typ, b, []string{"state", "gen", "time_updated"}, nil)
-	if err != nil {
-		return err
-	}
 	var v Runtime
-	if err := strictjson.Decode(typ, f, "state", &v.State); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "gen", &v.Generation); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "time_updated", &v.TimeUpdated); err != nil {
+	err := strictjson.Object("vmmstate.Runtime", b,
+		strictjson.Field{Key: "state", Dst: &v.State},
+		strictjson.Field{Key: "gen", Dst: &v.Generation},
+		strictjson.Field{Key: "time_updated", Dst: &v.TimeUpdated})
+	if err != nil {
 		return err
 	}
 	*r = v

@@ -126,19 +126,12 @@ func (r Runtime) SledAgent() SledAgentRuntime {
 // UnmarshalJSON decodes the sled-agent form strictly: all three keys are
 // required and no other key is accepted. On error r is unchanged.
 func (r *SledAgentRuntime) UnmarshalJSON(b []byte) error {
-	const typ = "vmmstate.SledAgentRuntime"
-	f, err := strictjson.Fields(typ, b, []string{"state", "gen", "time_updated"}, nil)
-	if err != nil {
-		return err
-	}
 	var v SledAgentRuntime
-	if err := strictjson.Decode(typ, f, "state", &v.State); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "gen", &v.Generation); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "time_updated", &v.TimeUpdated); err != nil {
+	err := strictjson.Object("vmmstate.SledAgentRuntime", b,
+		strictjson.Field{Key: "state", Dst: &v.State},
+		strictjson.Field{Key: "gen", Dst: &v.Generation},
+		strictjson.Field{Key: "time_updated", Dst: &v.TimeUpdated})
+	if err != nil {
 		return err
 	}
 	*r = v

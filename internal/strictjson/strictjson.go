@@ -128,3 +128,40 @@ func describe(tok json.Token) string {
 		return "a number"
 	}
 }
+
+// Field is one key of an object decoded by Object: where its value goes and
+// whether it may be absent or null (then Dst is left as it was).
+type Field struct {
+	Key      string
+	Dst      any
+	Optional bool
+}
+
+// Object decodes the JSON object data into the fields' destinations with
+// the rules of Fields: every key must be listed, required keys present and
+// non-null, no key repeated. Destinations are written in order, so callers
+// that promise "unchanged on error" decode into a scratch value and copy it
+// out on success.
+func Object(typ string, data []byte, fields ...Field) error {
+	var required, optional []string
+	for _, f := range fields {
+		if f.Optional {
+			optional = append(optional, f.Key)
+		} else {
+			required = append(required, f.Key)
+		}
+	}
+	raw, err := Fields(typ, data, required, optional)
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		if f.Optional && IsNull(raw[f.Key]) {
+			continue
+		}
+		if err := Decode(typ, raw, f.Key, f.Dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}

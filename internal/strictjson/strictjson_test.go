@@ -145,3 +145,40 @@ func FuzzFields(f *testing.F) {
 		}
 	})
 }
+
+func TestObject(t *testing.T) {
+	type doc struct {
+		A int
+		B string
+		C *int
+	}
+	decode := func(in string) (doc, error) {
+		var d doc
+		err := Object("T", []byte(in),
+			Field{Key: "a", Dst: &d.A},
+			Field{Key: "b", Dst: &d.B},
+			Field{Key: "c", Dst: &d.C, Optional: true})
+		return d, err
+	}
+	if d, err := decode(`{"a":1,"b":"x"}`); err != nil || d.A != 1 || d.B != "x" || d.C != nil {
+		t.Errorf("without c: %+v, %v", d, err)
+	}
+	if d, err := decode(`{"a":1,"b":"x","c":null}`); err != nil || d.C != nil {
+		t.Errorf("c null: %+v, %v", d, err)
+	}
+	if d, err := decode(`{"a":1,"b":"x","c":3}`); err != nil || d.C == nil || *d.C != 3 {
+		t.Errorf("c 3: %+v, %v", d, err)
+	}
+	var e *Error
+	for in, field := range map[string]string{
+		`{"a":1}`:                 "b",
+		`{"a":null,"b":"x"}`:      "a",
+		`{"a":"1","b":"x"}`:       "a",
+		`{"a":1,"b":"x","d":1}`:   "d",
+		`{"a":1,"b":"x","c":"y"}`: "c",
+	} {
+		if _, err := decode(in); !errors.As(err, &e) || e.Field != field {
+			t.Errorf("decode(%s) = %v, want an error naming %q", in, err, field)
+		}
+	}
+}
