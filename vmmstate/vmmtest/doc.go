@@ -1,0 +1,27 @@
+// Package vmmtest helps property-test code built on vmmstate: rapid
+// generators of valid VMM values, generators of what a sled-agent really
+// sends (a legal path of reports, delivered late, duplicated, reordered and
+// dropped), and invariant checkers to run after every step.
+//
+// Draw values inside a rapid property:
+//
+//	rapid.Check(t, func(t *rapid.T) {
+//		path := vmmtest.LegalPath().Draw(t, "path")
+//		stored := path[0]
+//		for _, report := range vmmtest.Deliveries(path).Draw(t, "deliveries") {
+//			next, outcome, err := stored.Observe(report)
+//			if err := vmmtest.CheckStep(stored, next, outcome, err); err != nil {
+//				t.Fatal(err)
+//			}
+//			stored = next
+//		}
+//	})
+//
+// Every generator draws all of its randomness from rapid, so a failing case
+// shrinks and replays from rapid's seed and failfile; nothing here reads the
+// clock or another source of randomness (D1).
+//
+// The checkers return an error instead of failing a test, so they work the
+// same under *testing.T, *rapid.T, or a simulator that counts violations.
+// Each error is a *Violation naming the rule that broke (D5, D6, D7, …).
+package vmmtest
