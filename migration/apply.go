@@ -61,24 +61,24 @@ func (r Record) Apply(role Role, vmm vmmstate.ID, rep Report) (Record, vmmstate.
 	if !role.IsValid() {
 		return r, 0, &Error{Field: "role", Got: role.String(), Want: "source, target", Err: ErrUnknown}
 	}
-	s, col := r.Side(role), role.row()
+	out := r
+	s := out.side(role)
 	switch {
 	case rep.MigrationID != r.ID:
-		return r, 0, &Error{Role: role, Field: col.reportKey + ".migration_id", Got: rep.MigrationID.String(), Want: r.ID.String(), Err: ErrIDMismatch}
+		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".migration_id", Got: rep.MigrationID.String(), Want: r.ID.String(), Err: ErrIDMismatch}
 	case vmm != s.VMM:
-		return r, 0, &Error{Role: role, Field: col.vmmColumn, Got: vmm.String(), Want: s.VMM.String(), Err: ErrWrongVMM}
+		return r, 0, &Error{Role: role, Field: role.row().vmmColumn, Got: vmm.String(), Want: s.VMM.String(), Err: ErrWrongVMM}
 	case !rep.State.IsValid():
-		return r, 0, &Error{Role: role, Field: col.reportKey + ".state", Got: rep.State.String(), Want: stateNames(), Err: ErrInvalidState}
+		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(), Want: stateNames(), Err: ErrInvalidState}
 	case !rep.Generation.After(s.Generation):
 		return r, vmmstate.Stale, nil
 	case s.IsTerminal():
 		return r, vmmstate.Unchanged, nil
 	case rep.State != s.State && !CanTransition(s.State, rep.State):
-		return r, 0, &Error{Role: role, Field: col.reportKey + ".state", Got: rep.State.String(),
+		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(),
 			Want: "a successor of " + s.State.String() + ": " + stateList(Successors(s.State)), Err: ErrIllegalTransition}
 	}
-	out := r
-	*out.side(role) = Side{VMM: s.VMM, State: rep.State, Generation: rep.Generation, TimeUpdated: rep.TimeUpdated}
+	s.State, s.Generation, s.TimeUpdated = rep.State, rep.Generation, rep.TimeUpdated // the VMM stays
 	return out, vmmstate.Applied, nil
 }
 

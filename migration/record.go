@@ -95,20 +95,27 @@ func (r Record) Validate() error {
 	case r.InstanceID.IsZero():
 		return &Error{Field: "instance_id", Got: "nil UUID", Want: "the migrating instance's id", Err: ErrInvalidRecord}
 	}
-	for _, role := range [...]Role{Source, Target} {
-		s, col := r.Side(role), role.row()
-		switch {
-		case s.VMM.IsZero():
-			return &Error{Role: role, Field: col.vmmColumn, Got: "nil UUID", Want: "a VMM id", Err: ErrInvalidRecord}
-		case !s.State.IsValid():
-			return &Error{Role: role, Field: col.stateColumn, Got: s.State.String(), Want: stateNames(), Err: ErrInvalidRecord}
-		case s.Generation == generation.Generation{}:
-			return &Error{Role: role, Field: col.genColumn, Got: "0", Want: "at least 1", Err: ErrInvalidRecord}
-		}
+	if err := r.Source.validate(Source); err != nil {
+		return err
+	}
+	if err := r.Target.validate(Target); err != nil {
+		return err
 	}
 	if r.Source.VMM == r.Target.VMM {
 		return &Error{Role: Target, Field: "target_propolis_id", Got: r.Target.VMM.String(),
 			Want: "a VMM other than source_propolis_id", Err: ErrInvalidRecord}
+	}
+	return nil
+}
+
+func (s *Side) validate(role Role) error {
+	switch {
+	case s.VMM.IsZero():
+		return &Error{Role: role, Field: role.row().vmmColumn, Got: "nil UUID", Want: "a VMM id", Err: ErrInvalidRecord}
+	case !s.State.IsValid():
+		return &Error{Role: role, Field: role.row().stateColumn, Got: s.State.String(), Want: stateNames(), Err: ErrInvalidRecord}
+	case s.Generation == generation.Generation{}:
+		return &Error{Role: role, Field: role.row().genColumn, Got: "0", Want: "at least 1", Err: ErrInvalidRecord}
 	}
 	return nil
 }

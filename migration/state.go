@@ -61,8 +61,12 @@ var stateTable = [...]stateRow{
 	Completed:  {terminal: true},
 }
 
+// row returns s's row; the zero row (index 0) for the zero State and for
+// anything past the table, so an invalid state is neither terminal nor has
+// successors. The bound is the table's constant length, so the predicates
+// need no pointer chase on the hot path.
 func (s State) row() stateRow {
-	if !s.IsValid() {
+	if int(s) >= len(stateTable) {
 		return stateRow{}
 	}
 	return stateTable[s]
