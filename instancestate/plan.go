@@ -89,10 +89,9 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	if err := s.Validate(); err != nil {
 		return Plan{}, false, err
 	}
-	rt, err := s.Instance.Runtime.next(now)
-	if err != nil {
-		return Plan{}, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
-	}
+	// An overflow matters only if there is something to write: a snapshot
+	// that needs nothing says so even at the largest generation.
+	rt, overflow := s.Instance.Runtime.next(now)
 	var (
 		p             = Plan{Runtime: rt}
 		required      bool
@@ -150,7 +149,9 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 		if m.Target.State == migration.Completed {
 			p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
 			required = true
-			if !targetGone {
+			// Swap the reservations only when the instance ends up on the
+			// target (§13.2): not when the target is gone or unlinked.
+			if p.Runtime.ActiveVMM == target {
 				p.Reservations = Reservations{Active: m.Source.VMM, Target: m.Target.VMM}
 			}
 		}
@@ -173,6 +174,9 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	}
 	if !required {
 		return Plan{}, false, nil
+	}
+	if overflow != nil {
+		return Plan{}, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: overflow.Error(), Err: overflow}
 	}
 	return p, true, nil
 }
