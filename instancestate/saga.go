@@ -17,7 +17,8 @@ import (
 //     the instance becomes vmm with vmm active, at generation+1, stamped now,
 //     and with time_last_auto_restarted = now when the reason is
 //     auto_restart (the only start that sets it, §10.3);
-//   - any other active VMM: a *ConflictError (409, ErrConflict).
+//   - any other active VMM, or an instance still being created or already
+//     destroyed (no edge into vmm): a *ConflictError (409, ErrConflict).
 //
 // The target and migration ids are left as they are (§14).
 func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (Instance, error) {
@@ -34,7 +35,10 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now
 	switch {
 	case in.Runtime.ActiveVMM == vmm:
 		return in, nil
-	case s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound:
+	case s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound,
+		// Created or deleted meanwhile: neither creating nor destroyed has
+		// an edge into vmm (NexusMoves).
+		in.Runtime.State != NexusVMM && !CanMove(in.Runtime.State, NexusVMM):
 		return in, &ConflictError{Op: "mark as starting", Message: "instance changed state before it could be started", Status: 409, Err: ErrConflict}
 	}
 	rt, err := in.Runtime.next(now)
