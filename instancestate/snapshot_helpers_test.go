@@ -34,6 +34,7 @@ var (
 
 	upd1 = UpdaterIDFromUUID(uuid.MustParse("5f000000-0000-4000-8000-000000000001"))
 	upd2 = UpdaterIDFromUUID(uuid.MustParse("5f000000-0000-4000-8000-000000000002"))
+	upd3 = UpdaterIDFromUUID(uuid.MustParse("5f000000-0000-4000-8000-000000000003"))
 
 	t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) // when the records were last written
 	t1 = t0.Add(time.Minute)                            // "now" in most tests
