@@ -31,6 +31,10 @@
 // changes) and Halt (a destroyed or failed VMM fails the sides still in
 // flight).
 //
+// In JSON a Report is the sled-agent's MigrationRuntimeState (§3.2) and a
+// Record is the migration object of the vmlife snapshot document, with the
+// migration table's column names (§5.4); both decoders are strict (D3).
+//
 // The migration states have one edge table — pending → {in_progress,
 // failed, completed}, in_progress → {failed, completed}, terminal states
 // absorbing — read by the code, the tests and the diagrams (CanTransition,

@@ -193,3 +193,25 @@ func ExampleRecord_Validate() {
 	// Output:
 	// migration: target side: target_propolis_id = 5c000000-0000-4000-8000-000000000001, want a VMM other than source_propolis_id: invalid migration record
 }
+
+// The migration object of the vmlife snapshot document: the migration
+// table's columns, a side not yet reported has a null time (§5.4).
+func ExampleRecord_MarshalJSON() {
+	m := migration.New(exMig, exInst, exSource, exTarget, exNow)
+	b, _ := json.MarshalIndent(m, "", "  ")
+	fmt.Println(string(b))
+	// Output:
+	// {
+	//   "id": "6d1a0000-0000-4000-8000-000000000001",
+	//   "instance_id": "1a000000-0000-4000-8000-000000000001",
+	//   "source_propolis_id": "5c000000-0000-4000-8000-000000000001",
+	//   "target_propolis_id": "7a000000-0000-4000-8000-000000000002",
+	//   "source_state": "pending",
+	//   "source_gen": 1,
+	//   "time_source_updated": null,
+	//   "target_state": "pending",
+	//   "target_gen": 1,
+	//   "time_target_updated": null,
+	//   "time_created": "2026-11-21T10:00:00Z"
+	// }
+}
