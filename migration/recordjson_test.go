@@ -128,4 +128,3 @@ func FuzzRecordUnmarshalJSON(f *testing.F) {
 		}
 	})
 }
-
