@@ -284,6 +284,8 @@ func corpus(t testing.TB) []Snapshot {
 			add(snap().nexus(n).intent(i))
 			add(snap().nexus(n).intent(i).startFailure(failure.CauseInsufficientCapacity, true))
 			add(snap().nexus(n).intent(i).startFailure(failure.CauseAffinityUnsatisfiable, false).locked(upd1))
+			add(snap().nexus(n).intent(i).lastAutoRestart(t0))
+			add(snap().nexus(n).intent(i).startFailure(failure.CauseVMMGone, true).lastAutoRestart(t0))
 		}
 	}
 	for _, st := range allVMMStates {
