@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/internal/strictjson"
 )
 
 // State is the domain state of a VMM (§4.1): one of nine plain states, or
@@ -177,18 +178,16 @@ func (s State) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the externally tagged form MarshalJSON writes. Anything
-// else — a bare "failed", an unknown label or reason, extra keys — is an
-// error and leaves s unchanged.
+// else — a bare "failed", an unknown label or reason, extra or repeated
+// keys — is an error and leaves s unchanged.
 func (s *State) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
-		var obj map[string]failure.Reason
-		if err := json.Unmarshal(b, &obj); err != nil {
+		// D3: the one key, once, with a valid reason, as every strict
+		// decoder here reads an object.
+		var r failure.Reason
+		if err := strictjson.Object("vmmstate.State", b, strictjson.Field{Key: "failed", Dst: &r}); err != nil {
 			return err
-		}
-		r, ok := obj["failed"]
-		if !ok || len(obj) != 1 || !r.IsValid() {
-			return &enum.Error{Type: "vmmstate.State", Input: string(clip(b)), Accepted: []string{`{"failed":"<reason>"}`}}
 		}
 		*s = Failed(r)
 		return nil

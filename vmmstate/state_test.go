@@ -412,6 +412,8 @@ func TestStateDecodeRejects(t *testing.T) {
 		`{}`, `{"failed":null}`, `{"failed":""}`, `{"failed":"unknown"}`, `{"failed":"SLED_OFF"}`,
 		`{"failed":1}`, `{"Failed":"sled_off"}`, `{"running":"sled_off"}`,
 		`{"failed":"sled_off","x":1}`, `{"failed":"sled_off"`, `"running`, `"failed(sled_off)"`,
+		// D3: a key twice is ambiguous, as in every strict decoder here.
+		`{"failed":"sled_off","failed":"no_such_instance"}`, `{"failed":"sled_off","failed":"sled_off"}`,
 	}
 	for _, in := range jsons {
 		s := vmmstate.Running
