@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"math"
+
+	"github.com/vmlife/vmlife/failure"
+)
+
+func init() {
+	commands["classify"] = command{
+		run:   jsonCommand("classify", classify),
+		usage: "classify [FILE]\twhat a sled-agent call outcome means (D18): {\"status\", \"error_code\"} or {\"communication\"}",
+	}
+}
+
+// classifyJSON is the output of classify, in LAYOUT's key order.
+type classifyJSON struct {
+	VMMGone       bool    `json:"vmm_gone"`
+	FailureReason *string `json:"failure_reason"`
+	HTTPStatus    int     `json:"http_status"`
+}
+
+var classifyKeys = []string{"status", "error_code", "communication"}
+
+// classify decodes a sled-agent call outcome — an error response
+// {"status", "error_code"} or no response {"communication"} — and returns
+// failure.Classify's verdict (D18, §11). Which combinations make an
+// outcome is failure's rule, not this command's: its *OutcomeError names
+// the field.
+func classify(input []byte) (any, error) {
+	r := readObject("", input, classifyKeys)
+	var o failure.Outcome
+	if n, ok := r.integer("status", false, math.MinInt32, math.MaxInt32, "an HTTP error status 400..599, or null when no response arrived"); ok {
+		o.Status = int(n)
+	}
+	o.ErrorCode, _ = r.str("error_code", false, `the response's error_code, such as "NO_SUCH_INSTANCE", or null`)
+	o.Communication, _ = enumField(r, "communication", false, names(failure.AllCommunications()), failure.ParseCommunication)
+	if r.err != nil {
+		return nil, r.err
+	}
+	c, err := failure.Classify(o)
+	if err != nil {
+		var oe *failure.OutcomeError
+		if errors.As(err, &oe) {
+			return nil, badInput(oe.Field, oe.Value, oe.Accepted)
+		}
+		return nil, err
+	}
+	out := classifyJSON{VMMGone: c.VMMGone, HTTPStatus: c.HTTPStatus}
+	if c.Reason.IsValid() {
+		s := c.Reason.String()
+		out.FailureReason = &s
+	}
+	return out, nil
+}

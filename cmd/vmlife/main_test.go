@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// update rewrites the golden files under testdata/ and the committed
+// diagrams under docs/ from the current output: go test ./cmd/vmlife -update.
+// Other test files of this package share it.
+var update = flag.Bool("update", false, "rewrite golden files and docs/ diagrams from the current output")
+
+// tmpDir holds the vmlife binary the CLI tests run; TestMain removes it.
+var tmpDir string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "vmlife-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tmpDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// vmlifeBinary builds the command once per test process (go build -o
+// <tmp>/vmlife .) and returns its path. It is built on first use rather
+// than in TestMain so that a fuzzing or -run-filtered process that runs no
+// CLI test does not pay for a build.
+func vmlifeBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binPath = filepath.Join(tmpDir, "vmlife")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// transcript is what a golden file holds: the exit status, standard output
+// and standard error of one run.
+func transcript(status int, stdout, stderr string) string {
+	return fmt.Sprintf("exit %d\n-- stdout --\n%s-- stderr --\n%s", status, stdout, stderr)
+}
+
+// runBinary runs the built vmlife with args and stdin.
+func runBinary(t *testing.T, stdin io.Reader, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(vmlifeBinary(t), args...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		status = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running vmlife %v: %v", args, err)
+	}
+	return status, out.String(), errb.String()
+}
+
+// runInProcess runs run with args and stdin.
+func runInProcess(args []string, stdin string) (status int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	status = run(args, strings.NewReader(stdin), &out, &errb)
+	return status, out.String(), errb.String()
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update and review the diff):\n--- got ---\n%s\n--- want ---\n%s", golden, got, want)
+	}
+}
+
+// TestCLI runs every document under testdata/<command>/ through the built
+// binary — with the file as its argument and again on standard input — and
+// through run in-process, and compares all three with the golden file next
+// to it. A document whose name starts with "bad_" must be refused as bad
+// input; every other must succeed. Either way the output must keep
+// LAYOUT's contract (checkContract).
+func TestCLI(t *testing.T) {
+	for _, cmd := range []string{"explain", "report", "classify"} {
+		files, err := filepath.Glob(filepath.Join("testdata", cmd, "*.json"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no documents under testdata/%s: %v", cmd, err)
+		}
+		for _, file := range files {
+			name := strings.TrimSuffix(filepath.Base(file), ".json")
+			t.Run(cmd+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				input, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, stdout, stderr := runBinary(t, nil, cmd, file)
+				got := transcript(status, stdout, stderr)
+				if s, o, e := runBinary(t, bytes.NewReader(input), cmd); transcript(s, o, e) != got {
+					t.Errorf("standard input gives\n%s\nbut the file argument gives\n%s", transcript(s, o, e), got)
+				}
+				if s, o, e := runInProcess([]string{cmd, file}, ""); transcript(s, o, e) != got {
+					t.Errorf("run in-process gives\n%s\nbut the binary gives\n%s", transcript(s, o, e), got)
+				}
+				checkContract(t, cmd, strings.HasPrefix(name, "bad_"), status, stdout, stderr)
+				checkGolden(t, strings.TrimSuffix(file, ".json")+".golden", got)
+			})
+		}
+	}
+}
+
+// checkContract checks the fixed interface of LAYOUT.md on one run: bad
+// input exits 2 with nothing on stdout and one line on stderr that names a
+// field and what it accepts (or the rule broken); success exits 0 with
+// nothing on stderr and exactly one JSON object, with exactly LAYOUT's keys,
+// on stdout.
+func checkContract(t *testing.T, cmd string, bad bool, status int, stdout, stderr string) {
+	t.Helper()
+	if bad {
+		if status != exitBadInput {
+			t.Fatalf("exit %d, want %d for bad input; stderr: %s", status, exitBadInput, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("bad input wrote to stdout: %q", stdout)
+		}
+		if strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+			t.Errorf("stderr is not exactly one line: %q", stderr)
+		}
+		prefix := "vmlife " + cmd + ": "
+		if !strings.HasPrefix(stderr, prefix) {
+			t.Errorf("stderr %q does not start with %q", stderr, prefix)
+		}
+		if !strings.Contains(stderr, "(accepted: ") && !strings.Contains(stderr, "(breaks D17 rule ") {
+			t.Errorf("stderr %q says neither what is accepted nor which rule is broken", stderr)
+		}
+		return
+	}
+	if status != exitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", status, stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var out map[string]json.RawMessage
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("stdout is not a JSON object: %v\n%s", err, stdout)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("stdout holds more than one JSON value:\n%s", stdout)
+	}
+	switch cmd {
+	case "explain":
+		checkExplainKeys(t, out)
+	case "report":
+		checkKeys(t, "", out, "vmm_updated", "migration_in_updated", "migration_out_updated", "update_saga_needed", "snapshot")
+		// The snapshot after the report is a snapshot document, the same
+		// shape as the input, and explain reads it.
+		if _, _, err := decodeDocument(out["snapshot"]); err != nil {
+			t.Errorf("report's snapshot does not decode as a snapshot document: %v", err)
+		}
+		checkKeys(t, "snapshot", object(t, out["snapshot"]), documentKeys...)
+	case "classify":
+		checkKeys(t, "", out, "vmm_gone", "failure_reason", "http_status")
+	}
+}
+
+// checkExplainKeys checks explain's output object key by key (LAYOUT
+// "vmlife explain").
+func checkExplainKeys(t *testing.T, out map[string]json.RawMessage) {
+	t.Helper()
+	checkKeys(t, "", out, "effective_state", "update", "requests", "reincarnation", "conditions", "next_action")
+	if string(out["update"]) != "null" {
+		u := object(t, out["update"])
+		checkKeys(t, "update", u, "state", "state_generation", "active_propolis_id", "target_propolis_id", "migration_id",
+			"intended_state", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision", "migration_reservations")
+		if string(u["network"]) != "null" {
+			n := object(t, u["network"])
+			switch string(n["action"]) {
+			case `"update"`:
+				checkKeys(t, "update.network", n, "action", "vmm", "sled")
+			case `"delete"`:
+				checkKeys(t, "update.network", n, "action")
+			default:
+				t.Errorf("update.network.action = %s", n["action"])
+			}
+		}
+		if string(u["migration_reservations"]) != "null" {
+			checkKeys(t, "update.migration_reservations", object(t, u["migration_reservations"]), "active", "target")
+		}
+	}
+	reqs := object(t, out["requests"])
+	checkKeys(t, "requests", reqs, "start", "stop", "reboot", "migrate", "delete")
+	for name, raw := range reqs {
+		d := object(t, raw)
+		if string(d["action"]) == `"reject"` {
+			checkKeys(t, "requests."+name, d, "action", "status", "message")
+		} else {
+			checkKeys(t, "requests."+name, d, "action", "status")
+		}
+	}
+	checkKeys(t, "reincarnation", object(t, out["reincarnation"]), "needs", "status", "until", "should")
+	var conds []map[string]json.RawMessage
+	if err := json.Unmarshal(out["conditions"], &conds); err != nil || conds == nil {
+		t.Errorf("conditions is not a list: %s", out["conditions"])
+	}
+	for i, c := range conds {
+		checkKeys(t, fmt.Sprintf("conditions[%d]", i), c, "type", "reason", "message", "since", "until")
+	}
+	next := object(t, out["next_action"])
+	if string(next["action"]) == `"wait"` {
+		checkKeys(t, "next_action", next, "action", "until")
+	} else {
+		checkKeys(t, "next_action", next, "action")
+	}
+}
+
+func object(t *testing.T, raw json.RawMessage) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		t.Fatalf("not a JSON object: %s", raw)
+	}
+	return m
+}
+
+// checkKeys checks that obj has exactly keys.
+func checkKeys(t *testing.T, path string, obj map[string]json.RawMessage, keys ...string) {
+	t.Helper()
+	var got []string
+	for k := range obj {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(keys))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s has keys %v, want exactly %v", path, got, want)
+	}
+}
+
+// TestRunUsage walks the dispatcher's own rows: no arguments and -h print
+// usage and succeed; an unknown command is bad input, named on the first
+// line of stderr, followed by usage.
+func TestRunUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"-h"}, {"--help"}, {"help"}} {
+		status, stdout, stderr := runInProcess(args, "")
+		if status != exitOK || stderr != "" {
+			t.Errorf("vmlife %v: exit %d, stderr %q", args, status, stderr)
+		}
+		for _, name := range commandNames() {
+			if !strings.Contains(stdout, "vmlife "+name) {
+				t.Errorf("vmlife %v: usage does not list %q:\n%s", args, name, stdout)
+			}
+		}
+	}
+	status, stdout, stderr := runInProcess([]string{"explian"}, "")
+	first, rest, _ := strings.Cut(stderr, "\n")
+	want := `vmlife: unknown command "explian" (accepted: ` + strings.Join(commandNames(), ", ") + ")"
+	if status != exitBadInput || stdout != "" || first != want || !strings.Contains(rest, "usage: vmlife") {
+		t.Errorf("unknown command: exit %d, stdout %q, stderr %q; want 2, nothing, %q and usage", status, stdout, stderr, want)
+	}
+	for _, name := range []string{"explain", "report", "classify", "diagram"} {
+		if _, ok := commands[name]; !ok {
+			t.Errorf("command %q is not registered", name)
+		}
+		status, stdout, stderr := runInProcess([]string{name, "-h"}, "")
+		if status != exitOK || stderr != "" || !strings.HasPrefix(stdout, "usage: vmlife "+name) {
+			t.Errorf("vmlife %s -h: exit %d, stdout %q, stderr %q", name, status, stdout, stderr)
+		}
+	}
+}
+
+// TestRunInput pins how the JSON commands find their input: the last
+// argument names a file, "-" or no argument is standard input, and
+// anything else is refused.
+func TestRunInput(t *testing.T) {
+	const doc = `{"communication": "timeout"}`
+	want := "{\n  \"vmm_gone\": false,\n  \"failure_reason\": null,\n  \"http_status\": 504\n}\n"
+	for _, args := range [][]string{{"classify"}, {"classify", "-"}} {
+		status, stdout, stderr := runInProcess(args, doc)
+		if status != exitOK || stdout != want || stderr != "" {
+			t.Errorf("vmlife %v on stdin: exit %d, stdout %q, stderr %q", args, status, stdout, stderr)
+		}
+	}
+	tests := []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"classify", "a.json", "b.json"}, exitBadInput, `vmlife classify: arguments: a second FILE "b.json" (accepted: at most one FILE)` + "\n"},
+		{[]string{"explain", "--verbose"}, exitBadInput, `vmlife explain: arguments: unknown flag "--verbose" (accepted: -h, a FILE, - for standard input)` + "\n"},
+		{[]string{"report", filepath.Join("testdata", "no-such-file.json")}, exitFailure, "vmlife report: open testdata/no-such-file.json: no such file or directory\n"},
+	}
+	for _, tt := range tests {
+		status, stdout, stderr := runInProcess(tt.args, doc)
+		if status != tt.status || stdout != "" || stderr != tt.stderr {
+			t.Errorf("vmlife %v: exit %d, stdout %q, stderr %q; want %d, nothing, %q", tt.args, status, stdout, stderr, tt.status, tt.stderr)
+		}
+	}
+}
+
+// failingWriter fails every write, as a closed pipe does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestRunWriteError: a failure to write the answer is not bad input (exit
+// 1), for the JSON commands and for diagram alike.
+func TestRunWriteError(t *testing.T) {
+	for _, args := range [][]string{{"classify"}, {"diagram", "vmm"}} {
+		var stderr bytes.Buffer
+		status := run(args, strings.NewReader(`{"status": 503}`), failingWriter{}, &stderr)
+		want := "vmlife " + args[0] + ": broken pipe\n"
+		if status != exitFailure || stderr.String() != want {
+			t.Errorf("vmlife %v to a failing stdout: exit %d, stderr %q; want 1, %q", args, status, stderr.String(), want)
+		}
+	}
+}
+
+// TestFinish: whatever an error holds, stderr gets one line, and only an
+// *inputError (wrapped or not) is bad input.
+func TestFinish(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		line   string
+	}{
+		{nil, exitOK, ""},
+		{errors.New("disk\non fire"), exitFailure, "vmlife x: disk on fire\n"},
+		{badInput("instance.id", "bad\nvalue", "a UUID"), exitBadInput, "vmlife x: instance.id: bad value (accepted: a UUID)\n"},
+		{fmt.Errorf("reading: %w", badInput("now", "missing", "a time")), exitBadInput, "vmlife x: reading: now: missing (accepted: a time)\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if status := finish(&b, "x", tt.err); status != tt.status || b.String() != tt.line {
+			t.Errorf("finish(%v) = %d, %q; want %d, %q", tt.err, status, b.String(), tt.status, tt.line)
+		}
+	}
+}

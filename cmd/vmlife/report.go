@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+func init() {
+	commands["report"] = command{
+		run:   jsonCommand("report", report),
+		usage: "report [FILE]\tapply a sled-agent report (\"vmm_id\", \"report\") to a snapshot document",
+	}
+}
+
+// reportJSON is the output of report, in LAYOUT's key order.
+type reportJSON struct {
+	VMMUpdated          bool         `json:"vmm_updated"`
+	MigrationInUpdated  bool         `json:"migration_in_updated"`
+	MigrationOutUpdated bool         `json:"migration_out_updated"`
+	UpdateSagaNeeded    bool         `json:"update_saga_needed"`
+	Snapshot            documentJSON `json:"snapshot"`
+}
+
+// reportAccepted says what the sled-agent's SledVmmState and each of its
+// fields accept (§3.2), by path below "report".
+var reportAccepted = func() map[string]string {
+	sideKeys := `null, or {"migration_id", "state", "gen", "time_updated"}`
+	m := map[string]string{
+		"":                       `{"vmm_state", "migration_in", "migration_out"}`,
+		"vmm_state":              `{"state", "gen", "time_updated"}`,
+		"vmm_state.state":        strings.Join(names(vmmstate.AllSledAgentStates()), ", "),
+		"vmm_state.gen":          acceptGen,
+		"vmm_state.time_updated": acceptTime,
+	}
+	for _, side := range []string{"migration_in", "migration_out"} {
+		m[side] = sideKeys
+		m[side+".migration_id"] = acceptUUID
+		m[side+".state"] = strings.Join(migrationNames, ", ")
+		m[side+".gen"] = acceptGen
+		m[side+".time_updated"] = acceptTime
+	}
+	return m
+}()
+
+// report decodes a snapshot document with a sled-agent report about one of
+// its VMMs, applies it (instancestate.ApplyReport: §8.2, §12, D5–D7) and
+// returns what changed and the snapshot after it. A report the library
+// refuses is bad input: nothing of it is applied.
+func report(input []byte) (any, error) {
+	d, top, err := decodeDocument(input, "vmm_id", "report")
+	if err != nil {
+		return nil, err
+	}
+	vmm := idField(top, "vmm_id", true, vmmstate.ParseID)
+	var rep instancestate.Report
+	top.decodeNested("report", true, &rep, reportAccepted)
+	if top.err != nil {
+		return nil, top.err
+	}
+	after, res, err := instancestate.ApplyReport(d.Snapshot, vmm, rep)
+	if err != nil {
+		return nil, refusal(d.Snapshot, vmm, err)
+	}
+	doc, err := encodeDocument(document{Now: d.Now, Snapshot: after})
+	if err != nil {
+		return nil, err
+	}
+	return reportJSON{
+		VMMUpdated:          res.VMMUpdated,
+		MigrationInUpdated:  res.MigrationInUpdated,
+		MigrationOutUpdated: res.MigrationOutUpdated,
+		UpdateSagaNeeded:    res.UpdateSagaNeeded,
+		Snapshot:            doc,
+	}, nil
+}
+
+// refusal turns ApplyReport's refusal into an *inputError naming the field
+// of the input that was refused and what it would have accepted.
+func refusal(s instancestate.Snapshot, vmm vmmstate.ID, err error) error {
+	var (
+		te *vmmstate.TransitionError
+		me *migration.Error
+	)
+	switch {
+	case errors.Is(err, migration.ErrSameMigration):
+		// §8.2 step 1: a VMM cannot migrate to itself.
+		return badInput("report.migration_in.migration_id", "names the same migration as migration_out",
+			"a migration other than migration_out's")
+	case errors.Is(err, instancestate.ErrUnknownVMM):
+		var linked []string
+		for _, v := range []vmmstate.VMM{s.Active, s.Target} {
+			if !v.ID.IsZero() {
+				linked = append(linked, v.ID.String())
+			}
+		}
+		if len(linked) == 0 {
+			linked = []string{"none: the instance links no VMM"}
+		}
+		return badInput("vmm_id", vmm.String()+" is neither the instance's active nor its target VMM", strings.Join(linked, ", "))
+	case errors.As(err, &te):
+		// D7: a report moves a VMM only along an edge a sled-agent may take.
+		from := te.From.State
+		problem := fmt.Sprintf("%v at generation %v cannot follow %v (%v)", te.To.SledAgent(), te.Report.Generation, from, te.Err)
+		return badInput("report.vmm_state.state", problem, reportableAfter(from.Kind()))
+	case errors.As(err, &me) && errors.Is(err, migration.ErrWrongVMM):
+		// §8.2 steps 3–4: only a side's own VMM reports it.
+		return badInput("report."+me.Role.ReportKey(),
+			fmt.Sprintf("VMM %v is not the %v of migration %v", vmm, me.Role, s.Migration.ID),
+			"a report from VMM "+me.Want)
+	case errors.As(err, &me):
+		return badInput("report."+me.Field, me.Got+": "+me.Err.Error(), me.Want)
+	}
+	return err
+}
+
+// reportableAfter lists what a sled-agent may report for a VMM in kind k
+// (D7): the same state again at a newer generation, or a reportable
+// successor.
+func reportableAfter(k vmmstate.Kind) string {
+	var out []string
+	if k.IsReportable() {
+		out = append(out, sledAgentName(k))
+	}
+	if k.IsTerminal() {
+		return strings.Join(out, ", ") + " (terminal: nothing else)"
+	}
+	for _, to := range vmmstate.ReportableSuccessors(k) {
+		out = append(out, sledAgentName(to))
+	}
+	return strings.Join(out, ", ")
+}
+
+// sledAgentName is the sled-agent wire string of a reportable kind (D8).
+func sledAgentName(k vmmstate.Kind) string {
+	if k == vmmstate.KindFailed {
+		return vmmstate.Failed(failure.FromSledAgent).SledAgent().String()
+	}
+	return vmmstate.State(k).SledAgent().String()
+}
