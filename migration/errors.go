@@ -55,6 +55,8 @@ type Error struct {
 	Err   error  // the sentinel
 }
 
+// Error says which side and field were refused, what they held, what was
+// wanted, and the sentinel's reason.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("migration: ")

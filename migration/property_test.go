@@ -48,7 +48,7 @@ func drawSender(t *rapid.T, r migration.Record, role migration.Role) vmmstate.ID
 // its side (§8.2, §8.3, D5, D6).
 func TestPropStepsKeepInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		r := rapid.OneOf(migrationtest.Record(), migrationtest.New()).Draw(t, "record")
+		r := rapid.OneOf(migrationtest.Record(), migrationtest.NewRecord()).Draw(t, "record")
 		now := r.TimeCreated
 		for range rapid.IntRange(1, 20).Draw(t, "steps") {
 			now = now.Add(time.Second)
@@ -101,7 +101,7 @@ func TestPropStepsKeepInvariants(t *testing.T) {
 // its newest report puts it (D5).
 func TestPropAnyOrderConverges(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		r := rapid.OneOf(migrationtest.New(), migrationtest.Record()).Draw(t, "record")
+		r := rapid.OneOf(migrationtest.NewRecord(), migrationtest.Record()).Draw(t, "record")
 		type delivery struct {
 			role migration.Role
 			rep  migration.Report

@@ -10,9 +10,9 @@ import (
 	"pgregory.net/rapid"
 )
 
-// Epoch is the earliest time the generators draw; drawn times lie within a
-// few days after it, in UTC.
-var Epoch = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+// Epoch returns the earliest time the generators draw,
+// 2026-11-21T10:00:00Z; drawn times lie within a few days after it, in UTC.
+func Epoch() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) }
 
 // State draws any of the four valid states.
 func State() *rapid.Generator[migration.State] {
@@ -74,7 +74,7 @@ func Generation() *rapid.Generator[generation.Generation] {
 // Time draws a UTC time within a few days after Epoch, with nanoseconds.
 func Time() *rapid.Generator[time.Time] {
 	return rapid.Custom(func(t *rapid.T) time.Time {
-		return Epoch.Add(time.Duration(rapid.Int64Range(0, 3*24*int64(time.Hour)).Draw(t, "offset")))
+		return Epoch().Add(time.Duration(rapid.Int64Range(0, 3*24*int64(time.Hour)).Draw(t, "offset")))
 	})
 }
 
@@ -130,9 +130,9 @@ func Record() *rapid.Generator[migration.Record] {
 	})
 }
 
-// New draws a record as a migrate saga inserts it (migration.New): both
-// sides pending at generation 1.
-func New() *rapid.Generator[migration.Record] {
+// NewRecord draws a record as a migrate saga inserts it (migration.New):
+// both sides pending at generation 1.
+func NewRecord() *rapid.Generator[migration.Record] {
 	return rapid.Custom(func(t *rapid.T) migration.Record {
 		r := Record().Draw(t, "record")
 		return migration.New(r.ID, r.InstanceID, r.Source.VMM, r.Target.VMM, r.TimeCreated)

@@ -15,7 +15,7 @@ import (
 // Record and New draw only records CheckRecord accepts.
 func TestRecordIsValid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		for _, g := range []*rapid.Generator[migration.Record]{migrationtest.Record(), migrationtest.New()} {
+		for _, g := range []*rapid.Generator[migration.Record]{migrationtest.Record(), migrationtest.NewRecord()} {
 			r := g.Draw(t, "record")
 			if err := migrationtest.CheckRecord(r); err != nil {
 				t.Fatalf("%v: %v", r, err)
@@ -33,7 +33,7 @@ func TestScalarsAreValid(t *testing.T) {
 			t.Fatalf("Role drew %v", r)
 		}
 		rep := migrationtest.Report().Draw(t, "report")
-		if rep.MigrationID.IsZero() || !rep.State.IsValid() || rep.TimeUpdated.Before(migrationtest.Epoch) {
+		if rep.MigrationID.IsZero() || !rep.State.IsValid() || rep.TimeUpdated.Before(migrationtest.Epoch()) {
 			t.Fatalf("Report drew %v at %v", rep, rep.TimeUpdated)
 		}
 		if migrationtest.VMMID().Draw(t, "vmm").IsZero() || migrationtest.InstanceID().Draw(t, "instance").IsZero() {
@@ -82,7 +82,7 @@ func TestSideReportsFollowSledAgent(t *testing.T) {
 // and nothing else.
 func TestShuffledDeliversEverything(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		r := migrationtest.New().Draw(t, "record")
+		r := migrationtest.NewRecord().Draw(t, "record")
 		reps := migrationtest.SideReports(r, migration.Target).Draw(t, "reports")
 		got := migrationtest.Shuffled(reps).Draw(t, "delivery")
 		for _, rep := range reps {
@@ -109,13 +109,13 @@ func TestShuffledDeliversEverything(t *testing.T) {
 func TestCheckersCatchBrokenSteps(t *testing.T) {
 	id := migrationtest.ID().Example(1)
 	base := migration.New(id, migrationtest.InstanceID().Example(1),
-		migrationtest.VMMID().Example(1), migrationtest.VMMID().Example(2), migrationtest.Epoch)
+		migrationtest.VMMID().Example(1), migrationtest.VMMID().Example(2), migrationtest.Epoch())
 	if base.Source.VMM == base.Target.VMM {
 		t.Fatalf("examples drew the same VMM twice")
 	}
 	before := base
-	before.Source = migration.Side{VMM: base.Source.VMM, State: migration.Completed, Generation: generation.Of(3), TimeUpdated: migrationtest.Epoch}
-	before.Target = migration.Side{VMM: base.Target.VMM, State: migration.InProgress, Generation: generation.Of(4), TimeUpdated: migrationtest.Epoch}
+	before.Source = migration.Side{VMM: base.Source.VMM, State: migration.Completed, Generation: generation.Of(3), TimeUpdated: migrationtest.Epoch()}
+	before.Target = migration.Side{VMM: base.Target.VMM, State: migration.InProgress, Generation: generation.Of(4), TimeUpdated: migrationtest.Epoch()}
 	edit := func(f func(*migration.Record)) migration.Record { r := before; f(&r); return r }
 	someErr := &migration.Error{Field: "x", Got: "y", Err: migration.ErrWrongVMM}
 
@@ -152,7 +152,7 @@ func TestCheckersCatchBrokenSteps(t *testing.T) {
 	}
 	// CheckRecord: generation 1 means untouched.
 	touched := base
-	touched.Source.TimeUpdated = migrationtest.Epoch
+	touched.Source.TimeUpdated = migrationtest.Epoch()
 	if migrationtest.CheckRecord(touched) == nil {
 		t.Errorf("a written side at generation 1 was accepted")
 	}
