@@ -88,21 +88,35 @@ func FuzzStateScan(f *testing.F) {
 	})
 }
 
-func FuzzRoleUnmarshalText(f *testing.F) {
+func FuzzRoleDecoders(f *testing.F) {
 	for _, s := range enumSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got := migration.Target
-		err := got.UnmarshalText(b)
-		if err != nil {
-			if !errors.Is(err, migration.ErrUnknown) || got != migration.Target {
-				t.Fatalf("%q: error %v, value %v", b, err, got)
+		parsed, perr := migration.ParseRole(string(b))
+		text := migration.Target
+		terr := text.UnmarshalText(b)
+		scanned := migration.Target
+		serr := scanned.Scan(b)
+		if (perr == nil) != (terr == nil) || (perr == nil) != (serr == nil) {
+			t.Fatalf("%q: ParseRole %v, UnmarshalText %v, Scan %v disagree", b, perr, terr, serr)
+		}
+		if perr != nil {
+			for _, err := range []error{perr, terr, serr} {
+				if !errors.Is(err, migration.ErrUnknown) {
+					t.Fatalf("%q: error %v does not match ErrUnknown", b, err)
+				}
+			}
+			if parsed != 0 || text != migration.Target || scanned != migration.Target {
+				t.Fatalf("%q: refused, yet decoded %v, %v, %v", b, parsed, text, scanned)
 			}
 			return
 		}
-		if m, err := got.MarshalText(); err != nil || !bytes.Equal(m, b) {
-			t.Fatalf("%q: accepted as %v, marshals as %q, %v", b, got, m, err)
+		if text != parsed || scanned != parsed {
+			t.Fatalf("%q: decoded %v, %v, %v", b, parsed, text, scanned)
+		}
+		if m, err := parsed.MarshalText(); err != nil || !bytes.Equal(m, b) {
+			t.Fatalf("%q: accepted as %v, marshals as %q, %v", b, parsed, m, err)
 		}
 	})
 }
