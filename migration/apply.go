@@ -47,9 +47,9 @@ func (r Record) ApplyTarget(vmm vmmstate.ID, rep Report) (Record, vmmstate.Outco
 //  6. the side is terminal: Unchanged, no error. The first outcome wins
 //     (D6): a completed side is never rewritten as failed, nor the reverse,
 //     and its generation stays. A sled-agent never moves a side out of an
-//     outcome (§3.5, Fold), so such a report answers a side the control
-//     plane failed first (MarkFailed) and is no fault of the reporter.
-//     Omicron would write it.
+//     outcome (§3.5, Fold), so such a report can only meet a side the
+//     control plane failed first (MarkFailed), and is no fault of the
+//     reporter. Omicron would write it.
 //  7. rep moves the side back to pending: ErrIllegalTransition.
 //  8. otherwise: Applied. The side takes the report's state, generation and
 //     time (§8.2: time_*_updated is the reported time); its VMM stays.

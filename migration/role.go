@@ -22,13 +22,13 @@ var roles = enum.New[Role]("migration.Role", false, "source", "target")
 
 // roleRow is how one role appears in the database and on the wire.
 type roleRow struct {
-	vmmColumn, stateColumn, genColumn, timeColumn string // §5.4
-	reportKey                                     string // §3.2: the key of SledVmmState that carries this side
+	vmmColumn, stateColumn, genColumn string // §5.4
+	reportKey                         string // §3.2: the key of SledVmmState that carries this side
 }
 
 var roleTable = [...]roleRow{
-	Source: {"source_propolis_id", "source_state", "source_gen", "time_source_updated", "migration_out"},
-	Target: {"target_propolis_id", "target_state", "target_gen", "time_target_updated", "migration_in"},
+	Source: {"source_propolis_id", "source_state", "source_gen", "migration_out"},
+	Target: {"target_propolis_id", "target_state", "target_gen", "migration_in"},
 }
 
 func (r Role) row() roleRow {
