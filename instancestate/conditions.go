@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -38,6 +39,15 @@ func (t ConditionType) MarshalText() ([]byte, error) { return conditionTypes.App
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error t is unchanged.
 func (t *ConditionType) UnmarshalText(b []byte) error { return unmarshal(conditionTypes, t, b) }
+
+// AppendText implements encoding.TextAppender.
+func (t ConditionType) AppendText(b []byte) ([]byte, error) { return conditionTypes.Append(b, t) }
+
+// Scan implements sql.Scanner; on error t is unchanged.
+func (t *ConditionType) Scan(src any) error { return scan(conditionTypes, t, src) }
+
+// Value implements driver.Valuer.
+func (t ConditionType) Value() (driver.Value, error) { return conditionTypes.Value(t) }
 
 // Condition is one observation about an instance (D14): a type, a one-word
 // reason, a message for people, and when it began or ends (zero: not

@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"database/sql/driver"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
@@ -29,6 +30,18 @@ func (a NetworkAction) String() string { return networkActions.String(a) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (a NetworkAction) MarshalText() ([]byte, error) { return networkActions.Append(nil, a) }
+
+// AppendText implements encoding.TextAppender.
+func (a NetworkAction) AppendText(b []byte) ([]byte, error) { return networkActions.Append(b, a) }
+
+// UnmarshalText implements encoding.TextUnmarshaler; on error a is unchanged.
+func (a *NetworkAction) UnmarshalText(b []byte) error { return unmarshal(networkActions, a, b) }
+
+// Scan implements sql.Scanner; on error a is unchanged.
+func (a *NetworkAction) Scan(src any) error { return scan(networkActions, a, src) }
+
+// Value implements driver.Valuer.
+func (a NetworkAction) Value() (driver.Value, error) { return networkActions.Value(a) }
 
 // Network is the network step of a plan. Its zero value means no change.
 type Network struct {

@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -40,6 +41,15 @@ func (r Request) MarshalText() ([]byte, error) { return requests.Append(nil, r) 
 // UnmarshalText implements encoding.TextUnmarshaler; on error r is unchanged.
 func (r *Request) UnmarshalText(b []byte) error { return unmarshal(requests, r, b) }
 
+// AppendText implements encoding.TextAppender.
+func (r Request) AppendText(b []byte) ([]byte, error) { return requests.Append(b, r) }
+
+// Scan implements sql.Scanner; on error r is unchanged.
+func (r *Request) Scan(src any) error { return scan(requests, r, src) }
+
+// Value implements driver.Valuer.
+func (r Request) Value() (driver.Value, error) { return requests.Value(r) }
+
 // Action is what the control plane does with a request (§10).
 type Action uint8
 
@@ -72,6 +82,15 @@ func (a Action) MarshalText() ([]byte, error) { return actions.Append(nil, a) }
 // UnmarshalText implements encoding.TextUnmarshaler; on error a is unchanged.
 func (a *Action) UnmarshalText(b []byte) error { return unmarshal(actions, a, b) }
 
+// AppendText implements encoding.TextAppender.
+func (a Action) AppendText(b []byte) ([]byte, error) { return actions.Append(b, a) }
+
+// Scan implements sql.Scanner; on error a is unchanged.
+func (a *Action) Scan(src any) error { return scan(actions, a, src) }
+
+// Value implements driver.Valuer.
+func (a Action) Value() (driver.Value, error) { return actions.Value(a) }
+
 // SledRequest is the state a sled-agent is asked for (§3.2's
 // VmmStateRequested). The zero value is invalid.
 type SledRequest uint8
@@ -95,6 +114,18 @@ func (r SledRequest) String() string { return sledRequests.String(r) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (r SledRequest) MarshalText() ([]byte, error) { return sledRequests.Append(nil, r) }
+
+// AppendText implements encoding.TextAppender.
+func (r SledRequest) AppendText(b []byte) ([]byte, error) { return sledRequests.Append(b, r) }
+
+// UnmarshalText implements encoding.TextUnmarshaler; on error r is unchanged.
+func (r *SledRequest) UnmarshalText(b []byte) error { return unmarshal(sledRequests, r, b) }
+
+// Scan implements sql.Scanner; on error r is unchanged.
+func (r *SledRequest) Scan(src any) error { return scan(sledRequests, r, src) }
+
+// Value implements driver.Valuer.
+func (r SledRequest) Value() (driver.Value, error) { return sledRequests.Value(r) }
 
 // Decision is the answer to a request (§10, D10, D16).
 type Decision struct {
