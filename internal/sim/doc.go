@@ -1,0 +1,48 @@
+// Package sim is a deterministic simulation of a small VM control plane
+// that decides only through vmlife: `vmlife simulate` runs it, and a
+// rapid model-based test drives it step by step.
+//
+// A World holds a database of instance, VMM and migration records, sleds
+// with limited capacity, sled-agents running VMMs, a network carrying
+// their reports, users, sagas and background tasks, all at a simulated
+// time that starts at Epoch and advances by Tick per step (D1: nothing
+// reads the clock). The world only holds state and delivers messages.
+// Every decision is a vmlife call:
+//
+//   - users' start, stop, reboot, migrate and delete requests are answered
+//     by instancestate.Decide and DecideMigrate, and the intent is written
+//     only when a request is accepted (D16);
+//   - the start saga (§14) places the VMM (failing with
+//     insufficient_capacity, affinity_unsatisfiable or sled_agent_error),
+//     inserts its record, links it with MarkAsStarting and registers it;
+//     unwinding marks the VMM saga_unwound (vmmstate.Runtime.Transition),
+//     moves the instance back with UnwindStart and records the cause with
+//     RecordStartFailure (D13); success clears it;
+//   - the migrate saga (§15) links the migration with SetMigrationIDs and
+//     leaves §15's leftovers when it unwinds (MarkFailed, saga_unwound);
+//   - update sagas Lock, InheritLock, PlanUpdate, Commit (or Unlock) and
+//     destroy the VMMs the plan names (§13); Snapshot.Apply checks the plan;
+//   - sled-agents follow §3.5: every observation bumps the VMM
+//     generation, migration sides are folded with migration.Fold and
+//     failed with migration.Halt, and reports are applied with
+//     instancestate.ApplyReport (or, for a VMM no instance links, with
+//     Runtime.Observe and Record.Apply);
+//   - the instance watcher classifies each check with failure.CheckHealth
+//     (D18), the reincarnation task follows Reincarnate (D15), and a
+//     reconciler follows Next (D19).
+//
+// Faults (see Fault) delay, duplicate, reorder and drop reports, power
+// sleds off, cut sled-agents off, expunge sleds, crash VMMs, fail starts
+// transiently and permanently, and make sagas unwind.
+//
+// After every step the world checks every invariant: each instance's
+// snapshot on its own and across the step, that an instance meant to run
+// says why it does not, and the world's own rules — no VMM linked by two
+// instances, no sled over-committed, no generation decreasing, no lock
+// without its saga. Step returns the violations first seen in it.
+//
+// Randomness comes only from the Chooser passed to Step: NewRand(seed)
+// for the command, rapid's draws for the model-based test. The same
+// choices give the same world, and the same seed the same Summary, byte
+// for byte.
+package sim

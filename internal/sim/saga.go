@@ -1,0 +1,690 @@
+package sim
+
+import (
+	"errors"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// SagaKind names a kind of saga.
+type SagaKind uint8
+
+// The sagas the world runs.
+const (
+	SagaCreate  SagaKind = iota + 1 // §16: creating → no_vmm, then maybe a start
+	SagaStart                       // §14
+	SagaMigrate                     // §15
+	SagaUpdate                      // §13
+	SagaDelete                      // §10.6
+	numSagaKinds
+)
+
+var sagaNames = [...]string{SagaCreate: "create", SagaStart: "start", SagaMigrate: "migrate", SagaUpdate: "update", SagaDelete: "delete"}
+
+// String returns the saga's name.
+func (k SagaKind) String() string {
+	if k == 0 || k >= numSagaKinds {
+		return "sim.SagaKind(" + string(rune('0'+k)) + ")"
+	}
+	return sagaNames[k]
+}
+
+// saga is one saga in flight. Each call of step runs one node, forward or
+// (once it fails) its undo, so that other actions interleave with it as
+// they do with Steno's sagas. step reports whether the saga finished.
+type saga interface {
+	kind() SagaKind
+	step(w *World) bool
+}
+
+func (w *World) launch(s saga) {
+	w.sagas = append(w.sagas, s)
+	w.stats.Sagas[s.kind()].Started++
+}
+
+// stepSaga runs one node of one saga in flight.
+func (w *World) stepSaga() {
+	if len(w.sagas) == 0 {
+		return
+	}
+	i := w.intn(len(w.sagas))
+	if w.sagas[i].step(w) {
+		w.sagas = append(w.sagas[:i], w.sagas[i+1:]...)
+	}
+}
+
+// injected reports whether FaultSagaUnwind fails the node about to run.
+func (w *World) injected() bool {
+	if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(30) {
+		w.stats.Faults[FaultSagaUnwind]++
+		return true
+	}
+	return false
+}
+
+// createSaga finishes creating an instance (§16).
+type createSaga struct{ in *instRow }
+
+func (s *createSaga) kind() SagaKind { return SagaCreate }
+
+func (s *createSaga) step(w *World) bool {
+	w.stats.Sagas[SagaCreate].Completed++
+	w.finishCreate(s.in)
+	return true
+}
+
+// ---- start (§14) ----
+
+type startNode uint8
+
+const (
+	stAlloc startNode = iota
+	stCreateVMM
+	stMark
+	stRegister
+	stSucceed
+)
+
+type startSaga struct {
+	in     *instRow
+	reason failure.StartReason
+	next   startNode
+
+	unwinding bool
+	cause     failure.Cause // zero: unwinding for a reason that is no start failure (a conflict)
+	sled      *sled
+	vmm       vmmstate.ID
+	started   instancestate.Instance
+
+	reserved, created, marked, registered bool
+}
+
+func (s *startSaga) kind() SagaKind { return SagaStart }
+
+// startStart launches a start saga for an instance.
+func (w *World) startStart(in *instRow, reason failure.StartReason) {
+	in.starts++
+	w.stats.StartsByReason[reason]++
+	w.tracef("start saga %s (%v)", in.name, reason)
+	w.launch(&startSaga{in: in, reason: reason})
+}
+
+func (s *startSaga) fail(w *World, cause failure.Cause, why string) bool {
+	s.unwinding, s.cause = true, cause
+	w.tracef("start saga %s fails at node %d: %s", s.in.name, s.next, why)
+	return false
+}
+
+func (s *startSaga) step(w *World) bool {
+	if s.unwinding {
+		return s.undo(w)
+	}
+	in := s.in
+	if in.deleted {
+		return s.fail(w, 0, "instance deleted")
+	}
+	if s.next != stSucceed && w.injected() {
+		return s.fail(w, failure.CauseInternal, "injected")
+	}
+	switch s.next {
+	case stAlloc:
+		// ALLOC_SERVER: an affinity-bound instance may use only its
+		// sled; the others any in-service sled with room.
+		var cands []*sled
+		for _, sl := range w.sleds {
+			if sl.inService() && sl.free() > 0 && (in.affinity < 0 || sl.slot == in.affinity) {
+				cands = append(cands, sl)
+			}
+		}
+		switch {
+		case len(cands) == 0 && in.affinity >= 0:
+			w.stats.Faults[FaultStartPermanent]++
+			return s.fail(w, failure.CauseAffinityUnsatisfiable, "affinity sled full or down")
+		case len(cands) == 0:
+			return s.fail(w, failure.CauseInsufficientCapacity, "no sled has room")
+		}
+		s.sled = cands[w.intn(len(cands))]
+		s.sled.reserve(vmmstate.ID{}) // placeholder until the VMM has an id
+		s.reserved = true
+	case stCreateVMM:
+		r := w.insertVMM(in, s.sled)
+		s.sled.release(vmmstate.ID{})
+		s.sled.reserve(r.vmm.ID)
+		s.vmm, s.created = r.vmm.ID, true
+	case stMark:
+		rec, err := instancestate.MarkAsStarting(w.snapshot(in), s.vmm, s.reason, w.now)
+		if err != nil {
+			if !errors.Is(err, instancestate.ErrConflict) {
+				w.unexpected("MarkAsStarting", in.name, err)
+			}
+			w.stats.StartConflicts++
+			return s.fail(w, 0, "conflict: "+err.Error())
+		}
+		w.writeInstance(in, rec)
+		s.started, s.marked = rec, true
+	case stRegister:
+		// ENSURE_REGISTERED (and ENSURE_RUNNING): the sled-agent starts
+		// the VMM, or the call fails and the saga unwinds (§11).
+		var out *failure.Outcome
+		switch {
+		case !s.sled.answers():
+			out = w.commError()
+		case w.cfg.Faults.Has(FaultStartTransient) && w.chance(10):
+			w.stats.Faults[FaultStartTransient]++
+			out = &failure.Outcome{Status: 500}
+			if w.chance(4) {
+				out = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
+			}
+		}
+		if out != nil {
+			cl, err := failure.Classify(*out)
+			if err != nil {
+				w.unexpected("Classify", in.name, err)
+				return s.fail(w, failure.CauseInternal, "classify")
+			}
+			if cl.VMMGone {
+				// §11: instance_ensure_registered marks the new VMM failed.
+				w.markFailed(s.vmm, cl.Reason)
+				return s.fail(w, failure.CauseVMMGone, "vmm gone at registration")
+			}
+			return s.fail(w, failure.CauseSledAgentError, "registration failed")
+		}
+		row := w.vmms[s.vmm]
+		if row == nil {
+			return s.fail(w, failure.CauseInternal, "VMM row gone")
+		}
+		a := w.register(s.sled, row, pStarting, migration.ID{})
+		s.registered = true
+		w.applyReport(s.vmm, a.report())
+	case stSucceed:
+		// D13: a successful start clears the recorded failure.
+		in.starts--
+		w.writeInstance(in, in.rec.ClearStartFailure())
+		w.stats.Sagas[SagaStart].Completed++
+		w.tracef("start saga %s succeeded: %s on %s", in.name, w.vmmName(s.vmm), s.sled.name)
+		return true
+	}
+	s.next++
+	return false
+}
+
+// undo runs the next undo node, in reverse order (§14): unregister, move
+// the instance back, mark the VMM saga_unwound, release the reservation,
+// and record why the start failed (D13).
+func (s *startSaga) undo(w *World) bool {
+	in := s.in
+	switch {
+	case s.registered:
+		s.registered = false
+		if !unregister(w, s.sled, s.vmm) {
+			// §14: a VMM gone at unregister is marked failed and the
+			// unwind stops there ("bail on unwinding").
+			return s.finishUnwind(w)
+		}
+	case s.marked:
+		s.marked = false
+		if in.deleted {
+			break
+		}
+		rec, applied, err := instancestate.UnwindStart(in.rec, s.started, w.now)
+		if err != nil {
+			w.unexpected("UnwindStart", in.name, err)
+		} else if applied {
+			w.writeInstance(in, rec)
+		}
+	case s.created:
+		s.created = false
+		unwound(w, s.vmm)
+	case s.reserved:
+		// Before CREATE_VMM_RECORD the reservation is a placeholder.
+		s.reserved = false
+		s.sled.release(s.vmm)
+	default:
+		return s.finishUnwind(w)
+	}
+	return false
+}
+
+func (s *startSaga) finishUnwind(w *World) bool {
+	in := s.in
+	in.starts--
+	w.stats.Sagas[SagaStart].Unwound++
+	if s.cause == 0 || in.deleted {
+		return true
+	}
+	w.stats.StartFailures[s.cause]++
+	// D13: record why, unless the instance no longer needs starting (a
+	// concurrent start won, or the user stopped it): only an instance
+	// a start would still be run for is waiting on this one.
+	d, err := instancestate.Decide(w.snapshot(in), instancestate.RequestStart, w.now)
+	if err != nil {
+		w.unexpected("Decide(start)", in.name, err)
+		return true
+	}
+	if d.Action != instancestate.ActionStartSaga || in.rec.IntendedState != instancestate.IntendRunning {
+		return true
+	}
+	rec, err := in.rec.RecordStartFailure(failure.NewStartFailure(s.cause, s.reason, w.now))
+	if err != nil {
+		w.unexpected("RecordStartFailure", in.name, err)
+		return true
+	}
+	w.writeInstance(in, rec)
+	w.tracef("start of %s failed: %v", in.name, s.cause)
+	return true
+}
+
+// unregister asks a sled-agent to forget a VMM (§14, §15 undo). It
+// reports false when the sled-agent proves the VMM gone (§11: the VMM is
+// marked failed and the undo fails); an unanswering sled-agent counts as
+// "already unregistered".
+func unregister(w *World, sl *sled, id vmmstate.ID) bool {
+	if !sl.answers() {
+		return true
+	}
+	a := sl.find(id)
+	if a == nil {
+		cl, err := failure.Classify(failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+		if err != nil || !cl.VMMGone {
+			w.unexpected("Classify", w.vmmName(id), err)
+			return true
+		}
+		w.markFailed(id, cl.Reason)
+		return false
+	}
+	if !a.p.halted() {
+		w.observe(a, pDestroyed)
+	}
+	sl.forget(id)
+	// VmmUnregisterResponse carries the updated runtime (§3.2).
+	w.applyReport(id, a.report())
+	return true
+}
+
+// unwound marks a saga's VMM saga_unwound (§14, §15: vmm_mark_saga_unwound).
+// A VMM already terminal stays as it is (D7: a failed VMM cannot be
+// marked unwound).
+func unwound(w *World, id vmmstate.ID) {
+	row := w.vmms[id]
+	if row == nil {
+		return
+	}
+	rt, o, err := row.vmm.Runtime.Transition(vmmstate.SagaUnwound, w.now)
+	switch {
+	case errors.Is(err, vmmstate.ErrTerminal):
+		w.stats.UnwoundAlreadyTerminal++
+	case err != nil:
+		w.unexpected("Transition to saga_unwound", row.name, err)
+	case o == vmmstate.Applied:
+		row.vmm.Runtime = rt
+	}
+}
+
+// ---- migrate (§15) ----
+
+type migrateNode uint8
+
+const (
+	mReserve migrateNode = iota
+	mCreateVMM
+	mCreateMigration
+	mSetIDs
+	mRegister
+	mMigrate
+)
+
+type migrateSaga struct {
+	in   *instRow
+	src  vmmstate.ID
+	dest *sled
+	next migrateNode
+
+	unwinding bool
+	target    vmmstate.ID
+	mig       migration.ID
+
+	reserved, created, migCreated, registered bool
+}
+
+func (s *migrateSaga) kind() SagaKind { return SagaMigrate }
+
+func (s *migrateSaga) fail(w *World, why string) bool {
+	s.unwinding = true
+	w.tracef("migrate saga %s fails at node %d: %s", s.in.name, s.next, why)
+	return false
+}
+
+func (s *migrateSaga) step(w *World) bool {
+	if s.unwinding {
+		return s.undo(w)
+	}
+	in := s.in
+	if in.deleted {
+		return s.fail(w, "instance deleted")
+	}
+	if w.injected() {
+		return s.fail(w, "injected")
+	}
+	switch s.next {
+	case mReserve:
+		if !s.dest.inService() || s.dest.free() <= 0 {
+			w.stats.MigrateNoCapacity++
+			return s.fail(w, "destination full or down")
+		}
+		s.dest.reserve(vmmstate.ID{})
+		s.reserved = true
+	case mCreateVMM:
+		r := w.insertVMM(in, s.dest)
+		s.dest.release(vmmstate.ID{})
+		s.dest.reserve(r.vmm.ID)
+		s.target, s.created = r.vmm.ID, true
+	case mCreateMigration:
+		s.mig = migration.IDFromUUID(w.newUUID('m'))
+		m := &migRow{rec: migration.New(s.mig, in.rec.ID, s.src, s.target, w.now)}
+		m.lastSrc, m.lastDst = m.rec.Source.Generation, m.rec.Target.Generation
+		w.migs[s.mig] = m
+		w.migOrder = append(w.migOrder, m)
+		s.migCreated = true
+	case mSetIDs:
+		rec, err := instancestate.SetMigrationIDs(w.snapshot(in), s.src, s.mig, s.target, w.now)
+		if err != nil {
+			if !errors.Is(err, instancestate.ErrConflict) {
+				w.unexpected("SetMigrationIDs", in.name, err)
+			}
+			w.stats.MigrateConflicts++
+			return s.fail(w, "conflict: "+err.Error())
+		}
+		w.writeInstance(in, rec)
+	case mRegister:
+		if !s.dest.answers() {
+			return s.fail(w, "destination unreachable")
+		}
+		if w.cfg.Faults.Has(FaultStartTransient) && w.chance(12) {
+			w.stats.Faults[FaultStartTransient]++
+			return s.fail(w, "destination sled-agent error")
+		}
+		row := w.vmms[s.target]
+		if row == nil {
+			return s.fail(w, "target row gone")
+		}
+		a := w.register(s.dest, row, pMigrating, s.mig)
+		s.registered = true
+		w.applyReport(s.target, a.report())
+	case mMigrate:
+		// INSTANCE_MIGRATE: the target is told to pull from the source.
+		if !s.dest.answers() {
+			return s.fail(w, "destination unreachable")
+		}
+		dst := s.dest.find(s.target)
+		if dst == nil || dst.p.halted() {
+			return s.fail(w, "target gone")
+		}
+		f := &flight{id: s.mig, src: w.agentOf(s.src), dst: dst}
+		if src := f.src; src == nil || src.p != pRunning || src.flight != nil {
+			// The source cannot send: Propolis fails the migration.
+			f.src, f.outcome = &agentVMM{gone: true}, migration.Failed
+		} else {
+			src.flight, src.role, src.sidePh = f, migration.Source, 0
+		}
+		dst.flight, dst.role, dst.sidePh = f, migration.Target, 0
+		in.migrates--
+		w.stats.Sagas[SagaMigrate].Completed++
+		w.tracef("migrate saga %s: %s → %s on %s", in.name, w.vmmName(s.src), w.vmmName(s.target), s.dest.name)
+		return true
+	}
+	s.next++
+	return false
+}
+
+// undo unregisters the target, fails the migration, marks the target VMM
+// saga_unwound and releases the reservation (§15); the migration ids stay
+// linked, as §15's leftovers, for the update plan or a later migration.
+func (s *migrateSaga) undo(w *World) bool {
+	switch {
+	case s.registered:
+		s.registered = false
+		if !unregister(w, s.dest, s.target) {
+			return s.finishUnwind(w)
+		}
+	case s.migCreated:
+		s.migCreated = false
+		if m := w.migs[s.mig]; m != nil {
+			rec, _, err := m.rec.MarkFailed(w.now)
+			if err != nil {
+				w.unexpected("MarkFailed", s.in.name, err)
+			} else {
+				m.rec = rec
+			}
+		}
+	case s.created:
+		s.created = false
+		unwound(w, s.target)
+	case s.reserved:
+		s.reserved = false
+		s.dest.release(s.target)
+	default:
+		return s.finishUnwind(w)
+	}
+	return false
+}
+
+func (s *migrateSaga) finishUnwind(w *World) bool {
+	s.in.migrates--
+	w.stats.Sagas[SagaMigrate].Unwound++
+	return true
+}
+
+// agentOf finds the sled-agent's record of a VMM wherever it runs.
+func (w *World) agentOf(id vmmstate.ID) *agentVMM {
+	row := w.vmms[id]
+	if row == nil {
+		return nil
+	}
+	sl := w.sledByID(row.vmm.SledID)
+	if sl == nil || !sl.answers() {
+		return nil
+	}
+	return sl.find(id)
+}
+
+// ---- update (§13) ----
+
+type updateSaga struct {
+	in   *instRow
+	next int
+	lock instancestate.Lock
+	plan instancestate.Plan
+	snap instancestate.Snapshot
+}
+
+func (s *updateSaga) kind() SagaKind { return SagaUpdate }
+
+// startUpdate launches a start-instance-update saga, unless two are in
+// flight already for the instance (a third could only find it locked).
+func (w *World) startUpdate(in *instRow) {
+	if in.deleted || in.updates >= 2 {
+		return
+	}
+	in.updates++
+	w.launch(&updateSaga{in: in})
+}
+
+func (s *updateSaga) done(w *World, how string) bool {
+	s.in.updates--
+	switch how {
+	case "committed", "nothing":
+		w.stats.Sagas[SagaUpdate].Completed++
+	default:
+		w.stats.Sagas[SagaUpdate].Unwound++
+	}
+	w.stats.UpdateEnds[how]++
+	return true
+}
+
+// unlock releases the saga's lock (every unwind must, §13.1).
+func (s *updateSaga) unlock(w *World) {
+	if s.in.deleted {
+		return
+	}
+	rec, _, err := s.in.rec.Unlock(s.lock)
+	if err != nil {
+		w.unexpected("Unlock", s.in.name, err)
+		return
+	}
+	w.writeInstance(s.in, rec)
+}
+
+func (s *updateSaga) step(w *World) bool {
+	in := s.in
+	if in.deleted {
+		return s.done(w, "deleted")
+	}
+	switch s.next {
+	case 0:
+		// siu_lock_instance: a lock held by another saga ends this one.
+		rec, l, err := in.rec.Lock(instancestate.UpdaterIDFromUUID(w.newUUID('u')))
+		if errors.Is(err, instancestate.ErrAlreadyLocked) {
+			return s.done(w, "locked")
+		}
+		if err != nil {
+			w.unexpected("Lock", in.name, err)
+			return s.done(w, "error")
+		}
+		w.writeInstance(in, rec)
+		s.lock = l
+	case 1:
+		// BECOME_UPDATER: the real saga inherits the lock.
+		rec, l, err := in.rec.InheritLock(s.lock, instancestate.UpdaterIDFromUUID(w.newUUID('u')))
+		if err != nil {
+			w.unexpected("InheritLock", in.name, err)
+			s.unlock(w)
+			return s.done(w, "error")
+		}
+		w.writeInstance(in, rec)
+		s.lock = l
+	case 2:
+		s.snap = w.snapshot(in)
+		p, required, err := instancestate.PlanUpdate(s.snap, w.now)
+		if err != nil {
+			w.unexpected("PlanUpdate", in.name, err)
+			s.unlock(w)
+			return s.done(w, "error")
+		}
+		if !required {
+			s.unlock(w)
+			w.afterUpdate(in)
+			return s.done(w, "nothing")
+		}
+		s.plan = p
+	case 3:
+		// COMMIT_INSTANCE_UPDATES: write and unlock, guarded (§9).
+		rec, ok, err := in.rec.Commit(s.lock, s.plan)
+		switch {
+		case errors.Is(err, instancestate.ErrStaleGeneration):
+			s.unlock(w)
+			return s.done(w, "conflict")
+		case err != nil:
+			w.unexpected("Commit", in.name, err)
+			s.unlock(w)
+			return s.done(w, "error")
+		case !ok:
+			w.violate("commit", in.name, "Commit of a plan under a held lock reported already committed")
+			return s.done(w, "error")
+		}
+		w.writeInstance(in, rec)
+		// The snapshot the plan was made from, with the plan applied,
+		// must still be valid (D17).
+		if _, err := s.snap.Apply(s.plan); err != nil {
+			w.violate("Snapshot.Apply", in.name, "a committed plan does not apply: "+err.Error())
+		}
+		if s.plan.Reservations != (instancestate.Reservations{}) {
+			w.stats.ReservationSwaps++
+		}
+		w.tracef("update %s committed: %v vmm=%s target=%s", in.name, s.plan.Runtime.State, w.vmmName(s.plan.Runtime.ActiveVMM), w.vmmName(s.plan.Runtime.TargetVMM))
+	case 4:
+		// destroy-vmm subsagas, then CHAIN_SUCCESSOR_SAGA.
+		for _, id := range [...]vmmstate.ID{s.plan.DestroyActiveVMM, s.plan.DestroyTargetVMM} {
+			if !id.IsZero() && !links(in, id) {
+				w.deleteVMM(id)
+			}
+		}
+		w.afterUpdate(in)
+		return s.done(w, "committed")
+	}
+	s.next++
+	return false
+}
+
+// afterUpdate is CHAIN_SUCCESSOR_SAGA and reincarnate_if_needed (§13.4):
+// another update if the plan still has work, else a restart if one is
+// due.
+func (w *World) afterUpdate(in *instRow) {
+	if in.deleted {
+		return
+	}
+	s := w.snapshot(in)
+	if _, required, err := instancestate.PlanUpdate(s, w.now); err == nil && required {
+		w.startUpdate(in)
+		return
+	}
+	r, err := instancestate.Reincarnate(s, w.now)
+	if err != nil {
+		w.unexpected("Reincarnate", in.name, err)
+		return
+	}
+	if r.Should && in.starts == 0 {
+		w.stats.Reincarnations++
+		w.startStart(in, failure.StartReasonAutoRestart)
+	}
+}
+
+// ---- delete (§10.6) ----
+
+type deleteSaga struct{ in *instRow }
+
+func (s *deleteSaga) kind() SagaKind { return SagaDelete }
+
+func (s *deleteSaga) step(w *World) bool {
+	in := s.in
+	in.deletes--
+	if in.deleted {
+		w.stats.Sagas[SagaDelete].Completed++
+		return true
+	}
+	rec, err := instancestate.Delete(w.snapshot(in), w.now)
+	if err != nil {
+		if !errors.Is(err, instancestate.ErrConflict) {
+			w.unexpected("Delete", in.name, err)
+		}
+		w.stats.Sagas[SagaDelete].Unwound++
+		return true
+	}
+	w.writeInstance(in, rec)
+	w.removeInstance(in)
+	w.stats.Sagas[SagaDelete].Completed++
+	w.tracef("deleted %s", in.name)
+	return true
+}
+
+// removeInstance marks an instance row deleted (§8.1
+// project_delete_instance) with its migrations, and takes it off the live
+// list; it is checked once more at the end of this step.
+func (w *World) removeInstance(in *instRow) {
+	in.deleted = true
+	for i, x := range w.instances {
+		if x == in {
+			w.instances = append(w.instances[:i], w.instances[i+1:]...)
+			break
+		}
+	}
+	w.dropped = append(w.dropped, in)
+	for _, m := range w.migOrder {
+		if m.rec.InstanceID == in.rec.ID {
+			delete(w.migs, m.rec.ID)
+		}
+	}
+	w.stats.Deleted++
+}

@@ -1,0 +1,358 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/generation"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Chooser makes every choice the world does not leave to vmlife: which
+// action comes next, which instance a user pokes, whether a report is
+// lost. IntN returns a number in [0, n) for n > 0. A *rand.Rand satisfies
+// it, and so does an adapter over rapid's draws, so one simulator serves
+// both the command and the model-based test.
+type Chooser interface {
+	IntN(n int) int
+}
+
+// NewRand returns the Chooser `vmlife simulate --seed` uses: math/rand/v2's
+// PCG seeded with seed.
+func NewRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// Epoch is when every simulation starts (D1: simulated time only).
+var Epoch = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+
+// Tick is how much simulated time one step takes.
+const Tick = 2 * time.Second
+
+// instRow is an instance row of the simulated database, with what the
+// control plane keeps beside it.
+type instRow struct {
+	rec  instancestate.Instance
+	name string
+	// deleted is the row's time_deleted: set by the delete saga, after
+	// which every write to it fails (§8.1).
+	deleted bool
+	// unreachable is the watcher's SledUnreachable observation (D14, D18)
+	// about VMM unreachableVMM; it counts only while that VMM is active.
+	unreachable    time.Time
+	unreachableVMM vmmstate.ID
+	// affinity is the sled slot the instance must run on, or -1.
+	affinity int
+	// In-flight sagas, so background tasks do not pile them up.
+	starts, updates, migrates, deletes int
+	// prev is the snapshot at the end of the previous step (CheckStep).
+	prev    instancestate.Snapshot
+	hasPrev bool
+	// last generations seen, for the world's "never decreases" check.
+	lastGen, lastUpdaterGen generation.Generation
+}
+
+// vmmRow is a VMM row of the simulated database.
+type vmmRow struct {
+	vmm     vmmstate.VMM
+	name    string
+	lastGen generation.Generation
+}
+
+// migRow is a migration row of the simulated database.
+type migRow struct {
+	rec              migration.Record
+	lastSrc, lastDst generation.Generation
+}
+
+// World is a small simulated control plane: a database of instance, VMM
+// and migration records, sleds with capacity, sled-agents running VMMs,
+// a network carrying their reports, users, sagas and background tasks.
+// The world holds state and delivers messages; every decision is a vmlife
+// call. A World is not safe for concurrent use.
+type World struct {
+	cfg  Config
+	step int
+	now  time.Time
+	c    Chooser // the chooser of the step in progress
+	ids  uint64
+
+	instances []*instRow // live instances, in creation order
+	instByID  map[vmmstate.InstanceID]*instRow
+	dropped   []*instRow // deleted in the step in progress: checked once more
+
+	vmms     map[vmmstate.ID]*vmmRow
+	vmmOrder []*vmmRow // creation order; rows deleted from vmms are skipped and compacted
+	migs     map[migration.ID]*migRow
+	migOrder []*migRow
+
+	sleds  []*sled // every sled, expunged ones included (the watcher still lists their VMMs)
+	sledAt map[vmmstate.SledID]*sled
+	net    []message
+	seq    uint64
+
+	sagas []saga
+
+	stats      Stats
+	violations []Violation
+	seen       map[string]bool
+	trace      []string
+
+	scratch []*agentVMM
+}
+
+// New returns a world at Epoch with cfg.Instances instances, created and
+// stopped, about two thirds of them asked to start (§16: an instance
+// created with start runs an auto_start start saga). The world advances
+// only through Step.
+func New(cfg Config) (*World, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	w := &World{
+		cfg:      cfg,
+		now:      Epoch,
+		instByID: make(map[vmmstate.InstanceID]*instRow),
+		vmms:     make(map[vmmstate.ID]*vmmRow),
+		migs:     make(map[migration.ID]*migRow),
+		seen:     make(map[string]bool),
+		sledAt:   make(map[vmmstate.SledID]*sled),
+	}
+	w.stats.init()
+	for i := range cfg.Sleds {
+		w.addSled(i)
+	}
+	for range cfg.Instances {
+		in := w.createInstance()
+		w.finishCreate(in)
+	}
+	// The initial state is checked like every later one.
+	w.checkAll()
+	return w, nil
+}
+
+// Config returns the configuration the world runs, defaults filled in.
+func (w *World) Config() Config { return w.cfg }
+
+// Steps returns how many steps the world has taken.
+func (w *World) Steps() int { return w.step }
+
+// Now returns the world's simulated time.
+func (w *World) Now() time.Time { return w.now }
+
+// Trace returns the actions taken so far, one line each, when Config.Trace
+// is set.
+func (w *World) Trace() []string { return w.trace }
+
+// Violations returns every distinct invariant violation found so far.
+func (w *World) Violations() []Violation { return w.violations }
+
+// Step advances the world by one action chosen through c, then checks
+// every invariant. It returns the violations first seen in this step.
+func (w *World) Step(c Chooser) []Violation {
+	w.c = c
+	w.step++
+	w.now = w.now.Add(Tick)
+	before := len(w.violations)
+	a := w.chooseAction()
+	w.stats.Actions[a]++
+	w.tracef("%v", a)
+	w.act(a)
+	w.checkAll()
+	w.c = nil
+	if len(w.violations) == before {
+		return nil
+	}
+	return w.violations[before:]
+}
+
+// intn is the step's chooser, guarded against n <= 0.
+func (w *World) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	v := w.c.IntN(n)
+	if v < 0 || v >= n {
+		return 0
+	}
+	return v
+}
+
+// chance reports a one-in-n event.
+func (w *World) chance(n int) bool { return w.intn(n) == 0 }
+
+// tracef records a line of the trace when tracing is on.
+func (w *World) tracef(format string, args ...any) {
+	if w.cfg.Trace {
+		w.trace = append(w.trace, fmt.Sprintf("%6d %s ", w.step, w.now.Format("15:04:05"))+fmt.Sprintf(format, args...))
+	}
+}
+
+// newUUID returns a fresh, deterministic UUID: a kind byte and a counter.
+func (w *World) newUUID(kind byte) uuid.UUID {
+	w.ids++
+	var u uuid.UUID
+	u[0] = kind
+	binary.BigEndian.PutUint64(u[8:], w.ids)
+	u[6] = 0x40 | u[6]&0x0f // version 4
+	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
+	return u
+}
+
+func (w *World) name(kind byte) string { return fmt.Sprintf("%c%d", kind, w.ids) }
+
+// createInstance inserts a new instance row, creating (§16). Its
+// auto-restart policy, start flag and affinity follow its number, so every
+// combination occurs.
+func (w *World) createInstance() *instRow {
+	id := vmmstate.InstanceIDFromUUID(w.newUUID('i'))
+	n := int(w.ids)
+	auto := instancestate.AutoRestart{}
+	switch n % 5 {
+	case 0:
+		auto.Policy = instancestate.PolicyNever
+	case 1:
+		auto = instancestate.AutoRestart{Policy: instancestate.PolicyBestEffort, Cooldown: time.Minute}
+	}
+	in := &instRow{
+		rec:      instancestate.New(id, n%3 != 0, auto, w.now),
+		name:     w.name('i'),
+		affinity: -1,
+	}
+	if w.cfg.Faults.Has(FaultStartPermanent) && n%6 == 5 {
+		in.affinity = (n / 6) % len(w.sleds)
+	}
+	in.lastGen, in.lastUpdaterGen = in.rec.Runtime.Generation, in.rec.UpdaterGen
+	w.instances = append(w.instances, in)
+	w.instByID[id] = in
+	w.stats.Created++
+	w.tracef("create %s (start %v, policy %v, affinity %d)", in.name, in.rec.IntendedState == instancestate.IntendRunning, in.rec.AutoRestart.EffectivePolicy(), in.affinity)
+	return in
+}
+
+// finishCreate is the create saga's last step (§16); an instance created
+// with start then runs a start saga with reason auto_start.
+func (w *World) finishCreate(in *instRow) {
+	rec, applied, err := instancestate.FinishCreate(in.rec, w.now)
+	if err != nil {
+		w.unexpected("FinishCreate", in.name, err)
+		return
+	}
+	if !applied {
+		return
+	}
+	w.writeInstance(in, rec)
+	if in.rec.IntendedState == instancestate.IntendRunning {
+		w.startStart(in, failure.StartReasonAutoStart)
+	}
+}
+
+// live returns the instance with id if it is live.
+func (w *World) live(id vmmstate.InstanceID) *instRow {
+	in := w.instByID[id]
+	if in == nil || in.deleted {
+		return nil
+	}
+	return in
+}
+
+// snapshot reads an instance with its active VMM, target VMM and migration
+// in one consistent query (§8.1 instance_fetch_all), plus the watcher's
+// SledUnreachable observation while it concerns the active VMM.
+func (w *World) snapshot(in *instRow) instancestate.Snapshot {
+	s := instancestate.Snapshot{Instance: in.rec}
+	rt := in.rec.Runtime
+	if r := w.vmms[rt.ActiveVMM]; r != nil && !rt.ActiveVMM.IsZero() {
+		s.Active = r.vmm
+	}
+	if r := w.vmms[rt.TargetVMM]; r != nil && !rt.TargetVMM.IsZero() {
+		s.Target = r.vmm
+	}
+	if m := w.migs[rt.MigrationID]; m != nil && !rt.MigrationID.IsZero() {
+		s.Migration = m.rec
+	}
+	if !in.unreachable.IsZero() && in.unreachableVMM == rt.ActiveVMM && !rt.ActiveVMM.IsZero() {
+		s.SledUnreachableSince = in.unreachable
+	}
+	return s
+}
+
+// writeInstance stores a new version of an instance row. Writes to a
+// deleted row fail (§8.1: every update requires time_deleted IS NULL);
+// the caller checks deleted first, so one reaching here is a simulator
+// bug, reported as a violation.
+func (w *World) writeInstance(in *instRow, rec instancestate.Instance) {
+	if in.deleted {
+		w.violate("simulator", in.name, "write to a deleted instance row")
+		return
+	}
+	in.rec = rec
+}
+
+// links reports whether an instance links VMM id as active or target.
+func links(in *instRow, id vmmstate.ID) bool {
+	rt := in.rec.Runtime
+	return !id.IsZero() && (rt.ActiveVMM == id || rt.TargetVMM == id)
+}
+
+// insertVMM inserts a new VMM row, creating (§14, §15).
+func (w *World) insertVMM(in *instRow, sl *sled) *vmmRow {
+	id := vmmstate.IDFromUUID(w.newUUID('v'))
+	r := &vmmRow{vmm: vmmstate.New(id, in.rec.ID, sl.id, w.now), name: w.name('v')}
+	r.lastGen = r.vmm.Runtime.Generation
+	w.vmms[id] = r
+	w.vmmOrder = append(w.vmmOrder, r)
+	return r
+}
+
+// storeVMM writes a VMM row back.
+func (w *World) storeVMM(v vmmstate.VMM) {
+	if r := w.vmms[v.ID]; r != nil {
+		r.vmm = v
+	}
+}
+
+// storeMigration writes a migration row back.
+func (w *World) storeMigration(m migration.Record) {
+	if r := w.migs[m.ID]; r != nil {
+		r.rec = m
+	}
+}
+
+// deleteVMM marks a VMM row deleted (vmm_mark_deleted, §8.2: only a
+// destroyable VMM) and releases its sled reservation (§13.2 destroy-vmm,
+// §18 abandoned-VMM reaper). It reports whether the row was deleted.
+func (w *World) deleteVMM(id vmmstate.ID) bool {
+	r := w.vmms[id]
+	if r == nil || !r.vmm.Runtime.State.IsDestroyable() {
+		return false
+	}
+	delete(w.vmms, id)
+	if sl := w.sledByID(r.vmm.SledID); sl != nil {
+		sl.release(id)
+		if sl.answers() {
+			sl.forget(id)
+		}
+	}
+	w.stats.VMMsDeleted++
+	return true
+}
+
+// name of a VMM for traces.
+func (w *World) vmmName(id vmmstate.ID) string {
+	if r := w.vmms[id]; r != nil {
+		return r.name
+	}
+	if id.IsZero() {
+		return "-"
+	}
+	u := id.UUID()
+	return fmt.Sprintf("v%d", binary.BigEndian.Uint64(u[8:])&0x3fffffffffffffff)
+}
