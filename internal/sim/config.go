@@ -199,7 +199,7 @@ type Config struct {
 // a few seconds on two cores.
 const (
 	DefaultInstances    = 24
-	DefaultSteps        = 40000
+	DefaultSteps        = 80000
 	DefaultSeed         = 1
 	DefaultSledCapacity = 4
 )
