@@ -190,9 +190,6 @@ var (
 	allSideStates = migration.AllStates()
 )
 
-// nonTerminal reports whether a migration side is still in flight.
-func inFlight(s migration.State) bool { return s == migration.Pending || s == migration.InProgress }
-
 // checkRuleErr asserts D3/D17 for a snapshot or argument error: errors.Is
 // ErrInvalidRecord, errors.As *RuleError with the rule and field given.
 func checkRuleErr(t testing.TB, what string, err error, rule, field string) {

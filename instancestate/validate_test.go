@@ -11,11 +11,12 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// invalid is a snapshot that breaks rule on field.
+// invalid is a snapshot that breaks its rule (the key of rulesCases) on
+// field.
 type invalid struct {
-	name, rule, field string
-	s                 Snapshot
-	cause             error // an underlying error the RuleError must also match, if any
+	name, field string
+	s           Snapshot
+	cause       error // an underlying error the RuleError must also match, if any
 }
 
 func tamper(b builder, f func(*Snapshot)) Snapshot {
