@@ -23,13 +23,15 @@ func CheckInOut(in, out *Report) error {
 // ApplySource writes the source side that VMM vmm reported as migration_out
 // (§8.2 step 3). See Apply.
 func (r Record) ApplySource(vmm vmmstate.ID, rep Report) (Record, vmmstate.Outcome, error) {
-	return r.Apply(Source, vmm, rep)
+	o, err := r.apply(Source, vmm, rep)
+	return r, o, err
 }
 
 // ApplyTarget writes the target side that VMM vmm reported as migration_in
 // (§8.2 step 4). See Apply.
 func (r Record) ApplyTarget(vmm vmmstate.ID, rep Report) (Record, vmmstate.Outcome, error) {
-	return r.Apply(Target, vmm, rep)
+	o, err := r.apply(Target, vmm, rep)
+	return r, o, err
 }
 
 // Apply writes the side that plays role from a report sent by VMM vmm,
@@ -58,31 +60,37 @@ func (r Record) ApplyTarget(vmm vmmstate.ID, rep Report) (Record, vmmstate.Outco
 // ApplyTarget Source. On error the returned record is r, unchanged, the
 // outcome is zero, and the error is an *Error naming the side and field.
 func (r Record) Apply(role Role, vmm vmmstate.ID, rep Report) (Record, vmmstate.Outcome, error) {
-	if err := r.Validate(); err != nil {
-		return r, 0, err
+	o, err := r.apply(role, vmm, rep)
+	return r, o, err
+}
+
+// apply is Apply on the caller's copy, so the exported methods copy the
+// record once in and once out. It writes *r only after every check passed.
+func (r *Record) apply(role Role, vmm vmmstate.ID, rep Report) (vmmstate.Outcome, error) {
+	if err := r.validate(); err != nil {
+		return 0, err
 	}
 	if !role.IsValid() {
-		return r, 0, &Error{Field: "role", Got: role.String(), Want: "source, target", Err: ErrUnknown}
+		return 0, &Error{Field: "role", Got: role.String(), Want: "source, target", Err: ErrUnknown}
 	}
-	out := r
-	s := out.side(role)
+	s := r.side(role)
 	switch {
 	case rep.MigrationID != r.ID:
-		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".migration_id", Got: rep.MigrationID.String(), Want: r.ID.String(), Err: ErrIDMismatch}
+		return 0, &Error{Role: role, Field: role.ReportKey() + ".migration_id", Got: rep.MigrationID.String(), Want: r.ID.String(), Err: ErrIDMismatch}
 	case vmm != s.VMM:
-		return r, 0, &Error{Role: role, Field: role.row().vmmColumn, Got: vmm.String(), Want: s.VMM.String(), Err: ErrWrongVMM}
+		return 0, &Error{Role: role, Field: role.row().vmmColumn, Got: vmm.String(), Want: s.VMM.String(), Err: ErrWrongVMM}
 	case !rep.State.IsValid():
-		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(), Want: stateNames(), Err: ErrInvalidState}
+		return 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(), Want: stateNames(), Err: ErrInvalidState}
 	case !rep.Generation.After(s.Generation):
-		return r, vmmstate.Stale, nil
-	case s.IsTerminal():
-		return r, vmmstate.Unchanged, nil
+		return vmmstate.Stale, nil
+	case s.State.IsTerminal():
+		return vmmstate.Unchanged, nil
 	case rep.State != s.State && !CanTransition(s.State, rep.State):
-		return r, 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(),
+		return 0, &Error{Role: role, Field: role.ReportKey() + ".state", Got: rep.State.String(),
 			Want: "a successor of " + s.State.String() + ": " + stateList(Successors(s.State)), Err: ErrIllegalTransition}
 	}
 	s.State, s.Generation, s.TimeUpdated = rep.State, rep.Generation, rep.TimeUpdated // the VMM stays
-	return out, vmmstate.Applied, nil
+	return vmmstate.Applied, nil
 }
 
 // MarkFailed is the control plane's failure of a migration (§8.3, used by
@@ -97,13 +105,13 @@ func (r Record) Apply(role Role, vmm vmmstate.ID, rep Report) (Record, vmmstate.
 // an *Error matching generation.ErrOverflow. Both sides are checked before
 // either changes: on error r is returned unchanged.
 func (r Record) MarkFailed(now time.Time) (Record, vmmstate.Outcome, error) {
-	if err := r.Validate(); err != nil {
+	if err := r.validate(); err != nil {
 		return r, 0, err
 	}
 	out, outcome := r, vmmstate.Unchanged
 	for _, role := range [...]Role{Source, Target} {
 		s := out.side(role)
-		if s.IsTerminal() {
+		if s.State.IsTerminal() {
 			continue
 		}
 		g, err := s.Generation.Next()

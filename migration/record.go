@@ -71,7 +71,10 @@ func (r *Record) side(role Role) *Side {
 // IsTerminal reports whether either side is terminal (§6.8): the migration
 // has an outcome the instance-update saga must act on (§13.3), although the
 // other side may not have reported it yet.
-func (r Record) IsTerminal() bool { return r.Source.IsTerminal() || r.Target.IsTerminal() }
+func (r Record) IsTerminal() bool {
+	// Through the states, not Side.IsTerminal, which would copy each side.
+	return r.Source.State.IsTerminal() || r.Target.State.IsTerminal()
+}
 
 // EitherSideFailed reports whether either side is failed (§6.8). It takes
 // precedence over EitherSideCompleted when both hold (§13.3 step 3).
@@ -88,7 +91,9 @@ func (r Record) EitherSideCompleted() bool {
 // §8.2 step 1); an invalid side state; or a side at generation 0 (sides are
 // inserted at 1 and only move forward, §5.4, D5). Times are not checked: a
 // zero side time is the database's NULL.
-func (r Record) Validate() error {
+func (r Record) Validate() error { return r.validate() }
+
+func (r *Record) validate() error {
 	switch {
 	case r.ID.IsZero():
 		return &Error{Field: "id", Got: "nil UUID", Want: "a migration id", Err: ErrInvalidRecord}
