@@ -24,29 +24,18 @@ type Report struct {
 	TimeUpdated time.Time             `json:"time_updated"`
 }
 
-var reportKeys = []string{"migration_id", "state", "gen", "time_updated"}
-
 // UnmarshalJSON decodes the sled-agent form strictly (D3): all four keys are
 // required, none may repeat, no other key is accepted, and a null, an
 // unknown state, a non-UUID id or an out-of-range generation is an error
 // naming the key. On error r is unchanged.
 func (r *Report) UnmarshalJSON(b []byte) error {
-	const typ = "migration.Report"
-	f, err := strictjson.Fields(typ, b, reportKeys, nil)
-	if err != nil {
-		return err
-	}
 	var v Report
-	if err := strictjson.Decode(typ, f, "migration_id", &v.MigrationID); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "state", &v.State); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "gen", &v.Generation); err != nil {
-		return err
-	}
-	if err := strictjson.Decode(typ, f, "time_updated", &v.TimeUpdated); err != nil {
+	err := strictjson.Object("migration.Report", b,
+		strictjson.Field{Key: "migration_id", Dst: &v.MigrationID},
+		strictjson.Field{Key: "state", Dst: &v.State},
+		strictjson.Field{Key: "gen", Dst: &v.Generation},
+		strictjson.Field{Key: "time_updated", Dst: &v.TimeUpdated})
+	if err != nil {
 		return err
 	}
 	*r = v
