@@ -464,7 +464,9 @@ func (w *walk) start(t *rapid.T, reason failure.StartReason) {
 
 // step takes one step and returns its name and, for a report, the report.
 func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
-	op := rapid.SampledFrom([]string{"report", "report", "report", "update", "request", "next", "unwind start", "lock", "tick"}).Draw(t, "op")
+	op := rapid.SampledFrom([]string{
+		"report", "report", "report", "report", "update", "request", "request", "next", "next", "unwind start", "lock", "tick",
+	}).Draw(t, "op")
 	s := &w.s
 	switch op {
 	case "report":
@@ -487,7 +489,9 @@ func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
 			}
 		}
 	case "request":
-		r := rapid.SampledFrom(instancestate.AllRequests()).Draw(t, "request")
+		// Starts and migrations come first: they insert the VMMs the other
+		// steps act on.
+		r := rapid.SampledFrom(append(instancestate.AllRequests(), instancestate.RequestStart, instancestate.RequestMigrate)).Draw(t, "request")
 		w.request(t, r)
 		return op + " " + r.String(), nil
 	case "next":
@@ -599,8 +603,17 @@ func (w *walk) request(t *rapid.T, r instancestate.Request) {
 func TestPropOnlyProofOfDeathFails(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		w := &walk{s: instancetest.Snapshot().Draw(t, "snapshot")}
+		if rapid.Bool().Draw(t, "fresh") {
+			// A stopped instance meant to run, nothing in the way: the
+			// walk then goes through whole lives — start, run, migrate,
+			// fail or stop — rather than only the middle of one.
+			w.s = instancetest.SnapshotWithShape(instancetest.ShapeNoVMM).Draw(t, "fresh snapshot")
+			w.s.Instance.IntendedState = instancestate.IntendRunning
+			w.s.Instance.UpdaterID = instancestate.UpdaterID{}
+			w.s.Instance = w.s.Instance.ClearStartFailure()
+		}
 		w.now = instancetest.Now(w.s).Draw(t, "now")
-		for i := range rapid.IntRange(1, 30).Draw(t, "steps") {
+		for i := range rapid.IntRange(1, 40).Draw(t, "steps") {
 			before := w.s
 			op, r := w.step(t)
 			if err := instancetest.CheckStep(before, w.s); err != nil {
