@@ -79,12 +79,25 @@ func TestGeneratorsValid(t *testing.T) {
 func TestGeneratorsCover(t *testing.T) {
 	const seeds = 400
 	seen := map[any]bool{}
+	small, nearMax := 0, 0
 	for seed := range seeds {
 		seen[vmmtest.State().Example(seed)] = true
 		seen[vmmtest.Kind().Example(seed)] = true
 		seen[vmmtest.SledAgentState().Example(seed)] = true
 		seen[vmmtest.Reason().Example(seed)] = true
-		seen[vmmtest.Generation().Example(seed)] = true
+		g := vmmtest.Generation().Example(seed)
+		seen[g] = true
+		if g.Int64() <= 16 {
+			small++
+		}
+		if g.Int64() >= generation.Max-16 {
+			nearMax++
+		}
+	}
+	// The bias Generation promises: each edge far more often than the
+	// ~0% a uniform draw over 2^63 values would give.
+	if small < seeds/6 || nearMax < seeds/6 {
+		t.Errorf("Generation() over %d seeds: %d within 16 of 0, %d within 16 of Max; want each ≥ %d", seeds, small, nearMax, seeds/6)
 	}
 	for _, s := range vmmstate.AllStates() {
 		if !seen[s] {
