@@ -36,6 +36,9 @@ const (
 	ShapeMigrationTarget
 	// ShapeMigrationTargetUnlinked: a migration is linked and the instance
 	// runs on its target, whose id is no longer linked as the target.
+	// Validate accepts it, though no update plan leaves it behind (the plan
+	// unlinks the target id of a folded-in migration only together with
+	// the VMM itself): it stands for records written by other code.
 	ShapeMigrationTargetUnlinked
 )
 
