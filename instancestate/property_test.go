@@ -476,18 +476,7 @@ func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
 		}
 		return op, &r
 	case "update":
-		if s.Instance.IsLocked() {
-			return op, nil // the updater in charge runs it
-		}
-		p, required, err := instancestate.PlanUpdate(*s, w.now)
-		if err != nil {
-			t.Fatalf("PlanUpdate: %v", err)
-		}
-		if required {
-			if *s, err = s.Apply(p); err != nil {
-				t.Fatalf("Apply: %v", err)
-			}
-		}
+		w.update(t)
 	case "request":
 		// Starts and migrations come first: they insert the VMMs the other
 		// steps act on.
@@ -507,7 +496,7 @@ func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
 		case instancestate.NextStop:
 			w.request(t, instancestate.RequestStop)
 		case instancestate.NextRunUpdate:
-			return w.step(t) // not this one: draw again
+			w.update(t)
 		case instancestate.NextWait:
 			w.now = n.Until
 		}
@@ -551,6 +540,23 @@ func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
 		w.now = w.now.Add(time.Duration(rapid.IntRange(1, 900).Draw(t, "seconds")) * time.Second)
 	}
 	return op, nil
+}
+
+// update runs the instance-update saga: its plan, committed (§13.2) —
+// unless another updater holds the lock, which then runs it.
+func (w *walk) update(t *rapid.T) {
+	if w.s.Instance.IsLocked() {
+		return
+	}
+	p, required, err := instancestate.PlanUpdate(w.s, w.now)
+	if err != nil {
+		t.Fatalf("PlanUpdate: %v", err)
+	}
+	if required {
+		if w.s, err = w.s.Apply(p); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	}
 }
 
 // request decides r and, if it is accepted, carries it out: writes its
