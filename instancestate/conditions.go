@@ -28,6 +28,9 @@ const (
 var conditionTypes = enum.New[ConditionType]("instancestate.ConditionType", false,
 	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown")
 
+// AllConditionTypes returns the three condition types in declaration order.
+func AllConditionTypes() []ConditionType { return conditionTypes.All() }
+
 // IsValid reports whether t is one of the three condition types.
 func (t ConditionType) IsValid() bool { return conditionTypes.Valid(t) }
 

@@ -22,6 +22,9 @@ const (
 
 var networkActions = enum.New[NetworkAction]("instancestate.NetworkAction", false, "update", "delete")
 
+// AllNetworkActions returns the two network actions in declaration order.
+func AllNetworkActions() []NetworkAction { return networkActions.All() }
+
 // IsValid reports whether a is update or delete.
 func (a NetworkAction) IsValid() bool { return networkActions.Valid(a) }
 
@@ -90,11 +93,13 @@ func unlinkable(st vmmstate.State) bool {
 //     migration means the guest shut itself down: intent guest_shutdown. An
 //     unwound one is not a shutdown and leaves the intent alone (D11).
 //  2. A target VMM in one of those states is unlinked and destroyed.
-//  3. A migration with a failed side is cleared, the network re-pointed at
-//     the surviving active VMM. Otherwise one with a completed side moves the
+//  3. A migration with a failed side, or whose target is gone before any
+//     side completed, is cleared, the network re-pointed at the surviving
+//     active VMM. Otherwise one with a completed side moves the
 //     instance to the target VMM (or to no VMM if the target is gone), and
 //     is cleared once the target itself reports completed, swapping the
-//     sled reservations.
+//     sled reservations. A target that failed after taking the guest over
+//     leaves the instance failed, not stopped (D19).
 //  4. With no active VMM left, the instance becomes failed (if its VMM
 //     failed) or no_vmm, any migration left is unlinked (D17: a migration
 //     needs an active VMM), its network is deleted and its resources released.
@@ -140,7 +145,12 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	// Step 3.
 	switch {
 	case !hasMigration:
-	case m.EitherSideFailed():
+	case m.EitherSideFailed(), targetGone && !m.EitherSideCompleted():
+		// A failed side ends the migration (§13.3). So does a target that
+		// is gone before either side completed — its saga unwound, or it
+		// died — even if no side has said so yet: the migration can never
+		// finish, and left linked it would make the instance read
+		// migrating forever (§7 rule 1) and refuse every new migration.
 		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
 		required = true
 		if !activeGone && s.HasActive() {
@@ -155,9 +165,14 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 		}
 		if targetGone || !s.HasTarget() && p.Runtime.ActiveVMM != target {
 			// The target is gone (or was unlinked earlier): the source has
-			// handed the guest over, so nothing runs it any more.
+			// handed the guest over, so nothing runs it any more. If the
+			// target failed, the guest died with it: the instance failed,
+			// it did not stop (D19; Omicron shows no_vmm here).
 			p.Runtime.ActiveVMM = vmmstate.ID{}
 			required = true
+			if targetGone && s.Target.Runtime.State.IsFailed() {
+				activeFailed = true
+			}
 		}
 		if m.Target.State == migration.Completed {
 			p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}

@@ -197,9 +197,11 @@ func TestD11SagaUnwoundActiveIsUnlinked(t *testing.T) {
 }
 
 // TestD11SagaUnwoundTargetIsUnlinked: a target VMM whose saga unwound is
-// unlinked and destroyed — with §15's leftovers (both sides failed) the
-// migration is cleared too and the network re-pointed at the source; with
-// a migration still in flight only the target goes.
+// unlinked and destroyed, and its migration is cleared with the network
+// re-pointed at the source — both with §15's leftovers (both sides failed)
+// and with a migration no side has finished, which can never complete
+// without its target and would otherwise leave the instance reading
+// migrating forever.
 func TestD11SagaUnwoundTargetIsUnlinked(t *testing.T) {
 	leftovers := snap().vmm(vmmstate.Running).migration(migration.Failed, migration.Failed).target(vmmstate.SagaUnwound).valid(t)
 	w := planBase(leftovers)
@@ -212,9 +214,14 @@ func TestD11SagaUnwoundTargetIsUnlinked(t *testing.T) {
 		for _, tgt := range []migration.State{migration.Pending, migration.InProgress} {
 			s := snap().vmm(vmmstate.Running).migration(src, tgt).target(vmmstate.SagaUnwound).valid(t)
 			w := planBase(s)
-			w.Runtime.TargetVMM = vmmstate.ID{}
+			w.Runtime.TargetVMM, w.Runtime.MigrationID = vmmstate.ID{}, migration.ID{}
 			w.DestroyTargetVMM = vmmB
+			w.Network = Network{Action: NetworkUpdate, VMM: vmmA, Sled: sled1}
 			checkPlan(t, planRow{name: fmt.Sprintf("migration %v/%v", src, tgt), s: s, want: &w})
+			after, err := s.Apply(w)
+			if e, _ := EffectiveState(after); err != nil || e != Running {
+				t.Errorf("migration %v/%v: after the plan the instance reads %v (%v), want running", src, tgt, e, err)
+			}
 		}
 	}
 }
@@ -231,11 +238,13 @@ var targetStates = []vmmstate.State{0, vmmstate.Migrating, vmmstate.Running, vmm
 // not linked when target is zero). It is written from the spec's text:
 //
 //   - step 1/2: a destroyed, failed or unwound VMM is unlinked and destroyed;
-//   - step 3: a failed side (first) clears the migration and re-points the
-//     network at a surviving active VMM; else a completed side moves the
-//     instance to a surviving target (network to the target's sled) or to
-//     no VMM, and the target's own completion clears the migration and swaps
-//     the reservations when the instance ends on the target;
+//   - step 3: a failed side (first), or a target gone before any side
+//     completed, clears the migration and re-points the network at a
+//     surviving active VMM; else a completed side moves the instance to a
+//     surviving target (network to the target's sled) or to no VMM — failed
+//     if the target that took the guest over failed (D19) — and the
+//     target's own completion clears the migration and swaps the
+//     reservations when the instance ends on the target;
 //   - step 4: no active VMM left → no VMM, no migration, network deleted,
 //     resources released.
 func wantMigrationPlan(s Snapshot, active, target vmmstate.State, src, tgt migration.State) *Plan {
@@ -249,19 +258,22 @@ func wantMigrationPlan(s Snapshot, active, target vmmstate.State, src, tgt migra
 	if target != 0 && gone(target) {
 		p.Runtime.TargetVMM, p.DestroyTargetVMM, required = vmmstate.ID{}, vmmB, true
 	}
+	completed := src == migration.Completed || tgt == migration.Completed
+	failed := active.IsFailed()
 	switch {
-	case src == migration.Failed || tgt == migration.Failed:
+	case src == migration.Failed || tgt == migration.Failed, target != 0 && gone(target) && !completed:
 		p.Runtime.MigrationID, p.Runtime.TargetVMM, required = migration.ID{}, vmmstate.ID{}, true
 		if !activeGone {
 			p.Network = Network{Action: NetworkUpdate, VMM: vmmA, Sled: sled1}
 		}
-	case src == migration.Completed || tgt == migration.Completed:
+	case completed:
 		required = true
 		if targetAlive {
 			p.Runtime.ActiveVMM = vmmB
 			p.Network = Network{Action: NetworkUpdate, VMM: vmmB, Sled: sled2}
 		} else {
 			p.Runtime.ActiveVMM = vmmstate.ID{}
+			failed = failed || target.IsFailed()
 		}
 		if tgt == migration.Completed {
 			p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
@@ -274,7 +286,7 @@ func wantMigrationPlan(s Snapshot, active, target vmmstate.State, src, tgt migra
 		return nil
 	}
 	if p.Runtime.ActiveVMM == (vmmstate.ID{}) {
-		p = noVMM(p, active.IsFailed())
+		p = noVMM(p, failed)
 	}
 	return &p
 }

@@ -22,6 +22,9 @@ const (
 
 var karmas = enum.New[Karma]("instancestate.Karma", false, "will_reincarnate", "cooling_down", "nirvana")
 
+// AllKarmas returns the three karmas in declaration order.
+func AllKarmas() []Karma { return karmas.All() }
+
 // IsValid reports whether k is one of the three karmas.
 func (k Karma) IsValid() bool { return karmas.Valid(k) }
 

@@ -106,6 +106,9 @@ const (
 var sledRequests = enum.New[SledRequest]("instancestate.SledRequest", false,
 	"running", "stopped", "reboot", "migration_target")
 
+// AllSledRequests returns the four requested states in declaration order.
+func AllSledRequests() []SledRequest { return sledRequests.All() }
+
 // IsValid reports whether r is one of the four requested states.
 func (r SledRequest) IsValid() bool { return sledRequests.Valid(r) }
 
