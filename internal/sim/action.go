@@ -224,6 +224,7 @@ func (w *World) userRequest() {
 
 // record counts a decision and checks D16 on it.
 func (w *World) record(req instancestate.Request, d instancestate.Decision) {
+	w.stats.Decisions[d.Action]++
 	if d.Accepted() {
 		w.stats.Requests[req][0]++
 	} else {
@@ -303,7 +304,11 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 			return
 		}
 		w.stats.SledCalls[strconv.Itoa(cl.HTTPStatus)]++
-		if cl.VMMGone {
+		// D18: only proof of death fails a VMM. A 404 about a VMM the
+		// database has not yet placed on its sled (creating: §4.2
+		// exists_on_sled is false) proves nothing — its start saga has
+		// not registered it yet.
+		if cl.VMMGone && v.Runtime.State.ExistsOnSled() {
 			w.markFailed(v.ID, cl.Reason)
 		}
 		return

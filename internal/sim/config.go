@@ -42,8 +42,12 @@ const (
 	// (affinity_unsatisfiable, D13, D15).
 	FaultStartPermanent
 	// FaultSagaUnwind: start and migrate sagas fail at a random node and
-	// unwind (§14, §15).
+	// unwind (§14, §15), a MARK_AS_STARTING undo loses its race, and a
+	// migrate request reaches its target although the call fails.
 	FaultSagaUnwind
+	// FaultSagaReplay: a saga node runs twice, as Steno re-runs a node it
+	// cannot tell finished (§13.1); every node must be idempotent.
+	FaultSagaReplay
 )
 
 var faultNames = [...]string{
@@ -58,6 +62,7 @@ var faultNames = [...]string{
 	FaultStartTransient:  "start_transient",
 	FaultStartPermanent:  "start_permanent",
 	FaultSagaUnwind:      "saga_unwind",
+	FaultSagaReplay:      "saga_replay",
 }
 
 // AllFaults returns every fault in declaration order.

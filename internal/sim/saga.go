@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -38,6 +39,7 @@ func (k SagaKind) String() string {
 type saga interface {
 	kind() SagaKind
 	step(w *World) bool
+	String() string // for traces: kind, instance, next node
 }
 
 func (w *World) launch(s saga) {
@@ -51,8 +53,35 @@ func (w *World) stepSaga() {
 		return
 	}
 	i := w.intn(len(w.sagas))
+	if w.cfg.Trace {
+		w.tracef("saga %s", w.sagas[i])
+	}
 	if w.sagas[i].step(w) {
 		w.sagas = append(w.sagas[:i], w.sagas[i+1:]...)
+	}
+}
+
+// replay reports whether FaultSagaReplay runs the node that just ran once
+// more: Steno re-runs a node when it cannot tell whether the node finished
+// (§13.1), so every node must be idempotent. again marks the second run;
+// the caller checks that it changed nothing.
+func (w *World) replay(again *bool) bool {
+	if *again {
+		*again = false
+		return false
+	}
+	if w.cfg.Faults.Has(FaultSagaReplay) && w.chance(8) {
+		w.stats.Faults[FaultSagaReplay]++
+		*again = true
+		return true
+	}
+	return false
+}
+
+// idempotent checks that a replayed node left the instance as it was.
+func (w *World) idempotent(node string, in *instRow, before, after instancestate.Instance) {
+	if before != after {
+		w.violate("saga nodes are idempotent", in.name, node+" run again changed the instance: "+fmt.Sprintf("%+v → %+v", before.Runtime, after.Runtime))
 	}
 }
 
@@ -69,6 +98,8 @@ func (w *World) injected() bool {
 type createSaga struct{ in *instRow }
 
 func (s *createSaga) kind() SagaKind { return SagaCreate }
+
+func (s *createSaga) String() string { return "create " + s.in.name }
 
 func (s *createSaga) step(w *World) bool {
 	w.stats.Sagas[SagaCreate].Completed++
@@ -100,9 +131,14 @@ type startSaga struct {
 	started   instancestate.Instance
 
 	reserved, created, marked, registered bool
+	again                                 bool // the node runs a second time (FaultSagaReplay)
 }
 
 func (s *startSaga) kind() SagaKind { return SagaStart }
+
+func (s *startSaga) String() string {
+	return fmt.Sprintf("start %s node %d unwinding=%v again=%v vmm=%v", s.in.name, s.next, s.unwinding, s.again, s.vmm)
+}
 
 // startStart launches a start saga for an instance.
 func (w *World) startStart(in *instRow, reason failure.StartReason) {
@@ -126,7 +162,7 @@ func (s *startSaga) step(w *World) bool {
 	if in.deleted {
 		return s.fail(w, 0, "instance deleted")
 	}
-	if s.next != stSucceed && w.injected() {
+	if s.next != stSucceed && !s.again && w.injected() {
 		return s.fail(w, failure.CauseInternal, "injected")
 	}
 	switch s.next {
@@ -163,8 +199,15 @@ func (s *startSaga) step(w *World) bool {
 			w.stats.StartConflicts++
 			return s.fail(w, 0, "conflict: "+err.Error())
 		}
+		if s.again {
+			w.idempotent("MarkAsStarting", in, in.rec, rec)
+		} else {
+			s.started, s.marked = rec, true
+		}
 		w.writeInstance(in, rec)
-		s.started, s.marked = rec, true
+		if w.replay(&s.again) {
+			return false
+		}
 	case stRegister:
 		// ENSURE_REGISTERED (and ENSURE_RUNNING): the sled-agent starts
 		// the VMM, or the call fails and the saga unwinds (§11).
@@ -229,11 +272,28 @@ func (s *startSaga) undo(w *World) bool {
 		if in.deleted {
 			break
 		}
+		if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(3) {
+			// §14: the undo's guarded write can lose ("did not return
+			// instance to Stopped: old generation number"); the instance
+			// keeps its VMM, which the next node marks saga_unwound — the
+			// state D10, D11 and D15 are about.
+			w.stats.Faults[FaultSagaUnwind]++
+			w.stats.MarkUndoLost++
+			break
+		}
 		rec, applied, err := instancestate.UnwindStart(in.rec, s.started, w.now)
-		if err != nil {
+		switch {
+		case err != nil:
 			w.unexpected("UnwindStart", in.name, err)
-		} else if applied {
+		case s.again:
+			w.idempotent("UnwindStart", in, in.rec, rec)
+		case applied:
 			w.writeInstance(in, rec)
+		default:
+			w.stats.UnwindStartSkipped++
+		}
+		if w.replay(&s.again) {
+			s.marked = true
 		}
 	case s.created:
 		s.created = false
@@ -347,9 +407,14 @@ type migrateSaga struct {
 	mig       migration.ID
 
 	reserved, created, migCreated, registered bool
+	again                                     bool
 }
 
 func (s *migrateSaga) kind() SagaKind { return SagaMigrate }
+
+func (s *migrateSaga) String() string {
+	return fmt.Sprintf("migrate %s node %d unwinding=%v again=%v", s.in.name, s.next, s.unwinding, s.again)
+}
 
 func (s *migrateSaga) fail(w *World, why string) bool {
 	s.unwinding = true
@@ -365,7 +430,7 @@ func (s *migrateSaga) step(w *World) bool {
 	if in.deleted {
 		return s.fail(w, "instance deleted")
 	}
-	if w.injected() {
+	if !s.again && w.injected() {
 		return s.fail(w, "injected")
 	}
 	switch s.next {
@@ -397,7 +462,13 @@ func (s *migrateSaga) step(w *World) bool {
 			w.stats.MigrateConflicts++
 			return s.fail(w, "conflict: "+err.Error())
 		}
+		if s.again {
+			w.idempotent("SetMigrationIDs", in, in.rec, rec)
+		}
 		w.writeInstance(in, rec)
+		if w.replay(&s.again) {
+			return false
+		}
 	case mRegister:
 		if !s.dest.answers() {
 			return s.fail(w, "destination unreachable")
@@ -430,6 +501,12 @@ func (s *migrateSaga) step(w *World) bool {
 			src.flight, src.role, src.sidePh = f, migration.Source, 0
 		}
 		dst.flight, dst.role, dst.sidePh = f, migration.Target, 0
+		if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(4) {
+			// The request reached the target but its answer was lost:
+			// the saga unwinds (§15) while the migration runs on.
+			w.stats.Faults[FaultSagaUnwind]++
+			return s.fail(w, "migrate request timed out after delivery")
+		}
 		in.migrates--
 		w.stats.Sagas[SagaMigrate].Completed++
 		w.tracef("migrate saga %s: %s → %s on %s", in.name, w.vmmName(s.src), w.vmmName(s.target), s.dest.name)
@@ -493,14 +570,20 @@ func (w *World) agentOf(id vmmstate.ID) *agentVMM {
 // ---- update (§13) ----
 
 type updateSaga struct {
-	in   *instRow
-	next int
-	lock instancestate.Lock
-	plan instancestate.Plan
-	snap instancestate.Snapshot
+	in             *instRow
+	next           int
+	updater, child instancestate.UpdaterID
+	lock           instancestate.Lock
+	plan           instancestate.Plan
+	snap           instancestate.Snapshot
+	again          bool
 }
 
 func (s *updateSaga) kind() SagaKind { return SagaUpdate }
+
+func (s *updateSaga) String() string {
+	return fmt.Sprintf("update %s node %d again=%v", s.in.name, s.next, s.again)
+}
 
 // startUpdate launches a start-instance-update saga, unless two are in
 // flight already for the instance (a third could only find it locked).
@@ -545,26 +628,53 @@ func (s *updateSaga) step(w *World) bool {
 	switch s.next {
 	case 0:
 		// siu_lock_instance: a lock held by another saga ends this one.
-		rec, l, err := in.rec.Lock(instancestate.UpdaterIDFromUUID(w.newUUID('u')))
-		if errors.Is(err, instancestate.ErrAlreadyLocked) {
+		if s.updater.IsZero() {
+			s.updater = instancestate.UpdaterIDFromUUID(w.newUUID('u'))
+		}
+		rec, l, err := in.rec.Lock(s.updater)
+		if errors.Is(err, instancestate.ErrAlreadyLocked) && !s.again {
 			return s.done(w, "locked")
 		}
 		if err != nil {
 			w.unexpected("Lock", in.name, err)
 			return s.done(w, "error")
 		}
+		if s.again && l != s.lock {
+			w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("Lock run again gave %+v, then %+v", s.lock, l))
+		}
+		if s.again {
+			w.idempotent("Lock", in, in.rec, rec)
+		}
 		w.writeInstance(in, rec)
 		s.lock = l
+		if w.replay(&s.again) {
+			return false
+		}
 	case 1:
 		// BECOME_UPDATER: the real saga inherits the lock.
-		rec, l, err := in.rec.InheritLock(s.lock, instancestate.UpdaterIDFromUUID(w.newUUID('u')))
+		parent := s.lock
+		if s.child.IsZero() {
+			s.child = instancestate.UpdaterIDFromUUID(w.newUUID('u'))
+		} else {
+			parent = instancestate.Lock{Updater: s.updater, Gen: s.lock.Gen} // the replay passes the parent's lock again
+		}
+		rec, l, err := in.rec.InheritLock(parent, s.child)
 		if err != nil {
 			w.unexpected("InheritLock", in.name, err)
 			s.unlock(w)
 			return s.done(w, "error")
 		}
+		if s.again {
+			w.idempotent("InheritLock", in, in.rec, rec)
+			if l != s.lock {
+				w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("InheritLock run again gave %+v, then %+v", s.lock, l))
+			}
+		}
 		w.writeInstance(in, rec)
 		s.lock = l
+		if w.replay(&s.again) {
+			return false
+		}
 	case 2:
 		s.snap = w.snapshot(in)
 		p, required, err := instancestate.PlanUpdate(s.snap, w.now)
@@ -582,6 +692,15 @@ func (s *updateSaga) step(w *World) bool {
 	case 3:
 		// COMMIT_INSTANCE_UPDATES: write and unlock, guarded (§9).
 		rec, ok, err := in.rec.Commit(s.lock, s.plan)
+		if s.again {
+			// §9: committing the same plan again is "already committed".
+			if ok || err != nil {
+				w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("Commit run again: applied %v, error %v", ok, err))
+			}
+			w.idempotent("Commit", in, in.rec, rec)
+			s.again = false
+			break
+		}
 		switch {
 		case errors.Is(err, instancestate.ErrStaleGeneration):
 			s.unlock(w)
@@ -604,6 +723,9 @@ func (s *updateSaga) step(w *World) bool {
 			w.stats.ReservationSwaps++
 		}
 		w.tracef("update %s committed: %v vmm=%s target=%s", in.name, s.plan.Runtime.State, w.vmmName(s.plan.Runtime.ActiveVMM), w.vmmName(s.plan.Runtime.TargetVMM))
+		if w.replay(&s.again) {
+			return false
+		}
 	case 4:
 		// destroy-vmm subsagas, then CHAIN_SUCCESSOR_SAGA.
 		for _, id := range [...]vmmstate.ID{s.plan.DestroyActiveVMM, s.plan.DestroyTargetVMM} {
@@ -643,12 +765,27 @@ func (w *World) afterUpdate(in *instRow) {
 
 // ---- delete (§10.6) ----
 
-type deleteSaga struct{ in *instRow }
+type deleteSaga struct {
+	in    *instRow
+	again bool
+}
 
 func (s *deleteSaga) kind() SagaKind { return SagaDelete }
 
+func (s *deleteSaga) String() string { return fmt.Sprintf("delete %s again=%v", s.in.name, s.again) }
+
 func (s *deleteSaga) step(w *World) bool {
 	in := s.in
+	if s.again {
+		// The replayed delete finds the instance destroyed: already done.
+		rec, err := instancestate.Delete(w.snapshot(in), w.now)
+		if err != nil {
+			w.unexpected("Delete", in.name, err)
+		}
+		w.idempotent("Delete", in, in.rec, rec)
+		w.stats.Sagas[SagaDelete].Completed++
+		return true
+	}
 	in.deletes--
 	if in.deleted {
 		w.stats.Sagas[SagaDelete].Completed++
@@ -664,8 +801,11 @@ func (s *deleteSaga) step(w *World) bool {
 	}
 	w.writeInstance(in, rec)
 	w.removeInstance(in)
-	w.stats.Sagas[SagaDelete].Completed++
 	w.tracef("deleted %s", in.name)
+	if w.replay(&s.again) {
+		return false
+	}
+	w.stats.Sagas[SagaDelete].Completed++
 	return true
 }
 

@@ -38,6 +38,8 @@ type Stats struct {
 	MigrationsCompleted, MigrationsFailed            int
 	Reaped, VMMsDeleted, ReservationSwaps            int
 	UnwoundAlreadyTerminal                           int
+	MarkUndoLost, UnwindStartSkipped                 int
+	Decisions                                        [8]int // by instancestate.Action
 
 	ViolationOccurrences int
 }
@@ -112,6 +114,7 @@ type Summary struct {
 	Actions    Counts `json:"actions"`
 	Accepted   Counts `json:"requests_accepted"`
 	Rejected   Counts `json:"requests_rejected"`
+	Decisions  Counts `json:"decisions"`
 	Started    Counts `json:"sagas_started"`
 	Completed  Counts `json:"sagas_completed"`
 	Unwound    Counts `json:"sagas_unwound"`
@@ -206,6 +209,10 @@ func (w *World) Summary() Summary {
 		{"migrations_completed", st.MigrationsCompleted}, {"migrations_failed", st.MigrationsFailed},
 		{"reservation_swaps", st.ReservationSwaps}, {"vmms_deleted", st.VMMsDeleted},
 		{"vmms_reaped", st.Reaped}, {"unwound_vmm_already_terminal", st.UnwoundAlreadyTerminal},
+		{"mark_as_starting_undo_lost", st.MarkUndoLost}, {"unwind_start_not_applied", st.UnwindStartSkipped},
+	}
+	for _, a := range instancestate.AllActions() {
+		s.Decisions = append(s.Decisions, Count{a.String(), st.Decisions[a]})
 	}
 	s.Violations = len(w.violations)
 	s.ViolationList = []string{}
@@ -233,6 +240,7 @@ func (s Summary) WriteText(out io.Writer) error {
 	b.WriteString("\n")
 	line("requests accepted", s.Accepted, false)
 	line("requests rejected", s.Rejected, false)
+	line("decisions", s.Decisions, false)
 	line("sagas started", s.Started, false)
 	line("sagas completed", s.Completed, false)
 	line("sagas unwound", s.Unwound, false)
