@@ -3,10 +3,8 @@ package sim
 import (
 	"fmt"
 	"slices"
-	"time"
 
-	"github.com/vmlife/vmlife/instancestate"
-	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/instancestate/instancetest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -60,23 +58,28 @@ func (w *World) checkAll() {
 	w.checkGenerations()
 }
 
-// checkInstance checks one instance. The checks of a snapshot on its own
-// and of its change are pure functions of the snapshots, so an instance
-// whose snapshot did not change in the step passed them already; only the
-// checks that depend on the time (cooldowns, D15) run again for it.
+// checkInstance checks one instance with package instancetest's
+// checkers, vmlife's own statement of its invariants. CheckSnapshot (at
+// the snapshot's own times and at the end of its cooldown), CheckSnapshotAt
+// (at the world's time) and CheckStep are pure functions of the snapshots,
+// so an instance whose snapshot did not change in the step passed them
+// already; CheckExplained depends on the time (cooldowns end, D15) and runs
+// for every instance after every step.
 func (w *World) checkInstance(in *instRow) {
 	s := w.snapshot(in)
 	if !in.hasPrev || s != in.prev {
-		if err := checkSnapshot(s, w.now); err != nil {
+		if err := instancetest.CheckSnapshot(s); err != nil {
 			w.violate("CheckSnapshot", in.name, err.Error())
+		} else if err := instancetest.CheckSnapshotAt(s, w.now); err != nil {
+			w.violate("CheckSnapshotAt", in.name, err.Error())
 		}
 		if in.hasPrev {
-			if err := checkStep(in.prev, s); err != nil {
+			if err := instancetest.CheckStep(in.prev, s); err != nil {
 				w.violate("CheckStep", in.name, err.Error())
 			}
 		}
 	}
-	if err := checkExplained(s, w.now); err != nil {
+	if err := instancetest.CheckExplained(s, w.now); err != nil {
 		w.violate("CheckExplained", in.name, err.Error())
 	}
 	in.prev, in.hasPrev = s, true
@@ -160,110 +163,4 @@ func (w *World) checkGenerations() {
 		}
 		m.lastSrc, m.lastDst = m.rec.Source.Generation, m.rec.Target.Generation
 	}
-}
-
-// ---- per-instance checks ----
-
-// checkSnapshot: the snapshot validates (D17) and every decision is total
-// on it and agrees with itself.
-func checkSnapshot(s instancestate.Snapshot, now time.Time) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if _, err := instancestate.EffectiveState(s); err != nil {
-		return err
-	}
-	for _, r := range instancestate.AllRequests() {
-		d, err := instancestate.Decide(s, r, now)
-		if err != nil {
-			return fmt.Errorf("deciding %v: %w", r, err)
-		}
-		if !d.Accepted() && d.Intent != 0 {
-			return fmt.Errorf("D16: Decide(%v) rejects and writes intent %v", r, d.Intent)
-		}
-	}
-	p, required, err := instancestate.PlanUpdate(s, now)
-	if err != nil {
-		return fmt.Errorf("planning the update: %w", err)
-	}
-	if required {
-		if _, err := s.Apply(p); err != nil {
-			return fmt.Errorf("the update plan does not apply: %w", err)
-		}
-	}
-	if _, err := instancestate.Conditions(s, now); err != nil {
-		return fmt.Errorf("deriving conditions: %w", err)
-	}
-	return nil
-}
-
-// checkStep: one step's change of an instance lowers no generation, moves
-// the nexus state along its edges, and changes no terminal state.
-func checkStep(before, after instancestate.Snapshot) error {
-	b, a := before.Instance, after.Instance
-	if a.ID != b.ID {
-		return fmt.Errorf("instance id changed")
-	}
-	if a.Runtime.Generation.Before(b.Runtime.Generation) {
-		return fmt.Errorf("state_generation %v after %v", a.Runtime.Generation, b.Runtime.Generation)
-	}
-	if a.Runtime != b.Runtime && !a.Runtime.Generation.After(b.Runtime.Generation) {
-		return fmt.Errorf("runtime changed at the same generation %v", a.Runtime.Generation)
-	}
-	if a.UpdaterGen.Before(b.UpdaterGen) {
-		return fmt.Errorf("updater_gen %v after %v", a.UpdaterGen, b.UpdaterGen)
-	}
-	if from, to := b.Runtime.State, a.Runtime.State; from != to && !instancestate.CanMove(from, to) {
-		return fmt.Errorf("nexus state %v → %v is no edge", from, to)
-	}
-	for _, pair := range [...][2]vmmstate.VMM{{before.Active, after.Active}, {before.Target, after.Target}, {before.Active, after.Target}, {before.Target, after.Active}} {
-		x, y := pair[0], pair[1]
-		if x.ID.IsZero() || x.ID != y.ID {
-			continue
-		}
-		if y.Runtime.Generation.Before(x.Runtime.Generation) {
-			return fmt.Errorf("VMM %v generation %v after %v", x.ID, y.Runtime.Generation, x.Runtime.Generation)
-		}
-		if x.Runtime.State.IsTerminal() && y.Runtime != x.Runtime {
-			return fmt.Errorf("VMM %v left terminal %v for %v (D6)", x.ID, x.Runtime.State, y.Runtime.State)
-		}
-	}
-	if bm, am := before.Migration, after.Migration; !bm.ID.IsZero() && bm.ID == am.ID {
-		for _, sides := range [...][2]migration.Side{{bm.Source, am.Source}, {bm.Target, am.Target}} {
-			x, y := sides[0], sides[1]
-			if y.Generation.Before(x.Generation) {
-				return fmt.Errorf("migration %v side generation %v after %v", bm.ID, y.Generation, x.Generation)
-			}
-			if x.IsTerminal() && y != x {
-				return fmt.Errorf("migration %v side left terminal %v for %v (D6)", bm.ID, x.State, y.State)
-			}
-		}
-	}
-	return nil
-}
-
-// checkExplained: an instance meant to run that reads stopped says why
-// (D13) or has something to do about it (D19); and Next answers the same
-// when asked twice (D19).
-func checkExplained(s instancestate.Snapshot, now time.Time) error {
-	n1, err := instancestate.Next(s, now)
-	if err != nil {
-		return err
-	}
-	n2, _ := instancestate.Next(s, now)
-	if n1 != n2 {
-		return fmt.Errorf("D19: Next answered %v then %v", n1.Action, n2.Action)
-	}
-	e, _ := instancestate.EffectiveState(s)
-	if e != instancestate.Stopped || s.Instance.IntendedState != instancestate.IntendRunning || s.Instance.HasStartFailure() {
-		return nil
-	}
-	switch n1.Action {
-	case instancestate.NextStart, instancestate.NextRunUpdate, instancestate.NextReincarnate, instancestate.NextWait:
-		return nil
-	}
-	if s.Instance.IsLocked() {
-		return nil
-	}
-	return fmt.Errorf("D13: stopped, intends to run, no start failure, and Next says %v (%s)", n1.Action, n1.Why)
 }

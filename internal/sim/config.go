@@ -204,7 +204,7 @@ type Config struct {
 // a few seconds on two cores.
 const (
 	DefaultInstances    = 24
-	DefaultSteps        = 80000
+	DefaultSteps        = 150000
 	DefaultSeed         = 1
 	DefaultSledCapacity = 4
 )
