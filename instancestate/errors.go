@@ -51,6 +51,31 @@ func (e *RuleError) Unwrap() []error {
 	return []error{ErrInvalidRecord, e.Err}
 }
 
+// NotLinkedError reports a sled-agent report about a VMM the snapshot does
+// not link (ApplyReport). That is not an invalid record: the watcher polls
+// VMMs that are no longer linked but not yet reaped, and a migration
+// source keeps reporting after the instance moved on. Its report belongs to
+// that VMM's own record, not to this instance's snapshot.
+type NotLinkedError struct {
+	VMM    vmmstate.ID // the VMM the report came from
+	Active vmmstate.ID // the snapshot's active VMM (zero: none)
+	Target vmmstate.ID // the snapshot's target VMM (zero: none)
+}
+
+func (e *NotLinkedError) Error() string {
+	return fmt.Sprintf("instancestate: report from VMM %v, which is neither the active (%v) nor the target (%v) VMM of this instance", e.VMM, orNone(e.Active), orNone(e.Target))
+}
+
+// Unwrap returns ErrUnknownVMM.
+func (e *NotLinkedError) Unwrap() error { return ErrUnknownVMM }
+
+func orNone(id vmmstate.ID) string {
+	if id.IsZero() {
+		return "none"
+	}
+	return id.String()
+}
+
 // ConflictError reports a saga precondition or guarded write that no longer
 // holds (§8.1, §9, §14). Status is the HTTP status the API answers.
 type ConflictError struct {

@@ -59,7 +59,9 @@ type ReportResult struct {
 //
 //  1. a report naming the same migration in and out is refused
 //     (migration.ErrSameMigration);
-//  2. vmm must be the snapshot's active or target VMM (ErrUnknownVMM);
+//  2. vmm must be the snapshot's active or target VMM (a *NotLinkedError
+//     matching ErrUnknownVMM, not ErrInvalidRecord: the report is not
+//     wrong, it belongs to another record);
 //  3. the VMM's runtime is observed (vmmstate.Runtime.Observe): stale and
 //     duplicate reports are no-ops, illegal edges are refused;
 //  4. migration_out is written to the source side and migration_in to the
@@ -88,7 +90,7 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 		rec = &out.Target
 	}
 	if rec == nil {
-		return s, ReportResult{}, &RuleError{Rule: "a report comes from the instance's active or target VMM", Field: "vmm_id", Detail: vmm.String(), Err: ErrUnknownVMM}
+		return s, ReportResult{}, &NotLinkedError{VMM: vmm, Active: s.Active.ID, Target: s.Target.ID}
 	}
 
 	var res ReportResult

@@ -58,12 +58,20 @@ func TestReportSameMigrationInAndOut(t *testing.T) {
 }
 
 // TestReportUnknownVMM: a report must come from the snapshot's active or
-// target VMM.
+// target VMM. One that does not is a *NotLinkedError naming the VMMs the
+// instance does link — and not an invalid record: such reports are normal
+// (the watcher polls unreaped VMMs).
 func TestReportUnknownVMM(t *testing.T) {
 	s := snap().vmm(vmmstate.Running).valid(t)
 	for name, id := range map[string]vmmstate.ID{"unlinked VMM": vmmC, "nil id": {}, "target of no migration": vmmB} {
 		err := refused(t, name, s, id, vmmReport(vmmstate.Stopping, activeGen+1), ErrUnknownVMM)
-		checkRuleErr(t, name, err, "", "vmm_id")
+		var nl *NotLinkedError
+		if !errors.As(err, &nl) || nl.VMM != id || nl.Active != vmmA || !nl.Target.IsZero() {
+			t.Errorf("%s: %v, want a *NotLinkedError for %v naming active %v and no target", name, err, id, vmmA)
+		}
+		if errors.Is(err, ErrInvalidRecord) {
+			t.Errorf("%s: %v matches ErrInvalidRecord", name, err)
+		}
 	}
 	refused(t, "no VMM at all", snap().valid(t), vmmA, vmmReport(vmmstate.Stopping, 9), ErrUnknownVMM)
 	_, _, err := ApplyReport(snap().nexus(NexusVMM).build(), vmmA, vmmReport(vmmstate.Running, 9))
