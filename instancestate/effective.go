@@ -42,10 +42,14 @@ func (s Snapshot) effective() State {
 	if rt.State != NexusVMM {
 		return byNexusState[rt.State]
 	}
-	if s.migrationDominates() {
-		return Migrating // §7 rule 1, limited by D12
+	active := s.Active.Runtime.State
+	if active != vmmstate.SagaUnwound && s.migrationDominates() {
+		// §7 rule 1, limited by D12. An unwound active VMM is never
+		// dominated: it reads stopped whatever is linked beside it (D10),
+		// because a start may replace it at once.
+		return Migrating
 	}
-	return byActiveVMM[s.Active.Runtime.State.Kind()]
+	return byActiveVMM[active.Kind()]
 }
 
 // migrationDominates reports whether the instance reads migrating because of

@@ -102,8 +102,8 @@ func TestEffectiveStateTable(t *testing.T) {
 							b = b.target(tv.st)
 						}
 						want := wantByActiveKind[st.Kind()]
-						if wantDominates(src, tgt, tv.st == vmmstate.SagaUnwound) {
-							want = Migrating
+						if wantDominates(src, tgt, tv.st == vmmstate.SagaUnwound) && st != vmmstate.SagaUnwound {
+							want = Migrating // rule 1 — never over an unwound active VMM (D10)
 						}
 						if got, err := EffectiveState(b.valid(t)); err != nil || got != want {
 							t.Errorf("vmm, active %v, migration %v/%v, %s: got %v, %v; want %v", st, src, tgt, tv.name, got, err, want)
@@ -197,8 +197,12 @@ func TestD12TargetSagaUnwoundFollowsActive(t *testing.T) {
 				if src == migration.Failed || tgt == migration.Failed {
 					continue
 				}
-				if got, _ := EffectiveState(b.target(vmmstate.Migrating).valid(t)); got != Migrating {
-					t.Errorf("active %v, migration %v/%v, target migrating: got %v, want migrating (rule 1)", st, src, tgt, got)
+				want = Migrating // rule 1
+				if st == vmmstate.SagaUnwound {
+					want = Stopped // D10 wins over rule 1
+				}
+				if got, _ := EffectiveState(b.target(vmmstate.Migrating).valid(t)); got != want {
+					t.Errorf("active %v, migration %v/%v, target migrating: got %v, want %v", st, src, tgt, got, want)
 				}
 			}
 		}
@@ -229,7 +233,7 @@ func TestD12FailedMigrationFollowsActive(t *testing.T) {
 
 // TestEffectiveStateNeverFailedFromSagaUnwound sweeps the corpus: whatever
 // derives from a saga_unwound VMM is stopped (D10) — an unwound active VMM
-// reads stopped unless a live migration dominates, and an unwound target
+// reads stopped even beside a live migration, and an unwound target
 // changes nothing: the instance reads as if the migration were not there
 // (D12). An unwound VMM never makes an instance read failed.
 func TestEffectiveStateNeverFailedFromSagaUnwound(t *testing.T) {
@@ -241,10 +245,8 @@ func TestEffectiveStateNeverFailedFromSagaUnwound(t *testing.T) {
 		}
 		if s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound {
 			seen++
-			dominated := s.HasMigration() && !s.Migration.EitherSideFailed() &&
-				!(s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound)
-			if want := map[bool]State{false: Stopped, true: Migrating}[dominated]; got != want {
-				t.Errorf("unwound active VMM, migration %v: got %v, want %v", s.Migration, got, want)
+			if got != Stopped {
+				t.Errorf("unwound active VMM, migration %v: got %v, want stopped", s.Migration, got)
 			}
 		}
 		if s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound {

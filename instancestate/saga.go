@@ -20,7 +20,9 @@ import (
 //   - any other active VMM, or an instance still being created or already
 //     destroyed (no edge into vmm): a *ConflictError (409, ErrConflict).
 //
-// The target and migration ids are left as they are (§14).
+// The target and migration ids are left as they are (§14), except that
+// replacing an unwound VMM also unlinks a migration it was the source of
+// (D17: the new VMM is no side of it).
 func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (Instance, error) {
 	if err := s.Validate(); err != nil {
 		return s.Instance, err
@@ -44,6 +46,13 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now
 	rt, err := in.Runtime.next(now)
 	if err != nil {
 		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	if rt.ActiveVMM != (vmmstate.ID{}) && !rt.MigrationID.IsZero() {
+		// Replacing an unwound VMM that a migration names as its source:
+		// the new VMM is no side of that migration, which can never finish,
+		// so it is unlinked with the VMM it belonged to (D17). §14 keeps
+		// the ids, leaving an instance whose migration runs elsewhere.
+		rt.TargetVMM, rt.MigrationID = vmmstate.ID{}, migration.ID{}
 	}
 	rt.State, rt.ActiveVMM = NexusVMM, vmm
 	if reason == failure.StartReasonAutoRestart {

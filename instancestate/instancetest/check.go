@@ -52,9 +52,8 @@ func CheckSnapshot(s instancestate.Snapshot) error {
 // agree with itself:
 //
 //   - EffectiveState returns a valid state, never repairing (§2.1), and
-//     stopped whenever the active VMM is saga_unwound (D10) — unless a
-//     migration still in flight dominates (§7 rule 1, D12): the library
-//     then reads migrating, and whether D10 should win is an open question;
+//     stopped whenever the active VMM is saga_unwound (D10), even beside a
+//     migration still in flight: D10 wins over §7 rule 1;
 //   - Decide answers every request without error, with a valid action; a
 //     request is accepted exactly when its status is 200; a refusal carries
 //     a message and status 400, 409 or 500 and never an intent (D16); an
@@ -87,8 +86,8 @@ func CheckSnapshotAt(s instancestate.Snapshot, now time.Time) error {
 		return broken("EffectiveState: %w", err)
 	case !e.IsValid() || e == instancestate.Repairing:
 		return broken("EffectiveState derived %v", e)
-	case s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound && e != unwoundReads(s):
-		return broken("D10: an instance whose active VMM is saga_unwound reads %v, not %v", e, unwoundReads(s))
+	case s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound && e != instancestate.Stopped:
+		return broken("D10: an instance whose active VMM is saga_unwound reads %v, not stopped", e)
 	}
 	for _, r := range instancestate.AllRequests() {
 		d, err := instancestate.Decide(s, r, now)
@@ -156,19 +155,6 @@ func CheckSnapshotAt(s instancestate.Snapshot, now time.Time) error {
 		return broken("D19: Next is not idempotent: %+v, then %+v (%v)", n, again, err)
 	}
 	return nil
-}
-
-// unwoundReads is the effective state of an instance whose active VMM is
-// saga_unwound: stopped (D10) — except that the library lets a migration
-// still in flight (no side failed, target not unwound) dominate, reading
-// migrating (§7 rule 1 as limited by D12). Whether D10 should win there too
-// is an open question; this pins the answer the library gives today.
-func unwoundReads(s instancestate.Snapshot) instancestate.State {
-	if s.HasMigration() && !s.Migration.EitherSideFailed() &&
-		!(s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound) {
-		return instancestate.Migrating
-	}
-	return instancestate.Stopped
 }
 
 // intentOf is the intent §10.1 writes for an accepted request (0: none).
