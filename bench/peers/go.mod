@@ -1,0 +1,14 @@
+module github.com/vmlife/vmlife/bench/peers
+
+go 1.24
+
+require (
+	github.com/looplab/fsm v1.0.3
+	github.com/qmuntal/stateless v1.7.2
+	github.com/vmlife/vmlife v0.0.0
+)
+
+require github.com/google/uuid v1.6.0 // indirect
+
+// The benchmarks measure the vmlife in this working tree, not a release.
+replace github.com/vmlife/vmlife => ../..
