@@ -766,8 +766,9 @@ func (w *World) afterUpdate(in *instRow) {
 // ---- delete (§10.6) ----
 
 type deleteSaga struct {
-	in    *instRow
-	again bool
+	in      *instRow
+	cleared bool // the first node (the instance's DPD configuration) ran
+	again   bool
 }
 
 func (s *deleteSaga) kind() SagaKind { return SagaDelete }
@@ -785,6 +786,12 @@ func (s *deleteSaga) step(w *World) bool {
 		w.idempotent("Delete", in, in.rec, rec)
 		w.stats.Sagas[SagaDelete].Completed++
 		return true
+	}
+	if !s.cleared {
+		// §10.6: the saga deletes the instance's DPD configuration before
+		// its record; other sagas may run in between.
+		s.cleared = true
+		return false
 	}
 	in.deletes--
 	if in.deleted {
