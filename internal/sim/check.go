@@ -50,7 +50,9 @@ func (w *World) checkAll() {
 	}
 	for _, in := range w.dropped {
 		w.checkInstance(in)
+		delete(w.instByID, in.rec.ID) // checked for the last time
 	}
+	clear(w.dropped)
 	w.dropped = w.dropped[:0]
 	w.checkLocks()
 	w.checkLinks()

@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -28,7 +30,7 @@ var sagaNames = [...]string{SagaCreate: "create", SagaStart: "start", SagaMigrat
 // String returns the saga's name.
 func (k SagaKind) String() string {
 	if k == 0 || k >= numSagaKinds {
-		return "sim.SagaKind(" + string(rune('0'+k)) + ")"
+		return "sim.SagaKind(" + strconv.Itoa(int(k)) + ")"
 	}
 	return sagaNames[k]
 }
@@ -57,7 +59,7 @@ func (w *World) stepSaga() {
 		w.tracef("saga %s", w.sagas[i])
 	}
 	if w.sagas[i].step(w) {
-		w.sagas = append(w.sagas[:i], w.sagas[i+1:]...)
+		w.sagas = slices.Delete(w.sagas, i, i+1)
 	}
 }
 
@@ -823,7 +825,7 @@ func (w *World) removeInstance(in *instRow) {
 	in.deleted = true
 	for i, x := range w.instances {
 		if x == in {
-			w.instances = append(w.instances[:i], w.instances[i+1:]...)
+			w.instances = slices.Delete(w.instances, i, i+1)
 			break
 		}
 	}

@@ -352,7 +352,6 @@ type message struct {
 	vmm vmmstate.ID
 	rep instancestate.Report
 	at  int // deliverable from this step on
-	seq uint64
 }
 
 // push sends a's current state to Nexus (cpapi_instances_put), through
@@ -378,8 +377,7 @@ func (w *World) push(a *agentVMM) {
 			w.stats.Faults[FaultDelay]++
 			at += 1 + w.intn(40)
 		}
-		w.seq++
-		w.net = append(w.net, message{vmm: a.id, rep: a.report(), at: at, seq: w.seq})
+		w.net = append(w.net, message{vmm: a.id, rep: a.report(), at: at})
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Stats counts what happened in a world.
-type Stats struct {
+// counters count what happened in a world; Summary reports them.
+type counters struct {
 	Actions  [numActions]int
 	Requests [len(requestWeights)][2]int // by instancestate.Request: accepted, rejected
 	Faults   [len(faultNames)]int        // by Fault: how often each was injected
@@ -44,7 +44,7 @@ type Stats struct {
 	ViolationOccurrences int
 }
 
-func (s *Stats) init() {
+func (s *counters) init() {
 	s.Watcher = make(map[string]int)
 	s.SledCalls = make(map[string]int)
 	s.UpdateEnds = make(map[string]int)

@@ -95,11 +95,10 @@ type World struct {
 	sleds  []*sled // every sled, expunged ones included (the watcher still lists their VMMs)
 	sledAt map[vmmstate.SledID]*sled
 	net    []message
-	seq    uint64
 
 	sagas []saga
 
-	stats      Stats
+	stats      counters
 	violations []Violation
 	seen       map[string]bool
 	trace      []string
