@@ -74,9 +74,11 @@ func (a Action) String() string {
 // hundred.
 func (w *World) chooseAction() Action {
 	var weights [numActions]int
-	weights[ActRequest] = 300
-	if len(w.instances) < w.cfg.Instances {
-		weights[ActCreate] = 120
+	if !w.settling {
+		weights[ActRequest] = 300
+		if len(w.instances) < w.cfg.Instances {
+			weights[ActCreate] = 120
+		}
 	}
 	if len(w.sagas) > 0 {
 		weights[ActSagaStep] = 900
@@ -104,19 +106,19 @@ func (w *World) chooseAction() Action {
 			up++
 		}
 	}
-	if w.cfg.Faults.Has(FaultSledOff) && off == 0 && up > 1 {
+	if w.fault(FaultSledOff) && off == 0 && up > 1 {
 		weights[ActSledOff] = 2
 	}
 	if off > 0 {
 		weights[ActSledOn] = 30
 	}
-	if w.cfg.Faults.Has(FaultSledUnreachable) && parted == 0 && up > 1 {
+	if w.fault(FaultSledUnreachable) && parted == 0 && up > 1 {
 		weights[ActSledPartition] = 2
 	}
 	if parted > 0 {
 		weights[ActSledHeal] = 30
 	}
-	if w.cfg.Faults.Has(FaultSledExpunge) && up > 1 {
+	if w.fault(FaultSledExpunge) && up > 1 {
 		weights[ActSledExpunge] = 1
 	}
 	total := 0
@@ -292,7 +294,7 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 			out = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
 		case a.p.halted():
 			out = &failure.Outcome{Status: 410, ErrorCode: failure.ErrorCodeNoSuchInstance}
-		case w.cfg.Faults.Has(FaultStartTransient) && w.chance(20):
+		case w.fault(FaultStartTransient) && w.chance(20):
 			w.stats.Faults[FaultStartTransient]++
 			out = &failure.Outcome{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"}
 		}
@@ -399,7 +401,7 @@ func (w *World) watch() {
 		switch {
 		case a == nil:
 			chk.Err = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
-		case w.cfg.Faults.Has(FaultStartTransient) && w.chance(20):
+		case w.fault(FaultStartTransient) && w.chance(20):
 			w.stats.Faults[FaultStartTransient]++
 			chk.Err = &failure.Outcome{Status: 503}
 		}

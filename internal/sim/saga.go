@@ -72,7 +72,7 @@ func (w *World) replay(again *bool) bool {
 		*again = false
 		return false
 	}
-	if w.cfg.Faults.Has(FaultSagaReplay) && w.chance(8) {
+	if w.fault(FaultSagaReplay) && w.chance(8) {
 		w.stats.Faults[FaultSagaReplay]++
 		*again = true
 		return true
@@ -89,7 +89,7 @@ func (w *World) idempotent(node string, in *instRow, before, after instancestate
 
 // injected reports whether FaultSagaUnwind fails the node about to run.
 func (w *World) injected() bool {
-	if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(30) {
+	if w.fault(FaultSagaUnwind) && w.chance(30) {
 		w.stats.Faults[FaultSagaUnwind]++
 		return true
 	}
@@ -217,7 +217,7 @@ func (s *startSaga) step(w *World) bool {
 		switch {
 		case !s.sled.answers():
 			out = w.commError()
-		case w.cfg.Faults.Has(FaultStartTransient) && w.chance(10):
+		case w.fault(FaultStartTransient) && w.chance(10):
 			w.stats.Faults[FaultStartTransient]++
 			out = &failure.Outcome{Status: 500}
 			if w.chance(4) {
@@ -274,7 +274,7 @@ func (s *startSaga) undo(w *World) bool {
 		if in.deleted {
 			break
 		}
-		if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(3) {
+		if w.fault(FaultSagaUnwind) && w.chance(3) {
 			// §14: the undo's guarded write can lose ("did not return
 			// instance to Stopped: old generation number"); the instance
 			// keeps its VMM, which the next node marks saga_unwound — the
@@ -475,7 +475,7 @@ func (s *migrateSaga) step(w *World) bool {
 		if !s.dest.answers() {
 			return s.fail(w, "destination unreachable")
 		}
-		if w.cfg.Faults.Has(FaultStartTransient) && w.chance(12) {
+		if w.fault(FaultStartTransient) && w.chance(12) {
 			w.stats.Faults[FaultStartTransient]++
 			return s.fail(w, "destination sled-agent error")
 		}
@@ -503,7 +503,7 @@ func (s *migrateSaga) step(w *World) bool {
 			src.flight, src.role, src.sidePh = f, migration.Source, 0
 		}
 		dst.flight, dst.role, dst.sidePh = f, migration.Target, 0
-		if w.cfg.Faults.Has(FaultSagaUnwind) && w.chance(4) {
+		if w.fault(FaultSagaUnwind) && w.chance(4) {
 			// The request reached the target but its answer was lost:
 			// the saga unwinds (§15) while the migration runs on.
 			w.stats.Faults[FaultSagaUnwind]++

@@ -266,12 +266,12 @@ func (w *World) tick(a *agentVMM) {
 		case a.goal == goalReboot:
 			a.goal = goalNone
 			w.observe(a, pRebooting)
-		case w.chance(60):
+		case !w.settling && w.chance(60):
 			// The guest shuts itself down (§13.3: intent guest_shutdown).
 			a.goal = goalStop
 			w.stats.GuestShutdowns++
 			w.observe(a, pStopping)
-		case w.cfg.Faults.Has(FaultVMMCrash) && w.chance(80):
+		case w.fault(FaultVMMCrash) && w.chance(80):
 			w.stats.Faults[FaultVMMCrash]++
 			w.observe(a, pFailed)
 		default:
@@ -362,18 +362,18 @@ func (w *World) push(a *agentVMM) {
 		w.stats.ReportsLost++ // the sled-agent cannot reach Nexus either
 		return
 	}
-	if w.cfg.Faults.Has(FaultDrop) && w.chance(25) {
+	if w.fault(FaultDrop) && w.chance(25) {
 		w.stats.Faults[FaultDrop]++
 		return
 	}
 	copies := 1
-	if w.cfg.Faults.Has(FaultDuplicate) && w.chance(20) {
+	if w.fault(FaultDuplicate) && w.chance(20) {
 		w.stats.Faults[FaultDuplicate]++
 		copies = 2
 	}
 	for range copies {
 		at := w.step
-		if w.cfg.Faults.Has(FaultDelay) && w.chance(6) {
+		if w.fault(FaultDelay) && w.chance(6) {
 			w.stats.Faults[FaultDelay]++
 			at += 1 + w.intn(40)
 		}
@@ -407,7 +407,7 @@ func (w *World) deliver() {
 		return
 	}
 	pick := first
-	if w.cfg.Faults.Has(FaultReorder) && n > 1 {
+	if w.fault(FaultReorder) && n > 1 {
 		k := w.intn(n)
 		for i := range w.net {
 			if w.net[i].at <= w.step {

@@ -98,6 +98,7 @@ type World struct {
 
 	sagas []saga
 
+	settling   bool // Settle: no users, no faults
 	stats      counters
 	violations []Violation
 	seen       map[string]bool
@@ -170,6 +171,73 @@ func (w *World) Step(c Chooser) []Violation {
 		return nil
 	}
 	return w.violations[before:]
+}
+
+// fault reports whether fault f is injected now: configured, and the
+// world not settling.
+func (w *World) fault(f Fault) bool { return !w.settling && w.cfg.Faults.Has(f) }
+
+// Settle stops the users and the faults — no more requests or new
+// instances, no injected trouble, and sleds that are off or cut off come
+// back — and runs steps more steps, so that the control plane can
+// converge (D19: roll forward). It returns the violations first seen in
+// those steps; Unsettled then lists the instances that did not converge.
+func (w *World) Settle(c Chooser, steps int) []Violation {
+	w.settling = true
+	before := len(w.violations)
+	for range steps {
+		w.Step(c)
+	}
+	return w.violations[before:]
+}
+
+// Unsettled lists the instances that are not where their intent says
+// they should be, and do not say why: meant to run but not running, with
+// no StartFailed condition (D13) and not failed under the policy never;
+// or meant to be stopped but neither stopped nor failed. After Settle it
+// should be empty: every instance has converged, or explains itself.
+func (w *World) Unsettled() []string {
+	var out []string
+	for _, in := range w.instances {
+		if why := unsettled(w.snapshot(in), w.now); why != "" {
+			out = append(out, in.name+": "+why)
+		}
+	}
+	return out
+}
+
+func unsettled(s instancestate.Snapshot, now time.Time) string {
+	e, err := instancestate.EffectiveState(s)
+	if err != nil {
+		return err.Error()
+	}
+	conds, err := instancestate.Conditions(s, now)
+	if err != nil {
+		return err.Error()
+	}
+	startFailed := false
+	for _, c := range conds {
+		startFailed = startFailed || c.Type == instancestate.CondStartFailed
+	}
+	in := s.Instance
+	switch in.IntendedState {
+	case instancestate.IntendRunning:
+		if e == instancestate.Running || startFailed ||
+			e == instancestate.Failed && in.AutoRestart.EffectivePolicy() == instancestate.PolicyNever {
+			return ""
+		}
+	case instancestate.IntendStopped, instancestate.IntendGuestShutdown:
+		if e == instancestate.Stopped || e == instancestate.Failed {
+			return ""
+		}
+	default:
+		return ""
+	}
+	n, err := instancestate.Next(s, now)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("intends %v, reads %v, next %v (%s), conditions %+v", in.IntendedState, e, n.Action, n.Why, conds)
 }
 
 // intn is the step's chooser, guarded against n <= 0.
