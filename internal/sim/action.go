@@ -209,7 +209,7 @@ func (w *World) userRequest() {
 		dest := w.pickSled(func(sl *sled) bool { return !sl.expunged })
 		d, err = instancestate.DecideMigrate(s, dest.id)
 		if err == nil && d.Action == instancestate.ActionMigrateSaga {
-			w.record(req, d)
+			w.record(in, req, d)
 			w.carryOut(in, s, d, dest)
 			return
 		}
@@ -220,22 +220,22 @@ func (w *World) userRequest() {
 		w.unexpected("Decide("+req.String()+")", in.name, err)
 		return
 	}
-	w.record(req, d)
+	w.record(in, req, d)
 	w.carryOut(in, s, d, nil)
 }
 
 // record counts a decision and checks D16 on it.
-func (w *World) record(req instancestate.Request, d instancestate.Decision) {
+func (w *World) record(in *instRow, req instancestate.Request, d instancestate.Decision) {
 	w.stats.Decisions[d.Action]++
 	if d.Accepted() {
 		w.stats.Requests[req][0]++
 	} else {
 		w.stats.Requests[req][1]++
 		if d.Intent != 0 {
-			w.violate("D16", req.String(), "a rejected request carries intent "+d.Intent.String())
+			w.violate("D16", in.name, "a rejected "+req.String()+" request carries intent "+d.Intent.String())
 		}
 	}
-	w.tracef("request %v: %v %d %s", req, d.Action, d.Status, d.Message)
+	w.tracef("request %v %s: %v %d %s", req, in.name, d.Action, d.Status, d.Message)
 }
 
 // carryOut does what a decision says.

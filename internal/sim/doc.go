@@ -33,13 +33,16 @@
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
 // sleds off, cut sled-agents off, expunge sleds, crash VMMs, fail starts
-// transiently and permanently, and make sagas unwind.
+// transiently and permanently, make sagas unwind, and run saga nodes
+// twice.
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run
 // says why it does not, and the world's own rules — no VMM linked by two
 // instances, no sled over-committed, no generation decreasing, no lock
-// without its saga. Step returns the violations first seen in it.
+// without its saga. Step returns the violations first seen in it. Settle
+// then stops the users and the faults, and Unsettled names every instance
+// that did not converge to its intent and does not say why (D13, D19).
 //
 // Randomness comes only from the Chooser passed to Step: NewRand(seed)
 // for the command, rapid's draws for the model-based test. The same

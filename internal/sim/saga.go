@@ -205,6 +205,11 @@ func (s *startSaga) step(w *World) bool {
 			w.idempotent("MarkAsStarting", in, in.rec, rec)
 		} else {
 			s.started, s.marked = rec, true
+			if in.rec.IntendedState != instancestate.IntendRunning {
+				// A stale saga: the intent changed since the start was
+				// asked for, and MarkAsStarting does not look at it.
+				w.stats.StartedAgainstIntent++
+			}
 		}
 		w.writeInstance(in, rec)
 		if w.replay(&s.again) {

@@ -38,6 +38,7 @@ type counters struct {
 	MigrationsCompleted, MigrationsFailed            int
 	Reaped, VMMsDeleted, ReservationSwaps            int
 	UnwoundAlreadyTerminal                           int
+	StartedAgainstIntent                             int
 	MarkUndoLost, UnwindStartSkipped                 int
 	Decisions                                        [8]int // by instancestate.Action
 
@@ -210,6 +211,7 @@ func (w *World) Summary() Summary {
 		{"reservation_swaps", st.ReservationSwaps}, {"vmms_deleted", st.VMMsDeleted},
 		{"vmms_reaped", st.Reaped}, {"unwound_vmm_already_terminal", st.UnwoundAlreadyTerminal},
 		{"mark_as_starting_undo_lost", st.MarkUndoLost}, {"unwind_start_not_applied", st.UnwindStartSkipped},
+		{"started_against_intent", st.StartedAgainstIntent},
 	}
 	for _, a := range instancestate.AllActions() {
 		s.Decisions = append(s.Decisions, Count{a.String(), st.Decisions[a]})

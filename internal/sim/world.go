@@ -194,7 +194,7 @@ func (w *World) Settle(c Chooser, steps int) []Violation {
 // Unsettled lists the instances that are not where their intent says
 // they should be, and do not say why: meant to run but not running, with
 // no StartFailed condition (D13) and not failed under the policy never;
-// or meant to be stopped but neither stopped nor failed. After Settle it
+// or stopped by the user but neither stopped nor failed. After Settle it
 // should be empty: every instance has converged, or explains itself.
 func (w *World) Unsettled() []string {
 	var out []string
@@ -226,11 +226,15 @@ func unsettled(s instancestate.Snapshot, now time.Time) string {
 			e == instancestate.Failed && in.AutoRestart.EffectivePolicy() == instancestate.PolicyNever {
 			return ""
 		}
-	case instancestate.IntendStopped, instancestate.IntendGuestShutdown:
+	case instancestate.IntendStopped:
 		if e == instancestate.Stopped || e == instancestate.Failed {
 			return ""
 		}
 	default:
+		// D19 as Next states it: an instance whose guest shut itself down
+		// (or that is destroyed) is left as it is. A stale start saga can
+		// run one again (counted as started_against_intent): nothing then
+		// reconciles its intent with the running VMM.
 		return ""
 	}
 	n, err := instancestate.Next(s, now)
