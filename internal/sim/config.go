@@ -179,8 +179,8 @@ func ParseFaults(list string) (Faults, error) {
 	return s, nil
 }
 
-// Config says what world to simulate. The zero value of every field but
-// Faults means "the default"; use Default for the built-in run.
+// Config says what world to simulate; Default is the built-in run. Zero
+// Sleds and SledCapacity mean their defaults; Instances must be set.
 type Config struct {
 	// Instances is how many live instances the world keeps: deleted ones
 	// are replaced by new ones.
