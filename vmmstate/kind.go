@@ -69,7 +69,11 @@ func AllKinds() []Kind { return kinds.All() }
 func ParseKind(s string) (Kind, error) { return kinds.Parse(s) }
 
 // IsValid reports whether k is one of the ten kinds.
-func (k Kind) IsValid() bool { return kinds.Valid(k) }
+func (k Kind) IsValid() bool {
+	// A constant range rather than kinds.Valid, which loads the table's
+	// length through a pointer on every call: this sits on every hot path.
+	return k >= KindCreating && k <= KindSagaUnwound
+}
 
 // String returns the database string, or "vmmstate.Kind(n)" for an invalid k.
 func (k Kind) String() string { return kinds.String(k) }

@@ -84,14 +84,16 @@ func (s State) FailureReason() (failure.Reason, bool) {
 }
 
 // IsValid reports whether s is a plain state or failed with a valid reason.
-func (s State) IsValid() bool {
-	k := Kind(s & (1<<reasonShift - 1))
-	r := failure.Reason(s >> reasonShift)
-	if k == KindFailed {
-		return r.IsValid()
+func (s State) IsValid() bool { return validStates[s] }
+
+// validStates answers IsValid for every byte with one load; Transition and
+// Observe ask it on every call.
+var validStates = func() (t [256]bool) {
+	for _, s := range AllStates() {
+		t[s] = true
 	}
-	return k.IsValid() && r == 0
-}
+	return t
+}()
 
 // IsTerminal reports whether s never changes again: destroyed or failed (§4.2).
 func (s State) IsTerminal() bool { return s.Kind().IsTerminal() }
