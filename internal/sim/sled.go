@@ -307,6 +307,13 @@ func (w *World) tickMigration(a *agentVMM) {
 	if f.outcome == 0 && (other.gone || other.p.halted()) {
 		f.outcome = migration.Failed
 	}
+	if w.fault(FaultVMMCrash) && w.chance(40) {
+		// Either side may die mid-migration; halting fails its side and
+		// the migration (§3.5), which the other side then sees.
+		w.stats.Faults[FaultVMMCrash]++
+		w.observe(a, pFailed)
+		return
+	}
 	switch a.sidePh {
 	case 0:
 		a.sidePh = 1
