@@ -203,16 +203,18 @@ func (w *World) userRequest() {
 		n -= x
 	}
 	s := w.snapshot(in)
-	var d instancestate.Decision
-	var err error
+	var (
+		d    instancestate.Decision
+		err  error
+		dest *sled
+	)
 	if req == instancestate.RequestMigrate {
-		dest := w.pickSled(func(sl *sled) bool { return !sl.expunged })
-		d, err = instancestate.DecideMigrate(s, dest.id)
-		if err == nil && d.Action == instancestate.ActionMigrateSaga {
-			w.record(in, req, d)
-			w.carryOut(in, s, d, dest)
+		// §10.5: the destination is the user's choice, any sled in the
+		// rack — the instance's own included.
+		if dest = w.pickSled(func(sl *sled) bool { return !sl.expunged }); dest == nil {
 			return
 		}
+		d, err = instancestate.DecideMigrate(s, dest.id)
 	} else {
 		d, err = instancestate.Decide(s, req, w.now)
 	}
@@ -221,7 +223,7 @@ func (w *World) userRequest() {
 		return
 	}
 	w.record(in, req, d)
-	w.carryOut(in, s, d, nil)
+	w.carryOut(in, s, d, dest)
 }
 
 // record counts a decision and checks D16 on it.
