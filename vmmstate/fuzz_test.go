@@ -45,6 +45,9 @@ func FuzzStateJSON(f *testing.F) {
 			if s != vmmstate.Migrating {
 				t.Fatalf("UnmarshalJSON(%q) failed with %v but changed the state to %v", in, err, s)
 			}
+			if !errors.Is(err, vmmstate.ErrUnknown) {
+				t.Fatalf("UnmarshalJSON(%q): %v does not match ErrUnknown", in, err)
+			}
 			return
 		}
 		if !s.IsValid() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -183,13 +184,20 @@ func (s State) MarshalJSON() ([]byte, error) {
 // else — a bare "failed", an unknown label or reason, extra or repeated
 // keys — is an error and leaves s unchanged.
 func (s *State) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+	// JSON's four whitespace bytes only (RFC 8259 §2): bytes.TrimSpace would
+	// also drop \v, \f, U+0085 and U+00A0 and accept text that is not JSON.
+	b = bytes.Trim(b, " \t\r\n")
 	if len(b) > 0 && b[0] == '{' {
 		// D3: the one key, once, with a valid reason, as every strict
 		// decoder here reads an object.
 		var r failure.Reason
 		if err := strictjson.Object("vmmstate.State", b, strictjson.Field{Key: "failed", Dst: &r}); err != nil {
-			return err
+			if errors.Is(err, enum.ErrUnknown) {
+				return err // an unknown reason: the error names the field and lists the reasons
+			}
+			// Any other shape names no State: ErrUnknown, like every other
+			// rejected input.
+			return &enum.Error{Type: "vmmstate.State", Input: string(clip(b)), Accepted: []string{`{"failed":"<reason>"}`}}
 		}
 		*s = Failed(r)
 		return nil
