@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/vmlife/vmlife/failure"
@@ -286,7 +287,7 @@ func checkEnumStrings[E enumValue](t *testing.T, typ string, all []E, want []str
 		if v.IsValid() {
 			t.Fatalf("value %d reported valid", n)
 		}
-		if got, want := v.String(), typ+"("+itoa(n)+")"; got != want {
+		if got, want := v.String(), typ+"("+strconv.Itoa(n)+")"; got != want {
 			t.Errorf("String() of %d = %q, want %q", n, got, want)
 		}
 		if _, err := v.MarshalText(); !errors.Is(err, vmmstate.ErrUnknown) {
@@ -302,15 +303,6 @@ func checkEnumStrings[E enumValue](t *testing.T, typ string, all []E, want []str
 			t.Errorf("Value of %d: err = %v", n, err)
 		}
 	}
-}
-
-func itoa(n int) string { return string(appendInt(nil, n)) }
-
-func appendInt(b []byte, n int) []byte {
-	if n >= 10 {
-		b = appendInt(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
 }
 
 // The text and JSON forms of all fourteen states, written out (D9): text is
@@ -443,7 +435,7 @@ func TestInvalidStateEncoders(t *testing.T) {
 		if s.IsValid() {
 			t.Fatalf("State(%d) is valid", b)
 		}
-		if got, want := s.String(), "vmmstate.State("+itoa(int(b))+")"; got != want {
+		if got, want := s.String(), "vmmstate.State("+strconv.Itoa(int(b))+")"; got != want {
 			t.Errorf("String() = %q, want %q", got, want)
 		}
 		if _, err := s.MarshalText(); !errors.Is(err, vmmstate.ErrUnknown) {
@@ -475,7 +467,7 @@ func TestOutcomeStrings(t *testing.T) {
 		}
 	}
 	for _, o := range []vmmstate.Outcome{0, 4, 255} {
-		if o.IsValid() || o.String() != "vmmstate.Outcome("+itoa(int(o))+")" {
+		if o.IsValid() || o.String() != "vmmstate.Outcome("+strconv.Itoa(int(o))+")" {
 			t.Errorf("Outcome(%d): IsValid %v, String %q", uint8(o), o.IsValid(), o.String())
 		}
 		if _, err := o.MarshalText(); !errors.Is(err, vmmstate.ErrUnknown) {
