@@ -115,6 +115,10 @@ func simIntFlag(flag, value string, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// maxPrinted is how many violations are printed as they are found; a
+// broken library would otherwise bury the summary.
+const maxPrinted = 50
+
 // progressEvery is how often, in wall-clock time, a long run says how far
 // it got on standard error.
 const progressEvery = 3 * time.Second
@@ -138,20 +142,25 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return finish(stderr, "simulate", err)
 	}
-	if !o.json {
-		for _, v := range w.Violations() {
-			fmt.Fprintln(stdout, v)
+	printed := 0
+	show := func(vs []sim.Violation) {
+		for _, v := range vs {
+			switch {
+			case o.json:
+			case printed < maxPrinted:
+				fmt.Fprintln(stdout, v)
+			case printed == maxPrinted:
+				fmt.Fprintf(stdout, "(more violations are counted but not printed)\n")
+			}
+			printed++
 		}
 	}
+	show(w.Violations())
 	r := sim.NewRand(o.cfg.Seed)
 	start := time.Now()
 	last := start
 	for i := 1; i <= o.steps; i++ {
-		for _, v := range w.Step(r) {
-			if !o.json {
-				fmt.Fprintln(stdout, v)
-			}
-		}
+		show(w.Step(r))
 		if i%4096 == 0 && time.Since(last) >= progressEvery {
 			last = time.Now()
 			fmt.Fprintf(stderr, "vmlife simulate: step %d of %d, %d violations, %.0f steps/s\n",
