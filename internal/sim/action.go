@@ -369,14 +369,10 @@ func (w *World) propolisTick() {
 func (w *World) watch() {
 	var cands []*vmmRow
 	for _, r := range w.vmmOrder {
-		if w.vmms[r.vmm.ID] != r {
-			continue
+		// §8.1 lists VMMs not in NONEXISTENT_STATES: §4.2's exists_on_sled.
+		if w.vmms[r.vmm.ID] == r && r.vmm.Runtime.State.ExistsOnSled() {
+			cands = append(cands, r)
 		}
-		switch r.vmm.Runtime.State.Kind() {
-		case vmmstate.KindCreating, vmmstate.KindSagaUnwound, vmmstate.KindDestroyed:
-			continue
-		}
-		cands = append(cands, r)
 	}
 	if len(cands) == 0 {
 		return
