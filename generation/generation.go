@@ -106,9 +106,17 @@ func (g Generation) Uint64() uint64 { return uint64(g.n) }
 // (D5).
 func (g Generation) Next() (Generation, error) {
 	if g.n == Max {
-		return g, &Error{Input: strconv.FormatInt(Max, 10) + "+1", Err: ErrOverflow}
+		return g, errNextOverflow()
 	}
 	return Generation{g.n + 1}, nil
+}
+
+// errNextOverflow is out of line so that Next stays small enough to inline
+// into every transition.
+//
+//go:noinline
+func errNextOverflow() error {
+	return &Error{Input: strconv.FormatInt(Max, 10) + "+1", Err: ErrOverflow}
 }
 
 // Prev returns g−1 and true when g > 1; generations 0 and 1 have no
