@@ -113,6 +113,6 @@ func BenchmarkMarkAsStarting(b *testing.B) {
 	s := snap().build()
 	b.ReportAllocs()
 	for b.Loop() {
-		_, _ = MarkAsStarting(s, vmmD, failure.StartReasonUser, t1)
+		_, _ = MarkAsStarting(s, newVMM(vmmD), failure.StartReasonUser, t1)
 	}
 }

@@ -265,11 +265,11 @@ func ExampleNext() {
 
 func ExampleMarkAsStarting() {
 	s := exStopped(instancestate.NexusFailed)
-	in, err := instancestate.MarkAsStarting(s, exNewVMM, failure.StartReasonAutoRestart, exNow)
+	in, err := instancestate.MarkAsStarting(s, vmmstate.New(exNewVMM, s.Instance.ID, exSled2, exNow), failure.StartReasonAutoRestart, exNow)
 	fmt.Println(in.Runtime.State, in.Runtime.Generation, in.Runtime.ActiveVMM == exNewVMM, in.Runtime.TimeLastAutoRestarted.Equal(exNow), err)
 
 	// Another saga's VMM is already running the instance: a conflict.
-	_, err = instancestate.MarkAsStarting(exOnVMM(vmmstate.Running), exNewVMM, failure.StartReasonUser, exNow)
+	_, err = instancestate.MarkAsStarting(exOnVMM(vmmstate.Running), vmmstate.New(exNewVMM, exInstance, exSled2, exNow), failure.StartReasonUser, exNow)
 	fmt.Println(err)
 	// Output:
 	// vmm 6 true true <nil>

@@ -430,17 +430,14 @@ func (w *walk) newID() uuid.UUID {
 }
 
 // start carries out an accepted start: the start saga inserts a new VMM and
-// links it (§14). It is skipped while a migration is linked: MarkAsStarting
-// keeps the migration ids (§14), and an instance running on a VMM that is
-// neither side of its migration breaks D17 — an open question reported
-// with these properties; Next asks for the update plan first there, which
-// unlinks the migration.
+// links it (§14). Replacing an unwound VMM that was a migration's source
+// unlinks that migration too (D17), so the walk drops the records the
+// instance no longer links.
 func (w *walk) start(t *rapid.T, reason failure.StartReason) {
-	if w.s.HasMigration() {
-		return
-	}
 	id := vmmstate.IDFromUUID(w.newID())
-	in, err := instancestate.MarkAsStarting(w.s, id, reason, w.now)
+	sled := vmmstate.SledIDFromUUID(uuid.UUID{0: 0x5d, 8: 0x80, 15: byte(rapid.IntRange(1, 3).Draw(t, "sled"))})
+	rec := vmmstate.New(id, w.s.Instance.ID, sled, w.now)
+	in, err := instancestate.MarkAsStarting(w.s, rec, reason, w.now)
 	if err != nil {
 		if !errors.Is(err, instancestate.ErrConflict) {
 			t.Fatalf("MarkAsStarting: %v", err)
@@ -450,8 +447,16 @@ func (w *walk) start(t *rapid.T, reason failure.StartReason) {
 	if in.Runtime.ActiveVMM != id {
 		t.Fatalf("MarkAsStarting linked %v, not the new VMM %v", in.Runtime.ActiveVMM, id)
 	}
-	sled := vmmstate.SledIDFromUUID(uuid.UUID{0: 0x5d, 8: 0x80, 15: byte(rapid.IntRange(1, 3).Draw(t, "sled"))})
-	w.s.Instance, w.s.Active = in, vmmstate.New(id, in.ID, sled, w.now)
+	w.s.Instance, w.s.Active = in, rec
+	if in.Runtime.TargetVMM.IsZero() {
+		w.s.Target = vmmstate.VMM{}
+	}
+	if in.Runtime.MigrationID.IsZero() {
+		w.s.Migration = migration.Record{}
+	}
+	if err := w.s.Validate(); err != nil {
+		t.Fatalf("after MarkAsStarting: %v", err)
+	}
 }
 
 // step takes one step and returns its name and, for a report, the report.
@@ -892,7 +897,8 @@ func TestPropNoPanic(t *testing.T) {
 		in := s.Instance
 		for what, f := range map[string]func() (instancestate.Instance, error){
 			"MarkAsStarting": func() (instancestate.Instance, error) {
-				return instancestate.MarkAsStarting(s, vmm, failure.StartReason(rapid.Uint8Max(4).Draw(t, "reason")), now)
+				rec := vmmstate.New(vmm, s.Instance.ID, vmmstate.SledIDFromUUID(rawID(t, "sled")), now)
+				return instancestate.MarkAsStarting(s, rec, failure.StartReason(rapid.Uint8Max(4).Draw(t, "reason")), now)
 			},
 			"SetMigrationIDs": func() (instancestate.Instance, error) {
 				return instancestate.SetMigrationIDs(s, s.Active.ID, migration.IDFromUUID(rawID(t, "new migration")), vmm, now)

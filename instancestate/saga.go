@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/vmlife/vmlife/failure"
@@ -9,39 +10,55 @@ import (
 )
 
 // MarkAsStarting is the start saga's step that links its new VMM to the
-// instance (§14). Its preconditions, on the snapshot re-read by the saga:
+// instance (§14). vmm is the record the saga inserted. Its preconditions,
+// on the snapshot re-read by the saga:
 //
-//   - the active VMM is already vmm: done before (the saga is retried), the
+//   - vmm is already the active VMM: done before (the step is replayed), the
 //     instance is returned unchanged;
+//   - otherwise vmm must still be creating — a replayed step must not link a
+//     VMM that has since failed, been destroyed or unwound — and the instance
+//     must still be intended to run: a start that lost a race with a stop or
+//     a guest shutdown must not bring the instance back (every start path
+//     writes intent running first, §10.1);
 //   - no active VMM, or a saga_unwound one (which the new VMM replaces, D10):
 //     the instance becomes vmm with vmm active, at generation+1, stamped now,
 //     and with time_last_auto_restarted = now when the reason is
 //     auto_restart (the only start that sets it, §10.3);
-//   - any other active VMM, or an instance still being created or already
-//     destroyed (no edge into vmm): a *ConflictError (409, ErrConflict).
+//   - any other active VMM, or an instance created or deleted meanwhile:
+//     a *ConflictError (409, ErrConflict).
 //
 // The target and migration ids are left as they are (§14), except that
 // replacing an unwound VMM also unlinks a migration it was the source of
 // (D17: the new VMM is no side of it).
-func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (Instance, error) {
+func MarkAsStarting(s Snapshot, vmm vmmstate.VMM, reason failure.StartReason, now time.Time) (Instance, error) {
 	if err := s.Validate(); err != nil {
 		return s.Instance, err
 	}
-	if vmm.IsZero() {
-		return s.Instance, &RuleError{Rule: "a started VMM has an id", Field: "active_propolis_id", Detail: "nil UUID"}
+	if err := vmm.Validate(); err != nil {
+		return s.Instance, &RuleError{Rule: RuleValidFields, Field: "vmm", Detail: err.Error(), Err: err}
+	}
+	if vmm.InstanceID != s.Instance.ID {
+		return s.Instance, broken(RuleIDsAgree, "vmm.instance_id", "%v, but the instance is %v", vmm.InstanceID, s.Instance.ID)
 	}
 	if !reason.IsValid() {
 		return s.Instance, &RuleError{Rule: "start reason is user, auto_start or auto_restart", Field: "reason", Detail: reason.String()}
 	}
 	in := s.Instance
+	conflict := func(format string, args ...any) error {
+		return &ConflictError{Op: "mark as starting", Message: fmt.Sprintf(format, args...), Status: 409, Err: ErrConflict}
+	}
 	switch {
-	case in.Runtime.ActiveVMM == vmm:
+	case in.Runtime.ActiveVMM == vmm.ID:
 		return in, nil
+	case vmm.Runtime.State != vmmstate.Creating:
+		return in, conflict("VMM %v is %v: only a VMM still being created can be started", vmm.ID, vmm.Runtime.State)
+	case in.IntendedState != IntendRunning:
+		return in, conflict("instance is no longer intended to run (intended state %v)", in.IntendedState)
 	case s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound,
 		// Created or deleted meanwhile: neither creating nor destroyed has
 		// an edge into vmm (NexusMoves).
 		in.Runtime.State != NexusVMM && !CanMove(in.Runtime.State, NexusVMM):
-		return in, &ConflictError{Op: "mark as starting", Message: "instance changed state before it could be started", Status: 409, Err: ErrConflict}
+		return in, conflict("instance changed state before it could be started")
 	}
 	rt, err := in.Runtime.next(now)
 	if err != nil {
@@ -54,7 +71,7 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.ID, reason failure.StartReason, now
 		// the ids, leaving an instance whose migration runs elsewhere.
 		rt.TargetVMM, rt.MigrationID = vmmstate.ID{}, migration.ID{}
 	}
-	rt.State, rt.ActiveVMM = NexusVMM, vmm
+	rt.State, rt.ActiveVMM = NexusVMM, vmm.ID
 	if reason == failure.StartReasonAutoRestart {
 		rt.TimeLastAutoRestarted = now
 	}

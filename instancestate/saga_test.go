@@ -2,6 +2,7 @@ package instancestate
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestMarkAsStartingLinks(t *testing.T) {
 	} {
 		for _, reason := range failure.AllStartReasons() {
 			s := b.lastAutoRestart(t0).valid(t)
-			got, err := MarkAsStarting(s, vmmD, reason, t1)
+			got, err := MarkAsStarting(s, newVMM(vmmD), reason, t1)
 			if err != nil {
 				t.Fatalf("%s, %v: %v", name, reason, err)
 			}
@@ -51,7 +52,7 @@ func TestMarkAsStartingLinks(t *testing.T) {
 func TestMarkAsStartingRetryIsDone(t *testing.T) {
 	for _, st := range allVMMStates {
 		s := snap().vmm(st).valid(t)
-		got, err := MarkAsStarting(s, vmmA, failure.StartReasonAutoRestart, t1)
+		got, err := MarkAsStarting(s, s.Active, failure.StartReasonAutoRestart, t1)
 		if err != nil || got != s.Instance {
 			t.Errorf("retry with VMM %v: %v, changed: %v", st, err, got != s.Instance)
 		}
@@ -73,10 +74,45 @@ func TestMarkAsStartingConflicts(t *testing.T) {
 	}
 	for name, b := range cases {
 		s := b.valid(t)
-		got, err := MarkAsStarting(s, vmmD, failure.StartReasonUser, t1)
+		got, err := MarkAsStarting(s, newVMM(vmmD), failure.StartReasonUser, t1)
 		checkConflict(t, name, err, ErrConflict, 409, changedBeforeStart)
 		if got != s.Instance {
 			t.Errorf("%s: the refused step changed the instance", name)
+		}
+	}
+}
+
+// TestMarkAsStartingStaleSaga: a replayed or raced start saga must not link
+// a VMM that is no longer being created (it failed, was destroyed or its
+// saga unwound meanwhile), nor bring back an instance whose intent moved
+// away from running — a stop or a guest shutdown won the race.
+func TestMarkAsStartingStaleSaga(t *testing.T) {
+	s := snap().valid(t)
+	for _, st := range allVMMStates {
+		if st == vmmstate.Creating {
+			continue
+		}
+		got, err := MarkAsStarting(s, vmmRecord(vmmD, sled3, st, 2), failure.StartReasonUser, t1)
+		checkConflict(t, "VMM "+st.String(), err, ErrConflict, 409, "")
+		if !strings.Contains(err.Error(), "only a VMM still being created can be started") {
+			t.Errorf("VMM %v: %v does not say why", st, err)
+		}
+		if got != s.Instance {
+			t.Errorf("VMM %v: the refused step changed the instance", st)
+		}
+	}
+	for _, i := range AllIntendedStates() {
+		if i == IntendRunning {
+			continue
+		}
+		s := snap().intent(i).valid(t)
+		got, err := MarkAsStarting(s, newVMM(vmmD), failure.StartReasonUser, t1)
+		checkConflict(t, "intent "+i.String(), err, ErrConflict, 409, "")
+		if !strings.Contains(err.Error(), "no longer intended to run") {
+			t.Errorf("intent %v: %v does not say why", i, err)
+		}
+		if got != s.Instance {
+			t.Errorf("intent %v: the refused step changed the instance", i)
 		}
 	}
 }
@@ -85,13 +121,17 @@ func TestMarkAsStartingConflicts(t *testing.T) {
 // snapshot and the largest generation are errors naming the field.
 func TestMarkAsStartingBadInput(t *testing.T) {
 	s := snap().valid(t)
-	_, err := MarkAsStarting(s, vmmstate.ID{}, failure.StartReasonUser, t1)
-	checkRuleErr(t, "nil VMM", err, "", "active_propolis_id")
-	_, err = MarkAsStarting(s, vmmD, 0, t1)
+	_, err := MarkAsStarting(s, vmmstate.VMM{}, failure.StartReasonUser, t1)
+	checkRuleErr(t, "nil VMM", err, RuleValidFields, "vmm")
+	other := newVMM(vmmD)
+	other.InstanceID = otherID
+	_, err = MarkAsStarting(s, other, failure.StartReasonUser, t1)
+	checkRuleErr(t, "another instance's VMM", err, RuleIDsAgree, "vmm.instance_id")
+	_, err = MarkAsStarting(s, newVMM(vmmD), 0, t1)
 	checkRuleErr(t, "reason 0", err, "", "reason")
-	_, err = MarkAsStarting(snap().nexus(NexusVMM).build(), vmmD, failure.StartReasonUser, t1)
+	_, err = MarkAsStarting(snap().nexus(NexusVMM).build(), newVMM(vmmD), failure.StartReasonUser, t1)
 	checkRuleErr(t, "invalid snapshot", err, RuleVMMIffActive, "active_propolis_id")
-	_, err = MarkAsStarting(snap().gen(maxGen()).valid(t), vmmD, failure.StartReasonUser, t1)
+	_, err = MarkAsStarting(snap().gen(maxGen()).valid(t), newVMM(vmmD), failure.StartReasonUser, t1)
 	checkRuleErr(t, "max generation", err, "", "state_generation")
 }
 
@@ -101,7 +141,7 @@ func TestMarkAsStartingBadInput(t *testing.T) {
 // after any other write it does not apply.
 func TestUnwindStart(t *testing.T) {
 	s := snap().nexus(NexusFailed).valid(t)
-	started, err := MarkAsStarting(s, vmmD, failure.StartReasonAutoRestart, t1)
+	started, err := MarkAsStarting(s, newVMM(vmmD), failure.StartReasonAutoRestart, t1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +354,7 @@ func TestNexusMovesFollowEdges(t *testing.T) {
 	for _, s := range corpus(t) {
 		from := s.Instance.Runtime.State
 		for _, reason := range failure.AllStartReasons() {
-			if in, err := MarkAsStarting(s, vmmD, reason, t1); err == nil {
+			if in, err := MarkAsStarting(s, newVMM(vmmD), reason, t1); err == nil {
 				move("MarkAsStarting", from, in.Runtime.State)
 				if un, ok, err := UnwindStart(in, in, t2); err == nil && ok {
 					move("UnwindStart", in.Runtime.State, un.Runtime.State)

@@ -87,6 +87,10 @@ func vmmRecord(id vmmstate.ID, sled vmmstate.SledID, st vmmstate.State, g uint32
 		Runtime: vmmstate.Runtime{State: st, Generation: gen(g), TimeUpdated: t0}}
 }
 
+// newVMM is the record a start saga has just inserted for VMM id: creating,
+// generation 1, on sled3.
+func newVMM(id vmmstate.ID) vmmstate.VMM { return vmmRecord(id, sled3, vmmstate.Creating, 1) }
+
 // nexus sets the state column alone.
 func (b builder) nexus(n NexusState) builder {
 	b.s.Instance.Runtime.State = n

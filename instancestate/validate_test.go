@@ -168,10 +168,13 @@ func TestEveryDecisionValidatesFirst(t *testing.T) {
 			_, _, err := ApplyReport(s, vmmA, vmmReport(vmmstate.Stopping, 9))
 			return err
 		},
-		"Reincarnate":    func(s Snapshot) error { _, err := Reincarnate(s, t1); return err },
-		"Conditions":     func(s Snapshot) error { _, err := Conditions(s, t1); return err },
-		"Next":           func(s Snapshot) error { _, err := Next(s, t1); return err },
-		"MarkAsStarting": func(s Snapshot) error { _, err := MarkAsStarting(s, vmmD, failure.StartReasonUser, t1); return err },
+		"Reincarnate": func(s Snapshot) error { _, err := Reincarnate(s, t1); return err },
+		"Conditions":  func(s Snapshot) error { _, err := Conditions(s, t1); return err },
+		"Next":        func(s Snapshot) error { _, err := Next(s, t1); return err },
+		"MarkAsStarting": func(s Snapshot) error {
+			_, err := MarkAsStarting(s, newVMM(vmmD), failure.StartReasonUser, t1)
+			return err
+		},
 		"SetMigrationIDs": func(s Snapshot) error {
 			_, err := SetMigrationIDs(s, vmmA, migN, vmmC, t1)
 			return err

@@ -121,10 +121,11 @@ func start(c *demo.Clock, s instancestate.Snapshot, vmm vmmstate.ID, sled vmmsta
 			return s, err
 		}
 	}
-	if s.Instance, err = instancestate.MarkAsStarting(s, vmm, why, c.Tick()); err != nil {
+	rec := vmmstate.New(vmm, s.Instance.ID, sled, c.Tick())
+	if s.Instance, err = instancestate.MarkAsStarting(s, rec, why, c.T); err != nil {
 		return s, err
 	}
-	s.Active = vmmstate.New(vmm, s.Instance.ID, sled, c.T)
+	s.Active = rec
 	s.Active.Runtime, _, err = s.Active.Runtime.Transition(vmmstate.Starting, c.Tick())
 	return s, err
 }

@@ -45,10 +45,11 @@ func run(w io.Writer) error {
 	if s, _, err = p.Request(s, instancestate.RequestStart, c.Tick()); err != nil {
 		return err
 	}
-	if s.Instance, err = instancestate.MarkAsStarting(s, vmm, failure.StartReasonUser, c.Tick()); err != nil {
+	rec := vmmstate.New(vmm, s.Instance.ID, demo.Sled(1), c.Tick())
+	if s.Instance, err = instancestate.MarkAsStarting(s, rec, failure.StartReasonUser, c.T); err != nil {
 		return err
 	}
-	s.Active = vmmstate.New(vmm, s.Instance.ID, demo.Sled(1), c.T)
+	s.Active = rec
 	p.Show("start saga linked its VMM", s)
 	if s.Active.Runtime, _, err = s.Active.Runtime.Transition(vmmstate.Starting, c.Tick()); err != nil {
 		return err

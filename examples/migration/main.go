@@ -81,10 +81,11 @@ func runningOn(c *demo.Clock, vmm vmmstate.ID) (instancestate.Snapshot, error) {
 	if s.Instance, _, err = instancestate.FinishCreate(s.Instance, c.Tick()); err != nil {
 		return s, err
 	}
-	if s.Instance, err = instancestate.MarkAsStarting(s, vmm, failure.StartReasonAutoStart, c.Tick()); err != nil {
+	rec := vmmstate.New(vmm, s.Instance.ID, demo.Sled(1), c.Tick())
+	if s.Instance, err = instancestate.MarkAsStarting(s, rec, failure.StartReasonAutoStart, c.T); err != nil {
 		return s, err
 	}
-	s.Active = vmmstate.New(vmm, s.Instance.ID, demo.Sled(1), c.T)
+	s.Active = rec
 	if s.Active.Runtime, _, err = s.Active.Runtime.Transition(vmmstate.Starting, c.Tick()); err != nil {
 		return s, err
 	}

@@ -193,7 +193,11 @@ func (s *startSaga) step(w *World) bool {
 		s.sled.reserve(r.vmm.ID)
 		s.vmm, s.created = r.vmm.ID, true
 	case stMark:
-		rec, err := instancestate.MarkAsStarting(w.snapshot(in), s.vmm, s.reason, w.now)
+		var vmm vmmstate.VMM
+		if row, ok := w.vmms[s.vmm]; ok {
+			vmm = row.vmm
+		}
+		rec, err := instancestate.MarkAsStarting(w.snapshot(in), vmm, s.reason, w.now)
 		if err != nil {
 			if !errors.Is(err, instancestate.ErrConflict) {
 				w.unexpected("MarkAsStarting", in.name, err)

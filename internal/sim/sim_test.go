@@ -158,7 +158,9 @@ func TestDefaultRunExercisesEverything(t *testing.T) {
 	need("actions", s.Actions)
 	need("faults", s.Injected)
 	need("requests accepted", s.Accepted)
-	need("requests rejected", s.Rejected)
+	// A stop is refused only while the instance is still being created
+	// (§10.2): about once in 15,000 steps, left to the long runs.
+	need("requests rejected", s.Rejected, "start", "reboot", "migrate", "delete")
 	need("sagas completed", s.Completed)
 	need("sagas unwound", s.Unwound, "start", "migrate", "update")
 	need("starts", s.Starts)
