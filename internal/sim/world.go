@@ -230,12 +230,16 @@ func unsettled(s instancestate.Snapshot, now time.Time) string {
 		if e == instancestate.Stopped || e == instancestate.Failed {
 			return ""
 		}
-	default:
-		// D19 as Next states it: an instance whose guest shut itself down
-		// (or that is destroyed) is left as it is. A stale start saga can
-		// run one again (counted as started_against_intent): nothing then
-		// reconciles its intent with the running VMM.
-		return ""
+	case instancestate.IntendGuestShutdown:
+		// The guest shut itself down (§13.3): nothing restarts it, and no
+		// start may link a VMM against that intent (MarkAsStarting).
+		if e == instancestate.Stopped || e == instancestate.Failed {
+			return ""
+		}
+	case instancestate.IntendDestroyed:
+		if e == instancestate.Destroyed {
+			return ""
+		}
 	}
 	n, err := instancestate.Next(s, now)
 	if err != nil {
