@@ -1,6 +1,7 @@
 package vmmstate
 
 import (
+	"github.com/vmlife/vmlife/failure"
 	"time"
 
 	"github.com/vmlife/vmlife/generation"
@@ -162,4 +163,22 @@ func (r *Runtime) UnmarshalJSON(b []byte) error {
 	}
 	*r = v
 	return nil
+}
+
+// MarkFailed records proof that the VMM is dead (D18): a sled-agent
+// answered that it is gone, its sled was expunged, or its sled is off
+// (failure.Classify, failure.CheckHealth give the reason). It is
+// Transition(Failed(reason)) for a VMM that exists on its sled (§4.2), and
+// Unchanged for one that does not — a VMM still being created was never
+// registered, so "no such instance" proves nothing about it; an unwound or
+// destroyed one is already gone. A VMM already failed keeps its first cause
+// (D6). An invalid reason is ErrInvalidState.
+func (r Runtime) MarkFailed(reason failure.Reason, now time.Time) (Runtime, Outcome, error) {
+	if !reason.IsValid() {
+		return r, 0, r.refuse(0, Runtime{}, false, ErrInvalidState)
+	}
+	if r.State.IsValid() && !r.State.ExistsOnSled() {
+		return r, Unchanged, nil
+	}
+	return r.Transition(Failed(reason), now)
 }

@@ -308,11 +308,9 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 			return
 		}
 		w.stats.SledCalls[strconv.Itoa(cl.HTTPStatus)]++
-		// D18: only proof of death fails a VMM. A 404 about a VMM the
-		// database has not yet placed on its sled (creating: §4.2
-		// exists_on_sled is false) proves nothing — its start saga has
-		// not registered it yet.
-		if cl.VMMGone && v.Runtime.State.ExistsOnSled() {
+		// D18: only proof of death fails a VMM; MarkFailed ignores a 404
+		// about a VMM not yet registered on its sled (still creating).
+		if cl.VMMGone {
 			w.markFailed(v.ID, cl.Reason)
 		}
 		return

@@ -137,12 +137,12 @@ func (w *World) markFailed(id vmmstate.ID, reason failure.Reason) {
 	if row == nil {
 		return
 	}
-	rt, o, err := row.vmm.Runtime.Transition(vmmstate.Failed(reason), w.now)
+	rt, o, err := row.vmm.Runtime.MarkFailed(reason, w.now)
 	switch {
 	case errors.Is(err, vmmstate.ErrTerminal):
 		w.tracef("mark %s failed(%v): already %v", row.name, reason, row.vmm.Runtime.State)
 	case err != nil:
-		w.unexpected("Transition to failed", row.name, err)
+		w.unexpected("MarkFailed", row.name, err)
 		return
 	case o == vmmstate.Applied:
 		row.vmm.Runtime = rt
