@@ -19,3 +19,22 @@ func FinishCreate(in Instance, now time.Time) (Instance, bool, error) {
 	in.Runtime = rt
 	return in, true, nil
 }
+
+// UnwindCreate is the create saga's undo (§16): the record is deleted
+// straight from creating — state destroyed at generation+1, stamped now —
+// so that it never passes through failed, which would make it a candidate
+// for auto-restart. An instance no longer creating is returned unchanged
+// with applied false: the saga got past the point its undo covers.
+func UnwindCreate(in Instance, now time.Time) (Instance, bool, error) {
+	if in.Runtime.State != NexusCreating {
+		return in, false, nil
+	}
+	rt, err := in.Runtime.next(now)
+	if err != nil {
+		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+	}
+	rt.State = NexusDestroyed
+	in.Runtime = rt
+	in.IntendedState = IntendDestroyed
+	return in, true, nil
+}

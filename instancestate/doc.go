@@ -16,7 +16,7 @@
 //     Snapshot.Apply commits a plan;
 //   - ApplyReport applies a sled-agent report with every generation guard
 //     and says whether an update is needed (§8.2, §12);
-//   - FinishCreate, MarkAsStarting, UnwindStart, SetMigrationIDs, Delete and the
+//   - FinishCreate, UnwindCreate, MarkAsStarting, UnwindStart, SetMigrationIDs, Delete and the
 //     Instance lock methods are the sagas' steps and preconditions (§9,
 //     §14, §16, §8.1);
 //   - Reincarnate, Conditions and Next say whether to restart, why the
