@@ -16,9 +16,9 @@
 //     Snapshot.Apply commits a plan;
 //   - ApplyReport applies a sled-agent report with every generation guard
 //     and says whether an update is needed (§8.2, §12);
-//   - FinishCreate, UnwindCreate, MarkAsStarting, UnwindStart, SetMigrationIDs, Delete and the
-//     Instance lock methods are the sagas' steps and preconditions (§9,
-//     §14, §16, §8.1);
+//   - FinishCreate, UnwindCreate, MarkAsStarting, UnwindStart,
+//     SetMigrationIDs, Delete and the Instance lock methods are the sagas'
+//     steps and preconditions (§8.1, §9, §14, §16);
 //   - Reincarnate, Conditions and Next say whether to restart, why the
 //     instance is not running, and what to do next (D13–D15, D19).
 //
