@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"strings"
 	"time"
 
 	"fmt"
@@ -65,11 +66,11 @@ func (s Snapshot) Validate() error {
 	case in.ID.IsZero():
 		return broken(RuleValidFields, "id", "nil UUID")
 	case !rt.State.IsValid():
-		return broken(RuleValidFields, "state", "%v (accepted: creating, no_vmm, vmm, failed, destroyed)", rt.State)
+		return broken(RuleValidFields, "state", "%v (accepted: %s)", rt.State, strings.Join(nexusStates.Names(), ", "))
 	case !in.IntendedState.IsValid():
-		return broken(RuleValidFields, "intended_state", "%v (accepted: running, stopped, guest_shutdown, destroyed)", in.IntendedState)
+		return broken(RuleValidFields, "intended_state", "%v (accepted: %s)", in.IntendedState, strings.Join(intendedStates.Names(), ", "))
 	case in.AutoRestart.Policy != 0 && !in.AutoRestart.Policy.IsValid():
-		return broken(RuleValidFields, "auto_restart_policy", "%v (accepted: never, best_effort, null)", in.AutoRestart.Policy)
+		return broken(RuleValidFields, "auto_restart_policy", "%v (accepted: %s, null)", in.AutoRestart.Policy, strings.Join(policies.Names(), ", "))
 	case in.AutoRestart.Cooldown < 0:
 		return broken(RuleValidFields, "auto_restart_cooldown", "%v (accepted: a positive duration or null)", in.AutoRestart.Cooldown)
 	}

@@ -2,6 +2,7 @@ package vmmstate
 
 import (
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/vmlife/vmlife/failure"
@@ -54,7 +55,7 @@ func (row Row) LenientRuntime() (Runtime, error) {
 
 func (row Row) read(lenient bool) (Runtime, error) {
 	if !row.State.IsValid() {
-		return Runtime{}, &RecordError{Field: "state", Value: row.State.String(), Rule: "vmm_state enum (accepted: " + joinKinds() + ")"}
+		return Runtime{}, &RecordError{Field: "state", Value: row.State.String(), Rule: "vmm_state enum (accepted: " + strings.Join(kinds.Names(), ", ") + ")"}
 	}
 	var s State
 	reason, hasReason := row.FailureReason.V, row.FailureReason.Valid
@@ -73,15 +74,4 @@ func (row Row) read(lenient bool) (Runtime, error) {
 		s = State(row.State) // a stray reason on a lenient read is ignored (§6.3)
 	}
 	return Runtime{State: s, Generation: row.StateGeneration, TimeUpdated: row.TimeStateUpdated}, nil
-}
-
-func joinKinds() string {
-	s := ""
-	for i, k := range AllKinds() {
-		if i > 0 {
-			s += ", "
-		}
-		s += k.String()
-	}
-	return s
 }
