@@ -13,7 +13,7 @@ func FinishCreate(in Instance, now time.Time) (Instance, bool, error) {
 	}
 	rt, err := in.Runtime.next(now)
 	if err != nil {
-		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, false, overflowed("state_generation", err)
 	}
 	rt.State = NexusNoVMM
 	in.Runtime = rt
@@ -31,7 +31,7 @@ func UnwindCreate(in Instance, now time.Time) (Instance, bool, error) {
 	}
 	rt, err := in.Runtime.next(now)
 	if err != nil {
-		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, false, overflowed("state_generation", err)
 	}
 	rt.State = NexusDestroyed
 	in.Runtime = rt

@@ -76,6 +76,12 @@ func orNone(id vmmstate.ID) string {
 	return id.String()
 }
 
+// overflowed is the error for a change that would take the generation in
+// field past 2^63−1 (D5: never a wrap, never a panic).
+func overflowed(field string, err error) error {
+	return &RuleError{Rule: "generation below 2^63-1", Field: field, Detail: err.Error(), Err: err}
+}
+
 // ConflictError reports a saga precondition or guarded write that no longer
 // holds (§8.1, §9, §14). Status is the HTTP status the API answers.
 type ConflictError struct {

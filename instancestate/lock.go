@@ -26,7 +26,7 @@ func (i Instance) Lock(updater UpdaterID) (Instance, Lock, error) {
 	}
 	g, err := i.UpdaterGen.Next()
 	if err != nil {
-		return i, Lock{}, &RuleError{Rule: "generation below 2^63-1", Field: "updater_gen", Detail: err.Error(), Err: err}
+		return i, Lock{}, overflowed("updater_gen", err)
 	}
 	i.UpdaterID, i.UpdaterGen = updater, g
 	return i, Lock{Updater: updater, Gen: g}, nil
@@ -46,7 +46,7 @@ func (i Instance) InheritLock(parent Lock, child UpdaterID) (Instance, Lock, err
 	}
 	g, err := parent.Gen.Next()
 	if err != nil {
-		return i, Lock{}, &RuleError{Rule: "generation below 2^63-1", Field: "updater_gen", Detail: err.Error(), Err: err}
+		return i, Lock{}, overflowed("updater_gen", err)
 	}
 	i.UpdaterID, i.UpdaterGen = child, g
 	return i, Lock{Updater: child, Gen: g}, nil
@@ -65,7 +65,7 @@ func (i Instance) Unlock(l Lock) (Instance, bool, error) {
 	}
 	g, err := l.Gen.Next()
 	if err != nil {
-		return i, false, &RuleError{Rule: "generation below 2^63-1", Field: "updater_gen", Detail: err.Error(), Err: err}
+		return i, false, overflowed("updater_gen", err)
 	}
 	i.UpdaterID, i.UpdaterGen = UpdaterID{}, g
 	return i, true, nil
@@ -85,12 +85,9 @@ func (i Instance) Commit(l Lock, p Plan) (Instance, bool, error) {
 	case held && newer:
 		g, err := l.Gen.Next()
 		if err != nil {
-			return i, false, &RuleError{Rule: "generation below 2^63-1", Field: "updater_gen", Detail: err.Error(), Err: err}
+			return i, false, overflowed("updater_gen", err)
 		}
-		i.Runtime = p.Runtime
-		if p.Intent != 0 {
-			i.IntendedState = p.Intent
-		}
+		i = i.withPlan(p)
 		i.UpdaterID, i.UpdaterGen = UpdaterID{}, g
 		return i, true, nil
 	case !held && !newer:

@@ -204,7 +204,7 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 		return Plan{}, false, nil
 	}
 	if overflow != nil {
-		return Plan{}, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: overflow.Error(), Err: overflow}
+		return Plan{}, false, overflowed("state_generation", overflow)
 	}
 	return p, true, nil
 }
@@ -219,10 +219,7 @@ func (s Snapshot) Apply(p Plan) (Snapshot, error) {
 		return s, &ConflictError{Op: "commit update", Message: "instance state has changed", Status: 409, Err: ErrStaleGeneration}
 	}
 	out := s
-	out.Instance.Runtime = p.Runtime
-	if p.Intent != 0 {
-		out.Instance.IntendedState = p.Intent
-	}
+	out.Instance = s.Instance.withPlan(p)
 	out.Active = s.linked(p.Runtime.ActiveVMM)
 	out.Target = s.linked(p.Runtime.TargetVMM)
 	if p.Runtime.MigrationID.IsZero() {
@@ -246,4 +243,15 @@ func (s Snapshot) linked(id vmmstate.ID) vmmstate.VMM {
 		return s.Target
 	}
 	return vmmstate.VMM{}
+}
+
+// withPlan returns i with the plan's runtime and, when it sets one, its
+// intent written: the instance part of a commit (§9, §13.4), shared by
+// Instance.Commit and Snapshot.Apply.
+func (i Instance) withPlan(p Plan) Instance {
+	i.Runtime = p.Runtime
+	if p.Intent != 0 {
+		i.IntendedState = p.Intent
+	}
+	return i
 }

@@ -244,7 +244,7 @@ func (s Snapshot) decideStop(now time.Time) (Decision, error) {
 		// §10.2: stopping a failed instance moves it to no_vmm.
 		rt, err := s.Instance.Runtime.next(now)
 		if err != nil {
-			return Decision{}, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+			return Decision{}, overflowed("state_generation", err)
 		}
 		rt.State = NexusNoVMM
 		d := accept(ActionUpdateRuntime, IntendStopped)

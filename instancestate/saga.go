@@ -62,7 +62,7 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.VMM, reason failure.StartReason, no
 	}
 	rt, err := in.Runtime.next(now)
 	if err != nil {
-		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, overflowed("state_generation", err)
 	}
 	if rt.ActiveVMM != (vmmstate.ID{}) && !rt.MigrationID.IsZero() {
 		// Replacing an unwound VMM that a migration names as its source:
@@ -91,7 +91,7 @@ func UnwindStart(in Instance, started Instance, now time.Time) (Instance, bool, 
 	}
 	rt, err := in.Runtime.next(now)
 	if err != nil {
-		return in, false, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, false, overflowed("state_generation", err)
 	}
 	rt.State, rt.ActiveVMM = NexusNoVMM, vmmstate.ID{}
 	// A target or migration the start saga never set cannot be linked to an
@@ -135,7 +135,7 @@ func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmsta
 	}
 	next, err := rt.next(now)
 	if err != nil {
-		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, overflowed("state_generation", err)
 	}
 	next.MigrationID, next.TargetVMM = id, target
 	in.Runtime = next
@@ -160,7 +160,7 @@ func Delete(s Snapshot, now time.Time) (Instance, error) {
 	in := s.Instance
 	rt, err := in.Runtime.next(now)
 	if err != nil {
-		return in, &RuleError{Rule: "generation below 2^63-1", Field: "state_generation", Detail: err.Error(), Err: err}
+		return in, overflowed("state_generation", err)
 	}
 	rt.State = NexusDestroyed
 	in.Runtime = rt
