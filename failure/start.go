@@ -5,11 +5,11 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"github.com/vmlife/vmlife/internal/clip"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vmlife/vmlife/internal/enum"
 )
@@ -454,7 +454,7 @@ func (f *StartFailure) setField(key string, raw json.RawMessage) error {
 
 // clipJSON quotes the start of an undecodable document for an error
 // message.
-func clipJSON(b []byte) string { return strconv.Quote(clip(b)) }
+func clipJSON(b []byte) string { return strconv.Quote(clip.Bytes(b, 64)) }
 
 // compactJSON shows a well-formed JSON value on one line for an error
 // message: insignificant whitespace removed, the start only.
@@ -463,18 +463,5 @@ func compactJSON(raw []byte) string {
 	if json.Compact(&c, raw) != nil {
 		return clipJSON(raw)
 	}
-	return clip(c.Bytes())
-}
-
-// clip returns at most the first 64 bytes of b, cut at a rune boundary.
-func clip(b []byte) string {
-	const limit = 64
-	if len(b) <= limit {
-		return string(b)
-	}
-	n := limit
-	for n > 0 && !utf8.RuneStart(b[n]) {
-		n--
-	}
-	return string(b[:n]) + "…"
+	return clip.Bytes(c.Bytes(), 64)
 }

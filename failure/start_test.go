@@ -281,6 +281,20 @@ func TestStartFailureValidate(t *testing.T) {
 			}
 		})
 	}
+	// The boundary years themselves are valid: RFC 3339 writes years 0001
+	// to 9999, and only the zero instant of year 1 means "unset".
+	for _, at := range []time.Time{
+		time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(1, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	} {
+		f := valid
+		f.Time = at
+		if err := f.Validate(); err != nil {
+			t.Errorf("time %v: %v; want valid (years 0001..9999 round-trip)", at, err)
+		}
+	}
 	// Transient is the caller's to override: the table only gives the default.
 	permanent := valid
 	permanent.Transient = !valid.Transient

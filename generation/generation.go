@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/vmlife/vmlife/internal/clip"
 	"math"
 	"strconv"
 )
@@ -71,7 +72,7 @@ func FromUint64(n uint64) (Generation, error) {
 // values outside 0..Max are errors.
 func Parse(s string) (Generation, error) {
 	if s == "" || len(s) > 40 || (s[0] < '0' || s[0] > '9') && s[0] != '-' {
-		return Generation{}, &Error{Input: strconv.Quote(clip(s)), Err: ErrSyntax}
+		return Generation{}, &Error{Input: strconv.Quote(clip.String(s, clipLimit)), Err: ErrSyntax}
 	}
 	if s[0] == '-' {
 		if _, err := strconv.ParseInt(s, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
@@ -89,12 +90,8 @@ func Parse(s string) (Generation, error) {
 	return FromUint64(u)
 }
 
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+// clipLimit bounds how much of a refused input an error message repeats.
+const clipLimit = 40
 
 // Int64 returns g as the signed value stored in the database.
 func (g Generation) Int64() int64 { return g.n }
@@ -172,7 +169,7 @@ func (g Generation) MarshalJSON() ([]byte, error) { return g.AppendText(nil) }
 // exponents and null are errors; on error g is unchanged.
 func (g *Generation) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' || string(b) == "null" {
-		return &Error{Input: clip(string(b)), Err: ErrSyntax}
+		return &Error{Input: clip.Bytes(b, clipLimit), Err: ErrSyntax}
 	}
 	return g.UnmarshalText(b)
 }

@@ -1,6 +1,7 @@
 package migration_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/vmlife/vmlife/generation"
@@ -271,5 +272,18 @@ func TestMarkFailedOverflow(t *testing.T) {
 		if err != nil || o != vmmstate.Applied || got.Side(role) != r.Side(role) || got.Side(role.Other()).State != migration.Failed {
 			t.Fatalf("%v terminal at Max: MarkFailed = %v, %v, %v", role, got, o, err)
 		}
+	}
+}
+
+// TestApplyIllegalTransitionNamesTheSuccessors: an illegal move (D7: nothing
+// goes back to pending) is refused with a message that lists the states the
+// side could have moved to, so the reporter's mistake is plain.
+func TestApplyIllegalTransitionNamesTheSuccessors(t *testing.T) {
+	r := migration.New(migID, instID, vmm1, vmm2, t0)
+	r.Source.State, r.Source.Generation = migration.InProgress, gen(3)
+	_, _, err := r.ApplySource(vmm1, migration.Report{MigrationID: migID, State: migration.Pending, Generation: gen(4), TimeUpdated: t1})
+	const want = "a successor of in_progress: failed, completed"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v; want it to say %q", err, want)
 	}
 }

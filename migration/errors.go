@@ -84,10 +84,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // stateNames lists the accepted states for error messages.
 func stateNames() string { return strings.Join(states.Names(), ", ") }
 
+// stateList names the states ss for an illegal-transition message. It is
+// only asked about a state that is not terminal (a report for a terminal
+// side is Unchanged before any edge is checked), so ss is never empty.
 func stateList(ss []State) string {
-	if len(ss) == 0 {
-		return "none (terminal)"
-	}
 	names := make([]string, len(ss))
 	for i, s := range ss {
 		names[i] = s.String()

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"github.com/vmlife/vmlife/internal/clip"
 	"strconv"
 	"strings"
 
@@ -197,14 +198,14 @@ func (s *State) UnmarshalJSON(b []byte) error {
 			}
 			// Any other shape names no State: ErrUnknown, like every other
 			// rejected input.
-			return &enum.Error{Type: "vmmstate.State", Input: string(clip(b)), Accepted: []string{`{"failed":"<reason>"}`}}
+			return &enum.Error{Type: "vmmstate.State", Input: clip.Bytes(b, 64), Accepted: []string{`{"failed":"<reason>"}`}}
 		}
 		*s = Failed(r)
 		return nil
 	}
 	var label string
 	if err := json.Unmarshal(b, &label); err != nil {
-		return &enum.Error{Type: "vmmstate.State", Input: string(clip(b)), Accepted: stateNames()}
+		return &enum.Error{Type: "vmmstate.State", Input: clip.Bytes(b, 64), Accepted: stateNames()}
 	}
 	k, err := ParseKind(label)
 	if err != nil || k == KindFailed {
@@ -250,11 +251,4 @@ func jsonStateNames() []string {
 		out = append(out, string(b))
 	}
 	return out
-}
-
-func clip(b []byte) []byte {
-	if len(b) > 64 {
-		return append(b[:64:64], "…"...)
-	}
-	return b
 }

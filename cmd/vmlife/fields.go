@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vmlife/vmlife/internal/clip"
 	"math"
 	"strconv"
 	"strings"
@@ -125,7 +126,7 @@ func (r *reader) str(key string, required bool, accepted string) (s string, ok b
 		return "", false
 	}
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		r.fail(key, "want a string, got "+clip(raw), accepted)
+		r.fail(key, "want a string, got "+clip.Bytes(raw, clipLimit), accepted)
 		return "", false
 	}
 	return s, true
@@ -166,7 +167,7 @@ func idField[T interface{ IsZero() bool }](r *reader, key string, required bool,
 	v, err := parse(s)
 	switch {
 	case err != nil:
-		r.fail(key, strconv.Quote(clipString(s))+" is not a UUID", accepted)
+		r.fail(key, strconv.Quote(clip.String(s, clipLimit))+" is not a UUID", accepted)
 		return zero
 	case v.IsZero():
 		r.fail(key, "the nil UUID identifies nothing", "a non-nil "+strings.TrimPrefix(accepted, "a "))
@@ -189,7 +190,7 @@ func (r *reader) time(key string, required bool) time.Time {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		r.fail(key, strconv.Quote(clipString(s))+" is not an RFC 3339 time", accepted)
+		r.fail(key, strconv.Quote(clip.String(s, clipLimit))+" is not an RFC 3339 time", accepted)
 		return time.Time{}
 	}
 	t = t.UTC()
@@ -220,7 +221,7 @@ func (r *reader) gen(key string) generation.Generation {
 		case errors.Is(err, generation.ErrOverflow):
 			r.fail(key, string(raw)+" is too large", acceptGen)
 		default:
-			r.fail(key, "want an integer, got "+clip(raw), acceptGen)
+			r.fail(key, "want an integer, got "+clip.Bytes(raw, clipLimit), acceptGen)
 		}
 	}
 	return g
@@ -239,7 +240,7 @@ func (r *reader) integer(key string, required bool, lo, hi int64, accepted strin
 		r.fail(key, string(raw)+" is out of range", accepted)
 		return 0, false
 	case err != nil:
-		r.fail(key, "want an integer, got "+clip(raw), accepted)
+		r.fail(key, "want an integer, got "+clip.Bytes(raw, clipLimit), accepted)
 		return 0, false
 	case n < lo || n > hi:
 		r.fail(key, strconv.FormatInt(n, 10)+" is out of range", accepted)
@@ -324,23 +325,15 @@ func nestedError(path string, err error, accepted map[string]string) error {
 	case errors.As(err, &ge):
 		return badInput(p, strings.Trim(ge.Input, `"`)+": "+ge.Err.Error(), acceptGen)
 	case errors.As(err, &te):
-		return badInput(p, strconv.Quote(clipString(te.Value))+" is not an RFC 3339 time", acceptTime)
+		return badInput(p, strconv.Quote(clip.String(te.Value, clipLimit))+" is not an RFC 3339 time", acceptTime)
 	case errors.As(err, &ue):
 		return badInput(p, "got a JSON "+ue.Value, acc)
 	}
 	return badInput(p, strings.TrimPrefix(msg+": "+err.Error(), ": "), acc)
 }
 
-// clip shows the start of a raw JSON value in a message.
-func clip(raw []byte) string { return clipString(string(raw)) }
-
-func clipString(s string) string {
-	const limit = 40
-	if r := []rune(s); len(r) > limit {
-		return string(r[:limit]) + "…"
-	}
-	return s
-}
+// clipLimit bounds how much of a refused value a message repeats.
+const clipLimit = 40
 
 // names returns the String of each value, for accepted-value lists.
 func names[E fmt.Stringer](all []E) []string {
