@@ -71,7 +71,9 @@ func FromUint64(n uint64) (Generation, error) {
 // Parse decodes the decimal form written by String. Signs, spaces and
 // values outside 0..Max are errors.
 func Parse(s string) (Generation, error) {
-	if s == "" || len(s) > 40 || (s[0] < '0' || s[0] > '9') && s[0] != '-' {
+	// Anything past 40 bytes cannot be a generation; clip it in the message.
+	// Every other malformed input is refused by strconv below.
+	if s == "" || len(s) > 40 {
 		return Generation{}, &Error{Input: strconv.Quote(clip.String(s, clipLimit)), Err: ErrSyntax}
 	}
 	if s[0] == '-' {

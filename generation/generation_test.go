@@ -250,6 +250,9 @@ func TestErrorMessage(t *testing.T) {
 			"generation 18446744073709551615: generation number too large (want an integer between 0 and 9223372036854775807)"},
 		{func() error { _, err := generation.Parse("x1"); return err }(),
 			`generation "x1": generation is not a decimal integer (want an integer between 0 and 9223372036854775807)`},
+		// A JSON string is named as it was written, not quoted again.
+		{func() error { var g generation.Generation; return g.UnmarshalJSON([]byte(`"5"`)) }(),
+			`generation "5": generation is not a decimal integer (want an integer between 0 and 9223372036854775807)`},
 		{func() error { _, err := maxGen().Next(); return err }(),
 			"generation 9223372036854775807+1: generation number too large (want an integer between 0 and 9223372036854775807)"},
 	}
