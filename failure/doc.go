@@ -5,4 +5,8 @@
 //
 // Everything here is a pure value or a pure function (D1): classifying an
 // outcome reads nothing but its argument.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package failure

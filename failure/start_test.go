@@ -147,7 +147,7 @@ func TestStartFailureJSON(t *testing.T) {
 			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", got, back, err, row.f)
 		}
 	}
-	// The document form of LAYOUT.md reads as a nullable field.
+	// The document form of docs/cli.md reads as a nullable field.
 	var doc struct {
 		StartFailure *failure.StartFailure `json:"start_failure"`
 	}

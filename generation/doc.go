@@ -11,4 +11,8 @@
 // or an out-of-range JSON, text or SQL value is a *Error matching
 // ErrOverflow, ErrNegative or ErrSyntax. Like everything in vmlife it is a
 // pure value: no clock, no I/O (D1, D2).
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package generation

@@ -26,4 +26,8 @@
 // time as now, reads nothing else, and returns new values (D1, D2). Package
 // instancetest has rapid generators of valid snapshots and invariant
 // checkers for property tests.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package instancestate

@@ -213,7 +213,7 @@ func TestRequestWire(t *testing.T) {
 	})
 }
 
-// TestActionWire: LAYOUT's requests.*.action strings.
+// TestActionWire: docs/cli.md's requests.*.action strings.
 func TestActionWire(t *testing.T) {
 	checkEnum[Action](t, enumSpec[Action]{
 		typ:   "instancestate.Action",
@@ -229,14 +229,14 @@ func TestSledRequestWire(t *testing.T) {
 	})
 }
 
-// TestNetworkActionWire: LAYOUT's update.network.action strings.
+// TestNetworkActionWire: docs/cli.md's update.network.action strings.
 func TestNetworkActionWire(t *testing.T) {
 	checkEnum[NetworkAction](t, enumSpec[NetworkAction]{
 		typ: "instancestate.NetworkAction", names: []string{"update", "delete"},
 	})
 }
 
-// TestKarmaWire: LAYOUT's reincarnation.status strings.
+// TestKarmaWire: docs/cli.md's reincarnation.status strings.
 func TestKarmaWire(t *testing.T) {
 	checkEnum[Karma](t, enumSpec[Karma]{
 		typ: "instancestate.Karma", names: []string{"will_reincarnate", "cooling_down", "nirvana"},
@@ -250,7 +250,7 @@ func TestConditionTypeWire(t *testing.T) {
 	})
 }
 
-// TestNextKindWire: LAYOUT's next_action.action strings.
+// TestNextKindWire: docs/cli.md's next_action.action strings.
 func TestNextKindWire(t *testing.T) {
 	checkEnum[NextKind](t, enumSpec[NextKind]{
 		typ: "instancestate.NextKind", names: []string{"none", "start", "stop", "run_update", "reincarnate", "wait"},

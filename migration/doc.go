@@ -46,4 +46,8 @@
 // wrapping an exported sentinel, and the record it was given is returned as
 // it was: a record is never half-updated. Package migrationtest has rapid
 // generators and invariant checkers for property tests.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package migration

@@ -24,7 +24,7 @@ func docRecord() migration.Record {
 	return r
 }
 
-// The migration object of the snapshot document (LAYOUT.md), both ways.
+// The migration object of the snapshot document (docs/cli.md), both ways.
 func TestRecordJSON(t *testing.T) {
 	b, err := json.Marshal(docRecord())
 	if err != nil || string(b) != recordDoc {
@@ -34,7 +34,7 @@ func TestRecordJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back != docRecord() {
 		t.Fatalf("json.Unmarshal = %v, %v", back, err)
 	}
-	// Missing optional keys read as null (LAYOUT.md): the zero time.
+	// Missing optional keys read as null (docs/cli.md): the zero time.
 	short := strings.Replace(recordDoc, `,"time_target_updated":null,"time_created":"2026-11-21T10:00:00Z"`, ``, 1)
 	want := docRecord()
 	want.TimeCreated = want.Target.TimeUpdated

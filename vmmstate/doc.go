@@ -27,4 +27,8 @@
 // no clock (times are passed in as now), no I/O, no goroutines, no panics
 // (D1–D3). Package vmmtest has rapid generators and invariant checkers for
 // property tests.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package vmmstate

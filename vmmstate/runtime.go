@@ -67,14 +67,13 @@ func (o Outcome) MarshalText() ([]byte, error) { return outcomes.Append(nil, o) 
 //
 // On error the returned runtime is r, unchanged, and the error is a
 // *TransitionError.
-//
-// A Runtime is five words, more than the compiler keeps in registers, so it
-// lives in memory; the results that are not errors are therefore written
-// field by field (Runtime{State: r.State, …}) rather than as r: copying the
-// whole struct back out of the just-spilled receiver defeats the CPU's
-// store forwarding and made these paths about half again slower
-// (BenchmarkTransition, BenchmarkObserve).
 func (r Runtime) Transition(to State, now time.Time) (Runtime, Outcome, error) {
+	// A Runtime is five words, more than the compiler keeps in registers,
+	// so it lives in memory; the results that are not errors are written
+	// field by field (Runtime{State: r.State, …}) rather than as r: copying
+	// the whole struct back out of the just-spilled receiver defeats the
+	// CPU's store forwarding and made these paths about half again slower
+	// (BenchmarkTransition, BenchmarkObserve).
 	if !r.State.IsValid() || !to.IsValid() {
 		return r, 0, r.refuse(to, Runtime{}, false, ErrInvalidState)
 	}

@@ -4,7 +4,7 @@
 //
 // It is a separate module (github.com/vmlife/vmlife/bench/peers) so that the
 // two peer libraries are never required by vmlife itself: importing vmlife
-// must not pull in a benchmark's dependencies (LAYOUT.md).
+// must not pull in a benchmark's dependencies (the README's dependency rule).
 //
 // The peers are configured from vmmstate.AllKinds and vmmstate.Successors,
 // never from a hand-copied table, and a test checks every implementation here

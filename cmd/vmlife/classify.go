@@ -14,7 +14,7 @@ func init() {
 	}
 }
 
-// classifyJSON is the output of classify, in LAYOUT's key order.
+// classifyJSON is the output of classify, in docs/cli.md's key order.
 type classifyJSON struct {
 	VMMGone       bool    `json:"vmm_gone"`
 	FailureReason *string `json:"failure_reason"`

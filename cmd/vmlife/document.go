@@ -15,13 +15,13 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// document is the snapshot document of LAYOUT.md ("Snapshot document"), the
+// document is the snapshot document of docs/cli.md ("Snapshot document"), the
 // input of explain and report and part of report's output: a snapshot and
 // the time to decide it at.
 //
-// Field names are Omicron's database columns. Beyond LAYOUT's keys (which
-// LAYOUT allows: "more keys may be added") the document carries the two
-// values a Snapshot holds that LAYOUT does not name, so that no part of a
+// Field names are Omicron's database columns. Beyond docs/cli.md's keys (which
+// docs/cli.md allows: "more keys may be added") the document carries the two
+// values a Snapshot holds that docs/cli.md does not name, so that no part of a
 // snapshot is lost between report and explain:
 //
 //   - "sled_unreachable_since" (top level): when the instance watcher first
@@ -214,7 +214,7 @@ func columnPath(field string) string {
 	return join("instance", field)
 }
 
-// The JSON form of the document, in LAYOUT's key order. A nil pointer is
+// The JSON form of the document, in docs/cli.md's key order. A nil pointer is
 // null.
 type (
 	documentJSON struct {

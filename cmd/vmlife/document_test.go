@@ -75,7 +75,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDocumentKeepsWhatLayoutOmits: the two keys beyond LAYOUT's
+// TestDocumentKeepsWhatLayoutOmits: the two keys beyond docs/cli.md's
 // (sled_unreachable_since, migration.time_created) reach the snapshot and
 // come back out, and times written with an offset are kept as the same
 // instant in UTC.
@@ -264,7 +264,7 @@ func TestDocumentRoundTripProperty(t *testing.T) {
 
 // TestExplainTotalProperty: explain answers every valid snapshot document
 // (D17 holds, so nothing is bad input) except one whose generation cannot
-// be bumped, and its answer always has LAYOUT's keys.
+// be bumped, and its answer always has docs/cli.md's keys.
 func TestExplainTotalProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		d := genDocument(t)
@@ -369,7 +369,7 @@ func FuzzClassify(f *testing.F) {
 	})
 }
 
-// BenchmarkDecodeDocument measures decoding LAYOUT's example document,
+// BenchmarkDecodeDocument measures decoding docs/cli.md's example document,
 // the per-invocation cost of explain and report before any decision.
 func BenchmarkDecodeDocument(b *testing.B) {
 	data, err := os.ReadFile(filepath.Join("testdata", "explain", "migrating_in_flight.json"))

@@ -15,7 +15,7 @@ func init() {
 	}
 }
 
-// The output of explain, in LAYOUT's key order ("vmlife explain").
+// The output of explain, in docs/cli.md's key order ("vmlife explain").
 type (
 	explainJSON struct {
 		EffectiveState string            `json:"effective_state"`
@@ -80,7 +80,7 @@ type (
 )
 
 // explain decodes a snapshot document and asks the library every question
-// LAYOUT's explain answers, each at the document's now. Every answer is the
+// docs/cli.md's explain answers, each at the document's now. Every answer is the
 // library's; explain only writes it down.
 func explain(input []byte) (any, error) {
 	d, _, err := decodeDocument(input)
@@ -154,7 +154,7 @@ func explain(input []byte) (any, error) {
 	return out, nil
 }
 
-// encodePlan writes a plan with exactly the keys LAYOUT lists for "update".
+// encodePlan writes a plan with exactly the keys docs/cli.md lists for "update".
 func encodePlan(p instancestate.Plan) *planJSON {
 	out := &planJSON{
 		State:            p.Runtime.State.String(),

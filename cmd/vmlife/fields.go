@@ -22,7 +22,7 @@ import (
 // unknown or repeated key, a value of the wrong JSON type, an unknown enum
 // string, a malformed UUID, time or generation is an *inputError naming the
 // JSON path and the accepted values. An absent key and null are the same
-// (LAYOUT: "missing optional keys read as null"); a required key may be
+// (docs/cli.md: "missing optional keys read as null"); a required key may be
 // neither.
 
 // Accepted-value phrases shared by the fields of every document.

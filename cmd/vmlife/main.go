@@ -1,5 +1,5 @@
 // Command vmlife drives vmlife's decisions from the command line with the
-// fixed JSON interface of LAYOUT.md ("The command-line tool vmlife"):
+// fixed JSON interface of docs/cli.md ("The command-line tool vmlife"):
 //
 //	vmlife explain [FILE]    what the control plane makes of a snapshot
 //	vmlife report [FILE]     apply a sled-agent report to a snapshot
@@ -42,7 +42,7 @@ type command struct {
 // files, keyed by command name.
 var commands = map[string]command{}
 
-// The exit statuses of LAYOUT.md.
+// The exit statuses of docs/cli.md.
 const (
 	exitOK       = 0
 	exitFailure  = 1 // anything but bad input: an unreadable file, a write error
@@ -128,7 +128,7 @@ func finish(stderr io.Writer, name string, err error) int {
 	if errors.As(err, &in) {
 		status = exitBadInput
 	}
-	// One line, whatever the message holds (LAYOUT: one line on stderr).
+	// One line, whatever the message holds (docs/cli.md: one line on stderr).
 	line := strings.Join(strings.Fields(err.Error()), " ")
 	fmt.Fprintf(stderr, "vmlife %s: %s\n", name, line)
 	return status

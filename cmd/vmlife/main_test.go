@@ -116,7 +116,7 @@ func checkGolden(t *testing.T, golden, got string) {
 // through run in-process, and compares all three with the golden file next
 // to it. A document whose name starts with "bad_" must be refused as bad
 // input; every other must succeed. Either way the output must keep
-// LAYOUT's contract (checkContract).
+// docs/cli.md's contract (checkContract).
 func TestCLI(t *testing.T) {
 	for _, cmd := range []string{"explain", "report", "classify"} {
 		files, err := filepath.Glob(filepath.Join("testdata", cmd, "*.json"))
@@ -146,10 +146,10 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// checkContract checks the fixed interface of LAYOUT.md on one run: bad
+// checkContract checks the fixed interface of docs/cli.md on one run: bad
 // input exits 2 with nothing on stdout and one line on stderr that names a
 // field and what it accepts (or the rule broken); success exits 0 with
-// nothing on stderr and exactly one JSON object, with exactly LAYOUT's keys,
+// nothing on stderr and exactly one JSON object, with exactly docs/cli.md's keys,
 // on stdout.
 func checkContract(t *testing.T, cmd string, bad bool, status int, stdout, stderr string) {
 	t.Helper()
@@ -199,7 +199,7 @@ func checkContract(t *testing.T, cmd string, bad bool, status int, stdout, stder
 	}
 }
 
-// checkExplainKeys checks explain's output object key by key (LAYOUT
+// checkExplainKeys checks explain's output object key by key (docs/cli.md
 // "vmlife explain").
 func checkExplainKeys(t *testing.T, out map[string]json.RawMessage) {
 	t.Helper()

@@ -18,7 +18,7 @@ func init() {
 	}
 }
 
-// reportJSON is the output of report, in LAYOUT's key order.
+// reportJSON is the output of report, in docs/cli.md's key order.
 type reportJSON struct {
 	VMMUpdated          bool         `json:"vmm_updated"`
 	MigrationInUpdated  bool         `json:"migration_in_updated"`

@@ -35,4 +35,8 @@
 //
 // Like everything in vmlife the generators and checkers are deterministic:
 // all times derive from Reference, nothing reads the clock (D1).
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package instancetest

@@ -48,4 +48,8 @@
 // for the command, rapid's draws for the model-based test. The same
 // choices give the same world, and the same seed the same Summary, byte
 // for byte.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package sim

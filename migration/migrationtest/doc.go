@@ -12,4 +12,8 @@
 // migration package (§8.2, §8.3, D5, D6): generations never decrease, a
 // terminal side never changes, a refused or no-op update returns the record
 // it was given, and Apply changes only the side it addresses.
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package migrationtest

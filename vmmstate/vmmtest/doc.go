@@ -24,4 +24,8 @@
 // The checkers return an error instead of failing a test, so they work the
 // same under *testing.T, *rapid.T, or a simulator that counts violations.
 // Each error is a *Violation naming the rule that broke (D5, D6, D7, …).
+//
+// Rules are cited by id: §… names a section of the reference behaviour this
+// package follows (docs/reference.md in the repository), D… a decision where
+// vmlife differs from it or goes further (docs/decisions.md).
 package vmmtest
