@@ -297,8 +297,15 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 		case a.p.halted():
 			out = &failure.Outcome{Status: 410, ErrorCode: failure.ErrorCodeNoSuchInstance}
 		case w.fault(FaultStartTransient) && w.chance(20):
+			// §3.4: a full request queue, an error of the sled-agent's
+			// own, or Propolis refusing the request (its 4xx passes
+			// through). None proves the VMM gone (D18).
 			w.stats.Faults[FaultStartTransient]++
-			out = &failure.Outcome{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"}
+			out = [...]*failure.Outcome{
+				{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"},
+				{Status: 500},
+				{Status: 409},
+			}[w.intn(3)]
 		}
 	}
 	if out != nil {

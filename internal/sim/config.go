@@ -37,9 +37,11 @@ const (
 	// FaultStartTransient: sled-agents refuse some registrations and
 	// calls (sled_agent_error, vmm_gone; D13 transient causes).
 	FaultStartTransient
-	// FaultStartPermanent: some instances are bound by affinity to one
-	// sled and fail to start, permanently, while it is full or down
-	// (affinity_unsatisfiable, D13, D15).
+	// FaultStartPermanent: one instance in three carries a placement
+	// constraint — affinity to a sled, anti-affinity to one, or a local
+	// disk on one — and fails to start, permanently, while it cannot be
+	// met (affinity_unsatisfiable, anti_affinity_unsatisfiable,
+	// local_storage_unavailable; D13, D15).
 	FaultStartPermanent
 	// FaultSagaUnwind: start and migrate sagas fail at a random node and
 	// unwind (§14, §15), a MARK_AS_STARTING undo loses its race, and a

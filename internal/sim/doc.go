@@ -12,8 +12,12 @@
 //   - users' start, stop, reboot, migrate and delete requests are answered
 //     by instancestate.Decide and DecideMigrate, and the intent is written
 //     only when a request is accepted (D16);
-//   - the start saga (§14) places the VMM (failing with
-//     insufficient_capacity, affinity_unsatisfiable or sled_agent_error),
+//   - the create saga (§16) finishes with FinishCreate, or unwinds with
+//     UnwindCreate straight to destroyed;
+//   - the start saga (§14) places the VMM under the instance's placement
+//     constraint (failing with insufficient_capacity,
+//     affinity_unsatisfiable, anti_affinity_unsatisfiable,
+//     local_storage_unavailable, sled_agent_error or vmm_gone),
 //     inserts its record, links it with MarkAsStarting and registers it;
 //     unwinding marks the VMM saga_unwound (vmmstate.Runtime.Transition),
 //     moves the instance back with UnwindStart and records the cause with
@@ -43,6 +47,15 @@
 // without its saga. Step returns the violations first seen in it. Settle
 // then stops the users and the faults, and Unsettled names every instance
 // that did not converge to its intent and does not say why (D13, D19).
+//
+// Some paths cannot arise, by design rather than for want of a fault: no
+// instance is ever `repairing` (Omicron defines the external state and
+// never derives it, §2.1, §20 item 12, and neither does vmlife), so the
+// summary's repairing count is always 0.
+//
+// Settle needs more quiet steps in a larger world — every instance's
+// sagas, reports and cooldowns must run out — so SettleSteps scales the
+// budget with the number of instances.
 //
 // Randomness comes only from the Chooser passed to Step: NewRand(seed)
 // for the command, rapid's draws for the model-based test. The same

@@ -104,6 +104,20 @@ func (s *createSaga) kind() SagaKind { return SagaCreate }
 func (s *createSaga) String() string { return "create " + s.in.name }
 
 func (s *createSaga) step(w *World) bool {
+	if w.injected() {
+		// §16: the create saga's undo deletes the record straight from
+		// creating, never through a restartable failed.
+		rec, applied, err := instancestate.UnwindCreate(s.in.rec, w.now)
+		if err != nil || !applied {
+			w.unexpected("UnwindCreate", s.in.name, fmt.Errorf("applied %v: %v", applied, err))
+			return true
+		}
+		w.stats.Sagas[SagaCreate].Unwound++
+		w.writeInstance(s.in, rec)
+		w.removeInstance(s.in)
+		w.tracef("create of %s unwound", s.in.name)
+		return true
+	}
 	w.stats.Sagas[SagaCreate].Completed++
 	w.finishCreate(s.in)
 	return true
@@ -169,20 +183,11 @@ func (s *startSaga) step(w *World) bool {
 	}
 	switch s.next {
 	case stAlloc:
-		// ALLOC_SERVER: an affinity-bound instance may use only its
-		// sled; the others any in-service sled with room.
-		var cands []*sled
-		for _, sl := range w.sleds {
-			if sl.inService() && sl.free() > 0 && (in.affinity < 0 || sl.slot == in.affinity) {
-				cands = append(cands, sl)
-			}
-		}
-		switch {
-		case len(cands) == 0 && in.affinity >= 0:
-			w.stats.Faults[FaultStartPermanent]++
-			return s.fail(w, failure.CauseAffinityUnsatisfiable, "affinity sled full or down")
-		case len(cands) == 0:
-			return s.fail(w, failure.CauseInsufficientCapacity, "no sled has room")
+		// ALLOC_SERVER: any in-service sled with room that the
+		// instance's placement constraint allows.
+		cands, cause := w.place(in.placement)
+		if cause != 0 {
+			return s.fail(w, cause, "placement: "+cause.String())
 		}
 		s.sled = cands[w.intn(len(cands))]
 		s.sled.reserve(vmmstate.ID{}) // placeholder until the VMM has an id

@@ -162,11 +162,11 @@ func TestDefaultRunExercisesEverything(t *testing.T) {
 	// (§10.2): about once in 15,000 steps, left to the long runs.
 	need("requests rejected", s.Rejected, "start", "reboot", "migrate", "delete")
 	need("sagas completed", s.Completed)
-	need("sagas unwound", s.Unwound, "start", "migrate", "update")
+	need("sagas unwound", s.Unwound, "create", "start", "migrate", "update")
 	need("starts", s.Starts)
-	need("start failures", s.StartFails,
-		failure.CauseInsufficientCapacity.String(), failure.CauseAffinityUnsatisfiable.String(),
-		failure.CauseSledAgentError.String(), failure.CauseVMMGone.String(), failure.CauseInternal.String())
+	// Every cause of D13: the simulator produces them all.
+	need("start failures", s.StartFails)
+	need("sled-agent calls", s.SledCalls, "200", "400", "500", "502", "503", "504")
 	need("reports", s.Reports, "sent", "delivered", "applied", "stale", "for_deleted_vmms", "lost_to_partitions")
 	need("decisions", s.Decisions)
 	need("watcher", s.Watcher)
@@ -190,18 +190,14 @@ func TestSettles(t *testing.T) {
 		cfg := Default()
 		cfg.Seed = seed
 		w := run(t, cfg, 3000)
-		for _, v := range w.Settle(NewRand(seed), settleSteps) {
+		for _, v := range w.Settle(NewRand(seed), SettleSteps(cfg.Instances)) {
 			t.Errorf("seed %d: %v", seed, v)
 		}
 		for _, u := range w.Unsettled() {
-			t.Errorf("seed %d: unsettled after %d quiet steps: %s", seed, settleSteps, u)
+			t.Errorf("seed %d: unsettled after %d quiet steps: %s", seed, SettleSteps(cfg.Instances), u)
 		}
 	}
 }
-
-// settleSteps is long enough for cooldowns (5 minutes, 150 steps) to end
-// and for every saga and report in flight to finish.
-const settleSteps = 1500
 
 // A violation is found, reported once with its step and seed, and
 // counted: the checks can fail.
@@ -310,4 +306,33 @@ func BenchmarkStepLarge(b *testing.B) {
 		w.Step(r)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
+
+// TestStartPermanentAloneFires: a fault tested alone must fire at a useful
+// rate even in the smallest world, so that a run with only
+// --faults start_permanent exercises every permanent cause (D13, D15).
+func TestStartPermanentAloneFires(t *testing.T) {
+	const steps = 20000
+	cfg := Config{Instances: 3, Faults: Faults(0).With(FaultStartPermanent), Seed: 1}
+	s := run(t, cfg, steps).Summary()
+	if n := s.Injected.Get(FaultStartPermanent.String()); n < steps/2000 {
+		t.Errorf("start_permanent fired %d times in %d steps at 3 instances; want at least %d", n, steps, steps/2000)
+	}
+	for _, c := range []failure.Cause{failure.CauseAffinityUnsatisfiable, failure.CauseAntiAffinityUnsatisfiable, failure.CauseLocalStorageUnavailable} {
+		if s.StartFails.Get(c.String()) == 0 {
+			t.Errorf("start failure %v never happened (%s)", c, s.StartFails.text(false))
+		}
+	}
+	if s.Violations != 0 {
+		t.Errorf("violations: %d", s.Violations)
+	}
+}
+
+// TestSettleStepsScales: the settle budget grows with the world, and a
+// world of 300 instances gets at least the 12,000 quiet steps the slowest
+// measured run needed.
+func TestSettleStepsScales(t *testing.T) {
+	if SettleSteps(300) < 12000 || SettleSteps(24) >= SettleSteps(300) || SettleSteps(-1) != SettleSteps(0) {
+		t.Fatalf("SettleSteps: 24 → %d, 300 → %d, -1 → %d", SettleSteps(24), SettleSteps(300), SettleSteps(-1))
+	}
 }
