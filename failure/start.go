@@ -1,17 +1,15 @@
 package failure
 
 import (
-	"bytes"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
-	"github.com/vmlife/vmlife/internal/clip"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/internal/jsonread"
+	"github.com/vmlife/vmlife/wire"
 )
 
 // Cause says why an instance failed to start (D13, seed 003). The zero
@@ -245,9 +243,13 @@ func (e *StartFailureError) Error() string {
 		s += strconv.Quote(e.Field) + ": "
 	}
 	s += "got " + e.Value + " (accepted: " + e.Accepted + ")"
-	// An unknown enum string's error would only repeat the accepted list.
-	var unknown *enum.Error
-	if e.Err != nil && !errors.As(e.Err, &unknown) {
+	// An unknown enum string's error, or the decode error this one was
+	// made from, would only repeat what is said above.
+	var (
+		unknown *enum.Error
+		decode  *wire.DecodeError
+	)
+	if e.Err != nil && !errors.As(e.Err, &unknown) && !errors.As(e.Err, &decode) {
 		s += ": " + e.Err.Error()
 	}
 	return s
@@ -258,9 +260,6 @@ func (e *StartFailureError) Is(target error) bool { return target == ErrInvalidS
 
 // Unwrap returns the underlying error, if any.
 func (e *StartFailureError) Unwrap() error { return e.Err }
-
-// The fields of the JSON form, in order; also the accepted keys.
-var startFailureKeys = [...]string{"cause", "transient", "reason", "time"}
 
 const acceptedTime = "an RFC 3339 time in years 0001..9999, not the zero time"
 
@@ -326,142 +325,45 @@ func (f StartFailure) MarshalJSON() ([]byte, error) {
 // strings, a non-zero RFC 3339 time (kept in UTC). Key order and
 // whitespace are free. null is an error too: a nullable start failure is a
 // *StartFailure. On error f is unchanged and the error is a
-// *StartFailureError naming the field and what it accepts.
+// *StartFailureError naming the field and what it accepts, which wraps the
+// *wire.DecodeError of a malformed document.
 func (f *StartFailure) UnmarshalJSON(b []byte) error {
-	v, err := decodeStartFailure(b)
-	if err != nil {
+	var d jsonread.Decoder
+	d.Reset(b)
+	var v StartFailure
+	o := d.Object(startFailureKeys)
+	for o.Next() {
+		switch o.Key() {
+		case 0:
+			v.Cause = jsonread.Enum(&d, causes)
+		case 1:
+			v.Transient = d.Bool()
+		case 2:
+			v.Reason = jsonread.Enum(&d, startReasons)
+		case 3:
+			v.Time = d.Time()
+		}
+	}
+	if err := d.End(); err != nil {
+		var de *wire.DecodeError
+		errors.As(err, &de)
+		value := de.Value
+		switch {
+		case de.Problem == "missing":
+			value = "nothing (the key is missing)"
+		case value == "":
+			value = de.Problem
+		}
+		return &StartFailureError{Field: de.Path, Value: value, Accepted: de.Accepted, Err: de}
+	}
+	if err := v.Validate(); err != nil {
 		return err
 	}
 	*f = v
 	return nil
 }
 
-func decodeStartFailure(b []byte) (StartFailure, error) {
-	var f StartFailure
-	notObject := func(err error) error {
-		return &StartFailureError{Value: clipJSON(b),
-			Accepted: "a JSON object with keys " + strings.Join(startFailureKeys[:], ", "), Err: err}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return f, notObject(err)
-	}
-	var seen [len(startFailureKeys)]bool
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return f, notObject(err)
-		}
-		key, _ := tok.(string) // inside an object the decoder yields only string keys
-		i := keyIndex(key)
-		if i < 0 {
-			return f, &StartFailureError{Field: key, Value: "an unknown key",
-				Accepted: strings.Join(startFailureKeys[:], ", ")}
-		}
-		if seen[i] {
-			return f, &StartFailureError{Field: key, Value: "a second " + strconv.Quote(key),
-				Accepted: "each key once"}
-		}
-		seen[i] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return f, notObject(err)
-		}
-		if err := f.setField(key, raw); err != nil {
-			return f, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return f, notObject(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return f, notObject(errors.New("data after the object"))
-	}
-	for i, ok := range seen {
-		if !ok {
-			return f, &StartFailureError{Field: startFailureKeys[i], Value: "nothing (the key is missing)",
-				Accepted: acceptedFor(startFailureKeys[i])}
-		}
-	}
-	if err := f.Validate(); err != nil {
-		return StartFailure{}, err
-	}
-	return f, nil
-}
-
-func keyIndex(key string) int {
-	for i, k := range startFailureKeys {
-		if k == key {
-			return i
-		}
-	}
-	return -1
-}
-
-func acceptedFor(key string) string {
-	switch key {
-	case "cause":
-		return strings.Join(causes.Names(), ", ")
-	case "transient":
-		return "true, false"
-	case "reason":
-		return strings.Join(startReasons.Names(), ", ")
-	}
-	return acceptedTime
-}
-
-// setField decodes one value of the JSON form into f.
-func (f *StartFailure) setField(key string, raw json.RawMessage) error {
-	bad := func(err error) error {
-		return &StartFailureError{Field: key, Value: compactJSON(raw), Accepted: acceptedFor(key), Err: err}
-	}
-	if key == "transient" {
-		switch string(raw) {
-		case "true":
-			f.Transient = true
-		case "false":
-			f.Transient = false
-		default:
-			return bad(nil)
-		}
-		return nil
-	}
-	if len(raw) == 0 || raw[0] != '"' {
-		return bad(nil) // null, numbers, objects: the other three are strings
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return bad(err)
-	}
-	var err error
-	switch key {
-	case "cause":
-		f.Cause, err = causes.Parse(s)
-	case "reason":
-		f.Reason, err = startReasons.Parse(s)
-	case "time":
-		f.Time, err = time.Parse(time.RFC3339Nano, s)
-		if err == nil && f.Time.IsZero() {
-			return bad(nil)
-		}
-		f.Time = f.Time.UTC()
-	}
-	if err != nil {
-		return bad(err)
-	}
-	return nil
-}
-
-// clipJSON quotes the start of an undecodable document for an error
-// message.
-func clipJSON(b []byte) string { return strconv.Quote(clip.Bytes(b, 64)) }
-
-// compactJSON shows a well-formed JSON value on one line for an error
-// message: insignificant whitespace removed, the start only.
-func compactJSON(raw []byte) string {
-	var c bytes.Buffer
-	if json.Compact(&c, raw) != nil {
-		return clipJSON(raw)
-	}
-	return clip.Bytes(c.Bytes(), 64)
-}
+// startFailureKeys are the keys of the JSON form, all required.
+var startFailureKeys = jsonread.NewKeys(jsonread.Req("cause"), jsonread.Req("transient"), jsonread.Req("reason"), jsonread.Req("time")).
+	Hint("cause", causes.Accepted()).Hint("transient", jsonread.AcceptBool).
+	Hint("reason", startReasons.Accepted()).Hint("time", acceptedTime)

@@ -95,6 +95,25 @@ func Parse(s string) (Generation, error) {
 // clipLimit bounds how much of a refused input an error message repeats.
 const clipLimit = 40
 
+// ParseBytes is Parse for a byte slice, without converting it to a string
+// on the success path.
+func ParseBytes(b []byte) (Generation, error) {
+	if len(b) == 0 || len(b) > 19 || b[0] < '0' || b[0] > '9' {
+		return Parse(string(b))
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return Parse(string(b))
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > Max {
+		return Parse(string(b))
+	}
+	return Generation{int64(n)}, nil
+}
+
 // Int64 returns g as the signed value stored in the database.
 func (g Generation) Int64() int64 { return g.n }
 

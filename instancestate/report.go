@@ -3,7 +3,6 @@ package instancestate
 import (
 	"encoding/json"
 
-	"github.com/vmlife/vmlife/internal/strictjson"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
 )
@@ -17,22 +16,6 @@ type Report struct {
 	VMM          vmmstate.SledAgentRuntime `json:"vmm_state"`
 	MigrationIn  *migration.Report         `json:"migration_in"`
 	MigrationOut *migration.Report         `json:"migration_out"`
-}
-
-// UnmarshalJSON decodes a report strictly: vmm_state is required, the
-// migration sides are optional (null or absent), and no other key is
-// accepted. On error r is unchanged.
-func (r *Report) UnmarshalJSON(b []byte) error {
-	var v Report
-	err := strictjson.Object("instancestate.Report", b,
-		strictjson.Field{Key: "vmm_state", Dst: &v.VMM},
-		strictjson.Field{Key: "migration_in", Dst: &v.MigrationIn, Optional: true},
-		strictjson.Field{Key: "migration_out", Dst: &v.MigrationOut, Optional: true})
-	if err != nil {
-		return err
-	}
-	*r = v
-	return nil
 }
 
 // MarshalJSON writes the sled-agent form, with null for an absent side.

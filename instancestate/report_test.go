@@ -306,9 +306,16 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z"}}`), &r); err != nil || r.MigrationIn != nil || r.MigrationOut != nil {
 		t.Fatalf("absent sides: %+v, %v", r, err)
 	}
+	// D20: keys a newer sled-agent added are ignored at every level of
+	// its report, so the report is applied, not lost.
+	newer := `{"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z","cpu":"turin"},"extra":{"a":[1]},` +
+		`"migration_in":{"migration_id":"4e000000-0000-4000-8000-00000000000a","state":"failed","gen":3,"time_updated":"2026-11-21T10:01:00Z","why":"x"}}`
+	var rn Report
+	if err := json.Unmarshal([]byte(newer), &rn); err != nil || rn.VMM.State != vmmstate.SledAgentRunning || rn.MigrationIn == nil || rn.MigrationIn.State != migration.Failed {
+		t.Fatalf("D20: a newer sled-agent's report: %+v, %v", rn, err)
+	}
 	bad := map[string]string{
 		"missing vmm_state": `{"migration_in":null}`,
-		"unknown key":       `{"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z"},"extra":1}`,
 		"unknown state":     `{"vmm_state":{"state":"saga_unwound","gen":4,"time_updated":"2026-11-21T10:01:00Z"}}`,
 		"bad side":          `{"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z"},"migration_in":{"migration_id":"x"}}`,
 		"duplicate key":     `{"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z"},"vmm_state":{"state":"running","gen":4,"time_updated":"2026-11-21T10:01:00Z"}}`,

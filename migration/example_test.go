@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -184,7 +185,7 @@ func ExampleReport_UnmarshalJSON() {
 	fmt.Println(err)
 	// Output:
 	// 6d1a0000-0000-4000-8000-000000000001 completed@3 <nil>
-	// migration.Report: field "time_updated": required key is missing
+	// time_updated: missing (accepted: an RFC 3339 time such as 2026-11-21T10:00:00Z)
 }
 
 func ExampleRecord_Validate() {

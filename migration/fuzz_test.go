@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/vmlife/vmlife/internal/strictjson"
+
 	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/wire"
 )
 
 var enumSeeds = []string{"", "pending", "in_progress", "failed", "completed", "Pending", "IN_PROGRESS",
@@ -167,6 +168,7 @@ func FuzzReportUnmarshalJSON(f *testing.F) {
 		`{"migration_id":"0a000000-0000-4000-8000-000000000001","state":"failed","gen":9223372036854775808,"time_updated":"2026-11-21T10:00:01Z"}`,
 		`{"migration_id":null,"state":"failed","gen":1,"time_updated":"2026-11-21T10:00:01Z"}`,
 		`{"state":"failed","gen":1,"time_updated":"2026-11-21T10:00:01Z","extra":1}`,
+		`{"migration_id":"0a000000-0000-4000-8000-000000000001","state":"failed","gen":1,"time_updated":"2026-11-21T10:00:01Z","extra":{"a":[1]}}`,
 		`{}`, `null`, `[]`, `"pending"`, `{"gen":1,"gen":2}`, ``,
 	} {
 		f.Add([]byte(s))
@@ -175,7 +177,7 @@ func FuzzReportUnmarshalJSON(f *testing.F) {
 		before := migration.Report{MigrationID: otherMig, State: migration.Failed, Generation: gen(9), TimeUpdated: t3}
 		r := before
 		if err := r.UnmarshalJSON(b); err != nil {
-			if !errors.Is(err, strictjson.ErrInvalid) || r != before {
+			if !errors.Is(err, wire.ErrDecode) || r != before {
 				t.Fatalf("%s: error %v (%T), report %v", b, err, err, r)
 			}
 			return

@@ -2,6 +2,7 @@ package migration
 
 import (
 	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/internal/typedid"
 )
 

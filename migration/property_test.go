@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/migration/migrationtest"
 	"github.com/vmlife/vmlife/vmmstate"
-	"pgregory.net/rapid"
 )
 
 // drawReport draws a report for r's role side: one the side's sled-agent

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmlife/vmlife/internal/strictjson"
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/migration/migrationtest"
-	"pgregory.net/rapid"
+	"github.com/vmlife/vmlife/wire"
 )
 
 const recordDoc = `{"id":"0a000000-0000-4000-8000-000000000001","instance_id":"1b000000-0000-4000-8000-000000000001",` +
@@ -62,8 +63,8 @@ func TestRecordJSONRejects(t *testing.T) {
 		before := docRecord()
 		r := before
 		err := r.UnmarshalJSON([]byte(tc.in))
-		var se *strictjson.Error
-		if !errors.As(err, &se) || se.Type != "migration.Record" || se.Field != tc.field {
+		var de *wire.DecodeError
+		if !errors.As(err, &de) || de.Path != tc.field {
 			t.Errorf("%s: error %v, want one naming %q", tc.name, err, tc.field)
 		}
 		if r != before {
@@ -110,7 +111,7 @@ func FuzzRecordUnmarshalJSON(f *testing.F) {
 		before := docRecord()
 		r := before
 		if err := r.UnmarshalJSON(b); err != nil {
-			if !errors.Is(err, strictjson.ErrInvalid) || r != before {
+			if !errors.Is(err, wire.ErrDecode) || r != before {
 				t.Fatalf("%s: error %v, record %v", b, err, r)
 			}
 			return

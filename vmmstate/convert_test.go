@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/wire"
+
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/vmmstate"
 )
@@ -166,7 +168,6 @@ func TestSledAgentRuntimeJSON(t *testing.T) {
 	for _, in := range []string{
 		``, `null`, `{}`, `"running"`,
 		`{"state":"running","gen":4}`,
-		`{"state":"running",` + ok + `,"migration_in":null}`,
 		`{"state":"running",` + ok + `,"state":"running"}`,
 		`{"state":"creating",` + ok + `}`,     // D8: not a sled-agent state
 		`{"state":"saga_unwound",` + ok + `}`, // D8: not a sled-agent state
@@ -188,7 +189,42 @@ func TestSledAgentRuntimeJSON(t *testing.T) {
 	// wrapper (D3).
 	var got vmmstate.SledAgentRuntime
 	err := json.Unmarshal([]byte(`{"state":"creating",`+ok+`}`), &got)
-	if !errors.Is(err, vmmstate.ErrUnknown) || !strings.Contains(err.Error(), "starting, running") || !strings.Contains(err.Error(), `"state"`) {
+	var de *wire.DecodeError
+	if !errors.Is(err, vmmstate.ErrUnknown) || !strings.Contains(err.Error(), "starting, running") || !errors.As(err, &de) || de.Path != "state" {
 		t.Errorf("unknown sled-agent state: err = %v; want ErrUnknown naming the field and listing the states", err)
+	}
+}
+
+// TestSledAgentRuntimeIgnoresUnknownKeys: D20 — a newer sled-agent may add
+// keys; the report is read, never refused for them, whatever they hold.
+func TestSledAgentRuntimeIgnoresUnknownKeys(t *testing.T) {
+	want := vmmstate.SledAgentRuntime{State: vmmstate.SledAgentRunning, Generation: generation.Of(4), TimeUpdated: t1}
+	for _, extra := range []string{
+		`"migration_in":null`, `"cpu_platform":"amd_turin"`, `"vcpus":[1,2,{"a":[true,false,null]}]`,
+		`"nested":{"deeper":{"and":{"deeper":-1.5e3}}}`, `"escaped\u0041":"\"x\""`,
+	} {
+		for _, doc := range []string{
+			`{` + extra + `,"state":"running","gen":4,"time_updated":"` + t1.Format(time.RFC3339) + `"}`,
+			`{"state":"running","gen":4,` + extra + `,"time_updated":"` + t1.Format(time.RFC3339) + `"}`,
+			`{"state":"running","gen":4,"time_updated":"` + t1.Format(time.RFC3339) + `",` + extra + `}`,
+		} {
+			var got vmmstate.SledAgentRuntime
+			if err := json.Unmarshal([]byte(doc), &got); err != nil || got != want {
+				t.Errorf("Unmarshal(%s) = %+v, %v; want %+v", doc, got, err, want)
+			}
+		}
+	}
+	// Unknown values of known keys are still refused, and so is an unknown
+	// key nested past the bound.
+	deep := strings.Repeat(`[`, wire.MaxDepth+1) + strings.Repeat(`]`, wire.MaxDepth+1)
+	for _, doc := range []string{
+		`{"state":"paused","gen":4,"time_updated":"` + t1.Format(time.RFC3339) + `","x":1}`,
+		`{"state":"running","gen":4,"time_updated":"` + t1.Format(time.RFC3339) + `","x":` + deep + `}`,
+		`{"state":"running","gen":4,"time_updated":"` + t1.Format(time.RFC3339) + `","x":}`,
+	} {
+		var got vmmstate.SledAgentRuntime
+		if err := json.Unmarshal([]byte(doc), &got); err == nil {
+			t.Errorf("Unmarshal(%s) accepted %+v", doc, got)
+		}
 	}
 }

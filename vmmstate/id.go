@@ -2,6 +2,7 @@ package vmmstate
 
 import (
 	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/internal/typedid"
 )
 

@@ -1,12 +1,12 @@
 package vmmstate
 
 import (
-	"github.com/vmlife/vmlife/failure"
 	"time"
+
+	"github.com/vmlife/vmlife/failure"
 
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/internal/enum"
-	"github.com/vmlife/vmlife/internal/strictjson"
 )
 
 // Runtime is the generation-guarded part of a VMM record (§4.4): its state,
@@ -146,21 +146,6 @@ func (r Runtime) Validate() error {
 	if !r.State.IsValid() {
 		return &RecordError{Field: "state", Value: r.State.String(), Rule: "a valid VMM state"}
 	}
-	return nil
-}
-
-// UnmarshalJSON decodes the domain form strictly: all three keys required, no
-// other key accepted. On error r is unchanged.
-func (r *Runtime) UnmarshalJSON(b []byte) error {
-	var v Runtime
-	err := strictjson.Object("vmmstate.Runtime", b,
-		strictjson.Field{Key: "state", Dst: &v.State},
-		strictjson.Field{Key: "gen", Dst: &v.Generation},
-		strictjson.Field{Key: "time_updated", Dst: &v.TimeUpdated})
-	if err != nil {
-		return err
-	}
-	*r = v
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/internal/enum"
-	"github.com/vmlife/vmlife/internal/strictjson"
 )
 
 // SledAgentState is a VMM state as a sled-agent reports it (§3.1): eight
@@ -121,21 +120,6 @@ func (r SledAgentRuntime) Runtime() Runtime {
 // SledAgent converts r to the form a sled-agent is sent (§3.2, D8).
 func (r Runtime) SledAgent() SledAgentRuntime {
 	return SledAgentRuntime{State: r.State.SledAgent(), Generation: r.Generation, TimeUpdated: r.TimeUpdated}
-}
-
-// UnmarshalJSON decodes the sled-agent form strictly: all three keys are
-// required and no other key is accepted. On error r is unchanged.
-func (r *SledAgentRuntime) UnmarshalJSON(b []byte) error {
-	var v SledAgentRuntime
-	err := strictjson.Object("vmmstate.SledAgentRuntime", b,
-		strictjson.Field{Key: "state", Dst: &v.State},
-		strictjson.Field{Key: "gen", Dst: &v.Generation},
-		strictjson.Field{Key: "time_updated", Dst: &v.TimeUpdated})
-	if err != nil {
-		return err
-	}
-	*r = v
-	return nil
 }
 
 // MarshalJSON writes the sled-agent form; an invalid state is an error.

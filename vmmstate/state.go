@@ -1,17 +1,12 @@
 package vmmstate
 
 import (
-	"bytes"
 	"database/sql/driver"
-	"encoding/json"
-	"errors"
-	"github.com/vmlife/vmlife/internal/clip"
 	"strconv"
 	"strings"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/internal/enum"
-	"github.com/vmlife/vmlife/internal/strictjson"
 )
 
 // State is the domain state of a VMM (§4.1): one of nine plain states, or
@@ -179,40 +174,6 @@ func (s State) MarshalJSON() ([]byte, error) {
 	}
 	b := append([]byte{'"'}, s.Kind().String()...)
 	return append(b, '"'), nil
-}
-
-// UnmarshalJSON reads the externally tagged form MarshalJSON writes. Anything
-// else — a bare "failed", an unknown label or reason, extra or repeated
-// keys — is an error and leaves s unchanged.
-func (s *State) UnmarshalJSON(b []byte) error {
-	// JSON's four whitespace bytes only (RFC 8259 §2): bytes.TrimSpace would
-	// also drop \v, \f, U+0085 and U+00A0 and accept text that is not JSON.
-	b = bytes.Trim(b, " \t\r\n")
-	if len(b) > 0 && b[0] == '{' {
-		// D3: the one key, once, with a valid reason, as every strict
-		// decoder here reads an object.
-		var r failure.Reason
-		if err := strictjson.Object("vmmstate.State", b, strictjson.Field{Key: "failed", Dst: &r}); err != nil {
-			if errors.Is(err, enum.ErrUnknown) {
-				return err // an unknown reason: the error names the field and lists the reasons
-			}
-			// Any other shape names no State: ErrUnknown, like every other
-			// rejected input.
-			return &enum.Error{Type: "vmmstate.State", Input: clip.Bytes(b, 64), Accepted: []string{`{"failed":"<reason>"}`}}
-		}
-		*s = Failed(r)
-		return nil
-	}
-	var label string
-	if err := json.Unmarshal(b, &label); err != nil {
-		return &enum.Error{Type: "vmmstate.State", Input: clip.Bytes(b, 64), Accepted: stateNames()}
-	}
-	k, err := ParseKind(label)
-	if err != nil || k == KindFailed {
-		return &enum.Error{Type: "vmmstate.State", Input: strconv.Quote(label), Accepted: jsonStateNames()}
-	}
-	*s = State(k)
-	return nil
 }
 
 // Value implements driver.Valuer with the text form. The database keeps a

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"math"
 
 	"github.com/vmlife/vmlife/failure"
 )
@@ -21,23 +20,15 @@ type classifyJSON struct {
 	HTTPStatus    int     `json:"http_status"`
 }
 
-var classifyKeys = []string{"status", "error_code", "communication"}
-
 // classify decodes a sled-agent call outcome — an error response
-// {"status", "error_code"} or no response {"communication"} — and returns
-// failure.Classify's verdict (D18, §11). Which combinations make an
-// outcome is failure's rule, not this command's: its *OutcomeError names
-// the field.
+// {"status", "error_code"} or no response {"communication"}
+// (failure.Outcome's JSON) — and returns failure.Classify's verdict (D18,
+// §11). Which combinations make an outcome is failure's rule, not this
+// command's: its *OutcomeError names the field.
 func classify(input []byte) (any, error) {
-	r := readObject("", input, classifyKeys)
 	var o failure.Outcome
-	if n, ok := r.integer("status", false, math.MinInt32, math.MaxInt32, "an HTTP error status 400..599, or null when no response arrived"); ok {
-		o.Status = int(n)
-	}
-	o.ErrorCode, _ = r.str("error_code", false, `the response's error_code, such as "NO_SUCH_INSTANCE", or null`)
-	o.Communication, _ = enumField(r, "communication", false, names(failure.AllCommunications()), failure.ParseCommunication)
-	if r.err != nil {
-		return nil, r.err
+	if err := o.UnmarshalJSON(input); err != nil {
+		return nil, err
 	}
 	c, err := failure.Classify(o)
 	if err != nil {

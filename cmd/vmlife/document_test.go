@@ -11,17 +11,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
-	"pgregory.net/rapid"
+	"github.com/vmlife/vmlife/wire"
 )
 
 // roundTrip encodes d, decodes the bytes again and checks that the same
 // document comes back and that encoding it again gives the same bytes.
-func roundTrip(d document) error {
+func roundTrip(d instancestate.Document) error {
 	enc, err := encodeDocument(d)
 	if err != nil {
 		return err
@@ -30,7 +32,7 @@ func roundTrip(d document) error {
 	if err != nil {
 		return err
 	}
-	back, _, err := decodeDocument(b)
+	back, err := decodeDocument(b)
 	if err != nil {
 		return errors.New("re-encoded document does not decode: " + err.Error() + "\n" + string(b))
 	}
@@ -61,7 +63,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, _, err := decodeDocument(data)
+		d, err := decodeDocument(data)
 		if err != nil {
 			continue // the bad_ documents; TestCLI pins their errors
 		}
@@ -84,7 +86,7 @@ func TestDocumentKeepsWhatLayoutOmits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := decodeDocument(data)
+	d, err := decodeDocument(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestDocumentKeepsWhatLayoutOmits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, _, err = decodeDocument(data); err != nil {
+	if d, err = decodeDocument(data); err != nil {
 		t.Fatal(err)
 	}
 	if want := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC); d.Now != want {
@@ -105,40 +107,52 @@ func TestDocumentKeepsWhatLayoutOmits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enc.Now != "2026-11-21T10:00:00Z" || enc.Instance.TimeStateUpdated != "2026-11-21T09:00:00.123456789Z" {
-		t.Errorf("times re-encode as %q and %q", enc.Now, enc.Instance.TimeStateUpdated)
+	var got struct {
+		Now      string `json:"now"`
+		Instance struct {
+			TimeStateUpdated string `json:"time_state_updated"`
+		} `json:"instance"`
+	}
+	if err := json.Unmarshal(enc, &got); err != nil || got.Now != "2026-11-21T10:00:00Z" || got.Instance.TimeStateUpdated != "2026-11-21T09:00:00.123456789Z" {
+		t.Errorf("times re-encode as %q and %q (%v)", got.Now, got.Instance.TimeStateUpdated, err)
 	}
 
 	m := migration.New(migration.IDFromUUID(uuid.New()), d.Snapshot.Instance.ID, vmmstate.IDFromUUID(uuid.New()), vmmstate.IDFromUUID(uuid.New()), d.Now)
-	if got := encodeMigration(t, m); got.TimeCreated == nil || *got.TimeCreated != "2026-11-21T10:00:00Z" {
-		t.Errorf("migration time_created encodes as %v", got.TimeCreated)
+	if got := encodeMigration(t, m); got["time_created"] != "2026-11-21T10:00:00Z" {
+		t.Errorf("migration time_created encodes as %v", got["time_created"])
 	}
 }
 
 // encodeMigration encodes a snapshot holding migration m and returns its
 // migration object.
-func encodeMigration(t *testing.T, m migration.Record) migrationJSON {
+func encodeMigration(t *testing.T, m migration.Record) map[string]any {
 	t.Helper()
 	active := vmmstate.New(m.Source.VMM, m.InstanceID, vmmstate.SledIDFromUUID(uuid.New()), m.TimeCreated)
 	in := instancestate.New(m.InstanceID, true, instancestate.AutoRestart{}, m.TimeCreated)
 	in.Runtime.State, in.Runtime.ActiveVMM, in.Runtime.MigrationID = instancestate.NexusVMM, active.ID, m.ID
-	enc, err := encodeDocument(document{Now: m.TimeCreated, Snapshot: instancestate.Snapshot{Instance: in, Active: active, Migration: m}})
+	enc, err := encodeDocument(instancestate.Document{Now: m.TimeCreated, Snapshot: instancestate.Snapshot{Instance: in, Active: active, Migration: m}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return *enc.Migration
+	var doc struct {
+		Migration map[string]any `json:"migration"`
+	}
+	if err := json.Unmarshal(enc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Migration
 }
 
 // TestEncodeRefusesWhatItCannotWrite: the encoder writes only snapshots the
 // decoder reads back (D17 holds, the cooldown is whole seconds).
 func TestEncodeRefusesWhatItCannotWrite(t *testing.T) {
-	if _, err := encodeDocument(document{}); !errors.Is(err, instancestate.ErrInvalidRecord) {
+	if _, err := encodeDocument(instancestate.Document{}); !errors.Is(err, instancestate.ErrInvalidRecord) {
 		t.Errorf("encoding the zero snapshot: %v, want ErrInvalidRecord", err)
 	}
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	in := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.New()), false, instancestate.AutoRestart{Cooldown: 1500 * time.Millisecond}, now)
-	_, err := encodeDocument(document{Now: now, Snapshot: instancestate.Snapshot{Instance: in}})
-	if err == nil || !strings.Contains(err.Error(), "whole number of seconds") {
+	_, err := encodeDocument(instancestate.Document{Now: now, Snapshot: instancestate.Snapshot{Instance: in}})
+	if err == nil || !strings.Contains(err.Error(), "whole seconds") {
 		t.Errorf("encoding a 1.5 s cooldown: %v, want an error", err)
 	}
 }
@@ -175,7 +189,7 @@ func pick[E any](t *rapid.T, label string, all []E) E {
 // allow: an instance in any nexus state with every optional field set or
 // not, and for state vmm an active VMM, optionally a migration with the
 // instance on either side, and optionally the linked target VMM.
-func genDocument(t *rapid.T) document {
+func genDocument(t *rapid.T) instancestate.Document {
 	var s instancestate.Snapshot
 	in := &s.Instance
 	in.ID = vmmstate.InstanceIDFromUUID(genUUID(t, "instance_id"))
@@ -188,7 +202,7 @@ func genDocument(t *rapid.T) document {
 		in.AutoRestart.Policy = pick(t, "policy", instancestate.AllAutoRestartPolicies())
 	}
 	if rapid.Bool().Draw(t, "cooldown_set") {
-		in.AutoRestart.Cooldown = time.Duration(rapid.Int64Range(1, maxCooldownSecs).Draw(t, "cooldown")) * time.Second
+		in.AutoRestart.Cooldown = time.Duration(rapid.Int64Range(1, instancestate.MaxCooldownSecs).Draw(t, "cooldown")) * time.Second
 	}
 	if rapid.Bool().Draw(t, "locked") {
 		in.UpdaterID = instancestate.UpdaterIDFromUUID(genUUID(t, "updater_id"))
@@ -249,7 +263,7 @@ func genDocument(t *rapid.T) document {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("generator drew an invalid snapshot: %v", err)
 	}
-	return document{Now: genTime(t, "now", false), Snapshot: s}
+	return instancestate.Document{Now: genTime(t, "now", false), Snapshot: s}
 }
 
 // TestDocumentRoundTripProperty: every valid snapshot encodes to a document
@@ -274,7 +288,7 @@ func TestExplainTotalProperty(t *testing.T) {
 		}
 		b, _ := json.Marshal(enc)
 		out, err := explain(b)
-		var in *inputError
+		var in *wire.DecodeError
 		switch {
 		case errors.As(err, &in) && d.Snapshot.Instance.Runtime.Generation.Int64() == generation.Max && strings.HasPrefix(in.Path, "instance.state_generation"):
 			return // §1: no generation after the largest, so no update can be planned
@@ -307,9 +321,9 @@ func seeds(f *testing.F, dirs ...string) {
 func FuzzDecodeDocument(f *testing.F) {
 	seeds(f, "explain", "report")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, _, err := decodeDocument(data)
+		d, err := decodeDocument(data)
 		if err != nil {
-			var in *inputError
+			var in *wire.DecodeError
 			if !errors.As(err, &in) {
 				t.Fatalf("refused with %T, not bad input: %v", err, err)
 			}
@@ -328,7 +342,7 @@ func FuzzReport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := report(data)
 		if err != nil {
-			var in *inputError
+			var in *wire.DecodeError
 			if !errors.As(err, &in) {
 				t.Fatalf("refused with %T, not bad input: %v", err, err)
 			}
@@ -338,7 +352,7 @@ func FuzzReport(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := decodeDocument(b); err != nil {
+		if _, err := decodeDocument(b); err != nil {
 			t.Fatalf("the snapshot after the report does not decode: %v\n%s", err, b)
 		}
 	})
@@ -351,7 +365,7 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := classify(data)
 		if err != nil {
-			var in *inputError
+			var in *wire.DecodeError
 			if !errors.As(err, &in) {
 				t.Fatalf("refused with %T, not bad input: %v", err, err)
 			}
@@ -378,7 +392,7 @@ func BenchmarkDecodeDocument(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := decodeDocument(data); err != nil {
+		if _, err := decodeDocument(data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -36,7 +36,7 @@ func Example_badInput() {
 	status := run([]string{"classify"}, strings.NewReader(`{"communication": "reset"}`), os.Stdout, os.Stdout)
 	fmt.Println("exit", status)
 	// Output:
-	// vmlife classify: communication: unknown value "reset" (accepted: timeout, connect, null)
+	// vmlife classify: communication: unknown value "reset" (accepted: timeout, connect, or null)
 	// exit 2
 }
 

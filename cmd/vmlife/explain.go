@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"time"
 
-	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/wire"
 )
 
 func init() {
@@ -18,35 +19,12 @@ func init() {
 // The output of explain, in docs/cli.md's key order ("vmlife explain").
 type (
 	explainJSON struct {
-		EffectiveState string            `json:"effective_state"`
-		Update         *planJSON         `json:"update"`
-		Requests       requestsJSON      `json:"requests"`
-		Reincarnation  reincarnationJSON `json:"reincarnation"`
-		Conditions     []conditionJSON   `json:"conditions"`
-		NextAction     nextActionJSON    `json:"next_action"`
-	}
-	// planJSON is an instancestate.Plan (§13.3 as amended by D11).
-	planJSON struct {
-		State                 string                `json:"state"`
-		StateGeneration       generation.Generation `json:"state_generation"`
-		ActivePropolisID      *string               `json:"active_propolis_id"`
-		TargetPropolisID      *string               `json:"target_propolis_id"`
-		MigrationID           *string               `json:"migration_id"`
-		IntendedState         *string               `json:"intended_state"`
-		DestroyActiveVMM      *string               `json:"destroy_active_vmm"`
-		DestroyTargetVMM      *string               `json:"destroy_target_vmm"`
-		Network               *networkJSON          `json:"network"`
-		Deprovision           bool                  `json:"deprovision"`
-		MigrationReservations *reservationsJSON     `json:"migration_reservations"`
-	}
-	networkJSON struct {
-		Action string  `json:"action"`
-		VMM    *string `json:"vmm,omitempty"`
-		Sled   *string `json:"sled,omitempty"`
-	}
-	reservationsJSON struct {
-		Active string `json:"active"`
-		Target string `json:"target"`
+		EffectiveState string              `json:"effective_state"`
+		Update         *instancestate.Plan `json:"update"` // §13.3 as amended by D11; null when none is required
+		Requests       requestsJSON        `json:"requests"`
+		Reincarnation  reincarnationJSON   `json:"reincarnation"`
+		Conditions     []conditionJSON     `json:"conditions"`
+		NextAction     nextActionJSON      `json:"next_action"`
 	}
 	requestsJSON struct {
 		Start   decisionJSON `json:"start"`
@@ -83,7 +61,7 @@ type (
 // docs/cli.md's explain answers, each at the document's now. Every answer is the
 // library's; explain only writes it down.
 func explain(input []byte) (any, error) {
-	d, _, err := decodeDocument(input)
+	d, err := decodeDocument(input)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +79,7 @@ func explain(input []byte) (any, error) {
 		return nil, ruleInput(err, false)
 	}
 	if required {
-		out.Update = encodePlan(plan)
+		out.Update = &plan
 	}
 
 	for _, q := range []struct {
@@ -154,34 +132,6 @@ func explain(input []byte) (any, error) {
 	return out, nil
 }
 
-// encodePlan writes a plan with exactly the keys docs/cli.md lists for "update".
-func encodePlan(p instancestate.Plan) *planJSON {
-	out := &planJSON{
-		State:            p.Runtime.State.String(),
-		StateGeneration:  p.Runtime.Generation,
-		ActivePropolisID: idOrNull(p.Runtime.ActiveVMM),
-		TargetPropolisID: idOrNull(p.Runtime.TargetVMM),
-		MigrationID:      idOrNull(p.Runtime.MigrationID),
-		DestroyActiveVMM: idOrNull(p.DestroyActiveVMM),
-		DestroyTargetVMM: idOrNull(p.DestroyTargetVMM),
-		Deprovision:      p.Deprovision,
-	}
-	if p.Intent != 0 {
-		v := p.Intent.String()
-		out.IntendedState = &v
-	}
-	switch p.Network.Action {
-	case instancestate.NetworkUpdate:
-		out.Network = &networkJSON{Action: p.Network.Action.String(), VMM: idOrNull(p.Network.VMM), Sled: idOrNull(p.Network.Sled)}
-	case instancestate.NetworkDelete:
-		out.Network = &networkJSON{Action: p.Network.Action.String()}
-	}
-	if r := p.Reservations; r != (instancestate.Reservations{}) {
-		out.MigrationReservations = &reservationsJSON{Active: r.Active.String(), Target: r.Target.String()}
-	}
-	return out
-}
-
 // marshalOutput writes one JSON object, indented for people, ending in a
 // newline. HTML escaping is off: nothing here is embedded in HTML, and a
 // message's "<" should read as "<".
@@ -194,4 +144,13 @@ func marshalOutput(v any) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// stampOrNull writes a time as RFC 3339 in UTC, the zero time as null.
+func stampOrNull(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	v := string(wire.AppendTime(nil, t))
+	return &v
 }

@@ -23,7 +23,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vmlife/vmlife/wire"
 )
 
 // command is one subcommand of vmlife. Each lives in its own file and
@@ -57,8 +62,11 @@ func main() {
 // returns the exit status, so tests drive it in-process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		usage(stdout)
-		return exitOK
+		// Nothing to do is a usage error: a script that forgot the
+		// command must not read as success.
+		fmt.Fprintln(stderr, "vmlife: no command (accepted: "+strings.Join(commandNames(), ", ")+")")
+		usage(stderr)
+		return exitBadInput
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -101,20 +109,11 @@ func usage(w io.Writer) {
 	io.WriteString(w, b.String())
 }
 
-// inputError is bad input (exit 2): the JSON path of the offending field
-// ("instance.intended_state", or "input" for the document as a whole) and
-// what is wrong with it, which ends by saying what is accepted.
-type inputError struct {
-	Path string
-	Msg  string
-}
-
-func (e *inputError) Error() string { return e.Path + ": " + e.Msg }
-
-// badInput returns an *inputError whose message ends with the accepted
-// values.
-func badInput(path, problem, accepted string) *inputError {
-	return &inputError{Path: path, Msg: problem + " (accepted: " + accepted + ")"}
+// badInput returns bad input (exit 2) as the library reports it: a
+// *wire.DecodeError with the path of the offending field ("arguments",
+// "--format", "instance.intended_state") and what it accepts.
+func badInput(path, problem, accepted string) *wire.DecodeError {
+	return &wire.DecodeError{Path: path, Problem: problem, Accepted: accepted}
 }
 
 // finish reports err for the command named name and returns the exit
@@ -124,38 +123,93 @@ func finish(stderr io.Writer, name string, err error) int {
 		return exitOK
 	}
 	status := exitFailure
-	var in *inputError
-	if errors.As(err, &in) {
+	if errors.Is(err, wire.ErrDecode) {
 		status = exitBadInput
 	}
-	// One line, whatever the message holds (docs/cli.md: one line on stderr).
-	line := strings.Join(strings.Fields(err.Error()), " ")
+	// One line, whatever the message holds (docs/cli.md: one line on
+	// stderr), and nothing raw from the input: invalid UTF-8 and control
+	// characters are shown escaped.
+	line := strings.Join(strings.Fields(printable(err.Error())), " ")
 	fmt.Fprintf(stderr, "vmlife %s: %s\n", name, line)
 	return status
 }
 
+// printable escapes invalid UTF-8 and control characters (other than
+// white space) in a message, so that input echoed in it cannot garble a
+// terminal or a log.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsControl(r) && r != '\n' && r != '\t':
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// The bound on one input document (D24), and the flag that raises it.
+const (
+	maxInputFlag   = "--max-input"
+	maxInputLimit  = 1 << 30 // the flag's own bound: a gibibyte
+	acceptMaxInput = "a number of bytes from 1 to 1073741824"
+)
+
 // inputArg handles the arguments every JSON command takes: -h, at most one
-// FILE ("-" for standard input), nothing else. It returns how to read the
-// input, or ok false with the exit status after writing usage (-h) or an
-// error.
+// FILE ("-" for standard input), --max-input BYTES (D24; 1 MiB by default),
+// nothing else. It returns how to read the input, or ok false with the exit
+// status after writing usage (-h) or an error. No FILE reads standard
+// input; a file that cannot be opened is bad input (exit 2), with usage.
 func inputArg(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) (read func() ([]byte, error), status int, ok bool) {
 	var file string
-	for _, a := range args {
+	limit := int64(wire.MaxDocumentSize)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch {
 		case a == "-h" || a == "-help" || a == "--help":
 			commandUsage(stdout, name)
 			return nil, exitOK, false
+		case a == maxInputFlag || strings.HasPrefix(a, maxInputFlag+"="):
+			v, found := strings.CutPrefix(a, maxInputFlag+"=")
+			if !found {
+				if i+1 == len(args) {
+					return nil, finish(stderr, name, badInput(maxInputFlag, "missing its value", acceptMaxInput)), false
+				}
+				i++
+				v = args[i]
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 || n > maxInputLimit {
+				return nil, finish(stderr, name, badInput(maxInputFlag, strconv.Quote(v)+" is out of range", acceptMaxInput)), false
+			}
+			limit = n
+			continue
 		case a != "-" && strings.HasPrefix(a, "-"):
-			return nil, finish(stderr, name, badInput("arguments", fmt.Sprintf("unknown flag %q", a), "-h, a FILE, - for standard input")), false
+			return nil, finish(stderr, name, badInput("arguments", fmt.Sprintf("unknown flag %q", a), "-h, --max-input BYTES, a FILE, - for standard input")), false
 		case file != "":
 			return nil, finish(stderr, name, badInput("arguments", fmt.Sprintf("a second FILE %q", a), "at most one FILE")), false
 		}
 		file = a
 	}
 	if file == "" || file == "-" {
-		return func() ([]byte, error) { return io.ReadAll(stdin) }, exitOK, true
+		return func() ([]byte, error) { return wire.ReadDocument(stdin, limit) }, exitOK, true
 	}
-	return func() ([]byte, error) { return os.ReadFile(file) }, exitOK, true
+	f, err := os.Open(file)
+	if err != nil {
+		status := finish(stderr, name, badInput("FILE", "cannot be read: "+err.Error(), "a readable file, or - for standard input"))
+		commandUsage(stderr, name)
+		return nil, status, false
+	}
+	return func() ([]byte, error) {
+		defer f.Close()
+		return wire.ReadDocument(f, limit)
+	}, exitOK, true
 }
 
 // jsonCommand is the shape of explain, report and classify: read one JSON

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // update rewrites the golden files under testdata/ and the committed
@@ -190,10 +191,10 @@ func checkContract(t *testing.T, cmd string, bad bool, status int, stdout, stder
 		checkKeys(t, "", out, "vmm_updated", "migration_in_updated", "migration_out_updated", "update_saga_needed", "snapshot")
 		// The snapshot after the report is a snapshot document, the same
 		// shape as the input, and explain reads it.
-		if _, _, err := decodeDocument(out["snapshot"]); err != nil {
+		if _, err := decodeDocument(out["snapshot"]); err != nil {
 			t.Errorf("report's snapshot does not decode as a snapshot document: %v", err)
 		}
-		checkKeys(t, "snapshot", object(t, out["snapshot"]), documentKeys...)
+		checkKeys(t, "snapshot", object(t, out["snapshot"]), "now", "instance", "active_vmm", "target_vmm", "migration", "sled_unreachable_since")
 	case "classify":
 		checkKeys(t, "", out, "vmm_gone", "failure_reason", "http_status")
 	}
@@ -276,7 +277,7 @@ func checkKeys(t *testing.T, path string, obj map[string]json.RawMessage, keys .
 // usage and succeed; an unknown command is bad input, named on the first
 // line of stderr, followed by usage.
 func TestRunUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"-h"}, {"--help"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
 		status, stdout, stderr := runInProcess(args, "")
 		if status != exitOK || stderr != "" {
 			t.Errorf("vmlife %v: exit %d, stderr %q", args, status, stderr)
@@ -287,7 +288,13 @@ func TestRunUsage(t *testing.T) {
 			}
 		}
 	}
-	status, stdout, stderr := runInProcess([]string{"explian"}, "")
+	// No arguments at all is a usage error: exit 2, the reason and usage
+	// on standard error, nothing on standard output.
+	status, stdout, stderr := runInProcess(nil, "")
+	if status != exitBadInput || stdout != "" || !strings.HasPrefix(stderr, "vmlife: no command (accepted: ") || !strings.Contains(stderr, "usage: vmlife") {
+		t.Errorf("vmlife with no arguments: exit %d, stdout %q, stderr %q; want 2 and usage on stderr", status, stdout, stderr)
+	}
+	status, stdout, stderr = runInProcess([]string{"explian"}, "")
 	first, rest, _ := strings.Cut(stderr, "\n")
 	want := `vmlife: unknown command "explian" (accepted: ` + strings.Join(commandNames(), ", ") + ")"
 	if status != exitBadInput || stdout != "" || first != want || !strings.Contains(rest, "usage: vmlife") {
@@ -322,14 +329,87 @@ func TestRunInput(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"classify", "a.json", "b.json"}, exitBadInput, `vmlife classify: arguments: a second FILE "b.json" (accepted: at most one FILE)` + "\n"},
-		{[]string{"explain", "--verbose"}, exitBadInput, `vmlife explain: arguments: unknown flag "--verbose" (accepted: -h, a FILE, - for standard input)` + "\n"},
-		{[]string{"report", filepath.Join("testdata", "no-such-file.json")}, exitFailure, "vmlife report: open testdata/no-such-file.json: no such file or directory\n"},
+		{[]string{"explain", "--verbose"}, exitBadInput, `vmlife explain: arguments: unknown flag "--verbose" (accepted: -h, --max-input BYTES, a FILE, - for standard input)` + "\n"},
+		{[]string{"explain", "--max-input", "0"}, exitBadInput, `vmlife explain: --max-input: "0" is out of range (accepted: a number of bytes from 1 to 1073741824)` + "\n"},
+		{[]string{"explain", "--max-input"}, exitBadInput, `vmlife explain: --max-input: missing its value (accepted: a number of bytes from 1 to 1073741824)` + "\n"},
+		{[]string{"classify", "--max-input=10"}, exitBadInput, `vmlife classify: input: more than 10 bytes (accepted: a document of at most 10 bytes)` + "\n"},
 	}
 	for _, tt := range tests {
 		status, stdout, stderr := runInProcess(tt.args, doc)
 		if status != tt.status || stdout != "" || stderr != tt.stderr {
 			t.Errorf("vmlife %v: exit %d, stdout %q, stderr %q; want %d, nothing, %q", tt.args, status, stdout, stderr, tt.status, tt.stderr)
 		}
+	}
+	// A file that cannot be read is bad input: exit 2, the reason, then the
+	// command's usage.
+	status, stdout, stderr := runInProcess([]string{"report", filepath.Join("testdata", "no-such-file.json")}, doc)
+	first, rest, _ := strings.Cut(stderr, "\n")
+	if status != exitBadInput || stdout != "" || !strings.HasPrefix(first, "vmlife report: FILE: cannot be read: ") || !strings.HasPrefix(rest, "usage: vmlife report") {
+		t.Errorf("missing file: exit %d, stdout %q, stderr %q; want 2, the reason and usage", status, stdout, stderr)
+	}
+}
+
+// endless is a reader that never ends and counts what was read from it.
+type endless struct {
+	fill byte
+	read int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e.fill
+	}
+	e.read += int64(len(p))
+	return len(p), nil
+}
+
+// TestInputIsBounded: D24 — an endless input is refused, with exit 2, after
+// reading no more than the bound (plus one buffer), and a first byte that
+// cannot start a JSON object is refused at once. Memory stays proportional
+// to the bound: the reader is not drained.
+func TestInputIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		fill    byte
+		maxRead int64
+		stderr  string
+	}{
+		{'{', 1<<20 + 64<<10, "vmlife explain: input: more than 1048576 bytes (accepted: a document of at most 1048576 bytes)\n"},
+		{0, 64 << 10, "vmlife explain: input: want a JSON object, got byte 0x0 (accepted: a JSON object)\n"},
+		{' ', 1<<20 + 64<<10, ""},
+	} {
+		r := &endless{fill: tc.fill}
+		if tc.fill == ' ' {
+			// White space forever: refused at the bound too, never read whole.
+			r2 := io.MultiReader(strings.NewReader(strings.Repeat(" ", 10)), &endless{fill: '{'})
+			var stdout, stderr strings.Builder
+			if status := run([]string{"explain"}, r2, &stdout, &stderr); status != exitBadInput {
+				t.Errorf("white space then an endless object: exit %d, stderr %q", status, stderr.String())
+			}
+			continue
+		}
+		var stdout, stderr strings.Builder
+		status := run([]string{"explain"}, r, &stdout, &stderr)
+		if status != exitBadInput || stdout.Len() != 0 || stderr.String() != tc.stderr {
+			t.Errorf("endless %q: exit %d, stdout %q, stderr %q; want 2 and %q", tc.fill, status, stdout.String(), stderr.String(), tc.stderr)
+		}
+		if r.read > tc.maxRead {
+			t.Errorf("endless %q: read %d bytes, want at most %d", tc.fill, r.read, tc.maxRead)
+		}
+	}
+	// The bound is raised by the flag, not lifted.
+	r := &endless{fill: '{'}
+	var stdout, stderr strings.Builder
+	if status := run([]string{"explain", "--max-input", "2097152"}, r, &stdout, &stderr); status != exitBadInput || r.read > 2<<20+64<<10 || r.read < 2<<20 {
+		t.Errorf("--max-input 2 MiB: exit %d after reading %d bytes", status, r.read)
+	}
+}
+
+// TestMessagesEscapeInvalidUTF8: input echoed in an error message is never
+// written raw: invalid UTF-8 and control characters appear as escapes.
+func TestMessagesEscapeInvalidUTF8(t *testing.T) {
+	status, _, stderr := runInProcess([]string{"classify"}, "{\"communication\": \"\xff\xfe\u007f\"}")
+	if status != exitBadInput || !utf8.ValidString(stderr) || strings.ContainsAny(stderr, "\x7f") || !strings.Contains(stderr, `\xff`) {
+		t.Errorf("exit %d, stderr %q: want 2 and the bad bytes escaped", status, stderr)
 	}
 }
 

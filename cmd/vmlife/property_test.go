@@ -5,9 +5,11 @@ import (
 	"errors"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/instancestate/instancetest"
-	"pgregory.net/rapid"
+	"github.com/vmlife/vmlife/wire"
 )
 
 // These properties drive the commands with instancetest's generators — the
@@ -16,7 +18,7 @@ import (
 // cases as the library it wraps.
 
 // input marshals a snapshot document at now with further top-level keys.
-func input(t *rapid.T, d document, extra map[string]any) []byte {
+func input(t *rapid.T, d instancestate.Document, extra map[string]any) []byte {
 	enc, err := encodeDocument(d)
 	if err != nil {
 		t.Fatalf("encoding a valid snapshot: %v", err)
@@ -48,7 +50,7 @@ func TestDocumentRoundTripInstancetest(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := instancetest.Snapshot().Draw(t, "snapshot")
 		now := instancetest.Now(s).Draw(t, "now")
-		if err := roundTrip(document{Now: now, Snapshot: s}); err != nil {
+		if err := roundTrip(instancestate.Document{Now: now, Snapshot: s}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -63,12 +65,12 @@ func TestReportIsApplyReport(t *testing.T) {
 		s := instancetest.Snapshot().Draw(t, "snapshot")
 		now := instancetest.Now(s).Draw(t, "now")
 		r := instancetest.Report(s).Draw(t, "report")
-		in := input(t, document{Now: now, Snapshot: s}, map[string]any{"vmm_id": r.VMM, "report": r.Report})
+		in := input(t, instancestate.Document{Now: now, Snapshot: s}, map[string]any{"vmm_id": r.VMM, "report": r.Report})
 
 		after, res, applyErr := instancestate.ApplyReport(s, r.VMM, r.Report)
 		out, err := report(in)
 		if applyErr != nil {
-			var bad *inputError
+			var bad *wire.DecodeError
 			if !errors.As(err, &bad) {
 				t.Fatalf("ApplyReport refuses the %v report (%v), but report answers %v, %v", r.Kind, applyErr, out, err)
 			}
@@ -81,7 +83,7 @@ func TestReportIsApplyReport(t *testing.T) {
 		want := reportJSON{VMMUpdated: res.VMMUpdated, MigrationInUpdated: res.MigrationInUpdated,
 			MigrationOutUpdated: res.MigrationOutUpdated, UpdateSagaNeeded: res.UpdateSagaNeeded}
 		snap := got.Snapshot
-		got.Snapshot = documentJSON{}
+		got.Snapshot = instancestate.Document{}
 		if got != want {
 			t.Fatalf("report says %+v, ApplyReport %+v", got, want)
 		}
@@ -89,11 +91,11 @@ func TestReportIsApplyReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, _, err := decodeDocument(b)
+		back, err := decodeDocument(b)
 		if err != nil {
 			t.Fatalf("the snapshot after the report does not decode: %v\n%s", err, b)
 		}
-		if back != (document{Now: now, Snapshot: after}) {
+		if back != (instancestate.Document{Now: now, Snapshot: after}) {
 			t.Fatalf("report's snapshot after is not ApplyReport's:\n%s", b)
 		}
 	})
@@ -105,7 +107,7 @@ func TestExplainIsTheLibrary(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := instancetest.Snapshot().Draw(t, "snapshot")
 		now := instancetest.Now(s).Draw(t, "now")
-		out, err := explain(input(t, document{Now: now, Snapshot: s}, nil))
+		out, err := explain(input(t, instancestate.Document{Now: now, Snapshot: s}, nil))
 		if err != nil {
 			t.Fatalf("explain refused a valid snapshot: %v", err)
 		}
@@ -121,8 +123,8 @@ func TestExplainIsTheLibrary(t *testing.T) {
 			t.Fatalf("effective_state %q, library %v", got.EffectiveState, state)
 		case (got.Update != nil) != required:
 			t.Fatalf("update %v, library says required=%v", got.Update, required)
-		case required && got.Update.StateGeneration != plan.Runtime.Generation:
-			t.Fatalf("update.state_generation %v, plan %v", got.Update.StateGeneration, plan.Runtime.Generation)
+		case required && *got.Update != plan:
+			t.Fatalf("update %+v, plan %+v", *got.Update, plan)
 		case got.Reincarnation.Needs != reinc.Needs || got.Reincarnation.Should != reinc.Should || got.Reincarnation.Status != reinc.Status.String():
 			t.Fatalf("reincarnation %+v, library %+v", got.Reincarnation, reinc)
 		case (got.Reincarnation.Until != nil) != (reinc.Status == instancestate.CoolingDown):

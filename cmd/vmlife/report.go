@@ -20,63 +20,33 @@ func init() {
 
 // reportJSON is the output of report, in docs/cli.md's key order.
 type reportJSON struct {
-	VMMUpdated          bool         `json:"vmm_updated"`
-	MigrationInUpdated  bool         `json:"migration_in_updated"`
-	MigrationOutUpdated bool         `json:"migration_out_updated"`
-	UpdateSagaNeeded    bool         `json:"update_saga_needed"`
-	Snapshot            documentJSON `json:"snapshot"`
+	VMMUpdated          bool                   `json:"vmm_updated"`
+	MigrationInUpdated  bool                   `json:"migration_in_updated"`
+	MigrationOutUpdated bool                   `json:"migration_out_updated"`
+	UpdateSagaNeeded    bool                   `json:"update_saga_needed"`
+	Snapshot            instancestate.Document `json:"snapshot"`
 }
 
-// reportAccepted says what the sled-agent's SledVmmState and each of its
-// fields accept (§3.2), by path below "report".
-var reportAccepted = func() map[string]string {
-	sideKeys := `null, or {"migration_id", "state", "gen", "time_updated"}`
-	m := map[string]string{
-		"":                       `{"vmm_state", "migration_in", "migration_out"}`,
-		"vmm_state":              `{"state", "gen", "time_updated"}`,
-		"vmm_state.state":        strings.Join(names(vmmstate.AllSledAgentStates()), ", "),
-		"vmm_state.gen":          acceptGen,
-		"vmm_state.time_updated": acceptTime,
-	}
-	for _, side := range []string{"migration_in", "migration_out"} {
-		m[side] = sideKeys
-		m[side+".migration_id"] = acceptUUID
-		m[side+".state"] = strings.Join(migrationNames, ", ")
-		m[side+".gen"] = acceptGen
-		m[side+".time_updated"] = acceptTime
-	}
-	return m
-}()
-
-// report decodes a snapshot document with a sled-agent report about one of
-// its VMMs, applies it (instancestate.ApplyReport: §8.2, §12, D5–D7) and
-// returns what changed and the snapshot after it. A report the library
-// refuses is bad input: nothing of it is applied.
+// report decodes a report document (instancestate.ReportDocument: a
+// snapshot document with a sled-agent report about one of its VMMs),
+// applies it (instancestate.ApplyReport: §8.2, §12, D5–D7) and returns what
+// changed and the snapshot after it. A report the library refuses is bad
+// input: nothing of it is applied.
 func report(input []byte) (any, error) {
-	d, top, err := decodeDocument(input, "vmm_id", "report")
-	if err != nil {
-		return nil, err
+	var d instancestate.ReportDocument
+	if err := d.UnmarshalJSON(input); err != nil {
+		return nil, ruleInput(err, true)
 	}
-	vmm := idField(top, "vmm_id", true, vmmstate.ParseID)
-	var rep instancestate.Report
-	top.decodeNested("report", true, &rep, reportAccepted)
-	if top.err != nil {
-		return nil, top.err
-	}
-	after, res, err := instancestate.ApplyReport(d.Snapshot, vmm, rep)
+	after, res, err := instancestate.ApplyReport(d.Snapshot, d.VMM, d.Report)
 	if err != nil {
-		return nil, refusal(d.Snapshot, vmm, err)
-	}
-	doc, err := encodeDocument(document{Now: d.Now, Snapshot: after})
-	if err != nil {
-		return nil, err
+		return nil, refusal(d.Snapshot, d.VMM, err)
 	}
 	return reportJSON{
 		VMMUpdated:          res.VMMUpdated,
 		MigrationInUpdated:  res.MigrationInUpdated,
 		MigrationOutUpdated: res.MigrationOutUpdated,
 		UpdateSagaNeeded:    res.UpdateSagaNeeded,
-		Snapshot:            doc,
+		Snapshot:            instancestate.Document{Now: d.Now, Snapshot: after},
 	}, nil
 }
 

@@ -37,16 +37,26 @@ func (e *Error) Is(target error) bool { return target == ErrUnknown }
 type Table[E ~uint8] struct {
 	typ      string
 	names    []string
+	accepted string // the names joined by ", ", for error messages
 	foldCase bool
 }
 
 // New returns the table for type typ (as "pkg.Type") whose value i+1 is
-// names[i]. With foldCase, Parse also accepts the names in any case.
+// names[i]. With foldCase, Parse also accepts the names with their ASCII
+// letters in any case — as Omicron's parsers do for the enums where they
+// fold (D24) — and never by Unicode folding: "deſtroyed", with a long s,
+// is not "destroyed".
 func New[E ~uint8](typ string, foldCase bool, names ...string) *Table[E] {
 	// Copied so that a caller passing names... cannot change the wire
 	// strings later.
-	return &Table[E]{typ: typ, names: append([]string(nil), names...), foldCase: foldCase}
+	return &Table[E]{typ: typ, names: append([]string(nil), names...), accepted: strings.Join(names, ", "), foldCase: foldCase}
 }
+
+// Accepted returns the wire strings joined by ", ", for messages.
+func (t *Table[E]) Accepted() string { return t.accepted }
+
+// FoldsCase reports whether Parse accepts the names in any ASCII case.
+func (t *Table[E]) FoldsCase() bool { return t.foldCase }
 
 // Valid reports whether e is one of the table's values.
 func (t *Table[E]) Valid(e E) bool { return e >= 1 && int(e) <= len(t.names) }
@@ -91,12 +101,33 @@ func (t *Table[E]) Parse(s string) (E, error) {
 	}
 	if t.foldCase {
 		for i, n := range t.names {
-			if strings.EqualFold(n, s) {
+			if asciiEqualFold(n, s) {
 				return E(i + 1), nil
 			}
 		}
 	}
 	return 0, t.unknown(strconv.Quote(s))
+}
+
+// asciiEqualFold reports whether a and b are equal once their ASCII
+// letters are lower-cased; every other byte must match exactly.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseBytes is Parse without converting b to a string first.
@@ -107,7 +138,11 @@ func (t *Table[E]) ParseBytes(b []byte) (E, error) {
 		}
 	}
 	if t.foldCase {
-		return t.Parse(string(b))
+		for i, n := range t.names {
+			if asciiEqualFold(n, string(b)) {
+				return E(i + 1), nil
+			}
+		}
 	}
 	return 0, t.unknown(strconv.Quote(string(b)))
 }
