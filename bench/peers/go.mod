@@ -1,8 +1,9 @@
 module github.com/vmlife/vmlife/bench/peers
 
-go 1.24
+go 1.26
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/looplab/fsm v1.0.3
 	github.com/qmuntal/stateless v1.7.2
 	github.com/vmlife/vmlife v0.0.0

@@ -471,10 +471,18 @@ func (d *Decoder) key() ([]byte, bool) {
 func (d *Decoder) str() ([]byte, bool) {
 	start := d.pos + 1
 	i := start
+	ascii := true
 	for i < len(d.data) {
 		c := d.data[i]
 		switch {
 		case c == '"':
+			if !ascii && !utf8.Valid(d.data[start:i]) {
+				// RFC 8259 text is UTF-8; encoding/json would silently
+				// replace the bad bytes, and then the two readers disagree.
+				d.pos = start - 1
+				d.failSyntax("invalid UTF-8 in a string")
+				return nil, false
+			}
 			d.pos = i + 1
 			return d.data[start:i], true
 		case c == '\\':
@@ -483,6 +491,8 @@ func (d *Decoder) str() ([]byte, bool) {
 			d.pos = i
 			d.failSyntax("a control character in a string")
 			return nil, false
+		case c >= 0x80:
+			ascii = false
 		}
 		i++
 	}
@@ -508,6 +518,11 @@ func (d *Decoder) strEscaped(start int) ([]byte, bool) {
 		return nil, false
 	}
 	var s string
+	if !utf8.Valid(d.data[start:i]) {
+		d.pos = start - 1
+		d.failSyntax("invalid UTF-8 in a string")
+		return nil, false
+	}
 	if err := json.Unmarshal(d.data[start-1:i+1], &s); err != nil {
 		d.pos = start - 1
 		d.failSyntax("a bad escape in a string")
