@@ -57,8 +57,8 @@ func (s Snapshot) effective() State {
 // to a migration still in flight, or succeeded but not yet folded in: once a
 // side has failed, or the target VMM's saga unwound, the active VMM decides.
 func (s Snapshot) migrationDominates() bool {
-	if !s.HasMigration() {
-		return false
+	if !s.liveMigration() {
+		return false // D21: a stale link decides nothing
 	}
 	if s.Migration.EitherSideFailed() {
 		return false

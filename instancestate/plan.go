@@ -103,6 +103,12 @@ func unlinkable(st vmmstate.State) bool {
 //  4. With no active VMM left, the instance becomes failed (if its VMM
 //     failed) or no_vmm, any migration left is unlinked (D17: a migration
 //     needs an active VMM), its network is deleted and its resources released.
+//
+// A stale migration link (D21) — one kept by an instance that has no
+// active VMM, or whose active VMM is neither side — is cleared with its
+// target id, and changes nothing else: the instance keeps its state and
+// its VMM, and the migration is not read as in flight (a destroyed active
+// VMM beside it is a guest shutdown, as with no migration).
 func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	if err := s.Validate(); err != nil {
 		return Plan{}, false, err
@@ -117,9 +123,24 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 		activeGone    bool // step 1 unlinked the active VMM
 		targetGone    bool // step 2 unlinked the target VMM
 		m             = s.Migration
-		hasMigration  = s.HasMigration()
+		hasMigration  = s.liveMigration()
+		staleLink     = s.HasMigration() && !hasMigration // D21
 		intentRunning = s.Instance.IntendedState == IntendRunning
 	)
+	if staleLink && !s.HasActive() {
+		// A failed, stopped or deleted instance that kept its migration's
+		// ids (the watcher failed its VMM mid-migration): only the link
+		// goes, with an unwound or dead target (D11). It has no VMM, so
+		// nothing else is the plan's to change.
+		if overflow != nil {
+			return Plan{}, false, overflowed("state_generation", overflow)
+		}
+		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		if s.HasTarget() && unlinkable(s.Target.Runtime.State) {
+			p.DestroyTargetVMM = s.Target.ID
+		}
+		return p, true, nil
+	}
 
 	// Step 1.
 	if s.HasActive() && unlinkable(s.Active.Runtime.State) {
@@ -144,6 +165,12 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 
 	// Step 3.
 	switch {
+	case staleLink:
+		// D21: the instance runs on a VMM that is no side of the linked
+		// migration (a start kept the old ids). The link goes; the VMM
+		// and its network stay.
+		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		required = true
 	case !hasMigration:
 	case m.EitherSideFailed(), targetGone && !m.EitherSideCompleted():
 		// A failed side ends the migration (§13.3). So does a target that

@@ -37,29 +37,36 @@ func (s Snapshot) HasTarget() bool { return !s.Target.ID.IsZero() }
 // HasMigration reports whether the snapshot holds the migration record.
 func (s Snapshot) HasMigration() bool { return !s.Migration.ID.IsZero() }
 
-// The rules of D17, by the names Validate reports. The first three are the
-// database's CHECK constraints and the invariants of §13.1; the rest say that
-// the records of a snapshot agree with each other.
+// The rules of D17 as narrowed by D21, by the names Validate reports. The
+// first three hold for every row any writer produces (the database's CHECK
+// constraint and the pairing of the migration ids); the rest say that the
+// records of a snapshot agree with each other.
 const (
-	RuleVMMIffActive      = "vmm_iff_active_propolis"        // §5.2: state = vmm ⇔ active_propolis_id set
-	RuleTargetNeedsMigr   = "target_needs_migration"         // D17: target_propolis_id ⇒ migration_id
-	RuleMigrationNeedsVMM = "migration_needs_vmm"            // D17: migration_id ⇒ state = vmm
-	RuleLinkedRecord      = "linked_record_present"          // a linked id comes with its record
-	RuleIDsAgree          = "ids_agree"                      // records carry the ids the instance links
-	RuleMigrationSides    = "migration_sides_match_instance" // the instance runs on a side of its migration
-	RuleValidFields       = "fields_valid"                   // every enum and record is valid
-	RuleUnlinkedRecord    = "no_unlinked_record"             // a record is present only when linked
+	RuleVMMIffActive          = "vmm_iff_active_propolis"        // §5.2: state = vmm ⇔ active_propolis_id set
+	RuleTargetNeedsMigr       = "target_needs_migration"         // D17: target_propolis_id ⇒ migration_id
+	RuleNoMigrationInCreating = "no_migration_while_creating"    // D21: no writer links a migration before create finishes
+	RuleLinkedRecord          = "linked_record_present"          // a linked id comes with its record
+	RuleIDsAgree              = "ids_agree"                      // records carry the ids the instance links
+	RuleMigrationSides        = "migration_sides_match_instance" // the linked target is its migration's target
+	RuleValidFields           = "fields_valid"                   // every enum and record is valid
+	RuleUnlinkedRecord        = "no_unlinked_record"             // a record is present only when linked
 )
 
 func broken(rule, field, format string, args ...any) error {
 	return &RuleError{Rule: rule, Field: field, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Validate checks the snapshot against every rule of D17 and returns a
-// *RuleError (matching ErrInvalidRecord) naming the first one broken. Every
-// decision in this package validates first, so none of them has to guess
-// what an impossible combination means (Omicron panics in debug builds and
-// falls back in release, §7 rules 11–14).
+// Validate checks the snapshot against every rule of D17 as narrowed by D21
+// and returns a *RuleError (matching ErrInvalidRecord) naming the first one
+// broken. Every decision in this package validates first, so none of them
+// has to guess what an impossible combination means (Omicron panics in
+// debug builds and falls back in release, §7 rules 11–14).
+//
+// D21: rows Omicron's own sagas write are accepted — a failed, stopped or
+// deleted instance whose migration id is still set (the watcher failed its
+// VMM mid-migration), and an active VMM that is no side of the linked
+// migration (a start kept a stale migration id). The decisions read them
+// (the stale migration is ignored) and the update plan clears the link.
 func (s Snapshot) Validate() error {
 	in, rt := s.Instance, s.Instance.Runtime
 	switch {
@@ -88,8 +95,8 @@ func (s Snapshot) Validate() error {
 		return broken(RuleVMMIffActive, "active_propolis_id", "%v while state is %v", rt.ActiveVMM, rt.State)
 	case !rt.TargetVMM.IsZero() && rt.MigrationID.IsZero():
 		return broken(RuleTargetNeedsMigr, "target_propolis_id", "%v without a migration_id", rt.TargetVMM)
-	case !rt.MigrationID.IsZero() && rt.State != NexusVMM:
-		return broken(RuleMigrationNeedsVMM, "migration_id", "%v while state is %v", rt.MigrationID, rt.State)
+	case !rt.MigrationID.IsZero() && rt.State == NexusCreating:
+		return broken(RuleNoMigrationInCreating, "migration_id", "%v while state is %v", rt.MigrationID, rt.State)
 	}
 
 	// Each linked id comes with its record, and each record is the one linked.
@@ -143,13 +150,22 @@ func (s Snapshot) checkMigration() error {
 	if err := m.Validate(); err != nil {
 		return &RuleError{Rule: RuleValidFields, Field: "migration", Detail: err.Error(), Err: err}
 	}
-	// The instance runs on the source until the update plan points it at the
-	// target (§13.3), and the linked target is the migration's target (§8.1).
-	if rt.ActiveVMM != m.Source.VMM && rt.ActiveVMM != m.Target.VMM {
-		return broken(RuleMigrationSides, "active_propolis_id", "%v is neither side of migration %v", rt.ActiveVMM, m.ID)
-	}
+	// The linked target is the migration's target (§8.1: both ids are
+	// written together). The active VMM may be neither side (D21).
 	if !rt.TargetVMM.IsZero() && rt.TargetVMM != m.Target.VMM {
 		return broken(RuleMigrationSides, "target_propolis_id", "%v is not the target of migration %v (%v)", rt.TargetVMM, m.ID, m.Target.VMM)
 	}
 	return nil
+}
+
+// liveMigration reports whether the linked migration concerns the active
+// VMM: one is linked and the instance runs on one of its sides. A migration
+// linked to an instance with no active VMM, or whose sides are both other
+// VMMs, is a stale link (D21) that only the update plan acts on.
+func (s Snapshot) liveMigration() bool {
+	if !s.HasMigration() || !s.HasActive() {
+		return false
+	}
+	id := s.Active.ID
+	return id == s.Migration.Source.VMM || id == s.Migration.Target.VMM
 }

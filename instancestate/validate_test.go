@@ -48,8 +48,6 @@ var rulesCases = map[string][]invalid{
 			s: tamper(snap().vmm(vmmstate.Running), func(s *Snapshot) { s.Active.SledID = vmmstate.SledID{} })},
 		{name: "target VMM state 0", field: "target_vmm", cause: vmmstate.ErrInvalidRecord,
 			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending).target(vmmstate.Creating), func(s *Snapshot) { s.Target.Runtime.State = 0 })},
-		{name: "migration side at generation 0", field: "migration", cause: migration.ErrInvalidRecord,
-			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending), func(s *Snapshot) { s.Migration.Source.Generation = gen(0) })},
 		{name: "migration side state 0", field: "migration", cause: migration.ErrInvalidRecord,
 			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending), func(s *Snapshot) { s.Migration.Target.State = 0 })},
 	},
@@ -63,9 +61,8 @@ var rulesCases = map[string][]invalid{
 	RuleTargetNeedsMigr: {
 		{name: "target without a migration", field: "target_propolis_id", s: snap().vmm(vmmstate.Running).target(vmmstate.Migrating).build()},
 	},
-	RuleMigrationNeedsVMM: {
-		{name: "no_vmm with a migration", field: "migration_id", s: snap().migration(migration.Pending, migration.Pending).build()},
-		{name: "failed with a migration", field: "migration_id", s: snap().nexus(NexusFailed).migration(migration.Failed, migration.Failed).build()},
+	RuleNoMigrationInCreating: {
+		{name: "creating with a migration", field: "migration_id", s: snap().nexus(NexusCreating).migration(migration.Pending, migration.Pending).build()},
 	},
 	RuleLinkedRecord: {
 		{name: "active VMM record missing", field: "active_vmm",
@@ -90,8 +87,6 @@ var rulesCases = map[string][]invalid{
 			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending), func(s *Snapshot) { s.Migration.InstanceID = otherID })},
 	},
 	RuleMigrationSides: {
-		{name: "active VMM on neither side", field: "active_propolis_id",
-			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending), func(s *Snapshot) { s.Migration.Source.VMM = vmmC })},
 		{name: "linked target is not the migration's", field: "target_propolis_id",
 			s: tamper(snap().vmm(vmmstate.Running).migration(migration.Pending, migration.Pending).target(vmmstate.Creating), func(s *Snapshot) { s.Migration.Target.VMM = vmmD })},
 	},
@@ -128,19 +123,19 @@ func checkRule(t *testing.T, rule string) {
 	}
 }
 
-func TestRuleVMMIffActive(t *testing.T)         { checkRule(t, RuleVMMIffActive) }
-func TestRuleTargetNeedsMigration(t *testing.T) { checkRule(t, RuleTargetNeedsMigr) }
-func TestRuleMigrationNeedsVMM(t *testing.T)    { checkRule(t, RuleMigrationNeedsVMM) }
-func TestRuleLinkedRecord(t *testing.T)         { checkRule(t, RuleLinkedRecord) }
-func TestRuleIDsAgree(t *testing.T)             { checkRule(t, RuleIDsAgree) }
-func TestRuleMigrationSides(t *testing.T)       { checkRule(t, RuleMigrationSides) }
-func TestRuleValidFields(t *testing.T)          { checkRule(t, RuleValidFields) }
-func TestRuleUnlinkedRecord(t *testing.T)       { checkRule(t, RuleUnlinkedRecord) }
+func TestRuleVMMIffActive(t *testing.T)          { checkRule(t, RuleVMMIffActive) }
+func TestRuleTargetNeedsMigration(t *testing.T)  { checkRule(t, RuleTargetNeedsMigr) }
+func TestRuleNoMigrationInCreating(t *testing.T) { checkRule(t, RuleNoMigrationInCreating) }
+func TestRuleLinkedRecord(t *testing.T)          { checkRule(t, RuleLinkedRecord) }
+func TestRuleIDsAgree(t *testing.T)              { checkRule(t, RuleIDsAgree) }
+func TestRuleMigrationSides(t *testing.T)        { checkRule(t, RuleMigrationSides) }
+func TestRuleValidFields(t *testing.T)           { checkRule(t, RuleValidFields) }
+func TestRuleUnlinkedRecord(t *testing.T)        { checkRule(t, RuleUnlinkedRecord) }
 
 // TestRulesAreDistinct: the rule names are distinct database-style names,
 // and every one has a test above.
 func TestRulesAreDistinct(t *testing.T) {
-	rules := []string{RuleVMMIffActive, RuleTargetNeedsMigr, RuleMigrationNeedsVMM, RuleLinkedRecord, RuleIDsAgree, RuleMigrationSides, RuleValidFields, RuleUnlinkedRecord}
+	rules := []string{RuleVMMIffActive, RuleTargetNeedsMigr, RuleNoMigrationInCreating, RuleLinkedRecord, RuleIDsAgree, RuleMigrationSides, RuleValidFields, RuleUnlinkedRecord}
 	seen := map[string]bool{}
 	for _, r := range rules {
 		if seen[r] || r == "" || strings.ToLower(r) != r || strings.Contains(r, " ") {

@@ -119,8 +119,6 @@ func (s *Side) validate(role Role) error {
 		return &Error{Role: role, Field: role.row().vmmColumn, Got: "nil UUID", Want: "a VMM id", Err: ErrInvalidRecord}
 	case !s.State.IsValid():
 		return &Error{Role: role, Field: role.row().stateColumn, Got: s.State.String(), Want: stateNames(), Err: ErrInvalidRecord}
-	case s.Generation == generation.Generation{}:
-		return &Error{Role: role, Field: role.row().genColumn, Got: "0", Want: "at least 1", Err: ErrInvalidRecord}
 	}
 	return nil
 }

@@ -407,7 +407,7 @@ func TestInputIsBounded(t *testing.T) {
 // TestMessagesEscapeInvalidUTF8: input echoed in an error message is never
 // written raw: invalid UTF-8 and control characters appear as escapes.
 func TestMessagesEscapeInvalidUTF8(t *testing.T) {
-	status, _, stderr := runInProcess([]string{"classify"}, "{\"communication\": \"\xff\xfe\u007f\"}")
+	status, _, stderr := runInProcess([]string{"classify"}, "{\"communication\": \xff\xfe\u007f}")
 	if status != exitBadInput || !utf8.ValidString(stderr) || strings.ContainsAny(stderr, "\x7f") || !strings.Contains(stderr, `\xff`) {
 		t.Errorf("exit %d, stderr %q: want 2 and the bad bytes escaped", status, stderr)
 	}

@@ -34,6 +34,8 @@ func Example() {
 	// migration_source_target_unlinked  <nil>
 	// migration_target                  <nil>
 	// migration_target_unlinked         <nil>
+	// stale_migration_no_vmm            <nil>
+	// stale_migration_other_vmm         <nil>
 }
 
 // A simulator checks every step it takes: here, whatever report a sled-agent

@@ -40,12 +40,20 @@ const (
 	// unlinks the target id of a folded-in migration only together with
 	// the VMM itself): it stands for records written by other code.
 	ShapeMigrationTargetUnlinked
+	// ShapeStaleMigrationNoVMM: failed, stopped or deleted with no VMM, but
+	// still linking a migration (and perhaps its target): the watcher
+	// failed the VMM mid-migration (D21).
+	ShapeStaleMigrationNoVMM
+	// ShapeStaleMigrationOtherVMM: an active VMM that is neither side of
+	// the linked migration: a start kept an earlier migration's ids (D21).
+	ShapeStaleMigrationOtherVMM
 )
 
 var shapes = enum.New[Shape]("instancetest.Shape", false,
 	"creating", "no_vmm", "failed", "destroyed", "vmm",
 	"migration_source", "migration_source_target_unlinked",
-	"migration_target", "migration_target_unlinked")
+	"migration_target", "migration_target_unlinked",
+	"stale_migration_no_vmm", "stale_migration_other_vmm")
 
 // AllShapes returns every shape, simplest first.
 func AllShapes() []Shape { return shapes.All() }
@@ -64,6 +72,12 @@ func ShapeOf(snap instancestate.Snapshot) Shape {
 		return 0
 	}
 	rt := snap.Instance.Runtime
+	if snap.HasMigration() && (!snap.HasActive() || rt.ActiveVMM != snap.Migration.Source.VMM && rt.ActiveVMM != snap.Migration.Target.VMM) {
+		if snap.HasActive() {
+			return ShapeStaleMigrationOtherVMM
+		}
+		return ShapeStaleMigrationNoVMM
+	}
 	switch rt.State {
 	case instancestate.NexusCreating:
 		return ShapeCreating

@@ -153,6 +153,24 @@ func drawSnapshot(t *rapid.T, shape Shape) instancestate.Snapshot {
 		rt.State = instancestate.NexusVMM
 		s.Active = drawVMM(t, "active_vmm", seed, vmmID(vmmActive), inst)
 		rt.ActiveVMM = s.Active.ID
+	case ShapeStaleMigrationNoVMM, ShapeStaleMigrationOtherVMM:
+		// D21: the migration ran between two VMMs the instance no longer
+		// runs on; its target may still be linked.
+		src, dst := vmmID(vmmSource), vmmID(vmmTarget)
+		s.Migration = drawMigration(t, migration.IDFromUUID(derive(seed, tagMigration, 1)), inst, src, dst)
+		rt.MigrationID = s.Migration.ID
+		if rapid.Bool().Draw(t, "stale_target_linked") {
+			s.Target = drawVMM(t, "target_vmm", seed, dst, inst)
+			rt.TargetVMM = dst
+		}
+		if shape == ShapeStaleMigrationNoVMM {
+			rt.State = rapid.SampledFrom([]instancestate.NexusState{
+				instancestate.NexusNoVMM, instancestate.NexusFailed, instancestate.NexusDestroyed}).Draw(t, "state")
+			break
+		}
+		rt.State = instancestate.NexusVMM
+		s.Active = drawVMM(t, "active_vmm", seed, vmmID(vmmActive), inst)
+		rt.ActiveVMM = s.Active.ID
 	default:
 		onTarget := shape == ShapeMigrationTarget || shape == ShapeMigrationTargetUnlinked
 		targetLinked := shape == ShapeMigrationSource || shape == ShapeMigrationTarget
