@@ -23,15 +23,19 @@ const (
 	// CondAutoRestartCoolingDown: an automatic restart is due but waits for
 	// the cooldown; Until is when it ends (D15).
 	CondAutoRestartCoolingDown
+	// CondVMMLost: the instance is meant to run but the control plane lost
+	// its VMM (D22); Reason is the LostCause, Since when. It stays until a
+	// start links a VMM, whatever the policy allows.
+	CondVMMLost
 )
 
 var conditionTypes = enum.New[ConditionType]("instancestate.ConditionType", false,
-	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown")
+	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost")
 
-// AllConditionTypes returns the three condition types in declaration order.
+// AllConditionTypes returns the condition types in declaration order.
 func AllConditionTypes() []ConditionType { return conditionTypes.All() }
 
-// IsValid reports whether t is one of the three condition types.
+// IsValid reports whether t is one of the condition types.
 func (t ConditionType) IsValid() bool { return conditionTypes.Valid(t) }
 
 // String returns the wire string, or "instancestate.ConditionType(n)".
@@ -88,6 +92,9 @@ func (s Snapshot) conditions(r Reincarnation) []Condition {
 			Type: CondAutoRestartCoolingDown, Reason: "cooldown", Until: r.Until,
 			Message: fmt.Sprintf("an automatic restart is due and waits for the cooldown to end at %s", r.Until.UTC().Format(time.RFC3339)),
 		})
+	}
+	if l := s.Instance.VMMLost; l.IsSet() && s.Instance.IntendedState == IntendRunning && s.Instance.Runtime.State == NexusNoVMM {
+		out = append(out, Condition{Type: CondVMMLost, Reason: l.Cause.String(), Message: l.message(), Since: l.Time})
 	}
 	return out
 }

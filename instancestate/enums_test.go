@@ -246,7 +246,7 @@ func TestKarmaWire(t *testing.T) {
 // TestConditionTypeWire: D14's condition types, Kubernetes-style names.
 func TestConditionTypeWire(t *testing.T) {
 	checkEnum[ConditionType](t, enumSpec[ConditionType]{
-		typ: "instancestate.ConditionType", names: []string{"StartFailed", "SledUnreachable", "AutoRestartCoolingDown"},
+		typ: "instancestate.ConditionType", names: []string{"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost"},
 	})
 }
 

@@ -101,6 +101,10 @@ type Instance struct {
 	// StartFailure records why the last start failed (D13); its zero value
 	// (HasStartFailure false) means the last start did not fail.
 	StartFailure failure.StartFailure
+	// VMMLost records that the update plan left the instance, meant to
+	// run, without a VMM for a reason no guest shutdown or start failure
+	// gives (D22); its zero value means nothing was lost.
+	VMMLost VMMLost
 }
 
 // New returns the record of an instance just created (§6.9, §16): creating,

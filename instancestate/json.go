@@ -32,7 +32,7 @@ var (
 		jsonread.Opt("active_propolis_id"), jsonread.Opt("target_propolis_id"), jsonread.Opt("migration_id"),
 		jsonread.Req("intended_state"), jsonread.Opt("auto_restart_policy"), jsonread.Opt("auto_restart_cooldown_secs"),
 		jsonread.Opt("time_last_auto_restarted"), jsonread.Opt("updater_id"), jsonread.Req("updater_gen"),
-		jsonread.Opt("start_failure")).
+		jsonread.Opt("start_failure"), jsonread.Opt("vmm_lost")).
 		Hint("id", jsonread.AcceptUUID).Hint("state", nexusStates.Accepted()).
 		Hint("state_generation", jsonread.AcceptGen).Hint("time_state_updated", jsonread.AcceptTime).
 		Hint("intended_state", intendedStates.Accepted()).Hint("updater_gen", jsonread.AcceptGen)
@@ -155,6 +155,19 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 	} else {
 		b = append(b, "null"...)
 	}
+	b = append(b, `,"vmm_lost":`...)
+	if l := i.VMMLost; l.IsSet() {
+		if !l.Cause.IsValid() || !wire.CanWriteTime(l.Time) {
+			return nil, &RuleError{Rule: RuleValidFields, Field: "vmm_lost", Detail: l.Cause.String()}
+		}
+		b = append(b, `{"cause":"`...)
+		b = append(b, l.Cause.String()...)
+		b = append(b, `","time":`...)
+		b = appendTime(b, l.Time)
+		b = append(b, '}')
+	} else {
+		b = append(b, "null"...)
+	}
 	return append(b, '}'), nil
 }
 
@@ -234,9 +247,23 @@ func (i *Instance) decode(d *jsonread.Decoder) {
 				d.Value(&f)
 				i.StartFailure = f
 			}
+		case 14:
+			o := d.Object(lostKeys)
+			for o.Next() {
+				switch o.Key() {
+				case 0:
+					i.VMMLost.Cause = jsonread.Enum(d, lostCauses)
+				case 1:
+					i.VMMLost.Time = d.Time()
+				}
+			}
 		}
 	}
 }
+
+// lostKeys are the keys of the instance's "vmm_lost" object (D22).
+var lostKeys = jsonread.NewKeys(jsonread.Req("cause"), jsonread.Opt("time")).
+	Hint("cause", lostCauses.Accepted())
 
 // Document is the snapshot document of the vmlife tool (docs/cli.md): a
 // snapshot and the time to decide it at. Its JSON is

@@ -65,8 +65,9 @@ type NextAction struct {
 //  2. the update plan has work: run_update (§13.3, D11);
 //  3. an automatic restart is due: reincarnate, or wait until the cooldown
 //     ends (D15);
-//  4. the user wants it running, it is stopped with no VMM, and no start
-//     failure is recorded (nobody started it, seed 003): start;
+//  4. the user wants it running, it is stopped with no VMM, and neither a
+//     start failure nor a lost VMM is recorded — the user's own start never
+//     ran (D13, D22): start;
 //  5. the user wants it stopped and it is starting, running, rebooting or
 //     migrating: stop;
 //  6. otherwise none — a recorded start failure waits for a user and says
@@ -97,7 +98,10 @@ func (s Snapshot) next(now time.Time, r Reincarnation) NextAction {
 	e := s.effective()
 	switch in.IntendedState {
 	case IntendRunning:
-		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.HasStartFailure() {
+		// D22: only the user's own start that never ran is rolled forward
+		// here; an instance the control plane lost is restarted only as a
+		// reincarnation, under the policy and cooldown (above).
+		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.HasStartFailure() && !in.VMMLost.IsSet() {
 			return NextAction{Action: NextStart, Why: "intended to run, stopped, and no start has failed"}
 		}
 	case IntendStopped:

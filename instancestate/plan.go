@@ -68,6 +68,10 @@ type Reservations struct {
 type Plan struct {
 	Runtime          Runtime
 	Intent           IntendedState
+	// Lost is recorded on the instance with the runtime when the plan
+	// leaves it, meant to run, without a VMM that no guest shutdown or
+	// failure explains (D22); zero: nothing to record.
+	Lost             VMMLost
 	DestroyActiveVMM vmmstate.ID
 	DestroyTargetVMM vmmstate.ID
 	Network          Network
@@ -223,6 +227,16 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 			p.Runtime.State = NexusFailed
 		} else {
 			p.Runtime.State = NexusNoVMM
+			// D22: an instance meant to run, left with no VMM by anything
+			// but its guest, says why, so that only the policy restarts it
+			// (and the unwound start's reason of D15 survives the unlink).
+			if intentRunning && p.Intent == 0 && s.Instance.Runtime.State == NexusVMM {
+				cause := LostMidMigration
+				if s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound {
+					cause = LostStartUnwound
+				}
+				p.Lost = VMMLost{Cause: cause, Time: now}
+			}
 		}
 		p.Network = Network{Action: NetworkDelete}
 		p.Deprovision = true
@@ -279,6 +293,9 @@ func (i Instance) withPlan(p Plan) Instance {
 	i.Runtime = p.Runtime
 	if p.Intent != 0 {
 		i.IntendedState = p.Intent
+	}
+	if p.Lost.IsSet() {
+		i.VMMLost = p.Lost
 	}
 	return i
 }

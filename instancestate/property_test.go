@@ -949,3 +949,48 @@ func TestPropNoPanic(t *testing.T) {
 		}
 	})
 }
+
+// TestPropD22OnlyThePolicyRestarts: over generated snapshots and every
+// policy, following instancestate.Next — and the update plans it asks for — never
+// restarts an instance whose policy is never, never before the cooldown
+// ends, and answers a plain start only for the user's own start that never
+// ran: an instance that was already at rest with no VMM, meant to run,
+// with nothing failed or lost, before any plan ran (a plan that only
+// clears a stale link, D21, takes no VMM away).
+func TestPropD22OnlyThePolicyRestarts(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		s := instancetest.Snapshot().Draw(rt, "snapshot")
+		now := instancetest.Reference.Add(time.Duration(rapid.IntRange(0, 3600).Draw(rt, "seconds")) * time.Second)
+		in := s.Instance
+		atRestAtFirst := in.Runtime.State == instancestate.NexusNoVMM && in.IntendedState == instancestate.IntendRunning && !in.HasStartFailure() && !in.VMMLost.IsSet()
+		planned := false
+		for range 4 {
+			n, err := instancestate.Next(s, now)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			switch n.Action {
+			case instancestate.NextRunUpdate:
+				p, ok, err := instancestate.PlanUpdate(s, now)
+				if err != nil || !ok {
+					rt.Fatalf("run_update without a plan: %v, %v", ok, err)
+				}
+				if s, err = s.Apply(p); err != nil {
+					rt.Fatal(err)
+				}
+				planned = true
+				continue
+			case instancestate.NextStart:
+				if !atRestAtFirst {
+					rt.Fatalf("a plain start for an instance the control plane left without a VMM (plans applied: %v): %+v", planned, s.Instance)
+				}
+			case instancestate.NextReincarnate:
+				k, _ := s.Instance.Karma(now)
+				if s.Instance.AutoRestart.EffectivePolicy() == instancestate.PolicyNever || k != instancestate.WillReincarnate {
+					rt.Fatalf("reincarnate under policy %v with karma %v", s.Instance.AutoRestart.EffectivePolicy(), k)
+				}
+			}
+			return
+		}
+	})
+}

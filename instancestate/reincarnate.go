@@ -107,6 +107,10 @@ func (s Snapshot) reincarnation(now time.Time) Reincarnation {
 		down = "its start saga unwound"
 	case in.Runtime.State == NexusNoVMM && in.HasStartFailure():
 		down = fmt.Sprintf("the last start failed transiently (%v)", in.StartFailure.Cause)
+	case in.Runtime.State == NexusNoVMM && in.VMMLost.IsSet():
+		// D22: left without a VMM by the control plane, not by the user or
+		// the guest: eligible like a failed instance.
+		down = fmt.Sprintf("its VMM was lost (%v)", in.VMMLost.Cause)
 	default:
 		r.Why = "the instance is not down"
 	}

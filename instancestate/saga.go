@@ -76,6 +76,7 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.VMM, reason failure.StartReason, no
 		rt.TimeLastAutoRestarted = now
 	}
 	in.Runtime = rt
+	in.VMMLost = VMMLost{} // D22: it has a VMM again
 	return in, nil
 }
 

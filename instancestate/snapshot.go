@@ -86,6 +86,9 @@ func (s Snapshot) Validate() error {
 			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
 		}
 	}
+	if l := in.VMMLost; l.IsSet() && !l.Cause.IsValid() {
+		return broken(RuleValidFields, "vmm_lost", "cause %v (accepted: %s)", l.Cause, lostCauses.Accepted())
+	}
 
 	// The CHECK constraint and D17's rules on the instance row alone.
 	switch hasActive := !rt.ActiveVMM.IsZero(); {

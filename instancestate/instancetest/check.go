@@ -324,8 +324,9 @@ func checkMigrationStep(b, a migration.Record) error {
 // and does not say why (seed 003, D13, D19). With intended state running
 // and an effective state other than running, one of these must hold:
 //
-//   - a condition says why: StartFailed (the last start failed, D13) or
-//     AutoRestartCoolingDown (a restart waits for the cooldown, D14).
+//   - a condition says why: StartFailed (the last start failed, D13),
+//     AutoRestartCoolingDown (a restart waits for the cooldown, D14) or
+//     VMMLost (the control plane lost its VMM, D22).
 //     SledUnreachable alone does not count: it says the VMM's state is
 //     unknown, not why the instance is not running;
 //   - Next converges: start, reincarnate, run_update or wait (D19);
@@ -380,7 +381,8 @@ func CheckExplained(s instancestate.Snapshot, now time.Time) error {
 		return broken("Conditions: %w", err)
 	}
 	for _, c := range conds {
-		if c.Type == instancestate.CondStartFailed || c.Type == instancestate.CondAutoRestartCoolingDown {
+		switch c.Type {
+		case instancestate.CondStartFailed, instancestate.CondAutoRestartCoolingDown, instancestate.CondVMMLost:
 			return nil
 		}
 	}

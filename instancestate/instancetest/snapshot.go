@@ -145,6 +145,13 @@ func drawSnapshot(t *rapid.T, shape Shape) instancestate.Snapshot {
 		rt.State = instancestate.NexusCreating
 	case ShapeNoVMM:
 		rt.State = instancestate.NexusNoVMM
+		if rapid.Bool().Draw(t, "vmm_lost") {
+			// D22: the update plan left it without a VMM and said why.
+			s.Instance.VMMLost = instancestate.VMMLost{
+				Cause: rapid.SampledFrom(instancestate.AllLostCauses()).Draw(t, "vmm_lost.cause"),
+				Time:  drawPast(t, "vmm_lost.time"),
+			}
+		}
 	case ShapeFailed:
 		rt.State = instancestate.NexusFailed
 	case ShapeDestroyed:

@@ -223,11 +223,15 @@ func unsettled(s instancestate.Snapshot, now time.Time) string {
 	if err != nil {
 		return err.Error()
 	}
+	in := s.Instance
+	// A condition that says why it is not running: a failed start (D13),
+	// or a VMM the control plane lost, which under the policy never stays
+	// lost (D22).
 	startFailed := false
 	for _, c := range conds {
-		startFailed = startFailed || c.Type == instancestate.CondStartFailed
+		startFailed = startFailed || c.Type == instancestate.CondStartFailed ||
+			c.Type == instancestate.CondVMMLost && in.AutoRestart.EffectivePolicy() == instancestate.PolicyNever
 	}
-	in := s.Instance
 	switch in.IntendedState {
 	case instancestate.IntendRunning:
 		if e == instancestate.Running || startFailed ||
