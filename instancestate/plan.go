@@ -66,8 +66,8 @@ type Reservations struct {
 // unchanged), the VMMs to destroy after the commit (zero: none), and the
 // side effects.
 type Plan struct {
-	Runtime          Runtime
-	Intent           IntendedState
+	Runtime Runtime
+	Intent  IntendedState
 	// Lost is recorded on the instance with the runtime when the plan
 	// leaves it, meant to run, without a VMM that no guest shutdown or
 	// failure explains (D22); zero: nothing to record.
