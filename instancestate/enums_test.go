@@ -291,3 +291,19 @@ func TestParseIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestNexusStateFoldsASCIICaseOnly: the instance state column's parser
+// folds ASCII case, as Omicron's does for its mixed-case labels (no_VMM,
+// VMM, §6.4), and never by Unicode rules (D24).
+func TestNexusStateFoldsASCIICaseOnly(t *testing.T) {
+	for in, want := range map[string]NexusState{"no_VMM": NexusNoVMM, "VMM": NexusVMM, "DESTROYED": NexusDestroyed} {
+		if n, err := ParseNexusState(in); err != nil || n != want {
+			t.Errorf("ParseNexusState(%q) = %v, %v; want %v", in, n, err, want)
+		}
+	}
+	for _, in := range []string{"deſtroyed", "no_vmm\u212a", "faıled"} {
+		if n, err := ParseNexusState(in); err == nil {
+			t.Errorf("ParseNexusState(%q) = %v; want an error", in, n)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,22 +95,20 @@ func FuzzStateText(f *testing.F) {
 		p, perr := vmmstate.ParseState(in)
 		u := vmmstate.Migrating
 		uerr := u.UnmarshalText([]byte(in))
-		sc := vmmstate.Migrating
-		serr := sc.Scan(in)
-		if (perr == nil) != (uerr == nil) || (perr == nil) != (serr == nil) {
-			t.Fatalf("%q: ParseState, UnmarshalText and Scan disagree: %v, %v, %v", in, perr, uerr, serr)
+		if (perr == nil) != (uerr == nil) {
+			t.Fatalf("%q: ParseState and UnmarshalText disagree: %v, %v", in, perr, uerr)
 		}
 		if perr != nil {
-			if u != vmmstate.Migrating || sc != vmmstate.Migrating || p != 0 {
-				t.Fatalf("%q rejected but decoded as %v / %v / %v", in, p, u, sc)
+			if u != vmmstate.Migrating || p != 0 {
+				t.Fatalf("%q rejected but decoded as %v / %v", in, p, u)
 			}
 			if !errors.Is(perr, vmmstate.ErrUnknown) {
 				t.Fatalf("%q: %v is not ErrUnknown", in, perr)
 			}
 			return
 		}
-		if !p.IsValid() || u != p || sc != p {
-			t.Fatalf("%q decoded as %v / %v / %v", in, p, u, sc)
+		if !p.IsValid() || u != p {
+			t.Fatalf("%q decoded as %v / %v", in, p, u)
 		}
 		if p.String() != in {
 			t.Fatalf("%q accepted as %v, which is spelt %q", in, p, p.String())
@@ -166,7 +165,7 @@ func fuzzEnumText[E textEnum, P interface {
 		}
 		return
 	}
-	if !p.IsValid() || p.String() != string(in) {
+	if !p.IsValid() || p.String() != string(in) && !(foldsCase(fmt.Sprintf("%T", p)) && asciiFold(p.String()) == asciiFold(string(in))) {
 		t.Fatalf("%q accepted as %v", in, p)
 	}
 	m1, err := p.MarshalText()
@@ -395,4 +394,15 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("re-marshal %q != %q", m2, m1)
 		}
 	})
+}
+
+// asciiFold lower-cases ASCII letters only, the folding D24 allows.
+func asciiFold(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

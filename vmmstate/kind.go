@@ -26,7 +26,7 @@ const (
 	KindSagaUnwound
 )
 
-var kinds = enum.New[Kind]("vmmstate.Kind", false,
+var kinds = enum.New[Kind]("vmmstate.Kind", true,
 	"creating", "starting", "running", "stopping", "stopped",
 	"rebooting", "migrating", "failed", "destroyed", "saga_unwound")
 

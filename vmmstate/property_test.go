@@ -235,7 +235,6 @@ func TestPropNoPanic(t *testing.T) {
 		_, _ = s.MarshalText()
 		_, _ = s.MarshalJSON()
 		_, _ = s.AppendText(nil)
-		_, _ = s.Value()
 		_, _ = k.MarshalText()
 		_, _ = k.Value()
 		_, _ = sa.MarshalText()

@@ -1,7 +1,6 @@
 package vmmstate
 
 import (
-	"database/sql/driver"
 	"strconv"
 	"strings"
 
@@ -144,8 +143,10 @@ func ParseState(text string) (State, error) {
 		}
 		return Failed(r), nil
 	}
+	// The domain form is spelt exactly; only the database column's parser
+	// (ParseKind) folds case, as Omicron's does (D24).
 	k, err := ParseKind(text)
-	if err != nil || k == KindFailed {
+	if err != nil || k == KindFailed || k.String() != text {
 		return 0, &enum.Error{Type: "vmmstate.State", Input: strconv.Quote(text), Accepted: stateNames()}
 	}
 	return State(k), nil
@@ -174,27 +175,6 @@ func (s State) MarshalJSON() ([]byte, error) {
 	}
 	b := append([]byte{'"'}, s.Kind().String()...)
 	return append(b, '"'), nil
-}
-
-// Value implements driver.Valuer with the text form. The database keeps a
-// state as two columns; use Runtime.Row for that.
-func (s State) Value() (driver.Value, error) {
-	b, err := s.AppendText(nil)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// Scan implements sql.Scanner for a column holding the text form.
-func (s *State) Scan(src any) error {
-	switch v := src.(type) {
-	case string:
-		return s.UnmarshalText([]byte(v))
-	case []byte:
-		return s.UnmarshalText(v)
-	}
-	return &enum.Error{Type: "vmmstate.State", Input: "NULL or non-text column", Accepted: stateNames()}
 }
 
 func stateNames() []string {

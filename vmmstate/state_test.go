@@ -2,11 +2,13 @@ package vmmstate_test
 
 import (
 	"bytes"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vmlife/vmlife/failure"
@@ -264,6 +266,9 @@ func checkEnumStrings[E enumValue](t *testing.T, typ string, all []E, want []str
 		if slices.Contains(want, in) {
 			continue
 		}
+		if p, err := parse(in); err == nil && foldsCase(typ) && strings.EqualFold(p.String(), in) {
+			continue // D24: the state column folds ASCII case, as Omicron's parser does
+		}
 		if _, err := parse(in); !errors.Is(err, vmmstate.ErrUnknown) {
 			t.Errorf("Parse(%q): err = %v, want ErrUnknown", in, err)
 		} else if !bytes.Contains([]byte(err.Error()), []byte(want[0])) || !bytes.Contains([]byte(err.Error()), []byte(typ)) {
@@ -365,15 +370,6 @@ func TestStateWireForms(t *testing.T) {
 		if err := json.Unmarshal(spaced, &js); err != nil || js != s {
 			t.Errorf("json.Unmarshal(%s) = %v, %v", spaced, js, err)
 		}
-		if dv, err := s.Value(); err != nil || dv != tt.text {
-			t.Errorf("%v.Value() = %#v, %v", s, dv, err)
-		}
-		for _, src := range []any{tt.text, []byte(tt.text)} {
-			var sc vmmstate.State
-			if err := sc.Scan(src); err != nil || sc != s {
-				t.Errorf("Scan(%#v) = %v, %v", src, sc, err)
-			}
-		}
 	}
 }
 
@@ -390,9 +386,6 @@ func TestStateDecodeRejects(t *testing.T) {
 		s := vmmstate.Running
 		if err := s.UnmarshalText([]byte(in)); err == nil || s != vmmstate.Running {
 			t.Errorf("UnmarshalText(%q) = %v, %v; want an error and no change", in, s, err)
-		}
-		if err := s.Scan(in); err == nil || s != vmmstate.Running {
-			t.Errorf("Scan(%q) = %v, %v; want an error and no change", in, s, err)
 		}
 	}
 	// A bare "failed" says which form is accepted instead (D4).
@@ -419,12 +412,6 @@ func TestStateDecodeRejects(t *testing.T) {
 		!bytes.Contains([]byte(err.Error()), []byte(`{"failed":"sled_off"}`)) {
 		t.Errorf(`UnmarshalJSON("nope") error %v: want ErrUnknown listing the JSON forms`, err)
 	}
-	for _, src := range []any{nil, 1, int64(1), true} {
-		s := vmmstate.Running
-		if err := s.Scan(src); !errors.Is(err, vmmstate.ErrUnknown) || s != vmmstate.Running {
-			t.Errorf("Scan(%#v) = %v, %v", src, s, err)
-		}
-	}
 }
 
 // An invalid State prints as "vmmstate.State(n)" and every encoder returns
@@ -450,9 +437,6 @@ func TestInvalidStateEncoders(t *testing.T) {
 		if _, err := json.Marshal(s); err == nil {
 			t.Errorf("json.Marshal(%v): no error", s)
 		}
-		if _, err := s.Value(); !errors.Is(err, vmmstate.ErrUnknown) {
-			t.Errorf("%v.Value(): %v", s, err)
-		}
 	}
 }
 
@@ -475,3 +459,48 @@ func TestOutcomeStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestStateIsNoColumn: a domain state is two database columns, state and
+// failure_reason (D9, §6.3), written and read through Row; State itself is
+// neither an sql.Scanner nor a driver.Valuer, so it cannot be written into
+// one column as "failed(sled_off)", which no database enum holds. Kind,
+// the state column, is both.
+func TestStateIsNoColumn(t *testing.T) {
+	var s any = new(vmmstate.State)
+	if _, ok := s.(sql.Scanner); ok {
+		t.Error("*State is an sql.Scanner")
+	}
+	if _, ok := any(vmmstate.Running).(driver.Valuer); ok {
+		t.Error("State is a driver.Valuer")
+	}
+	if _, ok := any(new(vmmstate.Kind)).(sql.Scanner); !ok {
+		t.Error("*Kind is not an sql.Scanner")
+	}
+	if _, ok := any(vmmstate.KindRunning).(driver.Valuer); !ok {
+		t.Error("Kind is not a driver.Valuer")
+	}
+}
+
+// TestKindFoldsASCIICaseOnly: the state column's parser folds ASCII case,
+// as Omicron's database enum parser does, and never folds by Unicode rules
+// (D24): "ſ" (long s) and "K" (Kelvin sign) fold to s and k under Unicode.
+func TestKindFoldsASCIICaseOnly(t *testing.T) {
+	for in, want := range map[string]vmmstate.Kind{"RUNNING": vmmstate.KindRunning, "Saga_Unwound": vmmstate.KindSagaUnwound, "dEsTrOyEd": vmmstate.KindDestroyed} {
+		if k, err := vmmstate.ParseKind(in); err != nil || k != want {
+			t.Errorf("ParseKind(%q) = %v, %v; want %v", in, k, err, want)
+		}
+	}
+	for _, in := range []string{"deſtroyed", "ſtopped", "ſaga_unwound", "running\u212a"} {
+		if k, err := vmmstate.ParseKind(in); !errors.Is(err, vmmstate.ErrUnknown) {
+			t.Errorf("ParseKind(%q) = %v, %v; want ErrUnknown", in, k, err)
+		}
+	}
+	// The domain state's own forms (text, JSON) are spelt exactly.
+	if _, err := vmmstate.ParseState("RUNNING"); err == nil {
+		t.Error(`ParseState("RUNNING") accepted`)
+	}
+}
+
+// foldsCase names the enums whose parsers fold ASCII case, where Omicron's
+// do (D24): the database's VMM state column.
+func foldsCase(typ string) bool { return typ == "vmmstate.Kind" }
