@@ -167,6 +167,9 @@ func Decide(s Snapshot, r Request, now time.Time) (Decision, error) {
 	if err := s.Validate(); err != nil {
 		return Decision{}, err
 	}
+	if s.Instance.Runtime.State == NexusDestroyed {
+		return s.notFound(), nil
+	}
 	switch r {
 	case RequestStart:
 		return s.decideStart(), nil
@@ -187,7 +190,16 @@ func DecideMigrate(s Snapshot, dest vmmstate.SledID) (Decision, error) {
 	if err := s.Validate(); err != nil {
 		return Decision{}, err
 	}
+	if s.Instance.Runtime.State == NexusDestroyed {
+		return s.notFound(), nil
+	}
 	return s.decideMigrate(dest), nil
+}
+
+// notFound is D23's answer to every request on a deleted instance: 404, as
+// Omicron's API answers for a record it no longer finds.
+func (s Snapshot) notFound() Decision {
+	return reject(404, "not found: instance with id %q", s.Instance.ID.String())
 }
 
 // residentVMM reports whether the instance has an active VMM that requests
@@ -254,10 +266,19 @@ func (s Snapshot) decideStop(now time.Time) (Decision, error) {
 	return noVMMRefusal(e, "stop"), nil
 }
 
-// decideReboot is §10.2 for Reboot, with D10 (a saga_unwound VMM is no VMM).
+// decideReboot is §10.2 for Reboot, with D10 (a saga_unwound VMM is no VMM)
+// and D23: a VMM from whose state no edge leads to rebooting (stopping,
+// stopped, failed, destroyed — D7) can only refuse, so vmlife refuses it
+// itself, with the API's 400, instead of sending it to the sled-agent.
 func (s Snapshot) decideReboot() Decision {
 	e := s.effective()
 	if s.residentVMM() {
+		if st := s.Active.Runtime.State; st != vmmstate.Rebooting && !vmmstate.CanTransition(st.Kind(), vmmstate.KindRebooting) {
+			if d := s.toSled(e, SledRequestReboot, IntendRunning); !d.Accepted() {
+				return d // §10.2's own refusal comes first
+			}
+			return reject(400, "cannot reboot an instance whose VMM is %v", st.Kind())
+		}
 		return s.toSled(e, SledRequestReboot, IntendRunning)
 	}
 	return noVMMRefusal(e, "reboot")

@@ -99,7 +99,48 @@ func TestCaseA(t *testing.T) {
 			t.Fatalf("%s: E = %v, want %v", c.name, got, c.e)
 		}
 		for _, r := range []Request{RequestStop, RequestReboot} {
-			checkWant(t, c.name+" "+r.String(), r, decide(t, s, r), caseA(c.e, r.String()))
+			w := caseA(c.e, r.String())
+			if c.e == Destroyed {
+				w = deleted // D23
+			}
+			checkWant(t, c.name+" "+r.String(), r, decide(t, s, r), w)
+		}
+	}
+}
+
+// deleted is D23's answer to any request on a deleted instance.
+var deleted = want{action: ActionReject, status: 404, message: `not found: instance with id "1b000000-0000-4000-8000-000000000001"`}
+
+// TestD23DeletedInstanceIsNotFound: every request on a deleted instance
+// answers 404, as Omicron's API does for a record it no longer finds.
+func TestD23DeletedInstanceIsNotFound(t *testing.T) {
+	s := snap().nexus(NexusDestroyed).intent(IntendDestroyed).valid(t)
+	for _, r := range AllRequests() {
+		checkWant(t, "deleted, "+r.String(), r, decide(t, s, r), deleted)
+	}
+	if d, err := DecideMigrate(s, sled2); err != nil || d.Status != 404 {
+		t.Errorf("DecideMigrate on a deleted instance: %+v, %v", d, err)
+	}
+	// The delete saga's record step stays idempotent (§8.1): a replay on
+	// the deleted record changes nothing and is no error.
+	if in, err := Delete(s, t1); err != nil || in != s.Instance {
+		t.Errorf("Delete replayed: %+v, %v", in.Runtime, err)
+	}
+}
+
+// TestD23RebootWithNoEdgeIsRefusedLocally: a reboot whose VMM has no D7
+// edge to rebooting (stopping, stopped, failed, destroyed) could only fail
+// at the sled-agent; vmlife answers the API's 400 itself.
+func TestD23RebootWithNoEdgeIsRefusedLocally(t *testing.T) {
+	for _, st := range []vmmstate.State{vmmstate.Stopping, vmmstate.Stopped, vmmstate.Destroyed, vmmstate.Failed(failure.FromSledAgent)} {
+		d := decide(t, snap().vmm(st).valid(t), RequestReboot)
+		if d.Action != ActionReject || d.Status != 400 || d.Intent != 0 {
+			t.Errorf("reboot of a %v VMM: %+v; want a local 400 writing no intent (D16)", st, d)
+		}
+	}
+	for _, st := range []vmmstate.State{vmmstate.Creating, vmmstate.Starting, vmmstate.Running, vmmstate.Rebooting, vmmstate.Migrating} {
+		if d := decide(t, snap().vmm(st).valid(t), RequestReboot); d.Action != ActionSendToSled {
+			t.Errorf("reboot of a %v VMM: %+v; want it sent to the sled", st, d)
 		}
 	}
 }
@@ -165,7 +206,12 @@ func TestCaseB(t *testing.T) {
 			s := b.valid(t)
 			e, _ := EffectiveState(s)
 			for _, r := range []Request{RequestStop, RequestReboot} {
-				checkWant(t, fmt.Sprintf("%v, %s, E %v, %v", st, name, e, r), r, decide(t, s, r), caseB(e, r))
+				w := caseB(e, r)
+				if r == RequestReboot && w.action == ActionSendToSled && st != vmmstate.Rebooting && !vmmstate.CanTransition(st.Kind(), vmmstate.KindRebooting) {
+					// D23: no edge to rebooting, refused locally.
+					w = want{action: ActionReject, status: 400, message: "cannot reboot an instance whose VMM is " + st.Kind().String()}
+				}
+				checkWant(t, fmt.Sprintf("%v, %s, E %v, %v", st, name, e, r), r, decide(t, s, r), w)
 			}
 		}
 	}
@@ -205,7 +251,11 @@ func TestStartEveryE(t *testing.T) {
 		s := b.valid(t)
 		e, _ := EffectiveState(s)
 		seen[e] = true
-		checkWant(t, fmt.Sprintf("start, E %v, active %v", e, s.Active.Runtime.State), RequestStart, decide(t, s, RequestStart), startWant(e))
+		w := startWant(e)
+		if e == Destroyed {
+			w = deleted // D23
+		}
+		checkWant(t, fmt.Sprintf("start, E %v, active %v", e, s.Active.Runtime.State), RequestStart, decide(t, s, RequestStart), w)
 	}
 	// Every E but repairing, which nothing derives (§2.1).
 	if len(seen) != len(allExternal)-1 || seen[Repairing] {
@@ -297,7 +347,7 @@ func TestDeleteOutcomes(t *testing.T) {
 	}{
 		{"no_vmm", snap(), want{action: ActionDeleteSaga, status: 200}},
 		{"failed", snap().nexus(NexusFailed), want{action: ActionDeleteSaga, status: 200}},
-		{"destroyed", snap().nexus(NexusDestroyed).intent(IntendDestroyed), want{action: ActionAlreadyDone, status: 200}},
+		{"destroyed", snap().nexus(NexusDestroyed).intent(IntendDestroyed), deleted}, // D23; the saga step stays idempotent (TestD23DeletedInstanceIsNotFound)
 		{"creating", snap().nexus(NexusCreating), want{action: ActionReject, status: 400, message: `instance cannot be deleted in state "creating"`}},
 	}
 	for _, c := range cases {

@@ -174,7 +174,9 @@ func checkDecision(s instancestate.Snapshot, r instancestate.Request, d instance
 		return broken("Decide(%v): %v with status %d", r, d.Action, d.Status)
 	case !d.Accepted() && d.Intent != 0:
 		return broken("D16: Decide(%v) rejected (%d %q) yet writes intent %v", r, d.Status, d.Message, d.Intent)
-	case !d.Accepted() && (d.Message == "" || d.Status != 400 && d.Status != 409 && d.Status != 500):
+	case (d.Status == 404) != (rt.State == instancestate.NexusDestroyed):
+		return broken("D23: Decide(%v) on a %v instance answers %d", r, rt.State, d.Status)
+	case !d.Accepted() && (d.Message == "" || d.Status != 400 && d.Status != 404 && d.Status != 409 && d.Status != 500):
 		return broken("Decide(%v): rejected with status %d and message %q", r, d.Status, d.Message)
 	case d.Accepted() && d.Intent != intentOf[r]:
 		return broken("§10.1: Decide(%v) accepted with intent %v, want %v", r, d.Intent, intentOf[r])
