@@ -30,6 +30,13 @@ type ReportResult struct {
 	VMMUpdated          bool             // the VMM's runtime was written
 	MigrationInUpdated  bool             // the migration's target side was written
 	MigrationOutUpdated bool             // the migration's source side was written
+	// The outcome for each migration side the report carried (zero when
+	// it carried none): Applied, Unchanged or Stale as for the VMM, and
+	// zero with the NotLinked flag when the side names a migration this
+	// instance does not link, which is not written here (§8.2 writes it to
+	// its own row, if that row still matters).
+	MigrationInOutcome, MigrationOutOutcome     vmmstate.Outcome
+	MigrationInNotLinked, MigrationOutNotLinked bool
 	// UpdateSagaNeeded is §12 step 2: something terminal was written — the
 	// VMM reached destroyed or failed, or a migration side completed or
 	// failed — so the instance record may need the update plan. Non-terminal
@@ -92,14 +99,20 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 	}
 
 	for _, side := range []struct {
-		rep     *migration.Report
-		role    migration.Role
-		updated *bool
+		rep       *migration.Report
+		role      migration.Role
+		updated   *bool
+		outcome   *vmmstate.Outcome
+		notLinked *bool
 	}{
-		{r.MigrationOut, migration.Source, &res.MigrationOutUpdated},
-		{r.MigrationIn, migration.Target, &res.MigrationInUpdated},
+		{r.MigrationOut, migration.Source, &res.MigrationOutUpdated, &res.MigrationOutOutcome, &res.MigrationOutNotLinked},
+		{r.MigrationIn, migration.Target, &res.MigrationInUpdated, &res.MigrationInOutcome, &res.MigrationInNotLinked},
 	} {
-		if side.rep == nil || !out.HasMigration() || side.rep.MigrationID != out.Migration.ID {
+		if side.rep == nil {
+			continue
+		}
+		if !out.HasMigration() || side.rep.MigrationID != out.Migration.ID {
+			*side.notLinked = true
 			continue
 		}
 		m, o, err := out.Migration.Apply(side.role, vmm, *side.rep)
@@ -107,6 +120,7 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 			return s, ReportResult{}, err
 		}
 		out.Migration = m
+		*side.outcome = o
 		*side.updated = o == vmmstate.Applied
 		if *side.updated && side.rep.State.IsTerminal() {
 			res.UpdateSagaNeeded = true

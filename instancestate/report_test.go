@@ -179,16 +179,20 @@ func TestReportUpdateSagaNeeded(t *testing.T) {
 			out, res := applyOK(t, fmt.Sprintf("%v %v", role, st), s, vmm, r)
 			want := ReportResult{VMMOutcome: vmmstate.Stale, UpdateSagaNeeded: st.IsTerminal()}
 			if role == migration.Source {
-				want.MigrationOutUpdated = true
+				want.MigrationOutUpdated, want.MigrationOutOutcome = true, vmmstate.Applied
 			} else {
-				want.MigrationInUpdated = true
+				want.MigrationInUpdated, want.MigrationInOutcome = true, vmmstate.Applied
 			}
 			if res != want || out.Migration.Side(role).State != st || out.Migration.Side(role.Other()) != s.Migration.Side(role.Other()) {
 				t.Errorf("%v side → %v: %+v, want %+v", role, st, res, want)
 			}
 			// The same report again is stale: nothing written, no update.
 			_, res = applyOK(t, "again", out, vmm, r)
-			if res != (ReportResult{VMMOutcome: vmmstate.Stale}) {
+			again := ReportResult{VMMOutcome: vmmstate.Stale, MigrationOutOutcome: vmmstate.Stale}
+			if role == migration.Target {
+				again = ReportResult{VMMOutcome: vmmstate.Stale, MigrationInOutcome: vmmstate.Stale}
+			}
+			if res != again {
 				t.Errorf("%v side → %v again: %+v, want stale", role, st, res)
 			}
 		}
@@ -331,5 +335,18 @@ func TestReportJSON(t *testing.T) {
 		if r.MigrationIn != before.MigrationIn || r.VMM != before.VMM || r.MigrationOut != nil {
 			t.Errorf("%s: a failed decode changed the report", name)
 		}
+	}
+}
+
+// TestReportSaysWhatItDidNotWrite: a side naming a migration the instance
+// does not link is not written, and the result says so (the CLI shows it),
+// instead of dropping it silently.
+func TestReportSaysWhatItDidNotWrite(t *testing.T) {
+	s := snap().vmm(vmmstate.Running).valid(t)
+	r := vmmReport(vmmstate.Running, activeGen+1)
+	r.MigrationIn = side(migN, migration.Failed, 5)
+	_, res := applyOK(t, "unlinked side", s, vmmA, r)
+	if !res.MigrationInNotLinked || res.MigrationInUpdated || res.MigrationInOutcome != 0 || res.MigrationOutNotLinked || res.VMMOutcome != vmmstate.Applied {
+		t.Fatalf("%+v", res)
 	}
 }

@@ -188,7 +188,8 @@ func checkContract(t *testing.T, cmd string, bad bool, status int, stdout, stder
 	case "explain":
 		checkExplainKeys(t, out)
 	case "report":
-		checkKeys(t, "", out, "vmm_updated", "migration_in_updated", "migration_out_updated", "update_saga_needed", "snapshot")
+		checkKeys(t, "", out, "vmm_updated", "migration_in_updated", "migration_out_updated", "update_saga_needed", "snapshot",
+			"vmm_outcome", "migration_in_outcome", "migration_out_outcome")
 		// The snapshot after the report is a snapshot document, the same
 		// shape as the input, and explain reads it.
 		if _, err := decodeDocument(out["snapshot"]); err != nil {

@@ -81,7 +81,15 @@ func TestReportIsApplyReport(t *testing.T) {
 		}
 		got := out.(reportJSON)
 		want := reportJSON{VMMUpdated: res.VMMUpdated, MigrationInUpdated: res.MigrationInUpdated,
-			MigrationOutUpdated: res.MigrationOutUpdated, UpdateSagaNeeded: res.UpdateSagaNeeded}
+			MigrationOutUpdated: res.MigrationOutUpdated, UpdateSagaNeeded: res.UpdateSagaNeeded,
+			VMMOutcome: res.VMMOutcome.String()}
+		if o := sideOutcome(r.Report.MigrationIn != nil, res.MigrationInNotLinked, res.MigrationInOutcome); (o == nil) != (got.MigrationInOutcome == nil) || o != nil && *o != *got.MigrationInOutcome {
+			t.Fatalf("migration_in_outcome %v, ApplyReport %v", got.MigrationInOutcome, o)
+		}
+		if o := sideOutcome(r.Report.MigrationOut != nil, res.MigrationOutNotLinked, res.MigrationOutOutcome); (o == nil) != (got.MigrationOutOutcome == nil) || o != nil && *o != *got.MigrationOutOutcome {
+			t.Fatalf("migration_out_outcome %v, ApplyReport %v", got.MigrationOutOutcome, o)
+		}
+		got.MigrationInOutcome, got.MigrationOutOutcome = nil, nil
 		snap := got.Snapshot
 		got.Snapshot = instancestate.Document{}
 		if got != want {

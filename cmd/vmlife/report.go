@@ -25,6 +25,27 @@ type reportJSON struct {
 	MigrationOutUpdated bool                   `json:"migration_out_updated"`
 	UpdateSagaNeeded    bool                   `json:"update_saga_needed"`
 	Snapshot            instancestate.Document `json:"snapshot"`
+	// What happened to each part of the report, beyond docs/cli.md's flags:
+	// applied, unchanged (a terminal state absorbed it, D6) or stale (D5);
+	// for a migration side also not_linked (it names a migration the
+	// instance does not link: not written here), or null when absent.
+	VMMOutcome          string  `json:"vmm_outcome"`
+	MigrationInOutcome  *string `json:"migration_in_outcome"`
+	MigrationOutOutcome *string `json:"migration_out_outcome"`
+}
+
+// sideOutcome names what happened to one migration side of a report.
+func sideOutcome(present, notLinked bool, o vmmstate.Outcome) *string {
+	var s string
+	switch {
+	case !present:
+		return nil
+	case notLinked:
+		s = "not_linked"
+	default:
+		s = o.String()
+	}
+	return &s
 }
 
 // report decodes a report document (instancestate.ReportDocument: a
@@ -47,6 +68,9 @@ func report(input []byte) (any, error) {
 		MigrationOutUpdated: res.MigrationOutUpdated,
 		UpdateSagaNeeded:    res.UpdateSagaNeeded,
 		Snapshot:            instancestate.Document{Now: d.Now, Snapshot: after},
+		VMMOutcome:          res.VMMOutcome.String(),
+		MigrationInOutcome:  sideOutcome(d.Report.MigrationIn != nil, res.MigrationInNotLinked, res.MigrationInOutcome),
+		MigrationOutOutcome: sideOutcome(d.Report.MigrationOut != nil, res.MigrationOutNotLinked, res.MigrationOutOutcome),
 	}, nil
 }
 
