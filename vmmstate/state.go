@@ -18,6 +18,11 @@ import (
 // returns an error rather than guessing.
 //
 // Equality includes the failure reason: Failed(SledOff) != Failed(FromSledAgent).
+//
+// A State is not a database column: the vmm table keeps it in two, state
+// (a Kind) and failure_reason (a failure.Reason or NULL). Runtime.Row and
+// Row.Runtime convert between them (§6.3, D8); Kind and failure.Reason are
+// the sql.Scanner and driver.Valuer types.
 type State uint8
 
 // The plain states. The low four bits of a State are its Kind; a failed
