@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -49,12 +48,6 @@ func (t *ConditionType) UnmarshalText(b []byte) error { return unmarshal(conditi
 
 // AppendText implements encoding.TextAppender.
 func (t ConditionType) AppendText(b []byte) ([]byte, error) { return conditionTypes.Append(b, t) }
-
-// Scan implements sql.Scanner; on error t is unchanged.
-func (t *ConditionType) Scan(src any) error { return scan(conditionTypes, t, src) }
-
-// Value implements driver.Valuer.
-func (t ConditionType) Value() (driver.Value, error) { return conditionTypes.Value(t) }
 
 // Condition is one observation about an instance (D14): a type, a one-word
 // reason, a message for people, and when it began or ends (zero: not

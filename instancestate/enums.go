@@ -85,6 +85,11 @@ const (
 	IntendDestroyed                              // deleted
 )
 
+// IntentUnchanged is the zero IntendedState where a Decision or a Plan
+// carries an intent to write: write none, keep the stored one. It is not a
+// valid intended state of an instance (IsValid is false).
+const IntentUnchanged IntendedState = 0
+
 var intendedStates = enum.New[IntendedState]("instancestate.IntendedState", false,
 	"running", "stopped", "guest_shutdown", "destroyed")
 

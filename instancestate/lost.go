@@ -1,6 +1,7 @@
 package instancestate
 
 import (
+	"database/sql/driver"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
@@ -42,6 +43,13 @@ func (c LostCause) AppendText(b []byte) ([]byte, error) { return lostCauses.Appe
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error c is unchanged.
 func (c *LostCause) UnmarshalText(b []byte) error { return unmarshal(lostCauses, c, b) }
+
+// Scan implements sql.Scanner for the vmm_lost_cause column; on error c is
+// unchanged.
+func (c *LostCause) Scan(src any) error { return scan(lostCauses, c, src) }
+
+// Value implements driver.Valuer.
+func (c LostCause) Value() (driver.Value, error) { return lostCauses.Value(c) }
 
 // ParseLostCause returns the cause named s.
 func ParseLostCause(s string) (LostCause, error) { return lostCauses.Parse(s) }

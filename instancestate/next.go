@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"database/sql/driver"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
@@ -41,12 +40,6 @@ func (k *NextKind) UnmarshalText(b []byte) error { return unmarshal(nextKinds, k
 
 // AppendText implements encoding.TextAppender.
 func (k NextKind) AppendText(b []byte) ([]byte, error) { return nextKinds.Append(b, k) }
-
-// Scan implements sql.Scanner; on error k is unchanged.
-func (k *NextKind) Scan(src any) error { return scan(nextKinds, k, src) }
-
-// Value implements driver.Valuer.
-func (k NextKind) Value() (driver.Value, error) { return nextKinds.Value(k) }
 
 // NextAction is the answer of Next.
 type NextAction struct {

@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"database/sql/driver"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
@@ -16,8 +15,11 @@ type NetworkAction uint8
 
 // The network actions.
 const (
-	NetworkUpdate NetworkAction = iota + 1 // point the configuration at Network.VMM on Network.Sled
-	NetworkDelete                          // the instance has no VMM: remove it
+	// NetworkUnchanged, the zero value, leaves the configuration as it is.
+	// It is not one of the actions a plan takes (IsValid is false).
+	NetworkUnchanged NetworkAction = iota
+	NetworkUpdate                  // point the configuration at Network.VMM on Network.Sled
+	NetworkDelete                  // the instance has no VMM: remove it
 )
 
 var networkActions = enum.New[NetworkAction]("instancestate.NetworkAction", false, "update", "delete")
@@ -39,12 +41,6 @@ func (a NetworkAction) AppendText(b []byte) ([]byte, error) { return networkActi
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error a is unchanged.
 func (a *NetworkAction) UnmarshalText(b []byte) error { return unmarshal(networkActions, a, b) }
-
-// Scan implements sql.Scanner; on error a is unchanged.
-func (a *NetworkAction) Scan(src any) error { return scan(networkActions, a, src) }
-
-// Value implements driver.Valuer.
-func (a NetworkAction) Value() (driver.Value, error) { return networkActions.Value(a) }
 
 // Network is the network step of a plan. Its zero value means no change.
 type Network struct {
@@ -230,7 +226,7 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 			// D22: an instance meant to run, left with no VMM by anything
 			// but its guest, says why, so that only the policy restarts it
 			// (and the unwound start's reason of D15 survives the unlink).
-			if intentRunning && p.Intent == 0 && s.Instance.Runtime.State == NexusVMM {
+			if intentRunning && p.Intent == IntentUnchanged && s.Instance.Runtime.State == NexusVMM {
 				cause := LostMidMigration
 				if s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound {
 					cause = LostStartUnwound
@@ -291,7 +287,7 @@ func (s Snapshot) linked(id vmmstate.ID) vmmstate.VMM {
 // Instance.Commit and Snapshot.Apply.
 func (i Instance) withPlan(p Plan) Instance {
 	i.Runtime = p.Runtime
-	if p.Intent != 0 {
+	if p.Intent != IntentUnchanged {
 		i.IntendedState = p.Intent
 	}
 	if p.Lost.IsSet() {

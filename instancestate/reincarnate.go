@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -39,12 +38,6 @@ func (k *Karma) UnmarshalText(b []byte) error { return unmarshal(karmas, k, b) }
 
 // AppendText implements encoding.TextAppender.
 func (k Karma) AppendText(b []byte) ([]byte, error) { return karmas.Append(b, k) }
-
-// Scan implements sql.Scanner; on error k is unchanged.
-func (k *Karma) Scan(src any) error { return scan(karmas, k, src) }
-
-// Value implements driver.Valuer.
-func (k Karma) Value() (driver.Value, error) { return karmas.Value(k) }
 
 // Reincarnation is the auto-restart verdict for an instance (§17.1 as
 // amended by D15).

@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -44,12 +43,6 @@ func (r *Request) UnmarshalText(b []byte) error { return unmarshal(requests, r, 
 // AppendText implements encoding.TextAppender.
 func (r Request) AppendText(b []byte) ([]byte, error) { return requests.Append(b, r) }
 
-// Scan implements sql.Scanner; on error r is unchanged.
-func (r *Request) Scan(src any) error { return scan(requests, r, src) }
-
-// Value implements driver.Valuer.
-func (r Request) Value() (driver.Value, error) { return requests.Value(r) }
-
 // Action is what the control plane does with a request (§10).
 type Action uint8
 
@@ -85,12 +78,6 @@ func (a *Action) UnmarshalText(b []byte) error { return unmarshal(actions, a, b)
 // AppendText implements encoding.TextAppender.
 func (a Action) AppendText(b []byte) ([]byte, error) { return actions.Append(b, a) }
 
-// Scan implements sql.Scanner; on error a is unchanged.
-func (a *Action) Scan(src any) error { return scan(actions, a, src) }
-
-// Value implements driver.Valuer.
-func (a Action) Value() (driver.Value, error) { return actions.Value(a) }
-
 // SledRequest is the state a sled-agent is asked for (§3.2's
 // VmmStateRequested). The zero value is invalid.
 type SledRequest uint8
@@ -124,12 +111,6 @@ func (r SledRequest) AppendText(b []byte) ([]byte, error) { return sledRequests.
 // UnmarshalText implements encoding.TextUnmarshaler; on error r is unchanged.
 func (r *SledRequest) UnmarshalText(b []byte) error { return unmarshal(sledRequests, r, b) }
 
-// Scan implements sql.Scanner; on error r is unchanged.
-func (r *SledRequest) Scan(src any) error { return scan(sledRequests, r, src) }
-
-// Value implements driver.Valuer.
-func (r SledRequest) Value() (driver.Value, error) { return sledRequests.Value(r) }
-
 // Decision is the answer to a request (§10, D10, D16).
 type Decision struct {
 	Action  Action
@@ -140,7 +121,8 @@ type Decision struct {
 	// Runtime is the instance runtime to write (ActionUpdateRuntime).
 	Runtime Runtime
 	// Intent is the intended state to write, set only when the request is
-	// accepted (D16); zero when the request is rejected or changes no intent.
+	// accepted (D16); IntentUnchanged when the request is rejected or
+	// changes no intent.
 	Intent IntendedState
 }
 
