@@ -4,9 +4,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/vmlife/vmlife/internal/clip"
 	"math"
 	"strconv"
+
+	"github.com/vmlife/vmlife/internal/clip"
 )
 
 // Max is the largest generation: 2^63−1, the largest value a signed 64-bit

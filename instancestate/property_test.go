@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
@@ -64,7 +66,7 @@ func TestPropEffectiveStateTotal(t *testing.T) {
 func TestPropCheckSnapshot(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s, now := drawn(t)
-		if err := instancetest.CheckSnapshotAt(s, now); err != nil {
+		if err := invariant.CheckSnapshotAt(s, now); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -100,7 +102,7 @@ func TestPropPlanApply(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Apply: %v\nplan %+v", err, p)
 		}
-		if err := instancetest.CheckStep(s, after); err != nil {
+		if err := invariant.CheckSnapshotStep(s, after); err != nil {
 			t.Fatal(err)
 		}
 		if again, required, err := instancestate.PlanUpdate(after, now); err != nil || required {
@@ -238,7 +240,7 @@ func deliver(t *rapid.T, s instancestate.Snapshot, items []item) instancestate.S
 			}
 			continue
 		}
-		if err := instancetest.CheckStep(cur, after); err != nil {
+		if err := invariant.CheckSnapshotStep(cur, after); err != nil {
 			t.Fatalf("delivery %d (%v): %v", i, it.r.Kind, err)
 		}
 		if res.VMMOutcome == vmmstate.Stale && !res.MigrationInUpdated && !res.MigrationOutUpdated && after != cur {
@@ -406,11 +408,11 @@ func candidate(t *rapid.T) instancestate.Snapshot {
 }
 
 // Seed 003, D13, D19: an instance meant to run that is not running says why
-// (see instancetest.CheckExplained for what counts).
+// (see invariant.CheckExplained for what counts).
 func TestPropExplained(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s, now := drawn(t)
-		if err := instancetest.CheckExplained(s, now); err != nil {
+		if err := invariant.CheckExplained(s, now); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -619,7 +621,7 @@ func TestPropOnlyProofOfDeathFails(t *testing.T) {
 		for i := range rapid.IntRange(1, 40).Draw(t, "steps") {
 			before := w.s
 			op, r := w.step(t)
-			if err := instancetest.CheckStep(before, w.s); err != nil {
+			if err := invariant.CheckSnapshotStep(before, w.s); err != nil {
 				t.Fatalf("step %d (%s): %v", i, op, err)
 			}
 			for _, v := range []vmmstate.VMM{w.s.Active, w.s.Target} {
@@ -635,10 +637,10 @@ func TestPropOnlyProofOfDeathFails(t *testing.T) {
 					t.Fatalf("step %d (%s) failed VMM %v without a sled-agent saying so", i, op, v)
 				}
 			}
-			if err := instancetest.CheckSnapshotAt(w.s, w.now); err != nil {
+			if err := invariant.CheckSnapshotAt(w.s, w.now); err != nil {
 				t.Fatalf("step %d (%s): %v", i, op, err)
 			}
-			if err := instancetest.CheckExplained(w.s, w.now); err != nil {
+			if err := invariant.CheckExplained(w.s, w.now); err != nil {
 				t.Fatalf("step %d (%s): %v", i, op, err)
 			}
 		}
@@ -875,7 +877,7 @@ func TestPropNoPanic(t *testing.T) {
 			t.Fatalf("ApplyReport refused (%v), yet changed the snapshot or returned %+v", err, res)
 		}
 		if err == nil {
-			if err := instancetest.CheckStep(s, after); err != nil {
+			if err := invariant.CheckSnapshotStep(s, after); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -940,10 +942,10 @@ func TestPropNoPanic(t *testing.T) {
 			s.Migration.Source.State, rep.VMM.State, instancestate.Request(rapid.Uint8().Draw(t, "any request"))} {
 			_ = str.String()
 		}
-		_ = instancetest.CheckExplained(s, now)
-		_ = instancetest.CheckStep(s, rawSnapshot(t))
+		_ = invariant.CheckExplained(s, now)
+		_ = invariant.CheckSnapshotStep(s, rawSnapshot(t))
 		if valid {
-			if err := instancetest.CheckSnapshotAt(s, now); err != nil {
+			if err := invariant.CheckSnapshotAt(s, now); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/migration"
@@ -60,7 +62,7 @@ func TestPropStepsKeepInvariants(t *testing.T) {
 			)
 			if rapid.IntRange(0, 9).Draw(t, "mark failed") == 0 {
 				next, outcome, err = r.MarkFailed(now)
-				if cerr := migrationtest.CheckStep(r, next, outcome, err); cerr != nil {
+				if cerr := invariant.CheckMigrationStep(r, next, outcome, err); cerr != nil {
 					t.Fatalf("MarkFailed: %v", cerr)
 				}
 			} else {
@@ -68,7 +70,7 @@ func TestPropStepsKeepInvariants(t *testing.T) {
 				vmm := drawSender(t, r, role)
 				rep := drawReport(t, r, role)
 				next, outcome, err = r.Apply(role, vmm, rep)
-				if cerr := migrationtest.CheckApply(role, r, next, outcome, err); cerr != nil {
+				if cerr := invariant.CheckApply(role, r, next, outcome, err); cerr != nil {
 					t.Fatalf("Apply(%v, %v, %v): %v", role, vmm, rep, cerr)
 				}
 				// The guards' verdict, derived independently of Apply.
@@ -126,7 +128,7 @@ func TestPropAnyOrderConverges(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a faithful report was refused: %v", err)
 			}
-			if cerr := migrationtest.CheckApply(d.role, got, next, outcome, err); cerr != nil {
+			if cerr := invariant.CheckApply(d.role, got, next, outcome, err); cerr != nil {
 				t.Fatal(cerr)
 			}
 			got = next
@@ -151,7 +153,7 @@ func TestPropMarkFailedIdempotent(t *testing.T) {
 		r := migrationtest.Record().Draw(t, "record")
 		now := migrationtest.Time().Draw(t, "now")
 		once, o1, err := r.MarkFailed(now)
-		if cerr := migrationtest.CheckStep(r, once, o1, err); cerr != nil {
+		if cerr := invariant.CheckMigrationStep(r, once, o1, err); cerr != nil {
 			t.Fatal(cerr)
 		}
 		if err != nil {

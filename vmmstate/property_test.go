@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/failure"
@@ -63,7 +65,7 @@ func TestPropGenerationDiscipline(t *testing.T) {
 		r := vmmtest.Runtime().Draw(t, "stored")
 		now := vmmtest.Time().Draw(t, "now")
 		next, o, observed, req, err := op(t, r, now)
-		if cerr := vmmtest.CheckStep(r, next, o, err); cerr != nil {
+		if cerr := invariant.CheckVMMStep(r, next, o, err); cerr != nil {
 			t.Fatal(cerr)
 		}
 		if o != vmmstate.Applied {
@@ -99,7 +101,7 @@ func TestPropTerminalAbsorbs(t *testing.T) {
 		now := vmmtest.Time().Draw(t, "now")
 		for i := range steps {
 			next, o, _, _, err := op(t, r, now.Add(time.Duration(i)*time.Second))
-			if cerr := vmmtest.CheckStep(r, next, o, err); cerr != nil {
+			if cerr := invariant.CheckVMMStep(r, next, o, err); cerr != nil {
 				t.Fatalf("step %d: %v", i, cerr)
 			}
 			r = next
@@ -126,7 +128,7 @@ func TestPropOutOfOrderDeliveries(t *testing.T) {
 			if err != nil {
 				t.Fatalf("delivery %d: legal report %v refused on %v: %v", i, report, stored, err)
 			}
-			if cerr := vmmtest.CheckStep(stored, next, o, err); cerr != nil {
+			if cerr := invariant.CheckVMMStep(stored, next, o, err); cerr != nil {
 				t.Fatalf("delivery %d: %v", i, cerr)
 			}
 			if o == vmmstate.Unchanged {
@@ -276,7 +278,7 @@ func TestPropNoPanic(t *testing.T) {
 			}
 		}
 		next, o, err := r.Transition(anyState().Draw(t, "to"), time.Time{})
-		if cerr := vmmtest.CheckStep(r, next, o, err); cerr != nil && s.IsValid() {
+		if cerr := invariant.CheckVMMStep(r, next, o, err); cerr != nil && s.IsValid() {
 			t.Fatal(cerr)
 		}
 		if err != nil {
@@ -287,7 +289,7 @@ func TestPropNoPanic(t *testing.T) {
 		}
 		report := vmmstate.Runtime{State: anyState().Draw(t, "report"), Generation: vmmtest.Generation().Draw(t, "report_gen")}
 		next, o, err = r.Observe(report)
-		if cerr := vmmtest.CheckStep(r, next, o, err); cerr != nil && s.IsValid() {
+		if cerr := invariant.CheckVMMStep(r, next, o, err); cerr != nil && s.IsValid() {
 			t.Fatal(cerr)
 		}
 		if err != nil {

@@ -452,3 +452,19 @@ func TestFinish(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryLinksNoTestLibrary: the shipped tool links neither the testing
+// package nor rapid (their init alone cost milliseconds of every start):
+// the simulator checks its steps with package invariant, which needs
+// neither.
+func TestBinaryLinksNoTestLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" || strings.HasPrefix(dep, "pgregory.net/rapid") {
+			t.Errorf("cmd/vmlife depends on %s", dep)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 // Package instancetest holds pgregory.net/rapid generators of valid
-// instancestate snapshots and the invariant checkers vmlife's own property
-// tests use, for users' property suites and simulators.
+// instancestate snapshots, for users' property suites and simulators. The
+// invariant checkers that go with them are in package invariant, which
+// needs no rapid: a simulator can check every step without linking a test
+// library.
 //
 // Generators:
 //
@@ -23,17 +25,7 @@
 //     (§3.5), and Shuffled delivers such a sequence late, duplicated and out
 //     of order.
 //
-// Checkers, each returning an error (nil when the invariant holds), so that a
-// testing.T, a rapid.T or a simulator can call them:
-//
-//   - CheckSnapshot and CheckSnapshotAt: the snapshot validates and every
-//     derived function is total on it and agrees with itself;
-//   - CheckStep: one change of a snapshot lowers no generation and moves
-//     every state only along its edge table;
-//   - CheckExplained: an instance meant to run that is not running says why
-//     (seed 003, D13, D19).
-//
-// Like everything in vmlife the generators and checkers are deterministic:
+// Like everything in vmlife the generators are deterministic:
 // all times derive from Reference, nothing reads the clock (D1).
 //
 // Rules are cited by id: §… names a section of the reference behaviour this

@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/instancestate/instancetest"
 	"github.com/vmlife/vmlife/migration"
-	"github.com/vmlife/vmlife/migration/migrationtest"
 	"github.com/vmlife/vmlife/vmmstate"
-	"github.com/vmlife/vmlife/vmmstate/vmmtest"
 )
 
 // examples is how many values the coverage tests draw. Every label they
@@ -38,12 +38,12 @@ func validGenerated(s instancestate.Snapshot) error {
 		if v.ID.IsZero() {
 			continue
 		}
-		if err := vmmtest.CheckVMM(v); err != nil {
+		if err := invariant.CheckVMM(v); err != nil {
 			return err
 		}
 	}
 	if s.HasMigration() {
-		if err := migrationtest.CheckRecord(s.Migration); err != nil {
+		if err := invariant.CheckMigration(s.Migration); err != nil {
 			return err
 		}
 	}
@@ -297,7 +297,7 @@ func TestReportKindsHold(t *testing.T) {
 			t.Fatalf("kind %v", r.Kind)
 		}
 		if err == nil {
-			if err := instancetest.CheckStep(s, after); err != nil {
+			if err := invariant.CheckSnapshotStep(s, after); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -352,7 +352,7 @@ func TestReportSequenceIsFaithful(t *testing.T) {
 			if res.VMMOutcome != vmmstate.Applied {
 				t.Fatalf("report %d: VMM %v", i, res.VMMOutcome)
 			}
-			if err := instancetest.CheckStep(cur, after); err != nil {
+			if err := invariant.CheckSnapshotStep(cur, after); err != nil {
 				t.Fatalf("report %d: %v", i, err)
 			}
 			halted[r.VMM] = r.Report.VMM.State.IsTerminal()

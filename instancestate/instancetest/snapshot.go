@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
@@ -16,8 +18,9 @@ import (
 
 // Reference is the time generated snapshots are built around: every record
 // was last written within Window before it, and Now draws times near it. It
-// is the "now" of the spec's example snapshot document.
-var Reference = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+// is the "now" of docs/cli.md's example snapshot document, and the time at
+// which invariant's checkers read a snapshot that records none.
+var Reference = invariant.Reference
 
 // Window is how far before Reference the generated records' times reach.
 // It is longer than every cooldown Snapshot draws but one, so that at
@@ -284,23 +287,5 @@ func Now(s instancestate.Snapshot) *rapid.Generator[time.Time] {
 	})
 }
 
-// latest returns the latest time the snapshot records, or Reference when it
-// records none.
-func latest(s instancestate.Snapshot) time.Time {
-	in := s.Instance
-	var out time.Time
-	for _, t := range [...]time.Time{
-		in.Runtime.TimeUpdated, in.Runtime.TimeLastAutoRestarted, in.StartFailure.Time,
-		s.Active.Runtime.TimeUpdated, s.Target.Runtime.TimeUpdated,
-		s.Migration.TimeCreated, s.Migration.Source.TimeUpdated, s.Migration.Target.TimeUpdated,
-		s.SledUnreachableSince,
-	} {
-		if t.After(out) {
-			out = t
-		}
-	}
-	if out.IsZero() {
-		return Reference
-	}
-	return out
-}
+// latest is invariant.Latest.
+func latest(s instancestate.Snapshot) time.Time { return invariant.Latest(s) }

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/vmlife/vmlife/instancestate/instancetest"
+	"github.com/vmlife/vmlife/invariant"
+
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -70,18 +71,18 @@ func (w *World) checkAll() {
 func (w *World) checkInstance(in *instRow) {
 	s := w.snapshot(in)
 	if !in.hasPrev || s != in.prev {
-		if err := instancetest.CheckSnapshot(s); err != nil {
+		if err := invariant.CheckSnapshot(s); err != nil {
 			w.violate("CheckSnapshot", in.name, err.Error())
-		} else if err := instancetest.CheckSnapshotAt(s, w.now); err != nil {
+		} else if err := invariant.CheckSnapshotAt(s, w.now); err != nil {
 			w.violate("CheckSnapshotAt", in.name, err.Error())
 		}
 		if in.hasPrev {
-			if err := instancetest.CheckStep(in.prev, s); err != nil {
+			if err := invariant.CheckSnapshotStep(in.prev, s); err != nil {
 				w.violate("CheckStep", in.name, err.Error())
 			}
 		}
 	}
-	if err := instancetest.CheckExplained(s, w.now); err != nil {
+	if err := invariant.CheckExplained(s, w.now); err != nil {
 		w.violate("CheckExplained", in.name, err.Error())
 	}
 	in.prev, in.hasPrev = s, true

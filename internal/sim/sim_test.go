@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
-	"pgregory.net/rapid"
 )
 
 // rapidChooser makes every choice of a World a rapid draw, so that a

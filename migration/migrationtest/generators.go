@@ -4,10 +4,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
-	"pgregory.net/rapid"
 )
 
 // Epoch returns the earliest time the generators draw,

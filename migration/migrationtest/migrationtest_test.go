@@ -5,11 +5,14 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vmlife/vmlife/invariant"
+
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/migration/migrationtest"
 	"github.com/vmlife/vmlife/vmmstate"
-	"pgregory.net/rapid"
 )
 
 // Record and New draw only records CheckRecord accepts.
@@ -17,7 +20,7 @@ func TestRecordIsValid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		for _, g := range []*rapid.Generator[migration.Record]{migrationtest.Record(), migrationtest.NewRecord()} {
 			r := g.Draw(t, "record")
-			if err := migrationtest.CheckRecord(r); err != nil {
+			if err := invariant.CheckMigration(r); err != nil {
 				t.Fatalf("%v: %v", r, err)
 			}
 		}
@@ -120,7 +123,7 @@ func TestCheckersCatchBrokenSteps(t *testing.T) {
 	someErr := &migration.Error{Field: "x", Got: "y", Err: migration.ErrWrongVMM}
 
 	good := edit(func(r *migration.Record) { r.Target.State, r.Target.Generation = migration.Completed, generation.Of(5) })
-	if err := migrationtest.CheckApply(migration.Target, before, good, vmmstate.Applied, nil); err != nil {
+	if err := invariant.CheckApply(migration.Target, before, good, vmmstate.Applied, nil); err != nil {
 		t.Fatalf("a good step was refused: %v", err)
 	}
 	for _, tc := range []struct {
@@ -146,24 +149,24 @@ func TestCheckersCatchBrokenSteps(t *testing.T) {
 		}), vmmstate.Applied, nil},
 		{"became invalid", migration.Target, edit(func(r *migration.Record) { r.Target.State, r.Target.Generation = 0, generation.Of(5) }), vmmstate.Applied, nil},
 	} {
-		if err := migrationtest.CheckApply(tc.role, before, tc.after, tc.outcome, tc.err); err == nil {
+		if err := invariant.CheckApply(tc.role, before, tc.after, tc.outcome, tc.err); err == nil {
 			t.Errorf("%s: not caught", tc.name)
 		}
 	}
 	// CheckRecord: generation 1 means untouched.
 	touched := base
 	touched.Source.TimeUpdated = migrationtest.Epoch()
-	if migrationtest.CheckRecord(touched) == nil {
+	if invariant.CheckMigration(touched) == nil {
 		t.Errorf("a written side at generation 1 was accepted")
 	}
 	touched = base
 	touched.Target.State = migration.InProgress
-	if migrationtest.CheckRecord(touched) == nil {
+	if invariant.CheckMigration(touched) == nil {
 		t.Errorf("an in_progress side at generation 1 was accepted")
 	}
 	invalid := base
 	invalid.Target.VMM = invalid.Source.VMM
-	if !errors.Is(migrationtest.CheckRecord(invalid), migration.ErrInvalidRecord) {
+	if !errors.Is(invariant.CheckMigration(invalid), migration.ErrInvalidRecord) {
 		t.Errorf("an invalid record was accepted")
 	}
 }

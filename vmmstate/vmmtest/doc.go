@@ -1,7 +1,8 @@
 // Package vmmtest helps property-test code built on vmmstate: rapid
 // generators of valid VMM values, generators of what a sled-agent really
 // sends (a legal path of reports, delivered late, duplicated, reordered and
-// dropped), and invariant checkers to run after every step.
+// dropped). The invariant checkers to run after every step are in package
+// invariant.
 //
 // Draw values inside a rapid property:
 //
@@ -10,7 +11,7 @@
 //		stored := path[0]
 //		for _, report := range vmmtest.Deliveries(path).Draw(t, "deliveries") {
 //			next, outcome, err := stored.Observe(report)
-//			if err := vmmtest.CheckStep(stored, next, outcome, err); err != nil {
+//			if err := invariant.CheckVMMStep(stored, next, outcome, err); err != nil {
 //				t.Fatal(err)
 //			}
 //			stored = next
@@ -20,10 +21,6 @@
 // Every generator draws all of its randomness from rapid, so a failing case
 // shrinks and replays from rapid's seed and failfile; nothing here reads the
 // clock or another source of randomness (D1).
-//
-// The checkers return an error instead of failing a test, so they work the
-// same under *testing.T, *rapid.T, or a simulator that counts violations.
-// Each error is a *Violation naming the rule that broke (D5, D6, D7, …).
 //
 // Rules are cited by id: §… names a section of the reference behaviour this
 // package follows (docs/reference.md in the repository), D… a decision where

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/invariant"
+
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/failure"
@@ -61,14 +63,14 @@ func TestGeneratorsValid(t *testing.T) {
 			t.Fatalf("Time() = %v does not round-trip through JSON as ==: %v", at, back)
 		}
 		r := vmmtest.Runtime().Draw(t, "runtime")
-		if err := vmmtest.CheckRuntime(r); err != nil {
+		if err := invariant.CheckRuntime(r); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		v := vmmtest.VMM().Draw(t, "vmm")
-		if err := vmmtest.CheckVMM(v); err != nil {
+		if err := invariant.CheckVMM(v); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -138,7 +140,7 @@ func TestLegalPath(t *testing.T) {
 		stored := path[0]
 		for i := 1; i < len(path); i++ {
 			prev, r := path[i-1], path[i]
-			if err := vmmtest.CheckRuntime(r); err != nil {
+			if err := invariant.CheckRuntime(r); err != nil {
 				t.Fatalf("report %d: %v", i, err)
 			}
 			from, to := prev.State.Kind(), r.State.Kind()
@@ -164,7 +166,7 @@ func TestLegalPath(t *testing.T) {
 				t.Fatalf("report %d: %v is not what the sled-agent wire carries", i, r)
 			}
 			next, o, err := stored.Observe(r)
-			if err := vmmtest.CheckStep(stored, next, o, err); err != nil {
+			if err := invariant.CheckVMMStep(stored, next, o, err); err != nil {
 				t.Fatalf("report %d: %v", i, err)
 			}
 			if err != nil || o != vmmstate.Applied || next != r {

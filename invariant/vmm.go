@@ -1,4 +1,4 @@
-package vmmtest
+package invariant
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ type Violation struct {
 	Detail string // the values that broke it
 }
 
-func (v *Violation) Error() string { return "vmmtest: " + v.Rule + ": " + v.Detail }
+func (v *Violation) Error() string { return "invariant: " + v.Rule + ": " + v.Detail }
 
 func violation(rule, format string, args ...any) error {
 	return &Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}
@@ -56,7 +56,7 @@ func CheckVMM(v vmmstate.VMM) error {
 	return CheckRuntime(v.Runtime)
 }
 
-// CheckStep returns a *Violation if one call of Runtime.Transition or
+// CheckVMMStep returns a *Violation if one call of Runtime.Transition or
 // Runtime.Observe broke an invariant. before is the runtime the call was
 // made on, and after, outcome and err are what it returned:
 //
@@ -71,7 +71,7 @@ func CheckVMM(v vmmstate.VMM) error {
 //     first reason (D6).
 //
 // Runtimes are compared field by field, times with time.Time.Equal.
-func CheckStep(before, after vmmstate.Runtime, outcome vmmstate.Outcome, err error) error {
+func CheckVMMStep(before, after vmmstate.Runtime, outcome vmmstate.Outcome, err error) error {
 	if after.Generation.Before(before.Generation) {
 		return violation(RuleGenerationOrder, "%v@%v became %v@%v", before.State, before.Generation, after.State, after.Generation)
 	}

@@ -1,4 +1,4 @@
-package migrationtest
+package invariant
 
 import (
 	"errors"
@@ -9,12 +9,12 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// CheckRecord reports the first invariant r breaks: it must pass
+// CheckMigration reports the first invariant r breaks: it must pass
 // migration.Record.Validate, and a side still at generation 1 must be the
 // side the migrate saga inserted — pending, never updated (zero time) —
 // because every write to a side raises its generation above 1 (§3.5, §8.2,
 // §8.3).
-func CheckRecord(r migration.Record) error {
+func CheckMigration(r migration.Record) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func CheckRecord(r migration.Record) error {
 	return nil
 }
 
-// CheckStep reports the first invariant broken by one update of a record —
+// CheckMigrationStep reports the first invariant broken by one update of a record —
 // before is the record given, after, outcome and err what the operation
 // (Apply, ApplySource, ApplyTarget or MarkFailed) returned:
 //
@@ -38,8 +38,8 @@ func CheckRecord(r migration.Record) error {
 //   - no side's generation decreases, and a side that changed has a strictly
 //     greater one (D5);
 //   - a side that was terminal is identical after (D6);
-//   - after passes CheckRecord whenever before did.
-func CheckStep(before, after migration.Record, outcome vmmstate.Outcome, err error) error {
+//   - after passes CheckMigration whenever before did.
+func CheckMigrationStep(before, after migration.Record, outcome vmmstate.Outcome, err error) error {
 	if err != nil {
 		if outcome != 0 {
 			return fmt.Errorf("error %v came with outcome %v", err, outcome)
@@ -82,19 +82,19 @@ func CheckStep(before, after migration.Record, outcome vmmstate.Outcome, err err
 			return fmt.Errorf("terminal %v side changed: %v → %v", role, b, a)
 		}
 	}
-	if CheckRecord(before) == nil {
-		if err := CheckRecord(after); err != nil {
+	if CheckMigration(before) == nil {
+		if err := CheckMigration(after); err != nil {
 			return fmt.Errorf("a valid record became invalid: %w", err)
 		}
 	}
 	return nil
 }
 
-// CheckApply is CheckStep for an update of one side (Apply with role,
+// CheckApply is CheckMigrationStep for an update of one side (Apply with role,
 // ApplySource, ApplyTarget), which must also leave the other side exactly as
 // it was.
 func CheckApply(role migration.Role, before, after migration.Record, outcome vmmstate.Outcome, err error) error {
-	if err := CheckStep(before, after, outcome, err); err != nil {
+	if err := CheckMigrationStep(before, after, outcome, err); err != nil {
 		return err
 	}
 	if o := role.Other(); after.Side(o) != before.Side(o) {

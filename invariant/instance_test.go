@@ -1,10 +1,12 @@
-package instancetest_test
+package invariant_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmlife/vmlife/invariant"
 
 	"github.com/google/uuid"
 
@@ -53,7 +55,7 @@ func migrating() instancestate.Snapshot {
 // CheckStep accepts what the library does and names each broken rule.
 func TestCheckStepCatches(t *testing.T) {
 	base := migrating()
-	if err := instancetest.CheckStep(base, base); err != nil {
+	if err := invariant.CheckSnapshotStep(base, base); err != nil {
 		t.Fatalf("no change: %v", err)
 	}
 	// The library's own steps pass.
@@ -71,7 +73,7 @@ func TestCheckStepCatches(t *testing.T) {
 		if err := step[1].Validate(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := instancetest.CheckStep(step[0], step[1]); err != nil {
+		if err := invariant.CheckSnapshotStep(step[0], step[1]); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -122,7 +124,7 @@ func TestCheckStepCatches(t *testing.T) {
 	for name, c := range bad {
 		after := base
 		c.mutate(&after)
-		if err := instancetest.CheckStep(base, after); !errors.Is(err, instancetest.ErrInvariant) || !strings.Contains(err.Error(), c.want) {
+		if err := invariant.CheckSnapshotStep(base, after); !errors.Is(err, invariant.ErrInvariant) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: CheckStep = %v, want ErrInvariant saying %q", name, err, c.want)
 		}
 	}
@@ -132,14 +134,14 @@ func TestCheckStepCatches(t *testing.T) {
 	dead.Active.Runtime.State = vmmstate.Failed(failure.SledOff)
 	revived := dead
 	revived.Active.Runtime = vmmstate.Runtime{State: vmmstate.Failed(failure.FromSledAgent), Generation: generation.Of(9), TimeUpdated: t0}
-	if err := instancetest.CheckStep(dead, revived); !errors.Is(err, instancetest.ErrInvariant) {
+	if err := invariant.CheckSnapshotStep(dead, revived); !errors.Is(err, invariant.ErrInvariant) {
 		t.Errorf("failed VMM changed its reason: CheckStep = %v", err)
 	}
 	done := base
 	done.Migration.Source.State = migration.Completed
 	undone := done
 	undone.Migration.Source.State, undone.Migration.Source.Generation = migration.Failed, generation.Of(7)
-	if err := instancetest.CheckStep(done, undone); !errors.Is(err, instancetest.ErrInvariant) {
+	if err := invariant.CheckSnapshotStep(done, undone); !errors.Is(err, invariant.ErrInvariant) {
 		t.Errorf("completed side failed: CheckStep = %v", err)
 	}
 }
@@ -148,12 +150,12 @@ func TestCheckStepCatches(t *testing.T) {
 // accepts the largest generation, where only writes can fail.
 func TestCheckSnapshotCatches(t *testing.T) {
 	s := migrating()
-	if err := instancetest.CheckSnapshot(s); err != nil {
+	if err := invariant.CheckSnapshot(s); err != nil {
 		t.Fatal(err)
 	}
 	s.Instance.Runtime.MigrationID = migration.ID{}
-	err := instancetest.CheckSnapshot(s)
-	if !errors.Is(err, instancetest.ErrInvariant) || !errors.Is(err, instancestate.ErrInvalidRecord) {
+	err := invariant.CheckSnapshot(s)
+	if !errors.Is(err, invariant.ErrInvariant) || !errors.Is(err, instancestate.ErrInvalidRecord) {
 		t.Errorf("CheckSnapshot(invalid) = %v, want ErrInvariant and ErrInvalidRecord", err)
 	}
 
@@ -164,7 +166,7 @@ func TestCheckSnapshotCatches(t *testing.T) {
 	s = migrating()
 	s.Active.Runtime.State = vmmstate.Destroyed // a plan is required and cannot be written
 	s.Instance.Runtime.Generation = top
-	if err := instancetest.CheckSnapshot(s); err != nil {
+	if err := invariant.CheckSnapshot(s); err != nil {
 		t.Errorf("CheckSnapshot at the largest generation: %v", err)
 	}
 }
@@ -213,7 +215,7 @@ func TestCheckExplained(t *testing.T) {
 		}),
 	}
 	for name, s := range explained {
-		if err := instancetest.CheckExplained(s, now); err != nil {
+		if err := invariant.CheckExplained(s, now); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -229,10 +231,10 @@ func TestCheckExplained(t *testing.T) {
 		s.Instance.Runtime.Generation = top
 		s.Instance.AutoRestart.Policy = instancestate.PolicyNever
 	})
-	if err := instancetest.CheckExplained(stuck, now); !errors.Is(err, instancetest.ErrUnexplained) || !errors.Is(err, instancetest.ErrInvariant) {
+	if err := invariant.CheckExplained(stuck, now); !errors.Is(err, invariant.ErrUnexplained) || !errors.Is(err, invariant.ErrInvariant) {
 		t.Errorf("unexplained: CheckExplained = %v, want ErrUnexplained", err)
 	}
-	if err := instancetest.CheckExplained(instancestate.Snapshot{}, now); !errors.Is(err, instancestate.ErrInvalidRecord) {
+	if err := invariant.CheckExplained(instancestate.Snapshot{}, now); !errors.Is(err, instancestate.ErrInvalidRecord) {
 		t.Errorf("invalid snapshot: CheckExplained = %v, want ErrInvalidRecord", err)
 	}
 }

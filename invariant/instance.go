@@ -1,4 +1,4 @@
-package instancetest
+package invariant
 
 import (
 	"errors"
@@ -8,14 +8,12 @@ import (
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
-	"github.com/vmlife/vmlife/migration/migrationtest"
 	"github.com/vmlife/vmlife/vmmstate"
-	"github.com/vmlife/vmlife/vmmstate/vmmtest"
 )
 
 // ErrInvariant is matched by errors.Is for every error the checkers return.
 // When a library function's own error is the cause, it is wrapped too.
-var ErrInvariant = errors.New("instancetest: invariant broken")
+var ErrInvariant = errors.New("invariant broken")
 
 // ErrUnexplained is matched by errors.Is for the error of CheckExplained: an
 // instance meant to run is not running and nothing says why (D13, D19). It
@@ -37,7 +35,7 @@ func atLargest(s instancestate.Snapshot, err error) bool {
 // and, when the instance is in an auto-restart cooldown, also at the
 // instant the cooldown ends.
 func CheckSnapshot(s instancestate.Snapshot) error {
-	if err := CheckSnapshotAt(s, latest(s)); err != nil {
+	if err := CheckSnapshotAt(s, Latest(s)); err != nil {
 		return err
 	}
 	if last := s.Instance.Runtime.TimeLastAutoRestarted; !last.IsZero() {
@@ -63,7 +61,7 @@ func CheckSnapshot(s instancestate.Snapshot) error {
 //     next generation along a CanMove edge;
 //   - PlanUpdate returns a zero plan when nothing is required, and
 //     otherwise a plan at the next generation that Snapshot.Apply commits
-//     to a valid snapshot, as a step CheckStep accepts, on which PlanUpdate
+//     to a valid snapshot, as a step CheckSnapshotStep accepts, on which PlanUpdate
 //     then requires nothing (the plan is a fixpoint);
 //   - Reincarnate: Should only when Needs, WillReincarnate and unlocked
 //     (D15); a cooldown has an end after now, and only a cooldown has one;
@@ -220,7 +218,7 @@ func checkPlan(s instancestate.Snapshot, now time.Time) error {
 	if err != nil {
 		return broken("Apply(PlanUpdate): %w\nplan %+v", err, p)
 	}
-	if err := CheckStep(s, after); err != nil {
+	if err := CheckSnapshotStep(s, after); err != nil {
 		return fmt.Errorf("Apply(PlanUpdate): %w", err)
 	}
 	if again, required, err := instancestate.PlanUpdate(after, now); err != nil || required {
@@ -229,7 +227,7 @@ func checkPlan(s instancestate.Snapshot, now time.Time) error {
 	return nil
 }
 
-// CheckStep reports the first invariant broken by one change of a snapshot,
+// CheckSnapshotStep reports the first invariant broken by one change of a snapshot,
 // from before to after, whatever made it — a report, a plan, a request, a
 // saga step or a simulator:
 //
@@ -239,17 +237,17 @@ func checkPlan(s instancestate.Snapshot, now time.Time) error {
 //   - updater_gen never decreases, and the lock changes hands only with a
 //     newer one (§9);
 //   - a VMM present in both (as active or target, matched by id) keeps its
-//     instance and sled, and its runtime changes as vmmtest.CheckStep
+//     instance and sled, and its runtime changes as CheckVMMStep
 //     allows: only with a newer generation, along an edge of its table or
 //     to a newer report of the same reportable state, and never once
 //     terminal (D5–D7);
 //   - a migration present in both (matched by id) changes as
-//     migrationtest.CheckStep allows — same id, instance, VMMs and creation
+//     CheckMigrationStep allows — same id, instance, VMMs and creation
 //     time; no side's generation decreases; a side changes only with a
 //     newer one and never once terminal (D5, D6) — and each side moves
 //     along migration.CanTransition;
 //   - a snapshot that validated still validates (D17).
-func CheckStep(before, after instancestate.Snapshot) error {
+func CheckSnapshotStep(before, after instancestate.Snapshot) error {
 	bi, ai := before.Instance, after.Instance
 	br, ar := bi.Runtime, ai.Runtime
 	switch {
@@ -297,7 +295,7 @@ func checkVMMStep(b, a vmmstate.VMM) error {
 	if ra.State == rb.State && ra.Generation == rb.Generation && ra.TimeUpdated.Equal(rb.TimeUpdated) {
 		outcome = vmmstate.Unchanged
 	}
-	if err := vmmtest.CheckStep(rb, ra, outcome, nil); err != nil {
+	if err := CheckVMMStep(rb, ra, outcome, nil); err != nil {
 		return fmt.Errorf("%w: VMM %v: %w", ErrInvariant, b.ID, err)
 	}
 	return nil
@@ -308,10 +306,10 @@ func checkMigrationStep(b, a migration.Record) error {
 	if a == b {
 		outcome = vmmstate.Unchanged
 	}
-	if err := migrationtest.CheckStep(b, a, outcome, nil); err != nil {
+	if err := CheckMigrationStep(b, a, outcome, nil); err != nil {
 		return fmt.Errorf("%w: migration %v: %w", ErrInvariant, b.ID, err)
 	}
-	// migrationtest.CheckStep leaves the edges to Apply; a step made by
+	// CheckMigrationStep leaves the edges to Apply; a step made by
 	// anything else must follow them too.
 	for _, role := range migration.AllRoles() {
 		sb, sa := b.Side(role), a.Side(role)
@@ -398,4 +396,30 @@ func CheckExplained(s instancestate.Snapshot, now time.Time) error {
 	}
 	return fmt.Errorf("%w: intended running, effective %v, next %v (%s), conditions %+v",
 		ErrUnexplained, e, n.Action, n.Why, conds)
+}
+
+// Reference is the time Latest answers for a snapshot that records none,
+// and the time instancetest's generators draw around.
+var Reference = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// Latest returns the latest time the snapshot records, or Reference when it
+// records none: the "now" at which its checkers read a snapshot that comes
+// with no time of its own.
+func Latest(s instancestate.Snapshot) time.Time {
+	in := s.Instance
+	var out time.Time
+	for _, t := range [...]time.Time{
+		in.Runtime.TimeUpdated, in.Runtime.TimeLastAutoRestarted, in.StartFailure.Time, in.VMMLost.Time,
+		s.Active.Runtime.TimeUpdated, s.Target.Runtime.TimeUpdated,
+		s.Migration.TimeCreated, s.Migration.Source.TimeUpdated, s.Migration.Target.TimeUpdated,
+		s.SledUnreachableSince,
+	} {
+		if t.After(out) {
+			out = t
+		}
+	}
+	if out.IsZero() {
+		return Reference
+	}
+	return out
 }
