@@ -5,6 +5,8 @@
 package docs
 
 import (
+	// Registered for its flags only, so that the deep run
+	// (go test ./... -rapid.checks=10000) accepts them here too.
 	"bytes"
 	"io/fs"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	_ "pgregory.net/rapid"
 )
 
 var (

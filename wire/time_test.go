@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/vmlife/vmlife/wire"
 )
 
@@ -83,6 +85,22 @@ func FuzzParseTime(f *testing.F) {
 		}
 		if ref, err := time.Parse(time.RFC3339Nano, s); err == nil && !ref.Equal(got) {
 			t.Fatalf("%q: time.Parse says %v, ParseTime %v", s, ref, got)
+		}
+	})
+}
+
+// TestPropTimeRoundTrip: every instant in the years RFC 3339 writes, at
+// any nanosecond and read in any zone, writes and reads back to itself.
+func TestPropTimeRoundTrip(t *testing.T) {
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	rapid.Check(t, func(t *rapid.T) {
+		at := time.Unix(rapid.Int64Range(lo, hi).Draw(t, "sec"), rapid.Int64Range(0, 999999999).Draw(t, "nsec"))
+		zone := time.FixedZone("", rapid.IntRange(-23*3600, 23*3600).Draw(t, "offset"))
+		b := wire.AppendTime(nil, at.In(zone))
+		got, err := wire.ParseTime(b)
+		if err != nil || !got.Equal(at) || !wire.CanWriteTime(at) {
+			t.Fatalf("%v → %s → %v, %v", at, b, got, err)
 		}
 	})
 }

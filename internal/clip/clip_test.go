@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"pgregory.net/rapid"
 )
 
 // TestStringBoundary: an input of exactly the limit is kept whole; one byte
@@ -83,6 +85,26 @@ func FuzzString(f *testing.F) {
 		}
 		if b := Bytes([]byte(s), limit); b != got {
 			t.Fatalf("Bytes = %q, String = %q", b, got)
+		}
+	})
+}
+
+// TestPropClip: for any string and limit, the result is the input when it
+// fits, and otherwise a prefix cut at a rune boundary plus the ellipsis.
+func TestPropClip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.String().Draw(t, "s")
+		limit := rapid.IntRange(-2, 80).Draw(t, "limit")
+		got := String(s, limit)
+		if len(s) <= max(limit, 0) {
+			if got != s {
+				t.Fatalf("String(%q, %d) = %q; want it whole", s, limit, got)
+			}
+			return
+		}
+		body, ok := strings.CutSuffix(got, Ellipsis)
+		if !ok || !strings.HasPrefix(s, body) || len(body) > max(limit, 0) || !utf8.ValidString(body) || len(body) < limit-utf8.UTFMax+1 {
+			t.Fatalf("String(%q, %d) = %q", s, limit, got)
 		}
 	})
 }

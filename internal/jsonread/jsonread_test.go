@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/generation"
@@ -202,6 +204,78 @@ func FuzzDecoder(f *testing.F) {
 		}
 		if err := json.Unmarshal(b, &ref); err != nil || ref.Name != s.Name {
 			t.Fatalf("%q: name %q, encoding/json %q (%v)", b, s.Name, ref.Name, err)
+		}
+	})
+}
+
+// TestPropDecodeWhatEncodingJSONWrites: any sample encoding/json writes
+// (random names, colors, ids, generations, times, nesting) decodes back to
+// the same values.
+func TestPropDecodeWhatEncodingJSONWrites(t *testing.T) {
+	type wireSample struct {
+		Name   string      `json:"name"`
+		Color  *string     `json:"color,omitempty"`
+		ID     *string     `json:"id,omitempty"`
+		Gen    *uint64     `json:"gen,omitempty"`
+		At     *string     `json:"at,omitempty"`
+		Nested *wireSample `json:"nested,omitempty"`
+	}
+	var draw func(t *rapid.T, depth int) (wireSample, sample)
+	draw = func(t *rapid.T, depth int) (wireSample, sample) {
+		var w wireSample
+		var s sample
+		w.Name = rapid.String().Draw(t, "name")
+		s.Name = w.Name
+		if rapid.Bool().Draw(t, "color?") {
+			c := rapid.SampledFrom([]string{"red", "green"}).Draw(t, "color")
+			w.Color = &c
+			s.Color, _ = colors.Parse(c)
+		}
+		if rapid.Bool().Draw(t, "id?") {
+			var u uuid.UUID
+			copy(u[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "id"))
+			u[0] |= 1
+			str := u.String()
+			w.ID, s.ID = &str, u
+		}
+		if rapid.Bool().Draw(t, "gen?") {
+			g := rapid.Uint64Range(0, generation.Max).Draw(t, "gen")
+			w.Gen = &g
+			s.Gen, _ = generation.FromUint64(g)
+		}
+		if rapid.Bool().Draw(t, "at?") {
+			at := time.Unix(rapid.Int64Range(1, 4e9).Draw(t, "at"), 0).UTC()
+			str := at.Format(time.RFC3339)
+			w.At, s.At = &str, at
+		}
+		if depth < 3 && rapid.Bool().Draw(t, "nested?") {
+			nw, ns := draw(t, depth+1)
+			w.Nested, s.Nested = &nw, &ns
+		}
+		return w, s
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		w, want := draw(t, 0)
+		b, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decode(string(b))
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		for g, w := &got, &want; ; g, w = g.Nested, w.Nested {
+			if (g == nil) != (w == nil) {
+				t.Fatalf("%s: nesting differs", b)
+			}
+			if g == nil {
+				break
+			}
+			gc, wc := *g, *w
+			gc.Nested, wc.Nested = nil, nil
+			if gc != wc {
+				t.Fatalf("%s:\n got %+v\nwant %+v", b, gc, wc)
+			}
 		}
 	})
 }
