@@ -68,39 +68,10 @@ func broken(rule, field, format string, args ...any) error {
 // migration (a start kept a stale migration id). The decisions read them
 // (the stale migration is ignored) and the update plan clears the link.
 func (s Snapshot) Validate() error {
-	in, rt := s.Instance, s.Instance.Runtime
-	switch {
-	case in.ID.IsZero():
-		return broken(RuleValidFields, "id", "nil UUID")
-	case !rt.State.IsValid():
-		return broken(RuleValidFields, "state", "%v (accepted: %s)", rt.State, strings.Join(nexusStates.Names(), ", "))
-	case !in.IntendedState.IsValid():
-		return broken(RuleValidFields, "intended_state", "%v (accepted: %s)", in.IntendedState, strings.Join(intendedStates.Names(), ", "))
-	case in.AutoRestart.Policy != 0 && !in.AutoRestart.Policy.IsValid():
-		return broken(RuleValidFields, "auto_restart_policy", "%v (accepted: %s, null)", in.AutoRestart.Policy, strings.Join(policies.Names(), ", "))
-	case in.AutoRestart.Cooldown < 0:
-		return broken(RuleValidFields, "auto_restart_cooldown", "%v (accepted: a positive duration or null)", in.AutoRestart.Cooldown)
+	if err := s.Instance.Validate(); err != nil {
+		return err
 	}
-	if in.HasStartFailure() {
-		if err := in.StartFailure.Validate(); err != nil {
-			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
-		}
-	}
-	if l := in.VMMLost; l.IsSet() && !l.Cause.IsValid() {
-		return broken(RuleValidFields, "vmm_lost", "cause %v (accepted: %s)", l.Cause, lostCauses.Accepted())
-	}
-
-	// The CHECK constraint and D17's rules on the instance row alone.
-	switch hasActive := !rt.ActiveVMM.IsZero(); {
-	case rt.State == NexusVMM && !hasActive:
-		return broken(RuleVMMIffActive, "active_propolis_id", "NULL while state is vmm")
-	case rt.State != NexusVMM && hasActive:
-		return broken(RuleVMMIffActive, "active_propolis_id", "%v while state is %v", rt.ActiveVMM, rt.State)
-	case !rt.TargetVMM.IsZero() && rt.MigrationID.IsZero():
-		return broken(RuleTargetNeedsMigr, "target_propolis_id", "%v without a migration_id", rt.TargetVMM)
-	case !rt.MigrationID.IsZero() && rt.State == NexusCreating:
-		return broken(RuleNoMigrationInCreating, "migration_id", "%v while state is %v", rt.MigrationID, rt.State)
-	}
+	rt := s.Instance.Runtime
 
 	// Each linked id comes with its record, and each record is the one linked.
 	if err := s.checkVMM("active_vmm", rt.ActiveVMM, s.Active); err != nil {
@@ -171,4 +142,47 @@ func (s Snapshot) liveMigration() bool {
 	}
 	id := s.Active.ID
 	return id == s.Migration.Source.VMM || id == s.Migration.Target.VMM
+}
+
+// Validate checks the instance row alone against the rules that need no
+// other record (D17 as narrowed by D21): every field valid, the CHECK
+// constraint (state vmm exactly when an active VMM is linked), a target only
+// with a migration, no migration while creating. It returns a *RuleError
+// matching ErrInvalidRecord. Snapshot.Validate checks these and then the
+// records linked beside it.
+func (in Instance) Validate() error {
+	rt := in.Runtime
+	switch {
+	case in.ID.IsZero():
+		return broken(RuleValidFields, "id", "nil UUID")
+	case !rt.State.IsValid():
+		return broken(RuleValidFields, "state", "%v (accepted: %s)", rt.State, strings.Join(nexusStates.Names(), ", "))
+	case !in.IntendedState.IsValid():
+		return broken(RuleValidFields, "intended_state", "%v (accepted: %s)", in.IntendedState, strings.Join(intendedStates.Names(), ", "))
+	case in.AutoRestart.Policy != 0 && !in.AutoRestart.Policy.IsValid():
+		return broken(RuleValidFields, "auto_restart_policy", "%v (accepted: %s, null)", in.AutoRestart.Policy, strings.Join(policies.Names(), ", "))
+	case in.AutoRestart.Cooldown < 0:
+		return broken(RuleValidFields, "auto_restart_cooldown", "%v (accepted: a positive duration or null)", in.AutoRestart.Cooldown)
+	}
+	if in.HasStartFailure() {
+		if err := in.StartFailure.Validate(); err != nil {
+			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
+		}
+	}
+	if l := in.VMMLost; l.IsSet() && !l.Cause.IsValid() {
+		return broken(RuleValidFields, "vmm_lost", "cause %v (accepted: %s)", l.Cause, lostCauses.Accepted())
+	}
+
+	// The CHECK constraint and D17's rules on the instance row alone.
+	switch hasActive := !rt.ActiveVMM.IsZero(); {
+	case rt.State == NexusVMM && !hasActive:
+		return broken(RuleVMMIffActive, "active_propolis_id", "NULL while state is vmm")
+	case rt.State != NexusVMM && hasActive:
+		return broken(RuleVMMIffActive, "active_propolis_id", "%v while state is %v", rt.ActiveVMM, rt.State)
+	case !rt.TargetVMM.IsZero() && rt.MigrationID.IsZero():
+		return broken(RuleTargetNeedsMigr, "target_propolis_id", "%v without a migration_id", rt.TargetVMM)
+	case !rt.MigrationID.IsZero() && rt.State == NexusCreating:
+		return broken(RuleNoMigrationInCreating, "migration_id", "%v while state is %v", rt.MigrationID, rt.State)
+	}
+	return nil
 }

@@ -1,0 +1,258 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Store is every guarded write and fleet query of §8–§9 (D25). Each write
+// answers one of three ways: applied (Result.Applied); not applied because
+// a guard held (Result.Reason says which); or an *Error whose Kind says why
+// the operation was refused, nothing written. Times are passed in (D1).
+//
+// An implementation is safe for concurrent use, and every read it returns
+// is a consistent snapshot. storetest.Run checks an implementation against
+// all of this.
+type Store interface {
+	// InstanceInsert, VMMInsert and MigrationInsert insert a record, or
+	// return the stored one when its id exists (idempotent, §8.1–§8.3).
+	// A record that breaks a row rule (D17, D21) is ErrInvalidRequest.
+	InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error)
+	VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error)
+	MigrationInsert(ctx context.Context, m migration.Record) (migration.Record, error)
+
+	// InstanceFetchAll reads an instance with its active VMM, target VMM
+	// and migration in one consistent read (§8.1); a deleted record reads
+	// as absent even when linked. A missing or deleted instance is
+	// ErrNotFound.
+	InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error)
+	// VMMFetch and MigrationFetch read one row, deleted or not.
+	VMMFetch(ctx context.Context, id vmmstate.ID) (VMMRow, error)
+	MigrationFetch(ctx context.Context, id migration.ID) (MigrationRow, error)
+
+	// InstanceUpdateRuntime writes rt where the stored generation is older
+	// (§8.1), and with it intent unless it is IntentUnchanged — the one
+	// write of a decision and the intent that goes with it (D16, D25). It
+	// does not look at the updater lock (Omicron's own test writes it
+	// while the instance is locked, §21.2).
+	InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error)
+	// InstanceSetIntendedState writes the intent of an accepted request
+	// (D16); on a deleted instance it is ErrNotFound (§21.2).
+	InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (Result, error)
+	// InstanceSetMigrationIDs links a migration and its target (§8.1
+	// conditions (a)–(c), instancestate.SetMigrationIDs); a retry with the
+	// same ids is an idempotent success that bumps no generation (D5).
+	// Anything else is ErrConflict.
+	InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error)
+	// InstanceUnsetMigrationIDs clears both ids when they are the given
+	// ones (§8.1), at generation+1.
+	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error)
+
+	// The instance-updater lock (§9).
+	InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error)
+	InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error)
+	InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, lock instancestate.Lock) (Result, error)
+	// InstanceCommitUpdate writes a plan's runtime, intent and loss (D22)
+	// and releases the lock in one write (§9, §13.4).
+	InstanceCommitUpdate(ctx context.Context, id instancestate.ID, lock instancestate.Lock, p instancestate.Plan) (Result, error)
+	// InstanceDelete marks the instance destroyed and deleted, and its
+	// migrations deleted (§8.1); idempotent. A state that forbids deletion
+	// is ErrInvalidRequest.
+	InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error)
+
+	// VMMUpdateRuntime writes rt where the stored generation is older and
+	// D7 has the edge (D5–D7): a terminal state absorbs (unchanged, D6), an
+	// edge D7 forbids is ErrIllegalTransition, leaving a terminal state
+	// ErrTerminal. vmlife's store never writes an edge D7 forbids.
+	VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (Result, error)
+	// VMMMarkFailed records proof of death (D18, Runtime.MarkFailed).
+	VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (Result, error)
+	// VMMMarkSagaUnwound marks a VMM its creating saga unwound (§8.2, D7).
+	VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error)
+	// VMMMarkDeleted soft-deletes a destroyable VMM (§8.2).
+	VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error)
+
+	// MigrationMarkFailed fails both sides (§8.3; terminal sides kept).
+	MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error)
+	MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error)
+	// InstanceListMigrations lists an instance's migrations not deleted,
+	// sorted.
+	InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error)
+
+	// SledReport applies a sled-agent's report about one VMM, linked to its
+	// instance or not, in one transaction (§8.2, §12): the VMM by
+	// generation and edge, each migration side by generation and by the
+	// side's VMM. A refusal writes nothing.
+	SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (SledReportResult, error)
+
+	// Fleet queries (§8.1, §8.2, §17.2), each sorted by id.
+	FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error)
+	FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error)
+	VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error)
+	VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error)
+}
+
+// VMMRow is a VMM record with its soft-deletion time (zero: not deleted).
+type VMMRow struct {
+	VMM         vmmstate.VMM
+	TimeDeleted time.Time
+}
+
+// MigrationRow is a migration record with its soft-deletion time.
+type MigrationRow struct {
+	Migration   migration.Record
+	TimeDeleted time.Time
+}
+
+// Reason says which guard held when a write was not applied (D25).
+type Reason uint8
+
+// The reasons.
+const (
+	// ReasonNone, the zero value, goes with an applied write.
+	ReasonNone Reason = iota
+	// ReasonStale: the stored generation is not older (D5).
+	ReasonStale
+	// ReasonDeleted: the record is soft-deleted.
+	ReasonDeleted
+	// ReasonUnchanged: the write would change nothing — the same state, an
+	// idempotent retry, a terminal state absorbing (D6) — and no
+	// generation is bumped.
+	ReasonUnchanged
+	// ReasonNotDestroyable: a VMM not in a destroyable state (§4.2) is not
+	// deleted.
+	ReasonNotDestroyable
+)
+
+var reasons = enum.New[Reason]("datastore.Reason", false, "stale", "deleted", "unchanged", "not_destroyable")
+
+// String returns the reason's wire string ("stale", …), "" for ReasonNone.
+func (r Reason) String() string {
+	if r == ReasonNone {
+		return ""
+	}
+	return reasons.String(r)
+}
+
+// Result is the answer of a guarded write: applied, or the guard that held.
+type Result struct {
+	Applied bool
+	Reason  Reason // why not, when not applied
+}
+
+func applied() Result            { return Result{Applied: true} }
+func notApplied(r Reason) Result { return Result{Reason: r} }
+func fromOutcome(o vmmstate.Outcome) Result {
+	switch o {
+	case vmmstate.Applied:
+		return applied()
+	case vmmstate.Stale:
+		return notApplied(ReasonStale)
+	}
+	return notApplied(ReasonUnchanged)
+}
+
+// SledReportResult is the answer of SledReport (§8.2, §12).
+type SledReportResult struct {
+	VMM          Result // the VMM row
+	MigrationIn  Result // the target side (zero when the report had none)
+	MigrationOut Result // the source side
+	// UpdateSagaNeeded is §12 step 2: something terminal was written.
+	UpdateSagaNeeded bool
+}
+
+// ErrorKind says why an operation was refused.
+type ErrorKind uint8
+
+// The kinds, as `vmlife script` names them.
+const (
+	KindNotFound          ErrorKind = iota + 1 // no such record, or a deleted instance where §8–§9 answer NotFound
+	KindConflict                               // §8.1 another migration; §9 commit after the state moved; §8.2 a VMM migrating to itself
+	KindAlreadyLocked                          // §9: held by another saga
+	KindNotLocked                              // §9: commit or unlock by a saga that does not hold the lock
+	KindInternal                               // §9: held by this saga at another generation
+	KindIllegalTransition                      // D7: no such edge
+	KindTerminal                               // D6: leaving destroyed or failed
+	KindInvalidRequest                         // §8.2 not that side's VMM; §8.1 deletion forbidden; contents vmlife refuses
+	KindGone                                   // §8.2: the migration is deleted
+)
+
+var errorKinds = enum.New[ErrorKind]("datastore.ErrorKind", false,
+	"not_found", "conflict", "already_locked", "not_locked", "internal",
+	"illegal_transition", "terminal", "invalid_request", "gone")
+
+// String returns the kind's wire string.
+func (k ErrorKind) String() string { return errorKinds.String(k) }
+
+// The sentinels errors.Is matches for each kind.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrConflict          = errors.New("conflict")
+	ErrAlreadyLocked     = errors.New("already locked")
+	ErrNotLocked         = errors.New("not locked")
+	ErrInternal          = errors.New("internal error")
+	ErrIllegalTransition = errors.New("illegal transition")
+	ErrTerminal          = errors.New("terminal state")
+	ErrInvalidRequest    = errors.New("invalid request")
+	ErrGone              = errors.New("gone")
+)
+
+var sentinels = [...]error{
+	KindNotFound: ErrNotFound, KindConflict: ErrConflict, KindAlreadyLocked: ErrAlreadyLocked,
+	KindNotLocked: ErrNotLocked, KindInternal: ErrInternal, KindIllegalTransition: ErrIllegalTransition,
+	KindTerminal: ErrTerminal, KindInvalidRequest: ErrInvalidRequest, KindGone: ErrGone,
+}
+
+// Error is an operation refused: nothing was written.
+type Error struct {
+	Op      string    // the operation, as `vmlife script` names it
+	Kind    ErrorKind // why
+	Message string    // for people
+	Err     error     // the library's own error, if any
+}
+
+func (e *Error) Error() string {
+	return "datastore: " + e.Op + ": " + e.Kind.String() + ": " + e.Message
+}
+
+// Is matches the kind's sentinel.
+func (e *Error) Is(target error) bool {
+	return errorKinds.Valid(e.Kind) && target == sentinels[e.Kind]
+}
+
+// Unwrap returns the library's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+func refuse(op string, kind ErrorKind, format string, args ...any) *Error {
+	return &Error{Op: op, Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// classify turns a library refusal into the kind of error a store answers.
+func classify(op string, err error) error {
+	var ce *instancestate.ConflictError
+	kind := KindInvalidRequest
+	switch {
+	case errors.As(err, &ce) && ce.Status == 500:
+		kind = KindInternal
+	case errors.Is(err, instancestate.ErrAlreadyLocked):
+		kind = KindAlreadyLocked
+	case errors.Is(err, instancestate.ErrNotLocked):
+		kind = KindNotLocked
+	case errors.Is(err, instancestate.ErrConflict), errors.Is(err, instancestate.ErrStaleGeneration),
+		errors.Is(err, migration.ErrSameMigration):
+		kind = KindConflict
+	case errors.Is(err, vmmstate.ErrTerminal):
+		kind = KindTerminal
+	case errors.Is(err, vmmstate.ErrIllegalTransition), errors.Is(err, migration.ErrIllegalTransition):
+		kind = KindIllegalTransition
+	}
+	return &Error{Op: op, Kind: kind, Message: err.Error(), Err: err}
+}

@@ -1,0 +1,687 @@
+package datastore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Memory is the in-memory Store: the embedded default. It keeps the three
+// tables as maps under one mutex, so every operation is one atomic step
+// and every read a consistent snapshot. It starts no goroutine and reads
+// no clock (D1): every time comes in as an argument. Records are
+// soft-deleted as in Omicron. The zero value is not ready; use NewMemory.
+type Memory struct {
+	mu         sync.Mutex
+	instances  map[instancestate.ID]*instanceRow
+	vmms       map[vmmstate.ID]*VMMRow
+	migrations map[migration.ID]*MigrationRow
+}
+
+type instanceRow struct {
+	in          instancestate.Instance
+	timeDeleted time.Time
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory {
+	return &Memory{
+		instances:  make(map[instancestate.ID]*instanceRow),
+		vmms:       make(map[vmmstate.ID]*VMMRow),
+		migrations: make(map[migration.ID]*MigrationRow),
+	}
+}
+
+var _ Store = (*Memory)(nil)
+
+func (m *Memory) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	return nil
+}
+
+// InstanceInsert implements Store.
+func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+	const op = "instance_insert"
+	if err := in.Validate(); err != nil {
+		return instancestate.Instance{}, classify(op, err)
+	}
+	if err := m.lock(ctx); err != nil {
+		return instancestate.Instance{}, err
+	}
+	defer m.mu.Unlock()
+	if row, ok := m.instances[in.ID]; ok {
+		return row.in, nil
+	}
+	m.instances[in.ID] = &instanceRow{in: in}
+	return in, nil
+}
+
+// VMMInsert implements Store.
+func (m *Memory) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+	const op = "vmm_insert"
+	if err := v.Validate(); err != nil {
+		return vmmstate.VMM{}, classify(op, err)
+	}
+	if err := m.lock(ctx); err != nil {
+		return vmmstate.VMM{}, err
+	}
+	defer m.mu.Unlock()
+	if row, ok := m.vmms[v.ID]; ok {
+		return row.VMM, nil
+	}
+	m.vmms[v.ID] = &VMMRow{VMM: v}
+	return v, nil
+}
+
+// MigrationInsert implements Store.
+func (m *Memory) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
+	const op = "migration_insert"
+	if err := rec.Validate(); err != nil {
+		return migration.Record{}, classify(op, err)
+	}
+	if err := m.lock(ctx); err != nil {
+		return migration.Record{}, err
+	}
+	defer m.mu.Unlock()
+	if row, ok := m.migrations[rec.ID]; ok {
+		return row.Migration, nil
+	}
+	m.migrations[rec.ID] = &MigrationRow{Migration: rec}
+	return rec, nil
+}
+
+// instance returns the live row of id, or a not_found *Error for op.
+func (m *Memory) instance(op string, id instancestate.ID) (*instanceRow, error) {
+	row, ok := m.instances[id]
+	if !ok {
+		return nil, refuse(op, KindNotFound, "no instance %v", id)
+	}
+	return row, nil
+}
+
+// snapshot reads an instance with its linked records, deleted ones absent
+// (§8.1 instance_fetch_all).
+func (m *Memory) snapshot(row *instanceRow) instancestate.Snapshot {
+	s := instancestate.Snapshot{Instance: row.in}
+	rt := row.in.Runtime
+	if v, ok := m.vmms[rt.ActiveVMM]; ok && !rt.ActiveVMM.IsZero() && v.TimeDeleted.IsZero() {
+		s.Active = v.VMM
+	}
+	if v, ok := m.vmms[rt.TargetVMM]; ok && !rt.TargetVMM.IsZero() && v.TimeDeleted.IsZero() {
+		s.Target = v.VMM
+	}
+	if mg, ok := m.migrations[rt.MigrationID]; ok && !rt.MigrationID.IsZero() && mg.TimeDeleted.IsZero() {
+		s.Migration = mg.Migration
+	}
+	return s
+}
+
+// InstanceFetchAll implements Store.
+func (m *Memory) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	const op = "instance_fetch_all"
+	if err := m.lock(ctx); err != nil {
+		return instancestate.Snapshot{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return instancestate.Snapshot{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return instancestate.Snapshot{}, refuse(op, KindNotFound, "instance %v is deleted", id)
+	}
+	return m.snapshot(row), nil
+}
+
+// VMMFetch implements Store.
+func (m *Memory) VMMFetch(ctx context.Context, id vmmstate.ID) (VMMRow, error) {
+	if err := m.lock(ctx); err != nil {
+		return VMMRow{}, err
+	}
+	defer m.mu.Unlock()
+	row, ok := m.vmms[id]
+	if !ok {
+		return VMMRow{}, refuse("vmm_fetch", KindNotFound, "no VMM %v", id)
+	}
+	return *row, nil
+}
+
+// MigrationFetch implements Store.
+func (m *Memory) MigrationFetch(ctx context.Context, id migration.ID) (MigrationRow, error) {
+	if err := m.lock(ctx); err != nil {
+		return MigrationRow{}, err
+	}
+	defer m.mu.Unlock()
+	row, ok := m.migrations[id]
+	if !ok {
+		return MigrationRow{}, refuse("migration_fetch", KindNotFound, "no migration %v", id)
+	}
+	return *row, nil
+}
+
+// InstanceUpdateRuntime implements Store.
+func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error) {
+	const op = "instance_update_runtime"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return Result{}, err
+	}
+	next := row.in
+	next.Runtime = rt
+	if intent != instancestate.IntentUnchanged {
+		next.IntendedState = intent
+	}
+	if err := next.Validate(); err != nil {
+		return Result{}, classify(op, err)
+	}
+	switch {
+	case !row.timeDeleted.IsZero():
+		return notApplied(ReasonDeleted), nil
+	case !rt.Generation.After(row.in.Runtime.Generation):
+		return notApplied(ReasonStale), nil
+	}
+	row.in = next
+	return applied(), nil
+}
+
+// InstanceSetIntendedState implements Store.
+func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (Result, error) {
+	const op = "instance_set_intended_state"
+	if !intent.IsValid() {
+		return Result{}, refuse(op, KindInvalidRequest, "intended state %v", intent)
+	}
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !row.timeDeleted.IsZero():
+		return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+	case row.in.IntendedState == intent:
+		return notApplied(ReasonUnchanged), nil
+	}
+	row.in.IntendedState = intent
+	return applied(), nil
+}
+
+// InstanceSetMigrationIDs implements Store.
+func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+	const op = "instance_set_migration_ids"
+	if err := m.lock(ctx); err != nil {
+		return instancestate.Instance{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return instancestate.Instance{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return instancestate.Instance{}, refuse(op, KindConflict, "another migration is already in progress")
+	}
+	// §8.1 (c) reads the linked target and migration rows even when they
+	// are deleted.
+	s := m.snapshot(row)
+	rt := row.in.Runtime
+	if v, ok := m.vmms[rt.TargetVMM]; ok && !rt.TargetVMM.IsZero() {
+		s.Target = v.VMM
+	}
+	if mg, ok := m.migrations[rt.MigrationID]; ok && !rt.MigrationID.IsZero() {
+		s.Migration = mg.Migration
+	}
+	in, err := instancestate.SetMigrationIDs(s, src, mig, target, now)
+	if err != nil {
+		return instancestate.Instance{}, classify(op, err)
+	}
+	row.in = in
+	return in, nil
+}
+
+// InstanceUnsetMigrationIDs implements Store.
+func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error) {
+	const op = "instance_unset_migration_ids"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !row.timeDeleted.IsZero():
+		return notApplied(ReasonDeleted), nil
+	case row.in.Runtime.MigrationID != mig || row.in.Runtime.TargetVMM != target || mig.IsZero():
+		return notApplied(ReasonUnchanged), nil
+	}
+	g, err := row.in.Runtime.Generation.Next()
+	if err != nil {
+		return Result{}, refuse(op, KindInvalidRequest, "%v", err)
+	}
+	row.in.Runtime.MigrationID, row.in.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+	row.in.Runtime.Generation, row.in.Runtime.TimeUpdated = g, now
+	return applied(), nil
+}
+
+// InstanceUpdaterLock implements Store.
+func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+	const op = "instance_updater_lock"
+	if err := m.lock(ctx); err != nil {
+		return instancestate.Lock{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return instancestate.Lock{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+	}
+	in, l, err := row.in.Lock(saga)
+	if err != nil {
+		return instancestate.Lock{}, classify(op, err)
+	}
+	row.in = in
+	return l, nil
+}
+
+// InstanceUpdaterInheritLock implements Store.
+func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
+	const op = "instance_updater_inherit_lock"
+	if err := m.lock(ctx); err != nil {
+		return instancestate.Lock{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return instancestate.Lock{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+	}
+	in, l, err := row.in.InheritLock(parent, child)
+	if err != nil {
+		return instancestate.Lock{}, classify(op, err)
+	}
+	row.in = in
+	return l, nil
+}
+
+// InstanceUpdaterUnlock implements Store.
+func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (Result, error) {
+	const op = "instance_updater_unlock"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return notApplied(ReasonDeleted), nil // §21.2: unlocking a deleted instance is fine
+	}
+	in, ok, err := row.in.Unlock(l)
+	switch {
+	case err != nil:
+		return Result{}, classify(op, err)
+	case !ok:
+		return notApplied(ReasonUnchanged), nil
+	}
+	row.in = in
+	return applied(), nil
+}
+
+// InstanceCommitUpdate implements Store.
+func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (Result, error) {
+	const op = "instance_commit_update"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §9
+	}
+	in, ok, err := row.in.Commit(l, p)
+	switch {
+	case err != nil:
+		return Result{}, classify(op, err)
+	case !ok:
+		return notApplied(ReasonStale), nil // already committed
+	}
+	if err := in.Validate(); err != nil {
+		return Result{}, classify(op, err)
+	}
+	row.in = in
+	return applied(), nil
+}
+
+// InstanceDelete implements Store.
+func (m *Memory) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error) {
+	const op = "instance_delete"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !row.timeDeleted.IsZero() {
+		return notApplied(ReasonDeleted), nil // idempotent (§21.2)
+	}
+	in, err := instancestate.Delete(m.snapshot(row), now)
+	if err != nil {
+		return Result{}, &Error{Op: op, Kind: KindInvalidRequest, Message: err.Error(), Err: err}
+	}
+	row.in, row.timeDeleted = in, now
+	for _, mg := range m.migrations {
+		if mg.Migration.InstanceID == id && mg.TimeDeleted.IsZero() {
+			mg.TimeDeleted = now
+		}
+	}
+	return applied(), nil
+}
+
+// vmm returns the row of id, or a not_found *Error for op.
+func (m *Memory) vmm(op string, id vmmstate.ID) (*VMMRow, error) {
+	row, ok := m.vmms[id]
+	if !ok {
+		return nil, refuse(op, KindNotFound, "no VMM %v", id)
+	}
+	return row, nil
+}
+
+// writeVMM applies a runtime change computed by change to the live VMM id.
+func (m *Memory) writeVMM(ctx context.Context, op string, id vmmstate.ID, change func(vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error)) (Result, error) {
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.vmm(op, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !row.TimeDeleted.IsZero() {
+		return notApplied(ReasonDeleted), nil
+	}
+	rt, outcome, err := change(row.VMM.Runtime)
+	if err != nil {
+		return Result{}, classify(op, err)
+	}
+	row.VMM.Runtime = rt
+	return fromOutcome(outcome), nil
+}
+
+// VMMUpdateRuntime implements Store.
+func (m *Memory) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (Result, error) {
+	// The control plane's write of a runtime obeys what a sled-agent's
+	// report does (Runtime.Observe): the generation guard, D6 and D7.
+	return m.writeVMM(ctx, "vmm_update_runtime", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
+		return stored.Observe(rt)
+	})
+}
+
+// VMMMarkFailed implements Store.
+func (m *Memory) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (Result, error) {
+	return m.writeVMM(ctx, "vmm_mark_failed", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
+		return stored.MarkFailed(reason, now)
+	})
+}
+
+// VMMMarkSagaUnwound implements Store.
+func (m *Memory) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error) {
+	return m.writeVMM(ctx, "vmm_mark_saga_unwound", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
+		return stored.Transition(vmmstate.SagaUnwound, now)
+	})
+}
+
+// VMMMarkDeleted implements Store.
+func (m *Memory) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error) {
+	const op = "vmm_mark_deleted"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.vmm(op, id)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !row.TimeDeleted.IsZero():
+		return notApplied(ReasonDeleted), nil
+	case !row.VMM.Runtime.State.IsDestroyable():
+		return notApplied(ReasonNotDestroyable), nil
+	}
+	row.TimeDeleted = now
+	return applied(), nil
+}
+
+// MigrationMarkFailed implements Store.
+func (m *Memory) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error) {
+	const op = "migration_mark_failed"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, ok := m.migrations[id]
+	switch {
+	case !ok:
+		return Result{}, refuse(op, KindNotFound, "no migration %v", id)
+	case !row.TimeDeleted.IsZero():
+		return notApplied(ReasonDeleted), nil
+	}
+	rec, outcome, err := row.Migration.MarkFailed(now)
+	if err != nil {
+		return Result{}, classify(op, err)
+	}
+	row.Migration = rec
+	return fromOutcome(outcome), nil
+}
+
+// MigrationMarkDeleted implements Store.
+func (m *Memory) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error) {
+	const op = "migration_mark_deleted"
+	if err := m.lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer m.mu.Unlock()
+	row, ok := m.migrations[id]
+	switch {
+	case !ok:
+		return Result{}, refuse(op, KindNotFound, "no migration %v", id)
+	case !row.TimeDeleted.IsZero():
+		return notApplied(ReasonDeleted), nil
+	}
+	row.TimeDeleted = now
+	return applied(), nil
+}
+
+// InstanceListMigrations implements Store.
+func (m *Memory) InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	if _, err := m.instance("instance_list_migrations", id); err != nil {
+		return nil, err
+	}
+	var out []migration.ID
+	for mid, row := range m.migrations {
+		if row.Migration.InstanceID == id && row.TimeDeleted.IsZero() {
+			out = append(out, mid)
+		}
+	}
+	return sortIDs(out), nil
+}
+
+// SledReport implements Store.
+func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (SledReportResult, error) {
+	const op = "sled_report"
+	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {
+		return SledReportResult{}, classify(op, err)
+	}
+	if err := m.lock(ctx); err != nil {
+		return SledReportResult{}, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.vmm(op, vmm)
+	if err != nil {
+		return SledReportResult{}, err
+	}
+	// Everything is computed before anything is written: one transaction.
+	var res SledReportResult
+	reported := r.VMM.Runtime()
+	rt := row.VMM.Runtime
+	if row.TimeDeleted.IsZero() {
+		next, outcome, err := rt.Observe(reported)
+		if err != nil {
+			return SledReportResult{}, classify(op, err)
+		}
+		rt, res.VMM = next, fromOutcome(outcome)
+		res.UpdateSagaNeeded = res.VMM.Applied && reported.State.IsTerminal()
+	} else {
+		res.VMM = notApplied(ReasonDeleted)
+	}
+	type sideWrite struct {
+		row *MigrationRow
+		rec migration.Record
+	}
+	var writes []sideWrite
+	for _, side := range []struct {
+		rep  *migration.Report
+		role migration.Role
+		res  *Result
+	}{{r.MigrationOut, migration.Source, &res.MigrationOut}, {r.MigrationIn, migration.Target, &res.MigrationIn}} {
+		if side.rep == nil {
+			continue
+		}
+		mg, ok := m.migrations[side.rep.MigrationID]
+		switch {
+		case !ok:
+			return SledReportResult{}, refuse(op, KindNotFound, "no migration %v", side.rep.MigrationID)
+		case !mg.TimeDeleted.IsZero():
+			return SledReportResult{}, refuse(op, KindGone, "migration %v is deleted", side.rep.MigrationID)
+		}
+		rec, outcome, err := mg.Migration.Apply(side.role, vmm, *side.rep)
+		if err != nil {
+			return SledReportResult{}, classify(op, err)
+		}
+		*side.res = fromOutcome(outcome)
+		if side.res.Applied {
+			writes = append(writes, sideWrite{mg, rec})
+			if side.rep.State.IsTerminal() {
+				res.UpdateSagaNeeded = true
+			}
+		}
+	}
+	row.VMM.Runtime = rt
+	for _, w := range writes {
+		w.row.Migration = w.rec
+	}
+	return res, nil
+}
+
+// FindInstancesNeedingUpdate implements Store: the live, unlocked instances
+// whose update plan (§13.3, D11, D21) has work at now.
+func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []instancestate.ID
+	for id, row := range m.instances {
+		if !row.timeDeleted.IsZero() || row.in.IsLocked() {
+			continue
+		}
+		if _, required, err := instancestate.PlanUpdate(m.snapshot(row), now); err == nil && required {
+			out = append(out, id)
+		}
+	}
+	return sortIDs(out), nil
+}
+
+// FindReincarnatableInstances implements Store: exactly the instances whose
+// reincarnation decision says will_reincarnate at now with the lock free
+// (§17.2, D15, D22).
+func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []instancestate.ID
+	for id, row := range m.instances {
+		if !row.timeDeleted.IsZero() {
+			continue
+		}
+		if r, err := instancestate.Reincarnate(m.snapshot(row), now); err == nil && r.Should {
+			out = append(out, id)
+		}
+	}
+	return sortIDs(out), nil
+}
+
+// VMMListAbandoned implements Store: destroyable VMMs, not deleted, that
+// their instance links neither as active nor as target (§8.2).
+func (m *Memory) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []vmmstate.ID
+	for id, row := range m.vmms {
+		if !row.TimeDeleted.IsZero() || !row.VMM.Runtime.State.IsDestroyable() {
+			continue
+		}
+		if in, ok := m.instances[row.VMM.InstanceID]; ok && (in.in.Runtime.ActiveVMM == id || in.in.Runtime.TargetVMM == id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return sortIDs(out), nil
+}
+
+// VMMListBySled implements Store: the VMMs on sled that exist on it (§4.2),
+// not deleted (§8.1).
+func (m *Memory) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []vmmstate.ID
+	for id, row := range m.vmms {
+		if row.VMM.SledID == sled && row.TimeDeleted.IsZero() && row.VMM.Runtime.State.ExistsOnSled() {
+			out = append(out, id)
+		}
+	}
+	return sortIDs(out), nil
+}
+
+// sortIDs sorts ids by their bytes, the order of a UUID column.
+func sortIDs[ID interface{ UUID() uuid.UUID }](ids []ID) []ID {
+	slices.SortFunc(ids, func(a, b ID) int {
+		ua, ub := a.UUID(), b.UUID()
+		return bytes.Compare(ua[:], ub[:])
+	})
+	return ids
+}

@@ -1,0 +1,90 @@
+package datastore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/datastore/storetest"
+	"github.com/vmlife/vmlife/generation"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// TestMemoryConformance runs the conformance suite on the in-memory store.
+func TestMemoryConformance(t *testing.T) {
+	storetest.Run(t, func(*testing.T) datastore.Store { return datastore.NewMemory() })
+}
+
+// The hot operations of a control plane on the in-memory store: a sled
+// report, the lock and commit pair, and a whole update saga.
+
+func benchStore(b *testing.B) (*datastore.Memory, instancestate.Instance, vmmstate.VMM) {
+	b.Helper()
+	ctx := context.Background()
+	st := datastore.NewMemory()
+	id := vmmstate.InstanceIDFromUUID(uuid.New())
+	in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
+	v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: id, SledID: vmmstate.SledIDFromUUID(uuid.New()),
+		Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
+	in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, v.ID
+	if _, err := st.InstanceInsert(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.VMMInsert(ctx, v); err != nil {
+		b.Fatal(err)
+	}
+	return st, in, v
+}
+
+var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+func BenchmarkSledReport(b *testing.B) {
+	st, _, v := benchStore(b)
+	ctx := context.Background()
+	r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentRunning, TimeUpdated: t0}}
+	b.ReportAllocs()
+	g := uint32(2)
+	for b.Loop() {
+		g++
+		r.VMM.Generation = generation.Of(g)
+		if _, err := st.SledReport(ctx, v.ID, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLockAndCommit(b *testing.B) {
+	st, in, _ := benchStore(b)
+	ctx := context.Background()
+	saga := instancestate.UpdaterIDFromUUID(uuid.New())
+	rt := in.Runtime
+	b.ReportAllocs()
+	g := uint32(1)
+	for b.Loop() {
+		l, err := st.InstanceUpdaterLock(ctx, in.ID, saga)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g++
+		rt.Generation = generation.Of(g)
+		if res, err := st.InstanceCommitUpdate(ctx, in.ID, l, instancestate.Plan{Runtime: rt}); err != nil || !res.Applied {
+			b.Fatal(res, err)
+		}
+	}
+}
+
+func BenchmarkInstanceUpdateSaga(b *testing.B) {
+	st, in, _ := benchStore(b)
+	ctx := context.Background()
+	saga := instancestate.UpdaterIDFromUUID(uuid.New())
+	b.ReportAllocs()
+	for b.Loop() {
+		// A healthy instance: lock, read, plan nothing, unlock.
+		if o, _, err := datastore.InstanceUpdateSaga(ctx, st, in.ID, saga, t0); err != nil || o != datastore.UpdateNothing {
+			b.Fatal(o, err)
+		}
+	}
+}
