@@ -11,7 +11,8 @@
 // operations above the records (InstanceRequest, InstanceUpdateSaga), and
 // concurrency: goroutines racing one guarded write, of which exactly one
 // applies, no generation ever decreasing, and the end state that of a
-// sequential replay in generation order.
+// sequential replay in generation order. A rapid model test (Model)
+// checks random sequences of operations against a plain sequential model.
 //
 // Rules are cited by id: §… names a section of the reference behaviour
 // (docs/reference.md in the repository), D… a decision where vmlife
@@ -91,6 +92,7 @@ var cases = []struct {
 	{"FindReincarnatableInstances", testFindReincarnatable},
 	{"InstanceRequest", testInstanceRequest},
 	{"InstanceUpdateSaga", testInstanceUpdateSaga},
+	{"Model", testModel},
 	{"Concurrency/OneOfManyGuardedWritesApplies", testRacingVMMWrites},
 	{"Concurrency/OneLockHolder", testRacingLocks},
 	{"Concurrency/UpdateSagasAndReports", testRacingSagasAndReports},

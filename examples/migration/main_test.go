@@ -1,9 +1,13 @@
 package main
 
 import (
+	// Registered for its flags only, so that the deep run
+	// (go test ./... -rapid.checks=10000) accepts them here too.
 	"bytes"
 	"strings"
 	"testing"
+
+	_ "pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/examples/internal/demo"
 )
