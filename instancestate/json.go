@@ -291,8 +291,25 @@ func (doc Document) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 2048)
 	b = append(b, `{"now":"`...)
 	b = wire.AppendTime(b, doc.Now)
-	b = append(b, '"')
-	b = append(b, `,"instance":`...)
+	b = append(b, `",`...)
+	return s.appendJSON(b)
+}
+
+// MarshalJSON writes the snapshot as the snapshot document does, without
+// "now": {"instance", "active_vmm", "target_vmm", "migration",
+// "sled_unreachable_since"}, null for an absent record. The snapshot must be
+// valid (D17).
+func (s Snapshot) MarshalJSON() ([]byte, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s.appendJSON(append(make([]byte, 0, 2048), '{'))
+}
+
+// appendJSON writes the snapshot's keys after an object's opening brace
+// (and any keys before them) and closes the object.
+func (s Snapshot) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `"instance":`...)
 	b, err := s.Instance.appendJSON(b)
 	if err != nil {
 		return nil, err
