@@ -21,6 +21,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sync"
@@ -103,7 +104,7 @@ type fixture struct {
 	t   *testing.T
 	st  datastore.Store
 	ctx context.Context
-	n   uint16 // ids made so far
+	n   uint32 // ids made so far
 }
 
 // The time every record is written at; later steps add to it.
@@ -117,8 +118,8 @@ func gen(n uint32) generation.Generation { return generation.Of(n) }
 func (f *fixture) uid(kind byte) uuid.UUID {
 	f.n++
 	var u uuid.UUID
-	u[0], u[1] = kind, byte(f.n>>8)
-	u[15] = byte(f.n)
+	u[0] = kind
+	binary.BigEndian.PutUint32(u[12:], f.n)
 	u[6], u[8] = 0x40, 0x80
 	return u
 }
