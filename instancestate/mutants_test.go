@@ -110,3 +110,49 @@ func TestPlanFailedMigrationWithItsSourceGone(t *testing.T) {
 		}
 	}
 }
+
+// TestAtTheLargestUpdaterGenerationNothingIsReleased: §9 — when the lock
+// generation cannot move, unlock and commit release nothing and say so
+// (false), besides the error.
+func TestAtTheLargestUpdaterGenerationNothingIsReleased(t *testing.T) {
+	held, l := lock(t, fixture(), upd1)
+	held.UpdaterGen, l.Gen = maxGen(), maxGen()
+	if _, ok, err := held.Unlock(l); ok || err == nil {
+		t.Errorf("unlock at the largest generation: %v, %v", ok, err)
+	}
+	if _, ok, err := held.Commit(l, plan2(vmmA)); ok || err == nil {
+		t.Errorf("commit at the largest generation: %v, %v", ok, err)
+	}
+}
+
+// TestPlanTargetGoneMidMigration: §13.3 steps 2 and 3 — a target that died
+// before either side completed ends its migration: both ids are cleared,
+// the target destroyed, and the network pointed back at the surviving
+// source.
+func TestPlanTargetGoneMidMigration(t *testing.T) {
+	s := snap().vmm(vmmstate.Running).migration(migration.InProgress, migration.InProgress).target(vmmstate.Destroyed).valid(t)
+	p, ok, err := PlanUpdate(s, t1)
+	if err != nil || !ok {
+		t.Fatalf("%v, %v", ok, err)
+	}
+	if !p.Runtime.MigrationID.IsZero() || !p.Runtime.TargetVMM.IsZero() || p.DestroyTargetVMM != vmmB ||
+		p.Network != (Network{Action: NetworkUpdate, VMM: vmmA, Sled: sled1}) || p.Runtime.ActiveVMM != vmmA {
+		t.Fatalf("plan %+v", p)
+	}
+}
+
+// TestMarkAsStartingKeepsAStaleLinkOfAnInstanceWithoutVMM: §14 leaves the
+// target and migration ids as they are; a failed instance that kept a
+// migration's ids (D21) keeps them through its start, and the update plan
+// clears them (TestD21PlanClearsTheStaleLink).
+func TestMarkAsStartingKeepsAStaleLinkOfAnInstanceWithoutVMM(t *testing.T) {
+	s := snap().migration(migration.Failed, migration.Failed).target(vmmstate.SagaUnwound).build()
+	s.Instance.Runtime.State = NexusFailed
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	in, err := MarkAsStarting(s, newVMM(vmmD), failure.StartReasonUser, t1)
+	if err != nil || in.Runtime.MigrationID != migM || in.Runtime.TargetVMM != vmmB || in.Runtime.ActiveVMM != vmmD {
+		t.Fatalf("%+v, %v", in.Runtime, err)
+	}
+}

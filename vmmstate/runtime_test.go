@@ -432,3 +432,15 @@ func maxGen(t *testing.T) generation.Generation {
 	}
 	return g
 }
+
+// TestMarkFailedInvalidReasonIsNoObservation: a refusal of MarkFailed for
+// an invalid reason is the control plane's, not a sled-agent's report: its
+// *TransitionError says it was not observed.
+func TestMarkFailedInvalidReasonIsNoObservation(t *testing.T) {
+	r := vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(3), TimeUpdated: t0}
+	_, _, err := r.MarkFailed(0, t1)
+	var te *vmmstate.TransitionError
+	if !errors.As(err, &te) || te.Observed || !errors.Is(err, vmmstate.ErrInvalidState) {
+		t.Fatalf("%v (observed %v)", err, te != nil && te.Observed)
+	}
+}
