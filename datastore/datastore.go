@@ -192,6 +192,9 @@ var errorKinds = enum.New[ErrorKind]("datastore.ErrorKind", false,
 // String returns the kind's wire string.
 func (k ErrorKind) String() string { return errorKinds.String(k) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (k ErrorKind) GoString() string { return errorKinds.GoString(k) }
+
 // The sentinels errors.Is matches for each kind.
 var (
 	ErrNotFound          = errors.New("not found")

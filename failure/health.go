@@ -43,6 +43,9 @@ func (p PowerState) IsValid() bool { return powerStates.Valid(p) }
 // invalid p.
 func (p PowerState) String() string { return powerStates.String(p) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (p PowerState) GoString() string { return powerStates.GoString(p) }
+
 // AppendText implements encoding.TextAppender.
 func (p PowerState) AppendText(b []byte) ([]byte, error) { return powerStates.Append(b, p) }
 

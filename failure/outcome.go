@@ -40,6 +40,9 @@ func (c Communication) IsValid() bool { return communications.Valid(c) }
 // invalid c.
 func (c Communication) String() string { return communications.String(c) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (c Communication) GoString() string { return communications.GoString(c) }
+
 // AppendText implements encoding.TextAppender.
 func (c Communication) AppendText(b []byte) ([]byte, error) { return communications.Append(b, c) }
 

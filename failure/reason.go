@@ -55,6 +55,9 @@ func (r Reason) IsValid() bool { return reasons.Valid(r) }
 // String returns the wire string, or "failure.Reason(n)" for an invalid r.
 func (r Reason) String() string { return reasons.String(r) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (r Reason) GoString() string { return reasons.GoString(r) }
+
 // Description returns a sentence for people; "" for an invalid r.
 func (r Reason) Description() string {
 	if !r.IsValid() {

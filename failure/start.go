@@ -80,6 +80,9 @@ func (c Cause) IsValid() bool { return causes.Valid(c) }
 // String returns the wire string, or "failure.Cause(n)" for an invalid c.
 func (c Cause) String() string { return causes.String(c) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (c Cause) GoString() string { return causes.GoString(c) }
+
 // Transient reports whether a start failure with this cause is transient
 // by default (see causeTable): every cause but an unsatisfiable affinity or
 // anti-affinity system. False for an invalid c.
@@ -160,6 +163,9 @@ func (r StartReason) IsValid() bool { return startReasons.Valid(r) }
 // String returns the wire string, or "failure.StartReason(n)" for an
 // invalid r.
 func (r StartReason) String() string { return startReasons.String(r) }
+
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (r StartReason) GoString() string { return startReasons.GoString(r) }
 
 // AppendText implements encoding.TextAppender.
 func (r StartReason) AppendText(b []byte) ([]byte, error) { return startReasons.Append(b, r) }

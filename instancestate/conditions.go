@@ -40,6 +40,9 @@ func (t ConditionType) IsValid() bool { return conditionTypes.Valid(t) }
 // String returns the wire string, or "instancestate.ConditionType(n)".
 func (t ConditionType) String() string { return conditionTypes.String(t) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (t ConditionType) GoString() string { return conditionTypes.GoString(t) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (t ConditionType) MarshalText() ([]byte, error) { return conditionTypes.Append(nil, t) }
 

@@ -38,6 +38,9 @@ func (n NexusState) IsValid() bool { return nexusStates.Valid(n) }
 // String returns the database string, or "instancestate.NexusState(n)".
 func (n NexusState) String() string { return nexusStates.String(n) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (n NexusState) GoString() string { return nexusStates.GoString(n) }
+
 // AppendText implements encoding.TextAppender.
 func (n NexusState) AppendText(b []byte) ([]byte, error) { return nexusStates.Append(b, n) }
 
@@ -105,6 +108,9 @@ func (i IntendedState) IsValid() bool { return intendedStates.Valid(i) }
 // String returns the wire string, or "instancestate.IntendedState(n)".
 func (i IntendedState) String() string { return intendedStates.String(i) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (i IntendedState) GoString() string { return intendedStates.GoString(i) }
+
 // AppendText implements encoding.TextAppender.
 func (i IntendedState) AppendText(b []byte) ([]byte, error) { return intendedStates.Append(b, i) }
 
@@ -144,6 +150,9 @@ func (p AutoRestartPolicy) IsValid() bool { return policies.Valid(p) }
 
 // String returns the wire string, or "instancestate.AutoRestartPolicy(n)".
 func (p AutoRestartPolicy) String() string { return policies.String(p) }
+
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (p AutoRestartPolicy) GoString() string { return policies.GoString(p) }
 
 // AppendText implements encoding.TextAppender.
 func (p AutoRestartPolicy) AppendText(b []byte) ([]byte, error) { return policies.Append(b, p) }

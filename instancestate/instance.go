@@ -3,11 +3,8 @@ package instancestate
 import (
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
-	"github.com/vmlife/vmlife/internal/typedid"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
 )
@@ -18,20 +15,6 @@ type ID = vmmstate.InstanceID
 
 // ParseID parses an instance id in the canonical UUID form.
 func ParseID(s string) (ID, error) { return vmmstate.ParseInstanceID(s) }
-
-type updaterKind struct{}
-
-func (updaterKind) Name() string { return "updater" }
-
-// UpdaterID identifies a saga holding (or asking for) the instance-updater
-// lock (§9).
-type UpdaterID = typedid.ID[updaterKind]
-
-// ParseUpdaterID parses an updater id in the canonical UUID form.
-func ParseUpdaterID(s string) (UpdaterID, error) { return typedid.Parse[updaterKind](s) }
-
-// UpdaterIDFromUUID returns u as an updater id.
-func UpdaterIDFromUUID(u uuid.UUID) UpdaterID { return typedid.FromUUID[updaterKind](u) }
 
 // DefaultCooldown is how long after an automatic restart another is
 // allowed when the instance configures none (§6.9, D15).

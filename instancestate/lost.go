@@ -35,6 +35,9 @@ func (c LostCause) IsValid() bool { return lostCauses.Valid(c) }
 // "instancestate.LostCause(n)".
 func (c LostCause) String() string { return lostCauses.String(c) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (c LostCause) GoString() string { return lostCauses.GoString(c) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (c LostCause) MarshalText() ([]byte, error) { return lostCauses.Append(nil, c) }
 

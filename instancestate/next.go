@@ -32,6 +32,9 @@ func (k NextKind) IsValid() bool { return nextKinds.Valid(k) }
 // String returns the wire string, or "instancestate.NextKind(n)".
 func (k NextKind) String() string { return nextKinds.String(k) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (k NextKind) GoString() string { return nextKinds.GoString(k) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (k NextKind) MarshalText() ([]byte, error) { return nextKinds.Append(nil, k) }
 

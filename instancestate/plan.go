@@ -33,6 +33,9 @@ func (a NetworkAction) IsValid() bool { return networkActions.Valid(a) }
 // String returns "update", "delete", or "instancestate.NetworkAction(n)".
 func (a NetworkAction) String() string { return networkActions.String(a) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (a NetworkAction) GoString() string { return networkActions.GoString(a) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (a NetworkAction) MarshalText() ([]byte, error) { return networkActions.Append(nil, a) }
 

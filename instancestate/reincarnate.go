@@ -30,6 +30,9 @@ func (k Karma) IsValid() bool { return karmas.Valid(k) }
 // String returns the wire string, or "instancestate.Karma(n)".
 func (k Karma) String() string { return karmas.String(k) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (k Karma) GoString() string { return karmas.GoString(k) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (k Karma) MarshalText() ([]byte, error) { return karmas.Append(nil, k) }
 

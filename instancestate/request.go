@@ -34,6 +34,9 @@ func (r Request) IsValid() bool { return requests.Valid(r) }
 // String returns "start", "stop", … or "instancestate.Request(n)".
 func (r Request) String() string { return requests.String(r) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (r Request) GoString() string { return requests.GoString(r) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (r Request) MarshalText() ([]byte, error) { return requests.Append(nil, r) }
 
@@ -69,6 +72,9 @@ func (a Action) IsValid() bool { return actions.Valid(a) }
 // String returns the wire string, or "instancestate.Action(n)".
 func (a Action) String() string { return actions.String(a) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (a Action) GoString() string { return actions.GoString(a) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (a Action) MarshalText() ([]byte, error) { return actions.Append(nil, a) }
 
@@ -101,6 +107,9 @@ func (r SledRequest) IsValid() bool { return sledRequests.Valid(r) }
 
 // String returns the wire string, or "instancestate.SledRequest(n)".
 func (r SledRequest) String() string { return sledRequests.String(r) }
+
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (r SledRequest) GoString() string { return sledRequests.GoString(r) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (r SledRequest) MarshalText() ([]byte, error) { return sledRequests.Append(nil, r) }

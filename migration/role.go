@@ -50,6 +50,9 @@ func (r Role) IsValid() bool { return roles.Valid(r) }
 // String returns "source", "target", or "migration.Role(n)" for an invalid r.
 func (r Role) String() string { return roles.String(r) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (r Role) GoString() string { return roles.GoString(r) }
+
 // Other returns the opposite side; an invalid r gives the invalid zero Role.
 func (r Role) Other() Role {
 	switch r {

@@ -92,6 +92,9 @@ func (s State) IsTerminal() bool { return s.row().terminal }
 // String returns the wire string, or "migration.State(n)" for an invalid s.
 func (s State) String() string { return states.String(s) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (s State) GoString() string { return states.GoString(s) }
+
 // CanTransition reports whether the edge table has an edge from one state to
 // a different one. It is false for from == to, for a terminal from, and for
 // invalid states.

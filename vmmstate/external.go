@@ -46,6 +46,9 @@ func (e External) IsValid() bool { return externals.Valid(e) }
 // String returns the wire string, or "instancestate.State(n)" for an invalid e.
 func (e External) String() string { return externals.String(e) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (e External) GoString() string { return externals.GoString(e) }
+
 // AppendText implements encoding.TextAppender.
 func (e External) AppendText(b []byte) ([]byte, error) { return externals.Append(b, e) }
 

@@ -78,6 +78,9 @@ func (k Kind) IsValid() bool {
 // String returns the database string, or "vmmstate.Kind(n)" for an invalid k.
 func (k Kind) String() string { return kinds.String(k) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (k Kind) GoString() string { return kinds.GoString(k) }
+
 // IsTerminal reports whether a VMM of this kind never changes again:
 // destroyed or failed (§4.2). saga_unwound is not terminal.
 func (k Kind) IsTerminal() bool { return k.row().terminal }

@@ -51,6 +51,9 @@ func (o Outcome) IsValid() bool { return outcomes.Valid(o) }
 // String returns "applied", "unchanged", "stale", or "vmmstate.Outcome(n)".
 func (o Outcome) String() string { return outcomes.String(o) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (o Outcome) GoString() string { return outcomes.GoString(o) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (o Outcome) MarshalText() ([]byte, error) { return outcomes.Append(nil, o) }
 

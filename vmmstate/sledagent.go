@@ -56,6 +56,9 @@ func (s SledAgentState) IsValid() bool { return sledAgentStates.Valid(s) }
 // String returns the wire string, or "vmmstate.SledAgentState(n)".
 func (s SledAgentState) String() string { return sledAgentStates.String(s) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (s SledAgentState) GoString() string { return sledAgentStates.GoString(s) }
+
 // IsTerminal reports whether s is failed or destroyed (§3.1).
 func (s SledAgentState) IsTerminal() bool { return s == SledAgentFailed || s == SledAgentDestroyed }
 

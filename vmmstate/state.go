@@ -120,6 +120,19 @@ func (s State) String() string {
 	return string(b)
 }
 
+// GoString implements fmt.GoStringer, in the form a Go reader knows:
+// vmmstate.Running, vmmstate.Failed(failure.SledOff) — so that %#v and
+// rapid's failure output name states instead of printing bytes.
+func (s State) GoString() string {
+	if !s.IsValid() {
+		return s.String()
+	}
+	if r, ok := s.FailureReason(); ok {
+		return "vmmstate.Failed(" + r.GoString() + ")"
+	}
+	return "vmmstate.State(" + strconv.Quote(s.String()) + ")"
+}
+
 // AppendText implements encoding.TextAppender with the form String returns.
 func (s State) AppendText(b []byte) ([]byte, error) {
 	if !s.IsValid() {

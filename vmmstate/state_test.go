@@ -6,11 +6,13 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/vmmstate"
 )
@@ -504,3 +506,13 @@ func TestKindFoldsASCIICaseOnly(t *testing.T) {
 // foldsCase names the enums whose parsers fold ASCII case, where Omicron's
 // do (D24): the database's VMM state column.
 func foldsCase(typ string) bool { return typ == "vmmstate.Kind" }
+
+// TestGoStrings: %#v shows states, reasons and ids as a reader writes them.
+func TestGoStrings(t *testing.T) {
+	id := vmmstate.IDFromUUID(uuid.MustParse("2c000000-0000-4000-8000-00000000000a"))
+	got := fmt.Sprintf("%#v %#v %#v %#v", vmmstate.Running, vmmstate.Failed(failure.SledOff), id, vmmstate.State(0))
+	want := `vmmstate.State("running") vmmstate.Failed(failure.Reason("sled_off")) vmmstate.ID("2c000000-0000-4000-8000-00000000000a") vmmstate.State(0)`
+	if got != want {
+		t.Errorf("%s\nwant %s", got, want)
+	}
+}

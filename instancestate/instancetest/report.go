@@ -60,6 +60,9 @@ func (k ReportKind) IsValid() bool { return reportKinds.Valid(k) }
 // "instancetest.ReportKind(n)".
 func (k ReportKind) String() string { return reportKinds.String(k) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (k ReportKind) GoString() string { return reportKinds.GoString(k) }
+
 // SledReport is a sled-agent report addressed to one VMM: the arguments of
 // instancestate.ApplyReport, and what kind of report it is.
 type SledReport struct {

@@ -65,6 +65,9 @@ func (s Shape) IsValid() bool { return shapes.Valid(s) }
 // "instancetest.Shape(n)".
 func (s Shape) String() string { return shapes.String(s) }
 
+// GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
+func (s Shape) GoString() string { return shapes.GoString(s) }
+
 // ShapeOf returns the shape of snap, or the zero Shape when snap does not
 // validate (D17).
 func ShapeOf(snap instancestate.Snapshot) Shape {

@@ -82,6 +82,15 @@ func (t *Table[E]) String(e E) string {
 	return t.typ + "(" + strconv.Itoa(int(e)) + ")"
 }
 
+// GoString returns "pkg.Type(\"name\")", or "pkg.Type(n)" for an invalid
+// e: what %#v and rapid's failure output print, a name rather than a number.
+func (t *Table[E]) GoString(e E) string {
+	if t.Valid(e) {
+		return t.typ + "(" + strconv.Quote(t.names[e-1]) + ")"
+	}
+	return t.String(e)
+}
+
 // Append appends the wire string of e to b; an invalid e is an error.
 func (t *Table[E]) Append(b []byte, e E) ([]byte, error) {
 	if !t.Valid(e) {

@@ -340,3 +340,15 @@ func BenchmarkAppend(b *testing.B) {
 		buf, _ = strict.Append(buf[:0], 2)
 	}
 }
+
+// TestGoString: %#v of an enum shows its name, and an invalid value its
+// number, never a panic.
+func TestGoString(t *testing.T) {
+	tab := enum.New[uint8]("pkg.Type", false, "alpha", "beta")
+	if got := tab.GoString(2); got != `pkg.Type("beta")` {
+		t.Errorf("GoString(2) = %s", got)
+	}
+	if got := tab.GoString(9); got != "pkg.Type(9)" {
+		t.Errorf("GoString(9) = %s", got)
+	}
+}
