@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/datastore/storetest"
 	"github.com/vmlife/vmlife/generation"

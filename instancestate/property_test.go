@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/vmmstate/vmmtest"
+
 	"github.com/vmlife/vmlife/invariant"
 
 	"github.com/google/uuid"
@@ -270,7 +272,7 @@ func TestPropReportsAnyOrder(t *testing.T) {
 		var ends [2]instancestate.Snapshot
 		for n := range ends {
 			var items []item
-			for _, r := range instancetest.Shuffled(seq).Draw(t, fmt.Sprintf("delivery %d", n)) {
+			for _, r := range vmmtest.Shuffled(seq).Draw(t, fmt.Sprintf("delivery %d", n)) {
 				items = append(items, item{r, true})
 			}
 			ends[n] = deliver(t, s, items)
@@ -296,7 +298,7 @@ func TestPropReportsAnyOrder(t *testing.T) {
 		bad := instancetest.Report(s).Filter(func(r instancetest.SledReport) bool { return r.Kind != instancetest.ReportLegal })
 		noise := rapid.SliceOfN(bad, 0, 4).Draw(t, "noise")
 		items := []item{}
-		for _, r := range instancetest.Shuffled(seq).Draw(t, "delivery with noise") {
+		for _, r := range vmmtest.Shuffled(seq).Draw(t, "delivery with noise") {
 			items = append(items, item{r, true})
 		}
 		for _, r := range noise {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/vmmstate/vmmtest"
+
 	"github.com/vmlife/vmlife/invariant"
 
 	"pgregory.net/rapid"
@@ -40,7 +42,7 @@ func drawSender(t *rapid.T, r migration.Record, role migration.Role) vmmstate.ID
 	case 0:
 		return r.Side(role.Other()).VMM
 	case 1:
-		return migrationtest.VMMID().Draw(t, "stranger")
+		return vmmtest.ID().Draw(t, "stranger")
 	}
 	return r.Side(role).VMM
 }
@@ -116,7 +118,7 @@ func TestPropAnyOrderConverges(t *testing.T) {
 			if len(sent) > 0 {
 				newest[role] = sent[len(sent)-1]
 			}
-			for _, rep := range migrationtest.Shuffled(sent).Draw(t, role.String()+" delivery") {
+			for _, rep := range vmmtest.Shuffled(sent).Draw(t, role.String()+" delivery") {
 				all = append(all, delivery{role, rep})
 			}
 		}
@@ -151,7 +153,7 @@ func TestPropAnyOrderConverges(t *testing.T) {
 func TestPropMarkFailedIdempotent(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		r := migrationtest.Record().Draw(t, "record")
-		now := migrationtest.Time().Draw(t, "now")
+		now := vmmtest.Time().Draw(t, "now")
 		once, o1, err := r.MarkFailed(now)
 		if cerr := invariant.CheckMigrationStep(r, once, o1, err); cerr != nil {
 			t.Fatal(cerr)
@@ -182,7 +184,7 @@ func TestPropFoldAndHalt(t *testing.T) {
 		have := rapid.Bool().Draw(t, "have")
 		id := rapid.OneOf(rapid.Just(cur.MigrationID), migrationtest.ID()).Draw(t, "id")
 		obs := migrationtest.State().Draw(t, "observed")
-		now := migrationtest.Time().Draw(t, "now")
+		now := vmmtest.Time().Draw(t, "now")
 
 		next, changed, err := migration.Fold(cur, have, id, obs, now)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/vmmstate"
 )

@@ -22,7 +22,7 @@
 //     from a VMM the instance does not link; its Kind says which, and so what
 //     instancestate.ApplyReport must do with it. ReportSequence draws what
 //     the sled-agents running the snapshot's VMMs would faithfully send
-//     (§3.5), and Shuffled delivers such a sequence late, duplicated and out
+//     (§3.5), and vmmtest.Shuffled delivers such a sequence late, duplicated and out
 //     of order.
 //
 // Like everything in vmlife the generators are deterministic:

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmlife/vmlife/vmmstate/vmmtest"
+
 	"github.com/vmlife/vmlife/invariant"
 
 	"pgregory.net/rapid"
@@ -366,7 +368,7 @@ func TestShuffledDeliversEverything(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := instancetest.Snapshot().Draw(t, "snapshot")
 		seq := instancetest.ReportSequence(s).Draw(t, "sequence")
-		got := instancetest.Shuffled(seq).Draw(t, "delivery")
+		got := vmmtest.Shuffled(seq).Draw(t, "delivery")
 		for i, r := range seq {
 			n := 0
 			for _, d := range got {

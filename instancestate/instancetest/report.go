@@ -360,17 +360,3 @@ func ReportSequence(s instancestate.Snapshot) *rapid.Generator[[]SledReport] {
 		return out
 	})
 }
-
-// Shuffled draws a delivery of reports: every report at least once, some up
-// to three times, in any order — what a network may do to them.
-func Shuffled(reports []SledReport) *rapid.Generator[[]SledReport] {
-	return rapid.Custom(func(t *rapid.T) []SledReport {
-		var out []SledReport
-		for _, r := range reports {
-			for range rapid.IntRange(1, 3).Draw(t, "copies") {
-				out = append(out, r)
-			}
-		}
-		return rapid.Permutation(out).Draw(t, "order")
-	})
-}

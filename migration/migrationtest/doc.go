@@ -5,7 +5,7 @@
 // The generators draw only valid values: Record draws records that pass
 // invariant.CheckMigration, and SideReports draws the reports a sled-agent would send for
 // one side, produced by migration.Fold and migration.Halt so that they
-// follow §3.5. Shuffled delivers such reports late, duplicated and out of
+// follow §3.5; vmmtest.Shuffled delivers such reports late, duplicated and out of
 // order, as a network may.
 //
 // Rules are cited by id: §… names a section of the reference behaviour this

@@ -3,6 +3,8 @@ package migrationtest
 import (
 	"time"
 
+	"github.com/vmlife/vmlife/vmmstate/vmmtest"
+
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
@@ -45,40 +47,6 @@ func ID() *rapid.Generator[migration.ID] {
 	return rapid.Map(uuidGen(), migration.IDFromUUID)
 }
 
-// VMMID draws a non-nil VMM id.
-func VMMID() *rapid.Generator[vmmstate.ID] {
-	return rapid.Map(uuidGen(), vmmstate.IDFromUUID)
-}
-
-// InstanceID draws a non-nil instance id.
-func InstanceID() *rapid.Generator[vmmstate.InstanceID] {
-	return rapid.Map(uuidGen(), vmmstate.InstanceIDFromUUID)
-}
-
-// Generation draws any generation in 0..Max, with the edges (0, 1, 2 and
-// the largest few) far more often than uniform sampling would.
-func Generation() *rapid.Generator[generation.Generation] {
-	return rapid.Custom(func(t *rapid.T) generation.Generation {
-		n := rapid.OneOf(
-			rapid.Int64Range(0, 16),
-			rapid.Int64Range(0, generation.Max),
-			rapid.Int64Range(generation.Max-2, generation.Max),
-		).Draw(t, "gen")
-		g, err := generation.FromInt64(n)
-		if err != nil {
-			t.Fatalf("FromInt64(%d): %v", n, err)
-		}
-		return g
-	})
-}
-
-// Time draws a UTC time within a few days after Epoch, with nanoseconds.
-func Time() *rapid.Generator[time.Time] {
-	return rapid.Custom(func(t *rapid.T) time.Time {
-		return Epoch().Add(time.Duration(rapid.Int64Range(0, 3*24*int64(time.Hour)).Draw(t, "offset")))
-	})
-}
-
 // Report draws any report a decoder would accept: a non-nil id, a valid
 // state, any generation in 0..Max and a time.
 func Report() *rapid.Generator[migration.Report] {
@@ -86,8 +54,8 @@ func Report() *rapid.Generator[migration.Report] {
 		return migration.Report{
 			MigrationID: ID().Draw(t, "migration_id"),
 			State:       State().Draw(t, "state"),
-			Generation:  Generation().Draw(t, "gen"),
-			TimeUpdated: Time().Draw(t, "time_updated"),
+			Generation:  vmmtest.Generation().Draw(t, "gen"),
+			TimeUpdated: vmmtest.Time().Draw(t, "time_updated"),
 		}
 	})
 }
@@ -105,7 +73,7 @@ func side(vmm vmmstate.ID) *rapid.Generator[migration.Side] {
 		if err != nil {
 			t.Fatalf("FromInt64(%d): %v", n, err)
 		}
-		return migration.Side{VMM: vmm, State: State().Draw(t, "state"), Generation: g, TimeUpdated: Time().Draw(t, "time")}
+		return migration.Side{VMM: vmm, State: State().Draw(t, "state"), Generation: g, TimeUpdated: vmmtest.Time().Draw(t, "time")}
 	})
 }
 
@@ -114,8 +82,8 @@ func side(vmm vmmstate.ID) *rapid.Generator[migration.Side] {
 // and generations, including a side at the largest generation.
 func Record() *rapid.Generator[migration.Record] {
 	return rapid.Custom(func(t *rapid.T) migration.Record {
-		src := VMMID().Draw(t, "source_propolis_id")
-		dst := VMMID().Draw(t, "target_propolis_id")
+		src := vmmtest.ID().Draw(t, "source_propolis_id")
+		dst := vmmtest.ID().Draw(t, "target_propolis_id")
 		if dst == src {
 			u := dst.UUID()
 			u[15] ^= 0xff
@@ -123,10 +91,10 @@ func Record() *rapid.Generator[migration.Record] {
 		}
 		return migration.Record{
 			ID:          ID().Draw(t, "id"),
-			InstanceID:  InstanceID().Draw(t, "instance_id"),
+			InstanceID:  vmmtest.InstanceID().Draw(t, "instance_id"),
 			Source:      side(src).Draw(t, "source"),
 			Target:      side(dst).Draw(t, "target"),
-			TimeCreated: Time().Draw(t, "time_created"),
+			TimeCreated: vmmtest.Time().Draw(t, "time_created"),
 		}
 	})
 }
@@ -213,19 +181,5 @@ func SideReports(r migration.Record, role migration.Role) *rapid.Generator[[]mig
 			}
 		}
 		return out
-	})
-}
-
-// Shuffled draws a delivery of reports: every report at least once, some
-// up to three times, in any order — what a network may do to them.
-func Shuffled(reports []migration.Report) *rapid.Generator[[]migration.Report] {
-	return rapid.Custom(func(t *rapid.T) []migration.Report {
-		var out []migration.Report
-		for _, rep := range reports {
-			for range rapid.IntRange(1, 3).Draw(t, "copies") {
-				out = append(out, rep)
-			}
-		}
-		return rapid.Permutation(out).Draw(t, "order")
 	})
 }

@@ -196,3 +196,19 @@ func Deliveries(path []vmmstate.Runtime) *rapid.Generator[[]vmmstate.Runtime] {
 		return rapid.Permutation(out).Draw(t, "order")
 	})
 }
+
+// Shuffled delivers items as a network may: each one or more times (up to
+// three), in any order — late, duplicated and reordered, none lost. It is
+// the one delivery generator of vmlife's test packages: sled-agent VMM
+// reports, migration sides and whole instance reports all go through it.
+func Shuffled[T any](items []T) *rapid.Generator[[]T] {
+	return rapid.Custom(func(t *rapid.T) []T {
+		var out []T
+		for _, it := range items {
+			for range rapid.IntRange(1, 3).Draw(t, "copies") {
+				out = append(out, it)
+			}
+		}
+		return rapid.Permutation(out).Draw(t, "order")
+	})
+}
