@@ -289,6 +289,14 @@ func (f StartFailure) Validate() error {
 // failed: no sled has enough capacity (transient; a retry may succeed)".
 // It never panics: an invalid field is named by its String form.
 func (f StartFailure) Message() string {
+	if f.Reason.IsValid() && f.Cause.IsValid() {
+		return messages[f.Reason][f.Cause][b2i(f.Transient)] // built once: no allocation
+	}
+	return message(f)
+}
+
+// message builds a start failure's sentence.
+func message(f StartFailure) string {
 	opening := "start failed"
 	if f.Reason.IsValid() {
 		opening = startPhrases[f.Reason]
@@ -305,6 +313,26 @@ func (f StartFailure) Message() string {
 		kind = "(transient; a retry may succeed)"
 	}
 	return opening + ": " + what + " " + kind
+}
+
+// messages[reason][cause][transient] is every valid start failure's
+// sentence, made once.
+var messages = func() (m [4][8][2]string) {
+	for _, r := range AllStartReasons() {
+		for _, c := range AllCauses() {
+			for t := range 2 {
+				m[r][c][t] = message(StartFailure{Cause: c, Reason: r, Transient: t == 1})
+			}
+		}
+	}
+	return m
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // MarshalJSON writes the JSON form documented on StartFailure. An invalid

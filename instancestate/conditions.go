@@ -66,14 +66,16 @@ type Condition struct {
 // Conditions returns the instance's conditions at now, in the order of the
 // ConditionType constants (D13, D14). It validates the snapshot first (D17).
 func Conditions(s Snapshot, now time.Time) ([]Condition, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	return s.conditions(s.reincarnation(now)), nil
 }
 
-func (s Snapshot) conditions(r Reincarnation) []Condition {
-	var out []Condition
+func (s *Snapshot) conditions(r Reincarnation) []Condition { return s.appendConditions(nil, r) }
+
+// appendConditions appends the snapshot's conditions to out.
+func (s *Snapshot) appendConditions(out []Condition, r Reincarnation) []Condition {
 	if f := s.Instance.StartFailure; s.Instance.HasStartFailure() {
 		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), Message: f.Message(), Since: f.Time})
 	}

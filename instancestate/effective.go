@@ -30,14 +30,14 @@ var byActiveVMM = [...]State{
 // amended by D10 and D12). It validates the snapshot first (D17) and is total
 // on valid snapshots; it never reads saga_unwound as anything but stopped.
 func EffectiveState(s Snapshot) (State, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return 0, err
 	}
 	return s.effective(), nil
 }
 
 // effective is EffectiveState on a snapshot already validated.
-func (s Snapshot) effective() State {
+func (s *Snapshot) effective() State {
 	rt := s.Instance.Runtime
 	if rt.State != NexusVMM {
 		return byNexusState[rt.State]
@@ -56,7 +56,7 @@ func (s Snapshot) effective() State {
 // its migration rather than its active VMM (§7 rule 1). D12 limits the rule
 // to a migration still in flight, or succeeded but not yet folded in: once a
 // side has failed, or the target VMM's saga unwound, the active VMM decides.
-func (s Snapshot) migrationDominates() bool {
+func (s *Snapshot) migrationDominates() bool {
 	if !s.liveMigration() {
 		return false // D21: a stale link decides nothing
 	}

@@ -219,7 +219,7 @@ func ExampleReincarnate() {
 	r, _ := instancestate.Reincarnate(s, exNow)
 	fmt.Println(r.Needs, r.Status, r.Should, r.Why)
 	// Output:
-	// true cooling_down false the instance failed; the auto-restart cooldown ends at 2026-11-21T10:03:00Z
+	// true cooling_down false the instance failed; waiting for the auto-restart cooldown to end
 	// true will_reincarnate true the instance failed and intends to run: restart it
 	// true nirvana false the instance failed, but its auto-restart policy is never
 }

@@ -282,7 +282,7 @@ type Document struct {
 // the decoder reads back to the same snapshot.
 func (doc Document) MarshalJSON() ([]byte, error) {
 	s := doc.Snapshot
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	if doc.Now.IsZero() || !wire.CanWriteTime(doc.Now) {
@@ -300,7 +300,7 @@ func (doc Document) MarshalJSON() ([]byte, error) {
 // "sled_unreachable_since"}, null for an absent record. The snapshot must be
 // valid (D17).
 func (s Snapshot) MarshalJSON() ([]byte, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	return s.appendJSON(append(make([]byte, 0, 2048), '{'))
@@ -308,7 +308,7 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 
 // appendJSON writes the snapshot's keys after an object's opening brace
 // (and any keys before them) and closes the object.
-func (s Snapshot) appendJSON(b []byte) ([]byte, error) {
+func (s *Snapshot) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `"instance":`...)
 	b, err := s.Instance.appendJSON(b)
 	if err != nil {

@@ -71,18 +71,18 @@ type NextAction struct {
 //
 // It validates the snapshot first (D17).
 func Next(s Snapshot, now time.Time) (NextAction, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return NextAction{}, err
 	}
 	return s.next(now, s.reincarnation(now)), nil
 }
 
-func (s Snapshot) next(now time.Time, r Reincarnation) NextAction {
+func (s *Snapshot) next(now time.Time, r Reincarnation) NextAction {
 	in := s.Instance
 	if in.IsLocked() {
 		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
 	}
-	if _, required, err := PlanUpdate(s, now); err == nil && required {
+	if _, required, err := s.plan(now); err == nil && required {
 		return NextAction{Action: NextRunUpdate, Why: "the instance record does not yet reflect its VMMs and migration"}
 	}
 	switch {
@@ -103,8 +103,8 @@ func (s Snapshot) next(now time.Time, r Reincarnation) NextAction {
 	case IntendStopped:
 		switch e {
 		case Starting, Running, Rebooting, Migrating:
-			return NextAction{Action: NextStop, Why: "intended to be stopped but " + e.String()}
+			return NextAction{Action: NextStop, Why: "intended to be stopped but still running"}
 		}
 	}
-	return NextAction{Action: NextNone, Why: "nothing to do: " + r.Why}
+	return NextAction{Action: NextNone, Why: r.Why} // nothing to do, and why not
 }

@@ -113,9 +113,14 @@ func unlinkable(st vmmstate.State) bool {
 // its VMM, and the migration is not read as in flight (a destroyed active
 // VMM beside it is a guest shutdown, as with no migration).
 func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return Plan{}, false, err
 	}
+	return s.plan(now)
+}
+
+// plan is PlanUpdate on a snapshot already validated.
+func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 	// An overflow matters only if there is something to write: a snapshot
 	// that needs nothing says so even at the largest generation.
 	rt, overflow := s.Instance.Runtime.next(now)
@@ -273,7 +278,7 @@ func (s Snapshot) Apply(p Plan) (Snapshot, error) {
 
 // linked returns the record of VMM id among the snapshot's VMMs (the zero
 // VMM for a zero id).
-func (s Snapshot) linked(id vmmstate.ID) vmmstate.VMM {
+func (s *Snapshot) linked(id vmmstate.ID) vmmstate.VMM {
 	switch {
 	case id.IsZero():
 		return vmmstate.VMM{}

@@ -1,7 +1,6 @@
 package instancestate
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
@@ -81,50 +80,82 @@ func (i Instance) Karma(now time.Time) (Karma, time.Time) {
 // Reincarnate decides whether the instance should be restarted automatically
 // at now (§17.1 as amended by D15). It validates the snapshot first (D17).
 func Reincarnate(s Snapshot, now time.Time) (Reincarnation, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return Reincarnation{}, err
 	}
 	return s.reincarnation(now), nil
 }
 
-func (s Snapshot) reincarnation(now time.Time) Reincarnation {
-	in := s.Instance
+// The ways an instance meant to run can be down so that a restart may
+// help (D15, D22), and what each says in Reincarnation.Why with each
+// verdict: constant strings, built once, so that deciding allocates
+// nothing (the details are in the record and in Conditions).
+const (
+	downFailed = iota
+	downUnwound
+	downTransient
+	downLost
+	numDown
+)
+
+var downPhrases = [numDown]string{
+	downFailed:    "the instance failed",
+	downUnwound:   "its start saga unwound",
+	downTransient: "the last start failed transiently",
+	downLost:      "its VMM was lost",
+}
+
+// whys[down][verdict]: nirvana, cooling down, locked, restart.
+var whys = func() (w [numDown][4]string) {
+	for d, p := range downPhrases {
+		w[d] = [4]string{
+			p + ", but its auto-restart policy is never",
+			p + "; waiting for the auto-restart cooldown to end",
+			p + "; waiting for the instance updater to release its lock",
+			p + " and intends to run: restart it",
+		}
+	}
+	return w
+}()
+
+func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
+	in := &s.Instance
 	var r Reincarnation
 	r.Status, r.Until = in.Karma(now)
-	var down string // why the instance needs a restart, if it does
+	down := -1 // why the instance needs a restart, if it does
 	switch {
 	case in.IntendedState != IntendRunning:
-		r.Why = fmt.Sprintf("intended state is %v, not running", in.IntendedState)
+		r.Why = "the intended state is not running"
 	case in.HasStartFailure() && !in.StartFailure.Transient:
-		r.Why = fmt.Sprintf("the last start failed permanently (%v): waiting for a user", in.StartFailure.Cause)
+		r.Why = "the last start failed permanently: waiting for a user"
 	case in.Runtime.State == NexusFailed:
-		down = "the instance failed"
+		down = downFailed
 	case s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound:
-		down = "its start saga unwound"
+		down = downUnwound
 	case in.Runtime.State == NexusNoVMM && in.HasStartFailure():
-		down = fmt.Sprintf("the last start failed transiently (%v)", in.StartFailure.Cause)
+		down = downTransient
 	case in.Runtime.State == NexusNoVMM && in.VMMLost.IsSet():
 		// D22: left without a VMM by the control plane, not by the user or
 		// the guest: eligible like a failed instance.
-		down = fmt.Sprintf("its VMM was lost (%v)", in.VMMLost.Cause)
+		down = downLost
 	default:
 		r.Why = "the instance is not down"
 	}
-	if down == "" {
+	if down < 0 {
 		return r
 	}
 	r.Needs = true
 	switch r.Status {
 	case Nirvana:
-		r.Why = down + ", but its auto-restart policy is never"
+		r.Why = whys[down][0]
 	case CoolingDown:
-		r.Why = fmt.Sprintf("%s; the auto-restart cooldown ends at %s", down, r.Until.UTC().Format(time.RFC3339))
+		r.Why = whys[down][1]
 	case WillReincarnate:
 		if in.IsLocked() {
-			r.Why = down + "; waiting for the instance updater to release its lock"
+			r.Why = whys[down][2]
 		} else {
 			r.Should = true
-			r.Why = down + " and intends to run: restart it"
+			r.Why = whys[down][3]
 		}
 	}
 	return r

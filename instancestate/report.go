@@ -64,7 +64,7 @@ type ReportResult struct {
 // nothing of the report is applied, as in the database's single
 // transaction. The result is then zero.
 func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return s, ReportResult{}, err
 	}
 	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {

@@ -155,7 +155,7 @@ func Decide(s Snapshot, r Request, now time.Time) (Decision, error) {
 	if !r.IsValid() {
 		return Decision{}, &RuleError{Rule: "request is one of start, stop, reboot, migrate, delete", Field: "request", Detail: r.String()}
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return Decision{}, err
 	}
 	if s.Instance.Runtime.State == NexusDestroyed {
@@ -178,7 +178,7 @@ func Decide(s Snapshot, r Request, now time.Time) (Decision, error) {
 // DecideMigrate answers a request to migrate the instance to the sled dest
 // (§10.5): the checks of Decide plus "not already on that sled".
 func DecideMigrate(s Snapshot, dest vmmstate.SledID) (Decision, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return Decision{}, err
 	}
 	if s.Instance.Runtime.State == NexusDestroyed {
@@ -189,19 +189,19 @@ func DecideMigrate(s Snapshot, dest vmmstate.SledID) (Decision, error) {
 
 // notFound is D23's answer to every request on a deleted instance: 404, as
 // Omicron's API answers for a record it no longer finds.
-func (s Snapshot) notFound() Decision {
+func (s *Snapshot) notFound() Decision {
 	return reject(404, "not found: instance with id %q", s.Instance.ID.String())
 }
 
 // residentVMM reports whether the instance has an active VMM that requests
 // can be sent to. A saga_unwound active VMM is not one: it reads as stopped
 // and is treated as no VMM (D10).
-func (s Snapshot) residentVMM() bool {
+func (s *Snapshot) residentVMM() bool {
 	return s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound
 }
 
 // decideStart is §10.3 with D10 and D16.
-func (s Snapshot) decideStart() Decision {
+func (s *Snapshot) decideStart() Decision {
 	switch e := s.effective(); e {
 	case Starting, Running, Rebooting, Migrating:
 		return accept(ActionAlreadyDone, IntendRunning)
@@ -235,7 +235,7 @@ func noVMMRefusal(e State, verb string) Decision {
 // decideStop is §10.2 for Stop, with D10: a saga_unwound active VMM already
 // reads stopped, so stopping it is already done (the update plan unlinks
 // it, D11).
-func (s Snapshot) decideStop(now time.Time) (Decision, error) {
+func (s *Snapshot) decideStop(now time.Time) (Decision, error) {
 	e := s.effective()
 	if s.residentVMM() {
 		return s.toSled(e, SledRequestStopped, IntendStopped), nil
@@ -261,7 +261,7 @@ func (s Snapshot) decideStop(now time.Time) (Decision, error) {
 // and D23: a VMM from whose state no edge leads to rebooting (stopping,
 // stopped, failed, destroyed — D7) can only refuse, so vmlife refuses it
 // itself, with the API's 400, instead of sending it to the sled-agent.
-func (s Snapshot) decideReboot() Decision {
+func (s *Snapshot) decideReboot() Decision {
 	e := s.effective()
 	if s.residentVMM() {
 		if st := s.Active.Runtime.State; st != vmmstate.Rebooting && !vmmstate.CanTransition(st.Kind(), vmmstate.KindRebooting) {
@@ -277,7 +277,7 @@ func (s Snapshot) decideReboot() Decision {
 
 // toSled is §10.2 case B: forward to the active VMM's sled unless the
 // instance reads failed, destroyed or repairing.
-func (s Snapshot) toSled(e State, req SledRequest, intent IntendedState) Decision {
+func (s *Snapshot) toSled(e State, req SledRequest, intent IntendedState) Decision {
 	switch e {
 	case Repairing, Failed, Destroyed:
 		return reject(400, "instance state cannot be changed from state %q", e.String())
@@ -289,7 +289,7 @@ func (s Snapshot) toSled(e State, req SledRequest, intent IntendedState) Decisio
 
 // decideMigrate is §10.5 (the API's checks, in its order; local storage is
 // outside vmlife's records). Migrating writes no intent.
-func (s Snapshot) decideMigrate(dest vmmstate.SledID) Decision {
+func (s *Snapshot) decideMigrate(dest vmmstate.SledID) Decision {
 	switch {
 	case !s.residentVMM() || s.Active.Runtime.State != vmmstate.Running:
 		return reject(400, "instance must be running before it can migrate")
@@ -303,7 +303,7 @@ func (s Snapshot) decideMigrate(dest vmmstate.SledID) Decision {
 
 // decideDelete is §10.6 and §8.1's deletion rule, with D10: an instance with
 // a linked saga_unwound VMM can be deleted once the update plan unlinks it.
-func (s Snapshot) decideDelete() Decision {
+func (s *Snapshot) decideDelete() Decision {
 	rt := s.Instance.Runtime
 	switch {
 	case rt.State == NexusDestroyed:

@@ -184,7 +184,8 @@ func TestCaseBEveryE(t *testing.T) {
 			req    SledRequest
 			intent IntendedState
 		}{{RequestStop, SledRequestStopped, IntendStopped}, {RequestReboot, SledRequestReboot, IntendRunning}} {
-			d := snap().vmm(vmmstate.Running).build().toSled(e, c.req, c.intent)
+			base := snap().vmm(vmmstate.Running).build()
+			d := base.toSled(e, c.req, c.intent)
 			checkWant(t, fmt.Sprintf("%v %v", e, c.r), c.r, d, caseB(e, c.r))
 		}
 	}

@@ -31,7 +31,7 @@ import (
 // replacing an unwound VMM also unlinks a migration it was the source of
 // (D17: the new VMM is no side of it).
 func MarkAsStarting(s Snapshot, vmm vmmstate.VMM, reason failure.StartReason, now time.Time) (Instance, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return s.Instance, err
 	}
 	if err := vmm.Validate(); err != nil {
@@ -111,7 +111,7 @@ func UnwindStart(in Instance, started Instance, now time.Time) (Instance, bool, 
 // runtime is at generation+1, stamped now. Anything else is a
 // *ConflictError (409, "another migration is already in progress").
 func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmstate.ID, now time.Time) (Instance, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return s.Instance, err
 	}
 	in := s.Instance
@@ -148,7 +148,7 @@ func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmsta
 // an instance already destroyed. Other states are a *ConflictError with the
 // API's status and message (400). The new runtime is at generation+1.
 func Delete(s Snapshot, now time.Time) (Instance, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return s.Instance, err
 	}
 	d := s.decideDelete()

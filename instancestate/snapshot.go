@@ -67,8 +67,11 @@ func broken(rule, field, format string, args ...any) error {
 // VMM mid-migration), and an active VMM that is no side of the linked
 // migration (a start kept a stale migration id). The decisions read them
 // (the stale migration is ignored) and the update plan clears the link.
-func (s Snapshot) Validate() error {
-	if err := s.Instance.Validate(); err != nil {
+func (s Snapshot) Validate() error { return s.validate() }
+
+// validate is Validate without a copy of the snapshot per check.
+func (s *Snapshot) validate() error {
+	if err := s.Instance.validate(); err != nil {
 		return err
 	}
 	rt := s.Instance.Runtime
@@ -86,7 +89,7 @@ func (s Snapshot) Validate() error {
 	return nil
 }
 
-func (s Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) error {
+func (s *Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) error {
 	present := !v.ID.IsZero()
 	switch {
 	case linked.IsZero() && present:
@@ -106,7 +109,7 @@ func (s Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) err
 	return nil
 }
 
-func (s Snapshot) checkMigration() error {
+func (s *Snapshot) checkMigration() error {
 	rt, m := s.Instance.Runtime, s.Migration
 	present := s.HasMigration()
 	switch {
@@ -136,7 +139,7 @@ func (s Snapshot) checkMigration() error {
 // VMM: one is linked and the instance runs on one of its sides. A migration
 // linked to an instance with no active VMM, or whose sides are both other
 // VMMs, is a stale link (D21) that only the update plan acts on.
-func (s Snapshot) liveMigration() bool {
+func (s *Snapshot) liveMigration() bool {
 	if !s.HasMigration() || !s.HasActive() {
 		return false
 	}
@@ -150,8 +153,10 @@ func (s Snapshot) liveMigration() bool {
 // with a migration, no migration while creating. It returns a *RuleError
 // matching ErrInvalidRecord. Snapshot.Validate checks these and then the
 // records linked beside it.
-func (in Instance) Validate() error {
-	rt := in.Runtime
+func (in Instance) Validate() error { return in.validate() }
+
+func (in *Instance) validate() error {
+	rt := &in.Runtime
 	switch {
 	case in.ID.IsZero():
 		return broken(RuleValidFields, "id", "nil UUID")

@@ -1,0 +1,45 @@
+package instancestate
+
+import "time"
+
+// Checked is a snapshot that Check has validated (D17, D21): its decisions
+// do not validate again. A background task that asks every decision of
+// every instance — the updater, the reincarnation task, a reconciler —
+// validates each snapshot once, instead of once per decision. It holds its
+// own copy of the snapshot, so later changes to the one it was checked
+// from cannot reach it: a Checked is always valid. Its zero value is not;
+// make one with Check.
+type Checked struct {
+	s Snapshot
+}
+
+// Check validates s once (Snapshot.Validate) and returns it ready for any
+// number of decisions. It reads s through the pointer, copying it once.
+func Check(s *Snapshot) (Checked, error) {
+	if err := s.validate(); err != nil {
+		return Checked{}, err
+	}
+	return Checked{s: *s}, nil
+}
+
+// Snapshot returns the checked snapshot.
+func (c *Checked) Snapshot() Snapshot { return c.s }
+
+// EffectiveState is EffectiveState without the validation.
+func (c *Checked) EffectiveState() State { return c.s.effective() }
+
+// PlanUpdate is PlanUpdate without the validation; the error is only ever
+// the largest state generation, past which no plan can be written.
+func (c *Checked) PlanUpdate(now time.Time) (Plan, bool, error) { return c.s.plan(now) }
+
+// Reincarnate is Reincarnate without the validation.
+func (c *Checked) Reincarnate(now time.Time) Reincarnation { return c.s.reincarnation(now) }
+
+// Conditions is Conditions without the validation, appending to dst (which
+// may be nil) so that a sweep can reuse one buffer.
+func (c *Checked) Conditions(now time.Time, dst []Condition) []Condition {
+	return c.s.appendConditions(dst, c.s.reincarnation(now))
+}
+
+// Next is Next without the validation.
+func (c *Checked) Next(now time.Time) NextAction { return c.s.next(now, c.s.reincarnation(now)) }
