@@ -109,7 +109,7 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 		return nil, &RuleError{Rule: "times are in years 0000..9999", Field: "time_state_updated", Detail: rt.TimeUpdated.String()}
 	}
 	b = append(b, `{"id":`...)
-	b = appendID(b, i.ID)
+	b = wire.AppendIDOrNull(b, i.ID)
 	b = append(b, `,"state":"`...)
 	b = append(b, rt.State.String()...)
 	b = append(b, `","state_generation":`...)
@@ -118,11 +118,11 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 	b = wire.AppendTime(b, rt.TimeUpdated) // required: even the zero time is written
 	b = append(b, '"')
 	b = append(b, `,"active_propolis_id":`...)
-	b = appendID(b, rt.ActiveVMM)
+	b = wire.AppendIDOrNull(b, rt.ActiveVMM)
 	b = append(b, `,"target_propolis_id":`...)
-	b = appendID(b, rt.TargetVMM)
+	b = wire.AppendIDOrNull(b, rt.TargetVMM)
 	b = append(b, `,"migration_id":`...)
-	b = appendID(b, rt.MigrationID)
+	b = wire.AppendIDOrNull(b, rt.MigrationID)
 	b = append(b, `,"intended_state":"`...)
 	b = append(b, i.IntendedState.String()...)
 	b = append(b, `","auto_restart_policy":`...)
@@ -140,9 +140,9 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"time_last_auto_restarted":`...)
-	b = appendTime(b, rt.TimeLastAutoRestarted)
+	b = wire.AppendTimeOrNull(b, rt.TimeLastAutoRestarted)
 	b = append(b, `,"updater_id":`...)
-	b = appendID(b, i.UpdaterID)
+	b = wire.AppendIDOrNull(b, i.UpdaterID)
 	b = append(b, `,"updater_gen":`...)
 	b, _ = i.UpdaterGen.AppendText(b)
 	b = append(b, `,"start_failure":`...)
@@ -163,35 +163,12 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, `{"cause":"`...)
 		b = append(b, l.Cause.String()...)
 		b = append(b, `","time":`...)
-		b = appendTime(b, l.Time)
+		b = wire.AppendTimeOrNull(b, l.Time)
 		b = append(b, '}')
 	} else {
 		b = append(b, "null"...)
 	}
 	return append(b, '}'), nil
-}
-
-// appendID writes an id as a JSON string, the nil UUID as null.
-func appendID(b []byte, id interface {
-	IsZero() bool
-	AppendText([]byte) ([]byte, error)
-}) []byte {
-	if id.IsZero() {
-		return append(b, "null"...)
-	}
-	b = append(b, '"')
-	b, _ = id.AppendText(b)
-	return append(b, '"')
-}
-
-// appendTime writes a time as a JSON string, the zero time as null.
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, "null"...)
-	}
-	b = append(b, '"')
-	b = wire.AppendTime(b, t)
-	return append(b, '"')
 }
 
 // UnmarshalJSON reads the instance object of the snapshot document, the
@@ -335,7 +312,7 @@ func (s *Snapshot) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, j...)
 	}
 	b = append(b, `,"sled_unreachable_since":`...)
-	b = appendTime(b, s.SledUnreachableSince)
+	b = wire.AppendTimeOrNull(b, s.SledUnreachableSince)
 	return append(b, '}'), nil
 }
 
@@ -460,11 +437,11 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 	b = append(b, `","state_generation":`...)
 	b, _ = p.Runtime.Generation.AppendText(b)
 	b = append(b, `,"active_propolis_id":`...)
-	b = appendID(b, p.Runtime.ActiveVMM)
+	b = wire.AppendIDOrNull(b, p.Runtime.ActiveVMM)
 	b = append(b, `,"target_propolis_id":`...)
-	b = appendID(b, p.Runtime.TargetVMM)
+	b = wire.AppendIDOrNull(b, p.Runtime.TargetVMM)
 	b = append(b, `,"migration_id":`...)
-	b = appendID(b, p.Runtime.MigrationID)
+	b = wire.AppendIDOrNull(b, p.Runtime.MigrationID)
 	b = append(b, `,"intended_state":`...)
 	if p.Intent.IsValid() {
 		b = append(b, '"')
@@ -474,16 +451,16 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"destroy_active_vmm":`...)
-	b = appendID(b, p.DestroyActiveVMM)
+	b = wire.AppendIDOrNull(b, p.DestroyActiveVMM)
 	b = append(b, `,"destroy_target_vmm":`...)
-	b = appendID(b, p.DestroyTargetVMM)
+	b = wire.AppendIDOrNull(b, p.DestroyTargetVMM)
 	b = append(b, `,"network":`...)
 	switch p.Network.Action {
 	case NetworkUpdate:
 		b = append(b, `{"action":"update","vmm":`...)
-		b = appendID(b, p.Network.VMM)
+		b = wire.AppendIDOrNull(b, p.Network.VMM)
 		b = append(b, `,"sled":`...)
-		b = appendID(b, p.Network.Sled)
+		b = wire.AppendIDOrNull(b, p.Network.Sled)
 		b = append(b, '}')
 	case NetworkDelete:
 		b = append(b, `{"action":"delete"}`...)
@@ -495,9 +472,9 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"migration_reservations":`...)
 	if r := p.Reservations; r != (Reservations{}) {
 		b = append(b, `{"active":`...)
-		b = appendID(b, r.Active)
+		b = wire.AppendIDOrNull(b, r.Active)
 		b = append(b, `,"target":`...)
-		b = appendID(b, r.Target)
+		b = wire.AppendIDOrNull(b, r.Target)
 		b = append(b, '}')
 	} else {
 		b = append(b, "null"...)

@@ -1,8 +1,6 @@
 package migration
 
 import (
-	"time"
-
 	"github.com/vmlife/vmlife/internal/jsonread"
 	"github.com/vmlife/vmlife/vmmstate"
 	"github.com/vmlife/vmlife/wire"
@@ -104,26 +102,17 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	b = append(b, `","source_gen":`...)
 	b, _ = r.Source.Generation.AppendText(b)
 	b = append(b, `,"time_source_updated":`...)
-	b = appendTimeOrNull(b, r.Source.TimeUpdated)
+	b = wire.AppendTimeOrNull(b, r.Source.TimeUpdated)
 	b = append(b, `,"target_state":"`...)
 	b = append(b, r.Target.State.String()...)
 	b = append(b, `","target_gen":`...)
 	b, _ = r.Target.Generation.AppendText(b)
 	b = append(b, `,"time_target_updated":`...)
-	b = appendTimeOrNull(b, r.Target.TimeUpdated)
+	b = wire.AppendTimeOrNull(b, r.Target.TimeUpdated)
 	b = append(b, `,"time_created":`...)
-	b = appendTimeOrNull(b, r.TimeCreated)
+	b = wire.AppendTimeOrNull(b, r.TimeCreated)
 	b = append(b, '}')
 	return b, nil
-}
-
-func appendTimeOrNull(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, "null"...)
-	}
-	b = append(b, '"')
-	b = wire.AppendTime(b, t)
-	return append(b, '"')
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes, strictly (D3): the ids,

@@ -92,6 +92,17 @@ func AppendTime(b []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(b, time.RFC3339Nano)
 }
 
+// AppendTimeOrNull appends t as a JSON string, or null for the zero time
+// (a NULL column).
+func AppendTimeOrNull(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = AppendTime(b, t)
+	return append(b, '"')
+}
+
 // CanWriteTime reports whether AppendTime writes t in a form ParseTime
 // reads back: its year in UTC is 0000..9999.
 func CanWriteTime(t time.Time) bool {
