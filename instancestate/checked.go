@@ -11,6 +11,15 @@ import "time"
 // make one with Check.
 type Checked struct {
 	s Snapshot
+	// The last plan and reincarnation computed, and at which time: Next
+	// needs both, and a sweep asks for them first, so each is worked out
+	// once per time.
+	planAt, reincAt time.Time
+	planOK, reincOK bool
+	plan            Plan
+	planRequired    bool
+	planErr         error
+	reinc           Reincarnation
 }
 
 // Check validates s once (Snapshot.Validate) and returns it ready for any
@@ -30,16 +39,31 @@ func (c *Checked) EffectiveState() State { return c.s.effective() }
 
 // PlanUpdate is PlanUpdate without the validation; the error is only ever
 // the largest state generation, past which no plan can be written.
-func (c *Checked) PlanUpdate(now time.Time) (Plan, bool, error) { return c.s.plan(now) }
+func (c *Checked) PlanUpdate(now time.Time) (Plan, bool, error) {
+	if !c.planOK || !c.planAt.Equal(now) {
+		c.plan, c.planRequired, c.planErr = c.s.plan(now)
+		c.planAt, c.planOK = now, true
+	}
+	return c.plan, c.planRequired, c.planErr
+}
 
 // Reincarnate is Reincarnate without the validation.
-func (c *Checked) Reincarnate(now time.Time) Reincarnation { return c.s.reincarnation(now) }
+func (c *Checked) Reincarnate(now time.Time) Reincarnation {
+	if !c.reincOK || !c.reincAt.Equal(now) {
+		c.reinc = c.s.reincarnation(now)
+		c.reincAt, c.reincOK = now, true
+	}
+	return c.reinc
+}
 
 // Conditions is Conditions without the validation, appending to dst (which
 // may be nil) so that a sweep can reuse one buffer.
 func (c *Checked) Conditions(now time.Time, dst []Condition) []Condition {
-	return c.s.appendConditions(dst, c.s.reincarnation(now))
+	return c.s.appendConditions(dst, c.Reincarnate(now))
 }
 
 // Next is Next without the validation.
-func (c *Checked) Next(now time.Time) NextAction { return c.s.next(now, c.s.reincarnation(now)) }
+func (c *Checked) Next(now time.Time) NextAction {
+	_, required, err := c.PlanUpdate(now)
+	return c.s.nextAfterPlan(now, c.Reincarnate(now), required && err == nil)
+}

@@ -78,11 +78,20 @@ func Next(s Snapshot, now time.Time) (NextAction, error) {
 }
 
 func (s *Snapshot) next(now time.Time, r Reincarnation) NextAction {
-	in := s.Instance
+	if s.Instance.IsLocked() {
+		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
+	}
+	_, required, err := s.plan(now)
+	return s.nextAfterPlan(now, r, required && err == nil)
+}
+
+// nextAfterPlan is next once whether the update plan has work is known.
+func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bool) NextAction {
+	in := &s.Instance
 	if in.IsLocked() {
 		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
 	}
-	if _, required, err := s.plan(now); err == nil && required {
+	if planRequired {
 		return NextAction{Action: NextRunUpdate, Why: "the instance record does not yet reflect its VMMs and migration"}
 	}
 	switch {
