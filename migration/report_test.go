@@ -108,3 +108,29 @@ func TestReportMarshalInvalidState(t *testing.T) {
 		}
 	}
 }
+
+// TestNilIDsAreRefused: a nil UUID identifies nothing, in a sled-agent's
+// migration side or in a migration record's ids; decoding refuses it with
+// the path of the id.
+func TestNilIDsAreRefused(t *testing.T) {
+	const nilID = `"00000000-0000-0000-0000-000000000000"`
+	var r migration.Report
+	err := r.UnmarshalJSON([]byte(`{"migration_id":` + nilID + `,"state":"pending","gen":1,"time_updated":"2026-11-21T10:00:00Z"}`))
+	var de *wire.DecodeError
+	if !errors.As(err, &de) || de.Path != "migration_id" {
+		t.Errorf("report with a nil migration id: %v", err)
+	}
+	for _, key := range []string{"id", "instance_id", "source_propolis_id", "target_propolis_id"} {
+		doc := map[string]any{
+			"id": "0a000000-0000-4000-8000-000000000001", "instance_id": "1b000000-0000-4000-8000-000000000001",
+			"source_propolis_id": "2c000000-0000-4000-8000-000000000001", "target_propolis_id": "2c000000-0000-4000-8000-000000000002",
+			"source_state": "pending", "source_gen": 1, "target_state": "pending", "target_gen": 1,
+		}
+		doc[key] = "00000000-0000-0000-0000-000000000000"
+		b, _ := json.Marshal(doc)
+		var m migration.Record
+		if err := m.UnmarshalJSON(b); !errors.As(err, &de) || de.Path != key {
+			t.Errorf("record with a nil %s: %v", key, err)
+		}
+	}
+}
