@@ -131,18 +131,12 @@ func (m *Memory) snapshot(row *instanceRow) instancestate.Snapshot {
 // InstanceFetchAll implements Store.
 func (m *Memory) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
 	const op = "instance_fetch_all"
-	if err := m.lock(ctx); err != nil {
-		return instancestate.Snapshot{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return instancestate.Snapshot{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return instancestate.Snapshot{}, refuse(op, KindNotFound, "instance %v is deleted", id)
-	}
-	return m.snapshot(row), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Snapshot, error) {
+		if !row.timeDeleted.IsZero() {
+			return instancestate.Snapshot{}, refuse(op, KindNotFound, "instance %v is deleted", id)
+		}
+		return m.snapshot(row), nil
+	})
 }
 
 // VMMFetch implements Store.
@@ -174,30 +168,24 @@ func (m *Memory) MigrationFetch(ctx context.Context, id migration.ID) (Migration
 // InstanceUpdateRuntime implements Store.
 func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error) {
 	const op = "instance_update_runtime"
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return Result{}, err
-	}
-	next := row.in
-	next.Runtime = rt
-	if intent != instancestate.IntentUnchanged {
-		next.IntendedState = intent
-	}
-	if err := next.Validate(); err != nil {
-		return Result{}, classify(op, err)
-	}
-	switch {
-	case !row.timeDeleted.IsZero():
-		return notApplied(ReasonDeleted), nil
-	case !rt.Generation.After(row.in.Runtime.Generation):
-		return notApplied(ReasonStale), nil
-	}
-	row.in = next
-	return applied(), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		next := row.in
+		next.Runtime = rt
+		if intent != instancestate.IntentUnchanged {
+			next.IntendedState = intent
+		}
+		if err := next.Validate(); err != nil {
+			return Result{}, classify(op, err)
+		}
+		switch {
+		case !row.timeDeleted.IsZero():
+			return notApplied(ReasonDeleted), nil
+		case !rt.Generation.After(row.in.Runtime.Generation):
+			return notApplied(ReasonStale), nil
+		}
+		row.in = next
+		return applied(), nil
+	})
 }
 
 // InstanceSetIntendedState implements Store.
@@ -206,202 +194,156 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 	if !intent.IsValid() {
 		return Result{}, refuse(op, KindInvalidRequest, "intended state %v", intent)
 	}
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	switch {
-	case err != nil:
-		return Result{}, err
-	case !row.timeDeleted.IsZero():
-		return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
-	case row.in.IntendedState == intent:
-		return notApplied(ReasonUnchanged), nil
-	}
-	row.in.IntendedState = intent
-	return applied(), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		switch {
+		case !row.timeDeleted.IsZero():
+			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+		case row.in.IntendedState == intent:
+			return notApplied(ReasonUnchanged), nil
+		}
+		row.in.IntendedState = intent
+		return applied(), nil
+	})
 }
 
 // InstanceSetMigrationIDs implements Store.
 func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
 	const op = "instance_set_migration_ids"
-	if err := m.lock(ctx); err != nil {
-		return instancestate.Instance{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return instancestate.Instance{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return instancestate.Instance{}, refuse(op, KindConflict, "another migration is already in progress")
-	}
-	// §8.1 (c) reads the linked target and migration rows even when they
-	// are deleted.
-	s := m.snapshot(row)
-	rt := row.in.Runtime
-	if v, ok := m.vmms[rt.TargetVMM]; ok && !rt.TargetVMM.IsZero() {
-		s.Target = v.VMM
-	}
-	if mg, ok := m.migrations[rt.MigrationID]; ok && !rt.MigrationID.IsZero() {
-		s.Migration = mg.Migration
-	}
-	in, err := instancestate.SetMigrationIDs(s, src, mig, target, now)
-	if err != nil {
-		return instancestate.Instance{}, classify(op, err)
-	}
-	row.in = in
-	return in, nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Instance, error) {
+		if !row.timeDeleted.IsZero() {
+			return instancestate.Instance{}, refuse(op, KindConflict, "another migration is already in progress")
+		}
+		// §8.1 (c) reads the linked target and migration rows even when they
+		// are deleted.
+		s := m.snapshot(row)
+		rt := row.in.Runtime
+		if v, ok := m.vmms[rt.TargetVMM]; ok && !rt.TargetVMM.IsZero() {
+			s.Target = v.VMM
+		}
+		if mg, ok := m.migrations[rt.MigrationID]; ok && !rt.MigrationID.IsZero() {
+			s.Migration = mg.Migration
+		}
+		in, err := instancestate.SetMigrationIDs(s, src, mig, target, now)
+		if err != nil {
+			return instancestate.Instance{}, classify(op, err)
+		}
+		row.in = in
+		return in, nil
+	})
 }
 
 // InstanceUnsetMigrationIDs implements Store.
 func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error) {
 	const op = "instance_unset_migration_ids"
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	switch {
-	case err != nil:
-		return Result{}, err
-	case !row.timeDeleted.IsZero():
-		return notApplied(ReasonDeleted), nil
-	case row.in.Runtime.MigrationID != mig || row.in.Runtime.TargetVMM != target || mig.IsZero():
-		return notApplied(ReasonUnchanged), nil
-	}
-	g, err := row.in.Runtime.Generation.Next()
-	if err != nil {
-		return Result{}, refuse(op, KindInvalidRequest, "%v", err)
-	}
-	row.in.Runtime.MigrationID, row.in.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
-	row.in.Runtime.Generation, row.in.Runtime.TimeUpdated = g, now
-	return applied(), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		switch {
+		case !row.timeDeleted.IsZero():
+			return notApplied(ReasonDeleted), nil
+		case row.in.Runtime.MigrationID != mig || row.in.Runtime.TargetVMM != target || mig.IsZero():
+			return notApplied(ReasonUnchanged), nil
+		}
+		g, err := row.in.Runtime.Generation.Next()
+		if err != nil {
+			return Result{}, refuse(op, KindInvalidRequest, "%v", err)
+		}
+		row.in.Runtime.MigrationID, row.in.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		row.in.Runtime.Generation, row.in.Runtime.TimeUpdated = g, now
+		return applied(), nil
+	})
 }
 
 // InstanceUpdaterLock implements Store.
 func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_lock"
-	if err := m.lock(ctx); err != nil {
-		return instancestate.Lock{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return instancestate.Lock{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
-	}
-	in, l, err := row.in.Lock(saga)
-	if err != nil {
-		return instancestate.Lock{}, classify(op, err)
-	}
-	row.in = in
-	return l, nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Lock, error) {
+		if !row.timeDeleted.IsZero() {
+			return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+		}
+		in, l, err := row.in.Lock(saga)
+		if err != nil {
+			return instancestate.Lock{}, classify(op, err)
+		}
+		row.in = in
+		return l, nil
+	})
 }
 
 // InstanceUpdaterInheritLock implements Store.
 func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_inherit_lock"
-	if err := m.lock(ctx); err != nil {
-		return instancestate.Lock{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return instancestate.Lock{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
-	}
-	in, l, err := row.in.InheritLock(parent, child)
-	if err != nil {
-		return instancestate.Lock{}, classify(op, err)
-	}
-	row.in = in
-	return l, nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Lock, error) {
+		if !row.timeDeleted.IsZero() {
+			return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
+		}
+		in, l, err := row.in.InheritLock(parent, child)
+		if err != nil {
+			return instancestate.Lock{}, classify(op, err)
+		}
+		row.in = in
+		return l, nil
+	})
 }
 
 // InstanceUpdaterUnlock implements Store.
 func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (Result, error) {
 	const op = "instance_updater_unlock"
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return Result{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return notApplied(ReasonDeleted), nil // §21.2: unlocking a deleted instance is fine
-	}
-	in, ok, err := row.in.Unlock(l)
-	switch {
-	case err != nil:
-		return Result{}, classify(op, err)
-	case !ok:
-		return notApplied(ReasonUnchanged), nil
-	}
-	row.in = in
-	return applied(), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		if !row.timeDeleted.IsZero() {
+			return notApplied(ReasonDeleted), nil // §21.2: unlocking a deleted instance is fine
+		}
+		in, ok, err := row.in.Unlock(l)
+		switch {
+		case err != nil:
+			return Result{}, classify(op, err)
+		case !ok:
+			return notApplied(ReasonUnchanged), nil
+		}
+		row.in = in
+		return applied(), nil
+	})
 }
 
 // InstanceCommitUpdate implements Store.
 func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (Result, error) {
 	const op = "instance_commit_update"
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return Result{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §9
-	}
-	in, ok, err := row.in.Commit(l, p)
-	switch {
-	case err != nil:
-		return Result{}, classify(op, err)
-	case !ok:
-		return notApplied(ReasonStale), nil // already committed
-	}
-	if err := in.Validate(); err != nil {
-		return Result{}, classify(op, err)
-	}
-	row.in = in
-	return applied(), nil
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		if !row.timeDeleted.IsZero() {
+			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §9
+		}
+		in, ok, err := row.in.Commit(l, p)
+		switch {
+		case err != nil:
+			return Result{}, classify(op, err)
+		case !ok:
+			return notApplied(ReasonStale), nil // already committed
+		}
+		if err := in.Validate(); err != nil {
+			return Result{}, classify(op, err)
+		}
+		row.in = in
+		return applied(), nil
+	})
 }
 
 // InstanceDelete implements Store.
 func (m *Memory) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error) {
 	const op = "instance_delete"
-	if err := m.lock(ctx); err != nil {
-		return Result{}, err
-	}
-	defer m.mu.Unlock()
-	row, err := m.instance(op, id)
-	if err != nil {
-		return Result{}, err
-	}
-	if !row.timeDeleted.IsZero() {
-		return notApplied(ReasonDeleted), nil // idempotent (§21.2)
-	}
-	in, err := instancestate.Delete(m.snapshot(row), now)
-	if err != nil {
-		return Result{}, &Error{Op: op, Kind: KindInvalidRequest, Message: err.Error(), Err: err}
-	}
-	row.in, row.timeDeleted = in, now
-	for _, mg := range m.migrations {
-		if mg.Migration.InstanceID == id && mg.TimeDeleted.IsZero() {
-			mg.TimeDeleted = now
+	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+		if !row.timeDeleted.IsZero() {
+			return notApplied(ReasonDeleted), nil // idempotent (§21.2)
 		}
-	}
-	return applied(), nil
+		in, err := instancestate.Delete(m.snapshot(row), now)
+		if err != nil {
+			return Result{}, &Error{Op: op, Kind: KindInvalidRequest, Message: err.Error(), Err: err}
+		}
+		row.in, row.timeDeleted = in, now
+		for _, mg := range m.migrations {
+			if mg.Migration.InstanceID == id && mg.TimeDeleted.IsZero() {
+				mg.TimeDeleted = now
+			}
+		}
+		return applied(), nil
+	})
 }
 
 // vmm returns the row of id, or a not_found *Error for op.
@@ -684,4 +626,20 @@ func sortIDs[ID interface{ UUID() uuid.UUID }](ids []ID) []ID {
 		return bytes.Compare(ua[:], ub[:])
 	})
 	return ids
+}
+
+// onInstance runs fn on the row of instance id under the store's lock: the
+// prologue every instance operation shares. A missing instance is
+// not_found.
+func onInstance[T any](m *Memory, ctx context.Context, op string, id instancestate.ID, fn func(*instanceRow) (T, error)) (T, error) {
+	var zero T
+	if err := m.lock(ctx); err != nil {
+		return zero, err
+	}
+	defer m.mu.Unlock()
+	row, err := m.instance(op, id)
+	if err != nil {
+		return zero, err
+	}
+	return fn(row)
 }
