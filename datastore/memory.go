@@ -491,30 +491,17 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 	if err != nil {
 		return SledReportResult{}, err
 	}
-	// Everything is computed before anything is written: one transaction.
-	var res SledReportResult
-	reported := r.VMM.Runtime()
-	rt := row.VMM.Runtime
+	// The rows are found first, then instancestate.ApplyReportToRows
+	// applies every rule and writes them only if all passed: one
+	// transaction.
+	var rows instancestate.Rows
 	if row.TimeDeleted.IsZero() {
-		next, outcome, err := rt.Observe(reported)
-		if err != nil {
-			return SledReportResult{}, classify(op, err)
-		}
-		rt, res.VMM = next, fromOutcome(outcome)
-		res.UpdateSagaNeeded = res.VMM.Applied && reported.State.IsTerminal()
-	} else {
-		res.VMM = notApplied(ReasonDeleted)
+		rows.VMM = &row.VMM.Runtime
 	}
-	type sideWrite struct {
-		row *MigrationRow
-		rec migration.Record
-	}
-	var writes []sideWrite
-	for _, side := range []struct {
-		rep  *migration.Report
-		role migration.Role
-		res  *Result
-	}{{r.MigrationOut, migration.Source, &res.MigrationOut}, {r.MigrationIn, migration.Target, &res.MigrationIn}} {
+	for _, side := range [...]struct {
+		rep *migration.Report
+		rec **migration.Record
+	}{{r.MigrationOut, &rows.MigrationOut}, {r.MigrationIn, &rows.MigrationIn}} {
 		if side.rep == nil {
 			continue
 		}
@@ -525,21 +512,21 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 		case !mg.TimeDeleted.IsZero():
 			return SledReportResult{}, refuse(op, KindGone, "migration %v is deleted", side.rep.MigrationID)
 		}
-		rec, outcome, err := mg.Migration.Apply(side.role, vmm, *side.rep)
-		if err != nil {
-			return SledReportResult{}, classify(op, err)
-		}
-		*side.res = fromOutcome(outcome)
-		if side.res.Applied {
-			writes = append(writes, sideWrite{mg, rec})
-			if side.rep.State.IsTerminal() {
-				res.UpdateSagaNeeded = true
-			}
-		}
+		*side.rec = &mg.Migration
 	}
-	row.VMM.Runtime = rt
-	for _, w := range writes {
-		w.row.Migration = w.rec
+	rr, err := instancestate.ApplyReportToRows(vmm, rows, r)
+	if err != nil {
+		return SledReportResult{}, classify(op, err)
+	}
+	res := SledReportResult{VMM: notApplied(ReasonDeleted), UpdateSagaNeeded: rr.UpdateSagaNeeded}
+	if rows.VMM != nil {
+		res.VMM = fromOutcome(rr.VMMOutcome)
+	}
+	if rows.MigrationOut != nil {
+		res.MigrationOut = fromOutcome(rr.MigrationOutOutcome)
+	}
+	if rows.MigrationIn != nil {
+		res.MigrationIn = fromOutcome(rr.MigrationInOutcome)
 	}
 	return res, nil
 }

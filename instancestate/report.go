@@ -83,51 +83,110 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 		return s, ReportResult{}, &NotLinkedError{VMM: vmm, Active: s.Active.ID, Target: s.Target.ID}
 	}
 
-	var res ReportResult
-	reported := r.VMM.Runtime()
-	rt, outcome, err := rec.Runtime.Observe(reported)
+	rows := Rows{VMM: &rec.Runtime}
+	var inNotLinked, outNotLinked bool
+	if r.MigrationOut != nil {
+		if out.HasMigration() && r.MigrationOut.MigrationID == out.Migration.ID {
+			rows.MigrationOut = &out.Migration
+		} else {
+			outNotLinked = true
+		}
+	}
+	if r.MigrationIn != nil {
+		if out.HasMigration() && r.MigrationIn.MigrationID == out.Migration.ID {
+			rows.MigrationIn = &out.Migration
+		} else {
+			inNotLinked = true
+		}
+	}
+	// out is a copy of s: the rows written are out's, and s is returned
+	// untouched on error.
+	res, err := ApplyReportToRows(vmm, rows, r)
 	if err != nil {
 		return s, ReportResult{}, err
 	}
-	rec.Runtime = rt
-	res.VMMOutcome = outcome
-	res.VMMUpdated = outcome == vmmstate.Applied
+	res.MigrationInNotLinked, res.MigrationOutNotLinked = inNotLinked, outNotLinked
 	// When the active VMM is also the linked target (after a migration was
 	// folded in, §13.3), both copies of its record move together.
 	if s.HasActive() && s.HasTarget() && s.Active.ID == s.Target.ID {
-		out.Active.Runtime, out.Target.Runtime = rt, rt
-	}
-
-	for _, side := range []struct {
-		rep       *migration.Report
-		role      migration.Role
-		updated   *bool
-		outcome   *vmmstate.Outcome
-		notLinked *bool
-	}{
-		{r.MigrationOut, migration.Source, &res.MigrationOutUpdated, &res.MigrationOutOutcome, &res.MigrationOutNotLinked},
-		{r.MigrationIn, migration.Target, &res.MigrationInUpdated, &res.MigrationInOutcome, &res.MigrationInNotLinked},
-	} {
-		if side.rep == nil {
-			continue
-		}
-		if !out.HasMigration() || side.rep.MigrationID != out.Migration.ID {
-			*side.notLinked = true
-			continue
-		}
-		m, o, err := out.Migration.Apply(side.role, vmm, *side.rep)
-		if err != nil {
-			return s, ReportResult{}, err
-		}
-		out.Migration = m
-		*side.outcome = o
-		*side.updated = o == vmmstate.Applied
-		if *side.updated && side.rep.State.IsTerminal() {
-			res.UpdateSagaNeeded = true
-		}
-	}
-	if res.VMMUpdated && reported.State.IsTerminal() {
-		res.UpdateSagaNeeded = true
+		out.Active.Runtime, out.Target.Runtime = rec.Runtime, rec.Runtime
 	}
 	return out, res, nil
+}
+
+// Rows are the records a sled-agent report writes, as the caller holds
+// them (§8.2): the reporting VMM's runtime and the migrations its sides
+// name. A nil field is a row the caller does not hold — a deleted VMM, a
+// migration it did not find or does not care about — which is not written
+// and whose outcome in the result is zero.
+type Rows struct {
+	VMM          *vmmstate.Runtime
+	MigrationOut *migration.Record // the row migration_out names
+	MigrationIn  *migration.Record // the row migration_in names
+}
+
+// ApplyReportToRows is §8.2 as the database performs it: a report from VMM
+// vmm written to the rows themselves, whichever instance links them or
+// none. It is the one composition of the row rules — the VMM's runtime
+// observed with its generation guard (vmmstate.Runtime.Observe, D5–D7),
+// each migration side written with its own guards and the side's-VMM
+// check (migration.Record.Apply) — that ApplyReport, the datastore and
+// the simulator share.
+//
+// The rows are written through their pointers, all or nothing: a report naming the same
+// migration in and out (migration.ErrSameMigration), an illegal edge, or a
+// side whose row has another id or another VMM on that side is an error,
+// no row is written and the result is zero. Otherwise each held row
+// the report names is brought up to date (unchanged where its outcome is
+// Unchanged or Stale), and UpdateSagaNeeded says whether something
+// terminal was written (§12 step 2). The NotLinked flags of the result are
+// left false: whether a row matters to an instance is the caller's
+// question.
+func ApplyReportToRows(vmm vmmstate.ID, rows Rows, r Report) (ReportResult, error) {
+	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {
+		return ReportResult{}, err
+	}
+	// Every rule is applied to copies first; the rows are written only
+	// once all of them passed.
+	var res ReportResult
+	var rt vmmstate.Runtime
+	if rows.VMM != nil {
+		reported := r.VMM.Runtime()
+		next, o, err := rows.VMM.Observe(reported)
+		if err != nil {
+			return ReportResult{}, err
+		}
+		rt, res.VMMOutcome = next, o
+		res.VMMUpdated = o == vmmstate.Applied
+		res.UpdateSagaNeeded = res.VMMUpdated && reported.State.IsTerminal()
+	}
+	var out, in migration.Record
+	if r.MigrationOut != nil && rows.MigrationOut != nil {
+		m, o, err := rows.MigrationOut.Apply(migration.Source, vmm, *r.MigrationOut)
+		if err != nil {
+			return ReportResult{}, err
+		}
+		out, res.MigrationOutOutcome = m, o
+		res.MigrationOutUpdated = o == vmmstate.Applied
+		res.UpdateSagaNeeded = res.UpdateSagaNeeded || res.MigrationOutUpdated && r.MigrationOut.State.IsTerminal()
+	}
+	if r.MigrationIn != nil && rows.MigrationIn != nil {
+		m, o, err := rows.MigrationIn.Apply(migration.Target, vmm, *r.MigrationIn)
+		if err != nil {
+			return ReportResult{}, err
+		}
+		in, res.MigrationInOutcome = m, o
+		res.MigrationInUpdated = o == vmmstate.Applied
+		res.UpdateSagaNeeded = res.UpdateSagaNeeded || res.MigrationInUpdated && r.MigrationIn.State.IsTerminal()
+	}
+	if res.VMMUpdated {
+		*rows.VMM = rt
+	}
+	if res.MigrationOutUpdated {
+		*rows.MigrationOut = out
+	}
+	if res.MigrationInUpdated {
+		*rows.MigrationIn = in
+	}
+	return res, nil
 }

@@ -11,12 +11,10 @@ import (
 
 // applyReport is Nexus receiving a sled-agent's report about VMM id
 // (§12 process_vmm_update): pushed, returned by a call, or read by the
-// watcher. A VMM its instance links goes through instancestate.ApplyReport;
-// one it no longer links (a migration source after the hand-over, a
-// target after a failed migration, an unwound VMM) has only its own row
-// and its migration's row written with the same guards (§8.2), since the
-// database updates a VMM row whoever links it. A terminal change asks for
-// an update saga (§12 step 2).
+// watcher. As in the database, the report is written to the rows it names
+// whoever links them — the VMM's own row and the migration rows of its
+// sides — with the guards of §8.2 (instancestate.ApplyReportToRows), all
+// or nothing. A terminal change asks for an update saga (§12 step 2).
 func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 	w.stats.ReportsDelivered++
 	row := w.vmms[id]
@@ -24,81 +22,29 @@ func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 		w.stats.ReportsGone++ // the row was deleted: the sled-agent gets a 404
 		return
 	}
-	in := w.live(row.vmm.InstanceID)
-	if in != nil && links(in, id) {
-		s := w.snapshot(in)
-		out, res, err := instancestate.ApplyReport(s, id, rep)
-		if err != nil {
-			w.refused("ApplyReport", row.name, err)
-			return
-		}
-		if out.HasActive() {
-			w.storeVMM(out.Active)
-		}
-		if out.HasTarget() {
-			w.storeVMM(out.Target)
-		}
-		if out.HasMigration() {
-			w.storeMigration(out.Migration)
-		}
-		// A side naming a migration the instance no longer links is still
-		// that migration's row to the database (§8.2); ApplyReport leaves
-		// it alone, so it is written here with the same guards.
-		other, _ := w.applySides(id, row.name, rep, s.Instance.Runtime.MigrationID)
-		w.countOutcome(res.VMMOutcome, res.MigrationInUpdated || res.MigrationOutUpdated || other)
-		if res.UpdateSagaNeeded {
-			w.startUpdate(in)
-		}
-		return
-	}
-
-	// §8.2 for a VMM no instance links: the guarded writes, nothing else.
-	if err := migration.CheckInOut(rep.MigrationIn, rep.MigrationOut); err != nil {
-		w.refused("CheckInOut", row.name, err)
-		return
-	}
-	rt, o, err := row.vmm.Runtime.Observe(rep.VMM.Runtime())
+	rows := instancestate.Rows{VMM: &row.vmm.Runtime,
+		MigrationOut: w.sideRow(rep.MigrationOut), MigrationIn: w.sideRow(rep.MigrationIn)}
+	res, err := instancestate.ApplyReportToRows(id, rows, rep)
 	if err != nil {
-		w.refused("Observe", row.name, err)
+		w.refused("ApplyReportToRows", row.name, err)
 		return
 	}
-	row.vmm.Runtime = rt
-	terminal := o == vmmstate.Applied && rt.State.IsTerminal()
-	sides, sidesTerminal := w.applySides(id, row.name, rep, migration.ID{})
-	terminal = terminal || sidesTerminal
-	w.countOutcome(o, sides)
-	if terminal && in != nil {
-		w.startUpdate(in)
+	w.countOutcome(res.VMMOutcome, res.MigrationInUpdated || res.MigrationOutUpdated)
+	if inst := w.live(row.vmm.InstanceID); inst != nil && res.UpdateSagaNeeded {
+		w.startUpdate(inst)
 	}
 }
 
-// applySides writes the migration sides of a report from VMM id to their
-// migration rows (§8.2 steps 3–4), except the migration skip. It reports
-// whether a side was written, and whether a written side is terminal.
-func (w *World) applySides(id vmmstate.ID, name string, rep instancestate.Report, skip migration.ID) (written, terminal bool) {
-	for _, side := range [...]struct {
-		rep  *migration.Report
-		role migration.Role
-	}{{rep.MigrationOut, migration.Source}, {rep.MigrationIn, migration.Target}} {
-		if side.rep == nil || side.rep.MigrationID == skip {
-			continue
-		}
-		m := w.migs[side.rep.MigrationID]
-		if m == nil {
-			continue
-		}
-		rec, o, err := m.rec.Apply(side.role, id, *side.rep)
-		if err != nil {
-			w.refused("migration.Apply", name, err)
-			continue
-		}
-		m.rec = rec
-		if o == vmmstate.Applied {
-			written = true
-			terminal = terminal || side.rep.State.IsTerminal()
-		}
+// sideRow is the migration row a report's side names, or nil when the
+// report has no such side or the row is gone.
+func (w *World) sideRow(side *migration.Report) *migration.Record {
+	if side == nil {
+		return nil
 	}
-	return written, terminal
+	if m := w.migs[side.MigrationID]; m != nil {
+		return &m.rec
+	}
+	return nil
 }
 
 // countOutcome counts a delivered report by what it did.

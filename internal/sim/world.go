@@ -402,20 +402,6 @@ func (w *World) insertVMM(in *instRow, sl *sled) *vmmRow {
 	return r
 }
 
-// storeVMM writes a VMM row back.
-func (w *World) storeVMM(v vmmstate.VMM) {
-	if r := w.vmms[v.ID]; r != nil {
-		r.vmm = v
-	}
-}
-
-// storeMigration writes a migration row back.
-func (w *World) storeMigration(m migration.Record) {
-	if r := w.migs[m.ID]; r != nil {
-		r.rec = m
-	}
-}
-
 // deleteVMM marks a VMM row deleted (vmm_mark_deleted, §8.2: only a
 // destroyable VMM) and releases its sled reservation (§13.2 destroy-vmm,
 // §18 abandoned-VMM reaper). It reports whether the row was deleted.
