@@ -101,6 +101,11 @@ func TestStartFailureMessage(t *testing.T) {
 		{failure.StartFailure{Cause: failure.CauseInsufficientCapacity, Transient: false, Reason: failure.StartReasonUser, Time: failedAt},
 			"start failed: no sled has enough capacity (permanent; not retried until a user acts)"},
 		{failure.StartFailure{}, "start failed: failure.Cause(0) (permanent; not retried until a user acts)"},
+		// One field valid and the other not: still a sentence, naming the bad one.
+		{failure.StartFailure{Cause: 0, Reason: failure.StartReasonUser},
+			"start failed: failure.Cause(0) (permanent; not retried until a user acts)"},
+		{failure.StartFailure{Cause: 200, Reason: failure.StartReasonUser, Transient: true},
+			"start failed: failure.Cause(200) (transient; a retry may succeed)"},
 	}
 	for _, row := range rows {
 		if got := row.f.Message(); got != row.want {
