@@ -160,11 +160,26 @@ func ApplyReportToRows(vmm vmmstate.ID, rows Rows, r Report) (ReportResult, erro
 		res.VMMUpdated = o == vmmstate.Applied
 		res.UpdateSagaNeeded = res.VMMUpdated && reported.State.IsTerminal()
 	}
+	if r.MigrationOut != nil || r.MigrationIn != nil {
+		if err := applySides(vmm, rows, r, &res); err != nil {
+			return ReportResult{}, err
+		}
+	}
+	if res.VMMUpdated {
+		*rows.VMM = rt
+	}
+	return res, nil
+}
+
+// applySides is ApplyReportToRows for the migration sides: both are
+// applied to copies, and written only if both passed. It is apart so that
+// the common report, of the VMM alone, does not pay for the copies.
+func applySides(vmm vmmstate.ID, rows Rows, r Report, res *ReportResult) error {
 	var out, in migration.Record
 	if r.MigrationOut != nil && rows.MigrationOut != nil {
 		m, o, err := rows.MigrationOut.Apply(migration.Source, vmm, *r.MigrationOut)
 		if err != nil {
-			return ReportResult{}, err
+			return err
 		}
 		out, res.MigrationOutOutcome = m, o
 		res.MigrationOutUpdated = o == vmmstate.Applied
@@ -173,14 +188,11 @@ func ApplyReportToRows(vmm vmmstate.ID, rows Rows, r Report) (ReportResult, erro
 	if r.MigrationIn != nil && rows.MigrationIn != nil {
 		m, o, err := rows.MigrationIn.Apply(migration.Target, vmm, *r.MigrationIn)
 		if err != nil {
-			return ReportResult{}, err
+			return err
 		}
 		in, res.MigrationInOutcome = m, o
 		res.MigrationInUpdated = o == vmmstate.Applied
 		res.UpdateSagaNeeded = res.UpdateSagaNeeded || res.MigrationInUpdated && r.MigrationIn.State.IsTerminal()
-	}
-	if res.VMMUpdated {
-		*rows.VMM = rt
 	}
 	if res.MigrationOutUpdated {
 		*rows.MigrationOut = out
@@ -188,5 +200,5 @@ func ApplyReportToRows(vmm vmmstate.ID, rows Rows, r Report) (ReportResult, erro
 	if res.MigrationInUpdated {
 		*rows.MigrationIn = in
 	}
-	return res, nil
+	return nil
 }
