@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vmlife/vmlife/vmmstate"
+
 	"github.com/vmlife/vmlife/internal/enum"
 )
 
@@ -53,14 +55,31 @@ func (t *ConditionType) UnmarshalText(b []byte) error { return unmarshal(conditi
 func (t ConditionType) AppendText(b []byte) ([]byte, error) { return conditionTypes.Append(b, t) }
 
 // Condition is one observation about an instance (D14): a type, a one-word
-// reason, a message for people, and when it began or ends (zero: not
-// applicable).
+// reason, a message for people (Message), and when it began or ends (zero:
+// not applicable).
 type Condition struct {
-	Type    ConditionType
-	Reason  string
-	Message string
-	Since   time.Time
-	Until   time.Time
+	Type   ConditionType
+	Reason string
+	Since  time.Time
+	Until  time.Time
+
+	// The message is built when asked for, so that deciding over a fleet
+	// allocates nothing: msg when it is a constant, or from sled and the
+	// times for the conditions that name them.
+	msg  string
+	sled vmmstate.SledID
+}
+
+// Message returns the condition's sentence for people. Conditions that
+// name a sled or a time build it on each call.
+func (c Condition) Message() string {
+	switch c.Type {
+	case CondSledUnreachable:
+		return fmt.Sprintf("the sled %v running the instance has not answered since %s; the VMM is not assumed dead", c.sled, c.Since.UTC().Format(time.RFC3339))
+	case CondAutoRestartCoolingDown:
+		return fmt.Sprintf("an automatic restart is due and waits for the cooldown to end at %s", c.Until.UTC().Format(time.RFC3339))
+	}
+	return c.msg
 }
 
 // Conditions returns the instance's conditions at now, in the order of the
@@ -72,27 +91,31 @@ func Conditions(s Snapshot, now time.Time) ([]Condition, error) {
 	return s.conditions(s.reincarnation(now)), nil
 }
 
+// AppendConditions is Conditions appending to dst, so that a loop over a
+// fleet can reuse one buffer and allocate nothing. On error dst is
+// returned as it was.
+func AppendConditions(dst []Condition, s Snapshot, now time.Time) ([]Condition, error) {
+	if err := s.validate(); err != nil {
+		return dst, err
+	}
+	return s.appendConditions(dst, s.reincarnation(now)), nil
+}
+
 func (s *Snapshot) conditions(r Reincarnation) []Condition { return s.appendConditions(nil, r) }
 
 // appendConditions appends the snapshot's conditions to out.
 func (s *Snapshot) appendConditions(out []Condition, r Reincarnation) []Condition {
 	if f := s.Instance.StartFailure; s.Instance.HasStartFailure() {
-		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), Message: f.Message(), Since: f.Time})
+		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), msg: f.Message(), Since: f.Time})
 	}
 	if since := s.SledUnreachableSince; !since.IsZero() && s.HasActive() {
-		out = append(out, Condition{
-			Type: CondSledUnreachable, Reason: "unreachable", Since: since,
-			Message: fmt.Sprintf("the sled %v running the instance has not answered since %s; the VMM is not assumed dead", s.Active.SledID, since.UTC().Format(time.RFC3339)),
-		})
+		out = append(out, Condition{Type: CondSledUnreachable, Reason: "unreachable", Since: since, sled: s.Active.SledID})
 	}
 	if r.Needs && r.Status == CoolingDown {
-		out = append(out, Condition{
-			Type: CondAutoRestartCoolingDown, Reason: "cooldown", Until: r.Until,
-			Message: fmt.Sprintf("an automatic restart is due and waits for the cooldown to end at %s", r.Until.UTC().Format(time.RFC3339)),
-		})
+		out = append(out, Condition{Type: CondAutoRestartCoolingDown, Reason: "cooldown", Until: r.Until})
 	}
 	if l := s.Instance.VMMLost; l.IsSet() && s.Instance.IntendedState == IntendRunning && s.Instance.Runtime.State == NexusNoVMM {
-		out = append(out, Condition{Type: CondVMMLost, Reason: l.Cause.String(), Message: l.message(), Since: l.Time})
+		out = append(out, Condition{Type: CondVMMLost, Reason: l.Cause.String(), msg: l.message(), Since: l.Time})
 	}
 	return out
 }

@@ -100,22 +100,22 @@ func TestConditionsEachAppearsExactlyWhenItShould(t *testing.T) {
 // checkCondition checks one condition's fields against its rule.
 func checkCondition(t *testing.T, name string, s Snapshot, c Condition, last time.Time) {
 	t.Helper()
-	if c.Message == "" || c.Reason == "" {
+	if c.Message() == "" || c.Reason == "" {
 		t.Errorf("%s: %v has no reason or message", name, c.Type)
 	}
 	switch c.Type {
 	case CondStartFailed:
 		f := s.Instance.StartFailure
-		if c.Reason != f.Cause.String() || !c.Since.Equal(f.Time) || !c.Until.IsZero() || c.Message != f.Message() {
+		if c.Reason != f.Cause.String() || !c.Since.Equal(f.Time) || !c.Until.IsZero() || c.Message() != f.Message() {
 			t.Errorf("%s: %+v does not carry the start failure %+v", name, c, f)
 		}
 	case CondSledUnreachable:
-		if !c.Since.Equal(s.SledUnreachableSince) || !c.Until.IsZero() || !strings.Contains(c.Message, s.Active.SledID.String()) {
+		if !c.Since.Equal(s.SledUnreachableSince) || !c.Until.IsZero() || !strings.Contains(c.Message(), s.Active.SledID.String()) {
 			t.Errorf("%s: %+v, want since %v naming sled %v", name, c, s.SledUnreachableSince, s.Active.SledID)
 		}
 	case CondAutoRestartCoolingDown:
 		until := last.Add(s.Instance.AutoRestart.EffectiveCooldown())
-		if !c.Until.Equal(until) || !c.Since.IsZero() || !strings.Contains(c.Message, until.Format(time.RFC3339)) {
+		if !c.Until.Equal(until) || !c.Since.IsZero() || !strings.Contains(c.Message(), until.Format(time.RFC3339)) {
 			t.Errorf("%s: %+v, want until %v", name, c, until)
 		}
 	}

@@ -232,7 +232,7 @@ func ExampleConditions() {
 	s.Instance, _ = s.Instance.RecordStartFailure(failure.NewStartFailure(failure.CauseInsufficientCapacity, failure.StartReasonAutoRestart, exNow.Add(-time.Minute)))
 	conds, _ := instancestate.Conditions(s, exNow)
 	for _, c := range conds {
-		fmt.Printf("%v (%s): %s\n", c.Type, c.Reason, c.Message)
+		fmt.Printf("%v (%s): %s\n", c.Type, c.Reason, c.Message())
 	}
 	// Output:
 	// StartFailed (insufficient_capacity): automatic restart failed: no sled has enough capacity (transient; a retry may succeed)

@@ -116,7 +116,7 @@ func explain(input []byte) (any, error) {
 	out.Conditions = make([]conditionJSON, 0, len(conds))
 	for _, c := range conds {
 		out.Conditions = append(out.Conditions, conditionJSON{
-			Type: c.Type.String(), Reason: c.Reason, Message: c.Message,
+			Type: c.Type.String(), Reason: c.Reason, Message: c.Message(),
 			Since: stampOrNull(c.Since), Until: stampOrNull(c.Until),
 		})
 	}

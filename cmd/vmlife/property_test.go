@@ -145,7 +145,7 @@ func TestExplainIsTheLibrary(t *testing.T) {
 			t.Fatalf("next_action.until %v with action %v", got.NextAction.Until, next.Action)
 		}
 		for i, c := range conds {
-			if g := got.Conditions[i]; g.Type != c.Type.String() || g.Reason != c.Reason || g.Message != c.Message {
+			if g := got.Conditions[i]; g.Type != c.Type.String() || g.Reason != c.Reason || g.Message != c.Message() {
 				t.Fatalf("condition %d is %+v, library %+v", i, g, c)
 			}
 		}

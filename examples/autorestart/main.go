@@ -150,7 +150,7 @@ func explainLine(w io.Writer, s instancestate.Snapshot, now time.Time) error {
 	}
 	fmt.Fprintln(w)
 	for _, c := range conds {
-		fmt.Fprintf(w, "     condition %v (%s): %s\n", c.Type, c.Reason, c.Message)
+		fmt.Fprintf(w, "     condition %v (%s): %s\n", c.Type, c.Reason, c.Message())
 	}
 	return nil
 }
