@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"testing"
@@ -66,6 +67,12 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		g, err := generation.Parse(s)
 		checkDecoded(t, s, generation.Generation{}, g, err)
+		// ParseBytes, with its own fast path for plain digits, answers
+		// exactly what Parse answers: the same value, the same error.
+		gb, errb := generation.ParseBytes([]byte(s))
+		if gb != g || fmt.Sprint(errb) != fmt.Sprint(err) {
+			t.Fatalf("ParseBytes(%q) = %v, %v; Parse = %v, %v", s, gb, errb, g, err)
+		}
 		// Digits-only input in range is always accepted: Parse rejects no
 		// number the oracle accepts.
 		if err != nil && isDigits(s) && len(s) <= 40 {

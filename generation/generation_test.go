@@ -47,13 +47,14 @@ func checkErr(t testing.TB, what string, err, want error) {
 
 // The good values of §1: 0, 1 and i64::MAX are accepted by every decoder.
 func TestGoodValues(t *testing.T) {
-	for _, n := range []int64{0, 1, math.MaxInt64} {
+	for _, n := range []int64{0, 1, 10, 12345, 999999999999999999, math.MaxInt64} {
 		text := strconv.FormatInt(n, 10)
 		t.Run(text, func(t *testing.T) {
 			decoders := map[string]func() (generation.Generation, error){
 				"FromInt64":  func() (generation.Generation, error) { return generation.FromInt64(n) },
 				"FromUint64": func() (generation.Generation, error) { return generation.FromUint64(uint64(n)) },
 				"Parse":      func() (generation.Generation, error) { return generation.Parse(text) },
+				"ParseBytes": func() (generation.Generation, error) { return generation.ParseBytes([]byte(text)) },
 				"UnmarshalText": func() (g generation.Generation, err error) {
 					err = g.UnmarshalText([]byte(text))
 					return g, err
@@ -121,6 +122,13 @@ func TestBadValues(t *testing.T) {
 		return map[string]decoder{
 			"Parse": func(g *generation.Generation) error {
 				v, err := generation.Parse(s)
+				if err == nil {
+					*g = v
+				}
+				return err
+			},
+			"ParseBytes": func(g *generation.Generation) error {
+				v, err := generation.ParseBytes([]byte(s))
 				if err == nil {
 					*g = v
 				}
@@ -380,5 +388,16 @@ func TestSQLNull(t *testing.T) {
 	}
 	if err := n.Scan(int64(-5)); !errors.Is(err, generation.ErrNegative) {
 		t.Errorf("sql.Null.Scan(-5) = %v, want ErrNegative", err)
+	}
+}
+
+// TestParseBytesFastPath pins why ParseBytes exists: plain digits decode
+// without converting the bytes to a string or allocating.
+func TestParseBytesFastPath(t *testing.T) {
+	for _, text := range []string{"0", "7", "1234567890123456789"} {
+		b := []byte(text)
+		if n := testing.AllocsPerRun(100, func() { _, _ = generation.ParseBytes(b) }); n != 0 {
+			t.Errorf("ParseBytes(%q): %v allocations", text, n)
+		}
 	}
 }
