@@ -9,9 +9,9 @@
 // guard of every operation (table-driven), Omicron's own datastore tests
 // (§21.2, §21.3), the updater lock of §9, the fleet queries, the two
 // operations above the records (InstanceRequest, InstanceUpdateSaga), and
-// concurrency: goroutines racing one guarded write, of which exactly one
-// applies, no generation ever decreasing, and the end state that of a
-// sequential replay in generation order. A rapid model test (Model)
+// concurrency: goroutines racing one guarded write — every guarded write of
+// the interface — of which exactly one applies, no generation ever
+// decreasing, and the end state that of a sequential replay. A rapid model test (Model)
 // checks random sequences of operations against a plain sequential model.
 //
 // Rules are cited by id: §… names a section of the reference behaviour
@@ -97,6 +97,7 @@ var cases = []struct {
 	{"Concurrency/OneOfManyGuardedWritesApplies", testRacingVMMWrites},
 	{"Concurrency/OneLockHolder", testRacingLocks},
 	{"Concurrency/UpdateSagasAndReports", testRacingSagasAndReports},
+	{"Concurrency/EveryGuardedWriteAppliesOnce", testRacingGuardedWrites},
 }
 
 // fixture is one test's store and the records it builds.
