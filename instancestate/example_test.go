@@ -205,6 +205,29 @@ func ExampleApplyReport() {
 	// true stopped
 }
 
+// A migration source keeps reporting after the instance moved on to the
+// target: no instance links it, so ApplyReport refuses it, but its own row
+// and the migration's row are still written, with their guards.
+func ExampleApplyReportToRows() {
+	vmm := vmmstate.Runtime{State: vmmstate.Migrating, Generation: generation.Of(4), TimeUpdated: exNow}
+	mig := migration.New(exMigration, exInstance, exVMM, exTarget, exNow)
+
+	var r instancestate.Report
+	_ = json.Unmarshal([]byte(`{
+		"vmm_state": {"state":"destroyed","gen":5,"time_updated":"2026-11-21T10:00:01Z"},
+		"migration_out": {"migration_id":"4e000000-0000-4000-8000-00000000000a","state":"completed","gen":2,"time_updated":"2026-11-21T10:00:01Z"},
+		"migration_in": null}`), &r)
+	res, err := instancestate.ApplyReportToRows(exVMM, instancestate.Rows{VMM: &vmm, MigrationOut: &mig}, r)
+	fmt.Println(err, res.VMMOutcome, vmm.State, res.MigrationOutOutcome, mig.Source.State, res.UpdateSagaNeeded)
+
+	// The same report again is stale, row by row.
+	res, _ = instancestate.ApplyReportToRows(exVMM, instancestate.Rows{VMM: &vmm, MigrationOut: &mig}, r)
+	fmt.Println(res.VMMOutcome, res.MigrationOutOutcome)
+	// Output:
+	// <nil> applied destroyed applied completed true
+	// stale stale
+}
+
 func ExampleReincarnate() {
 	// A failed instance, restarted automatically two minutes ago.
 	s := exStopped(instancestate.NexusFailed)

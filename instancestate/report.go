@@ -133,15 +133,15 @@ type Rows struct {
 // check (migration.Record.Apply) — that ApplyReport, the datastore and
 // the simulator share.
 //
-// The rows are written through their pointers, all or nothing: a report naming the same
-// migration in and out (migration.ErrSameMigration), an illegal edge, or a
-// side whose row has another id or another VMM on that side is an error,
-// no row is written and the result is zero. Otherwise each held row
-// the report names is brought up to date (unchanged where its outcome is
-// Unchanged or Stale), and UpdateSagaNeeded says whether something
-// terminal was written (§12 step 2). The NotLinked flags of the result are
-// left false: whether a row matters to an instance is the caller's
-// question.
+// The rows are written through their pointers, all or nothing: a report
+// naming the same migration in and out (migration.ErrSameMigration), an
+// illegal edge, or a side whose row has another id or another VMM on that
+// side is an error, no row is written and the result is zero. Otherwise
+// each held row the report names is brought up to date (unchanged where
+// its outcome is Unchanged or Stale), and UpdateSagaNeeded says whether
+// something terminal was written (§12 step 2). The NotLinked flags of the
+// result are left false: whether a row matters to an instance is the
+// caller's question.
 func ApplyReportToRows(vmm vmmstate.ID, rows Rows, r Report) (ReportResult, error) {
 	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {
 		return ReportResult{}, err
