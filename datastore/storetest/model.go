@@ -21,7 +21,8 @@ type model struct {
 }
 
 // testModel draws random sequences of operations — VMM writes, failures,
-// deletions, instance runtime writes, locks and unlocks by three sagas —
+// deletions, sled reports, instance runtime writes, locks and unlocks by
+// three sagas —
 // and checks every answer and the records after every step against the
 // model. Each sequence uses fresh records in the same store.
 func testModel(f *fixture) {
@@ -38,7 +39,7 @@ func testModel(f *fixture) {
 		for step := range rapid.IntRange(1, 30).Draw(t, "steps") {
 			i := rapid.IntRange(0, len(m.vmms)-1).Draw(t, "vmm")
 			v := &m.vmms[i]
-			switch op := rapid.IntRange(0, 5).Draw(t, "op"); op {
+			switch op := rapid.IntRange(0, 6).Draw(t, "op"); op {
 			case 0: // vmm_update_runtime
 				rt := vmmstate.Runtime{State: rapid.SampledFrom(states).Draw(t, "state"),
 					Generation: gen(uint32(rapid.IntRange(0, 12).Draw(t, "gen"))), TimeUpdated: at(step)}
@@ -95,6 +96,18 @@ func testModel(f *fixture) {
 					want, m.in = datastore.Result{Applied: true}, next
 				}
 				m.check(t, "instance_updater_unlock", got, err, want, wantErr)
+			case 6: // sled_report of the VMM alone: §8.2's guard, as Observe
+				r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{
+					State:      rapid.SampledFrom(vmmstate.AllSledAgentStates()).Draw(t, "reported"),
+					Generation: gen(uint32(rapid.IntRange(0, 12).Draw(t, "reported gen"))), TimeUpdated: at(step)}}
+				reported := r.VMM.Runtime()
+				got, err := f.st.SledReport(f.ctx, v.ID, r)
+				want, next, wantErr := m.vmmWrite(i, func(r vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) { return r.Observe(reported) })
+				m.check(t, "sled_report", got.VMM, err, want, wantErr)
+				if err == nil && got.UpdateSagaNeeded != (want.Applied && reported.State.IsTerminal()) {
+					t.Fatalf("sled_report: UpdateSagaNeeded %v after %+v of %v", got.UpdateSagaNeeded, want, reported.State)
+				}
+				v.Runtime = next
 			}
 			m.compare(t, f)
 		}
