@@ -22,9 +22,8 @@ type model struct {
 
 // testModel draws random sequences of operations — VMM writes, failures,
 // deletions, sled reports, instance runtime writes, locks and unlocks by
-// three sagas —
-// and checks every answer and the records after every step against the
-// model. Each sequence uses fresh records in the same store.
+// three sagas — and checks every answer and the records after every step
+// against the model. Each sequence uses fresh records in the same store.
 func testModel(f *fixture) {
 	rapid.Check(f.t, func(t *rapid.T) {
 		in := f.noVMM(f.instance())
