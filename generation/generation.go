@@ -71,48 +71,60 @@ func FromUint64(n uint64) (Generation, error) {
 
 // Parse decodes the decimal form written by String. Signs, spaces and
 // values outside 0..Max are errors.
-func Parse(s string) (Generation, error) {
-	// Anything past 40 bytes cannot be a generation; clip it in the message.
-	// Every other malformed input is refused by strconv below.
-	if s == "" || len(s) > 40 {
-		return Generation{}, &Error{Input: strconv.Quote(clip.String(s, clipLimit)), Err: ErrSyntax}
-	}
-	if s[0] == '-' {
-		if _, err := strconv.ParseInt(s, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-			return Generation{}, &Error{Input: strconv.Quote(s), Err: ErrNegative}
-		}
-		return Generation{}, &Error{Input: strconv.Quote(s), Err: ErrSyntax}
-	}
-	u, err := strconv.ParseUint(s, 10, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange):
-		return Generation{}, &Error{Input: strconv.Quote(s), Err: ErrOverflow}
-	case err != nil:
-		return Generation{}, &Error{Input: strconv.Quote(s), Err: ErrSyntax}
-	}
-	return FromUint64(u)
-}
-
-// clipLimit bounds how much of a refused input an error message repeats.
-const clipLimit = 40
+func Parse(s string) (Generation, error) { return parse(s) }
 
 // ParseBytes is Parse for a byte slice, without converting it to a string
 // on the success path.
-func ParseBytes(b []byte) (Generation, error) {
-	if len(b) == 0 || len(b) > 19 || b[0] < '0' || b[0] > '9' {
-		return Parse(string(b))
+func ParseBytes(b []byte) (Generation, error) { return parse(b) }
+
+// clipLimit bounds how much of a refused input an error message repeats;
+// no input longer than that can be a generation.
+const clipLimit = 40
+
+// rangeErr is the error for a run of digits too long for 64 bits.
+func rangeErr(negative bool) error {
+	if negative {
+		return ErrNegative
 	}
+	return ErrOverflow
+}
+
+// parse is Parse and ParseBytes: one reading of the decimal form. The
+// input is a run of ASCII digits, or a '-' and a run of digits, which is
+// a negative number and refused as one (ErrNegative); anything else is
+// ErrSyntax, and a run of digits past Max is ErrOverflow. The errors are
+// strconv's: a run that passes 64 bits is out of range even if a bad byte
+// follows.
+func parse[T string | []byte](s T) (Generation, error) {
+	if len(s) == 0 || len(s) > clipLimit {
+		return Generation{}, &Error{Input: strconv.Quote(clip.String(string(s), clipLimit)), Err: ErrSyntax}
+	}
+	digits := s
+	if s[0] == '-' {
+		digits = s[1:]
+	}
+	if len(digits) == 0 {
+		return Generation{}, &Error{Input: strconv.Quote(string(s)), Err: ErrSyntax}
+	}
+	negative := len(digits) < len(s)
 	var n uint64
-	for _, c := range b {
+	for i := range len(digits) {
+		c := digits[i]
 		if c < '0' || c > '9' {
-			return Parse(string(b))
+			return Generation{}, &Error{Input: strconv.Quote(string(s)), Err: ErrSyntax}
 		}
-		n = n*10 + uint64(c-'0')
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			// Past what 64 bits hold: out of range, whatever follows (as
+			// strconv decides it).
+			return Generation{}, &Error{Input: strconv.Quote(string(s)), Err: rangeErr(negative)}
+		}
+		n = n*10 + d
 	}
-	if n > Max {
-		return Parse(string(b))
+	if negative {
+		return Generation{}, &Error{Input: strconv.Quote(string(s)), Err: ErrNegative}
 	}
-	return Generation{int64(n)}, nil
+	return FromUint64(n)
 }
 
 // Int64 returns g as the signed value stored in the database.
@@ -176,7 +188,7 @@ func (g Generation) MarshalText() ([]byte, error) { return g.AppendText(nil) }
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error g is unchanged.
 func (g *Generation) UnmarshalText(b []byte) error {
-	v, err := Parse(string(b))
+	v, err := ParseBytes(b)
 	if err != nil {
 		return err
 	}
@@ -205,7 +217,7 @@ func (g *Generation) Scan(src any) error {
 	case int64:
 		v, err = FromInt64(x)
 	case []byte:
-		v, err = Parse(string(x))
+		v, err = ParseBytes(x)
 	case string:
 		v, err = Parse(x)
 	case nil:
