@@ -256,6 +256,12 @@ func TestErrorMessage(t *testing.T) {
 			"generation -1: negative generation number (want an integer between 0 and 9223372036854775807)"},
 		{func() error { _, err := generation.FromUint64(math.MaxUint64); return err }(),
 			"generation 18446744073709551615: generation number too large (want an integer between 0 and 9223372036854775807)"},
+		// A number that fits 64 bits is named by its value; one past them,
+		// as written (strconv's range error, the same for ParseBytes).
+		{func() error { _, err := generation.Parse("18446744073709551615"); return err }(),
+			"generation 18446744073709551615: generation number too large (want an integer between 0 and 9223372036854775807)"},
+		{func() error { _, err := generation.ParseBytes([]byte("018446744073709551616")); return err }(),
+			`generation "018446744073709551616": generation number too large (want an integer between 0 and 9223372036854775807)`},
 		{func() error { _, err := generation.Parse("x1"); return err }(),
 			`generation "x1": generation is not a decimal integer (want an integer between 0 and 9223372036854775807)`},
 		// A JSON string is named as it was written, not quoted again.
