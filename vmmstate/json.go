@@ -51,16 +51,9 @@ func decodeState(d *jsonread.Decoder) State {
 		var st State
 		o := d.Object(failedKeys)
 		for o.Next() {
-			s := d.String(reasonsAccepted)
-			if d.Failed() {
-				break
+			if r, ok := jsonread.Parsed(d, reasonsAccepted, failure.ParseReason); ok {
+				st = Failed(r)
 			}
-			r, err := failure.ParseReason(string(s))
-			if err != nil {
-				d.Fail("unknown value "+strconv.Quote(string(s)), strconv.Quote(string(s)), reasonsAccepted, err)
-				break
-			}
-			st = Failed(r)
 		}
 		return st
 	}
@@ -213,14 +206,7 @@ func (v *VMM) UnmarshalJSON(b []byte) error {
 		case 3:
 			row.State = jsonread.Enum(&d, kinds)
 		case 4:
-			if s := d.String(reasonsAccepted); !d.Failed() && s != nil {
-				r, err := failure.ParseReason(string(s))
-				if err != nil {
-					q := strconv.Quote(string(s))
-					d.Fail("unknown value "+q, q, reasonsAccepted, err)
-				}
-				row.FailureReason.V, row.FailureReason.Valid = r, true
-			}
+			row.FailureReason.V, row.FailureReason.Valid = jsonread.Parsed(&d, reasonsAccepted, failure.ParseReason)
 		case 5:
 			row.StateGeneration = d.Generation()
 		case 6:

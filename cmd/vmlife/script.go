@@ -237,22 +237,9 @@ func (a *argDecoder) vmmRuntime(key string) vmmstate.Runtime {
 		for o.Next() {
 			switch o.Key() {
 			case 0:
-				s := d.String(strings.Join(names(vmmstate.AllKinds()), ", "))
-				if !d.Failed() {
-					k, err := vmmstate.ParseKind(string(s))
-					if err != nil {
-						d.Fail("unknown value "+strconv.Quote(string(s)), string(s), strings.Join(names(vmmstate.AllKinds()), ", "), err)
-					}
-					row.State = k
-				}
+				row.State, _ = jsonread.Parsed(d, strings.Join(names(vmmstate.AllKinds()), ", "), vmmstate.ParseKind)
 			case 1:
-				if s := d.String(strings.Join(names(failure.AllReasons()), ", ")); s != nil && !d.Failed() {
-					r, err := failure.ParseReason(string(s))
-					if err != nil {
-						d.Fail("unknown value "+strconv.Quote(string(s)), string(s), strings.Join(names(failure.AllReasons()), ", "), err)
-					}
-					row.FailureReason.V, row.FailureReason.Valid = r, true
-				}
+				row.FailureReason.V, row.FailureReason.Valid = jsonread.Parsed(d, strings.Join(names(failure.AllReasons()), ", "), failure.ParseReason)
 			case 2:
 				row.StateGeneration = d.Generation()
 			case 3:

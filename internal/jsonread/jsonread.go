@@ -739,6 +739,23 @@ func Enum[E ~uint8](d *Decoder, t *enum.Table[E]) E {
 	return v
 }
 
+// Parsed is Enum for a type whose table lives in another package and is
+// known here only by its exported parser, such as failure.ParseReason:
+// it reads a string and parses it, failing with the accepted values. ok
+// is false when the value was null (where null is allowed) or refused.
+func Parsed[E any](d *Decoder, accepted string, parse func(string) (E, error)) (v E, ok bool) {
+	s := d.String(accepted)
+	if s == nil || d.err != nil {
+		return v, false
+	}
+	v, err := parse(string(s))
+	if err != nil {
+		d.Fail("unknown value "+quoted(s), quoted(s), accepted, err)
+		return v, false
+	}
+	return v, true
+}
+
 // UUID reads a UUID string; with nonNil the nil UUID is refused (an id
 // that identifies nothing). A null where the key is optional reads as the
 // nil UUID.

@@ -279,3 +279,35 @@ func TestPropDecodeWhatEncodingJSONWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestParsed: an enum known by its parser reads like one known by its
+// table — a good value, null where null is allowed, and an unknown value
+// refused with the accepted list and the parser's error.
+func TestParsed(t *testing.T) {
+	keys := NewKeys(Opt("c"))
+	read := func(doc string) (color, bool, error) {
+		var d Decoder
+		d.Reset([]byte(doc))
+		var (
+			c  color
+			ok bool
+		)
+		o := d.Object(keys)
+		for o.Next() {
+			c, ok = Parsed(&d, colors.Accepted(), colors.Parse)
+		}
+		return c, ok, d.End()
+	}
+	if c, ok, err := read(`{"c":"green"}`); err != nil || !ok || c != 2 {
+		t.Errorf("green: %v, %v, %v", c, ok, err)
+	}
+	if c, ok, err := read(`{"c":null}`); err != nil || ok || c != 0 {
+		t.Errorf("null: %v, %v, %v", c, ok, err)
+	}
+	_, ok, err := read(`{"c":"blue"}`)
+	var de *wire.DecodeError
+	if ok || !errors.As(err, &de) || !errors.Is(err, enum.ErrUnknown) ||
+		err.Error() != `c: unknown value "blue" (accepted: red, green, or null)` {
+		t.Errorf("blue: %v, %v", ok, err)
+	}
+}
