@@ -397,9 +397,9 @@ func TestSQLNull(t *testing.T) {
 	}
 }
 
-// TestParseBytesFastPath pins why ParseBytes exists: plain digits decode
-// without converting the bytes to a string or allocating.
-func TestParseBytesFastPath(t *testing.T) {
+// TestParseBytesDoesNotAllocate pins why ParseBytes exists: a generation
+// decodes from bytes without converting them to a string or allocating.
+func TestParseBytesDoesNotAllocate(t *testing.T) {
 	for _, text := range []string{"0", "7", "1234567890123456789"} {
 		b := []byte(text)
 		if n := testing.AllocsPerRun(100, func() { _, _ = generation.ParseBytes(b) }); n != 0 {
