@@ -100,6 +100,13 @@ type Store interface {
 	VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error)
 }
 
+// InstanceRow is an instance record with its soft-deletion time (zero: not
+// deleted).
+type InstanceRow struct {
+	Instance    instancestate.Instance
+	TimeDeleted time.Time
+}
+
 // VMMRow is a VMM record with its soft-deletion time (zero: not deleted).
 type VMMRow struct {
 	VMM         vmmstate.VMM

@@ -1,9 +1,7 @@
 package datastore
 
 import (
-	"bytes"
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -22,20 +20,15 @@ import (
 // soft-deleted as in Omicron. The zero value is not ready; use NewMemory.
 type Memory struct {
 	mu         sync.Mutex
-	instances  map[instancestate.ID]*instanceRow
+	instances  map[instancestate.ID]*InstanceRow
 	vmms       map[vmmstate.ID]*VMMRow
 	migrations map[migration.ID]*MigrationRow
-}
-
-type instanceRow struct {
-	in          instancestate.Instance
-	timeDeleted time.Time
 }
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
 	return &Memory{
-		instances:  make(map[instancestate.ID]*instanceRow),
+		instances:  make(map[instancestate.ID]*InstanceRow),
 		vmms:       make(map[vmmstate.ID]*VMMRow),
 		migrations: make(map[migration.ID]*MigrationRow),
 	}
@@ -62,9 +55,9 @@ func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) 
 	}
 	defer m.mu.Unlock()
 	if row, ok := m.instances[in.ID]; ok {
-		return row.in, nil
+		return row.Instance, nil
 	}
-	m.instances[in.ID] = &instanceRow{in: in}
+	m.instances[in.ID] = &InstanceRow{Instance: in}
 	return in, nil
 }
 
@@ -103,7 +96,7 @@ func (m *Memory) MigrationInsert(ctx context.Context, rec migration.Record) (mig
 }
 
 // instance returns the live row of id, or a not_found *Error for op.
-func (m *Memory) instance(op string, id instancestate.ID) (*instanceRow, error) {
+func (m *Memory) instance(op string, id instancestate.ID) (*InstanceRow, error) {
 	row, ok := m.instances[id]
 	if !ok {
 		return nil, refuse(op, KindNotFound, "no instance %v", id)
@@ -113,9 +106,9 @@ func (m *Memory) instance(op string, id instancestate.ID) (*instanceRow, error) 
 
 // snapshot reads an instance with its linked records, deleted ones absent
 // (§8.1 instance_fetch_all).
-func (m *Memory) snapshot(row *instanceRow) instancestate.Snapshot {
-	s := instancestate.Snapshot{Instance: row.in}
-	rt := row.in.Runtime
+func (m *Memory) snapshot(row *InstanceRow) instancestate.Snapshot {
+	s := instancestate.Snapshot{Instance: row.Instance}
+	rt := row.Instance.Runtime
 	if v, ok := m.vmms[rt.ActiveVMM]; ok && !rt.ActiveVMM.IsZero() && v.TimeDeleted.IsZero() {
 		s.Active = v.VMM
 	}
@@ -131,8 +124,8 @@ func (m *Memory) snapshot(row *instanceRow) instancestate.Snapshot {
 // InstanceFetchAll implements Store.
 func (m *Memory) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
 	const op = "instance_fetch_all"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Snapshot, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Snapshot, error) {
+		if !row.TimeDeleted.IsZero() {
 			return instancestate.Snapshot{}, refuse(op, KindNotFound, "instance %v is deleted", id)
 		}
 		return m.snapshot(row), nil
@@ -168,8 +161,8 @@ func (m *Memory) MigrationFetch(ctx context.Context, id migration.ID) (Migration
 // InstanceUpdateRuntime implements Store.
 func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error) {
 	const op = "instance_update_runtime"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
-		next := row.in
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
+		next := row.Instance
 		next.Runtime = rt
 		if intent != instancestate.IntentUnchanged {
 			next.IntendedState = intent
@@ -178,12 +171,12 @@ func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 			return Result{}, classify(op, err)
 		}
 		switch {
-		case !row.timeDeleted.IsZero():
+		case !row.TimeDeleted.IsZero():
 			return notApplied(ReasonDeleted), nil
-		case !rt.Generation.After(row.in.Runtime.Generation):
+		case !rt.Generation.After(row.Instance.Runtime.Generation):
 			return notApplied(ReasonStale), nil
 		}
-		row.in = next
+		row.Instance = next
 		return applied(), nil
 	})
 }
@@ -194,14 +187,14 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 	if !intent.IsValid() {
 		return Result{}, refuse(op, KindInvalidRequest, "intended state %v", intent)
 	}
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		switch {
-		case !row.timeDeleted.IsZero():
+		case !row.TimeDeleted.IsZero():
 			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
-		case row.in.IntendedState == intent:
+		case row.Instance.IntendedState == intent:
 			return notApplied(ReasonUnchanged), nil
 		}
-		row.in.IntendedState = intent
+		row.Instance.IntendedState = intent
 		return applied(), nil
 	})
 }
@@ -209,14 +202,14 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 // InstanceSetMigrationIDs implements Store.
 func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
 	const op = "instance_set_migration_ids"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Instance, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {
+		if !row.TimeDeleted.IsZero() {
 			return instancestate.Instance{}, refuse(op, KindConflict, "another migration is already in progress")
 		}
 		// §8.1 (c) reads the linked target and migration rows even when they
 		// are deleted.
 		s := m.snapshot(row)
-		rt := row.in.Runtime
+		rt := row.Instance.Runtime
 		if v, ok := m.vmms[rt.TargetVMM]; ok && !rt.TargetVMM.IsZero() {
 			s.Target = v.VMM
 		}
@@ -227,7 +220,7 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 		if err != nil {
 			return instancestate.Instance{}, classify(op, err)
 		}
-		row.in = in
+		row.Instance = in
 		return in, nil
 	})
 }
@@ -235,19 +228,19 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 // InstanceUnsetMigrationIDs implements Store.
 func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error) {
 	const op = "instance_unset_migration_ids"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		switch {
-		case !row.timeDeleted.IsZero():
+		case !row.TimeDeleted.IsZero():
 			return notApplied(ReasonDeleted), nil
-		case row.in.Runtime.MigrationID != mig || row.in.Runtime.TargetVMM != target || mig.IsZero():
+		case row.Instance.Runtime.MigrationID != mig || row.Instance.Runtime.TargetVMM != target || mig.IsZero():
 			return notApplied(ReasonUnchanged), nil
 		}
-		g, err := row.in.Runtime.Generation.Next()
+		g, err := row.Instance.Runtime.Generation.Next()
 		if err != nil {
 			return Result{}, refuse(op, KindInvalidRequest, "%v", err)
 		}
-		row.in.Runtime.MigrationID, row.in.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
-		row.in.Runtime.Generation, row.in.Runtime.TimeUpdated = g, now
+		row.Instance.Runtime.MigrationID, row.Instance.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
+		row.Instance.Runtime.Generation, row.Instance.Runtime.TimeUpdated = g, now
 		return applied(), nil
 	})
 }
@@ -255,15 +248,15 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 // InstanceUpdaterLock implements Store.
 func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_lock"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Lock, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Lock, error) {
+		if !row.TimeDeleted.IsZero() {
 			return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
 		}
-		in, l, err := row.in.Lock(saga)
+		in, l, err := row.Instance.Lock(saga)
 		if err != nil {
 			return instancestate.Lock{}, classify(op, err)
 		}
-		row.in = in
+		row.Instance = in
 		return l, nil
 	})
 }
@@ -271,15 +264,15 @@ func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, s
 // InstanceUpdaterInheritLock implements Store.
 func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_inherit_lock"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (instancestate.Lock, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Lock, error) {
+		if !row.TimeDeleted.IsZero() {
 			return instancestate.Lock{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §21.2
 		}
-		in, l, err := row.in.InheritLock(parent, child)
+		in, l, err := row.Instance.InheritLock(parent, child)
 		if err != nil {
 			return instancestate.Lock{}, classify(op, err)
 		}
-		row.in = in
+		row.Instance = in
 		return l, nil
 	})
 }
@@ -287,18 +280,18 @@ func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestat
 // InstanceUpdaterUnlock implements Store.
 func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (Result, error) {
 	const op = "instance_updater_unlock"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
+		if !row.TimeDeleted.IsZero() {
 			return notApplied(ReasonDeleted), nil // §21.2: unlocking a deleted instance is fine
 		}
-		in, ok, err := row.in.Unlock(l)
+		in, ok, err := row.Instance.Unlock(l)
 		switch {
 		case err != nil:
 			return Result{}, classify(op, err)
 		case !ok:
 			return notApplied(ReasonUnchanged), nil
 		}
-		row.in = in
+		row.Instance = in
 		return applied(), nil
 	})
 }
@@ -306,11 +299,11 @@ func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID,
 // InstanceCommitUpdate implements Store.
 func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (Result, error) {
 	const op = "instance_commit_update"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
+		if !row.TimeDeleted.IsZero() {
 			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §9
 		}
-		in, ok, err := row.in.Commit(l, p)
+		in, ok, err := row.Instance.Commit(l, p)
 		switch {
 		case err != nil:
 			return Result{}, classify(op, err)
@@ -320,7 +313,7 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 		if err := in.Validate(); err != nil {
 			return Result{}, classify(op, err)
 		}
-		row.in = in
+		row.Instance = in
 		return applied(), nil
 	})
 }
@@ -328,15 +321,15 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 // InstanceDelete implements Store.
 func (m *Memory) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error) {
 	const op = "instance_delete"
-	return onInstance(m, ctx, op, id, func(row *instanceRow) (Result, error) {
-		if !row.timeDeleted.IsZero() {
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
+		if !row.TimeDeleted.IsZero() {
 			return notApplied(ReasonDeleted), nil // idempotent (§21.2)
 		}
 		in, err := instancestate.Delete(m.snapshot(row), now)
 		if err != nil {
 			return Result{}, &Error{Op: op, Kind: KindInvalidRequest, Message: err.Error(), Err: err}
 		}
-		row.in, row.timeDeleted = in, now
+		row.Instance, row.TimeDeleted = in, now
 		for _, mg := range m.migrations {
 			if mg.Migration.InstanceID == id && mg.TimeDeleted.IsZero() {
 				mg.TimeDeleted = now
@@ -540,7 +533,7 @@ func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) 
 	defer m.mu.Unlock()
 	var out []instancestate.ID
 	for id, row := range m.instances {
-		if !row.timeDeleted.IsZero() || row.in.IsLocked() {
+		if !row.TimeDeleted.IsZero() || row.Instance.IsLocked() {
 			continue
 		}
 		if _, required, err := instancestate.PlanUpdate(m.snapshot(row), now); err == nil && required {
@@ -560,7 +553,7 @@ func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time)
 	defer m.mu.Unlock()
 	var out []instancestate.ID
 	for id, row := range m.instances {
-		if !row.timeDeleted.IsZero() {
+		if !row.TimeDeleted.IsZero() {
 			continue
 		}
 		if r, err := instancestate.Reincarnate(m.snapshot(row), now); err == nil && r.Should {
@@ -582,7 +575,7 @@ func (m *Memory) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
 		if !row.TimeDeleted.IsZero() || !row.VMM.Runtime.State.IsDestroyable() {
 			continue
 		}
-		if in, ok := m.instances[row.VMM.InstanceID]; ok && (in.in.Runtime.ActiveVMM == id || in.in.Runtime.TargetVMM == id) {
+		if in, ok := m.instances[row.VMM.InstanceID]; ok && (in.Instance.Runtime.ActiveVMM == id || in.Instance.Runtime.TargetVMM == id) {
 			continue
 		}
 		out = append(out, id)
@@ -608,17 +601,14 @@ func (m *Memory) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmm
 
 // sortIDs sorts ids by their bytes, the order of a UUID column.
 func sortIDs[ID interface{ UUID() uuid.UUID }](ids []ID) []ID {
-	slices.SortFunc(ids, func(a, b ID) int {
-		ua, ub := a.UUID(), b.UUID()
-		return bytes.Compare(ua[:], ub[:])
-	})
+	byID(ids, ID.UUID)
 	return ids
 }
 
 // onInstance runs fn on the row of instance id under the store's lock: the
 // prologue every instance operation shares. A missing instance is
 // not_found.
-func onInstance[T any](m *Memory, ctx context.Context, op string, id instancestate.ID, fn func(*instanceRow) (T, error)) (T, error) {
+func onInstance[T any](m *Memory, ctx context.Context, op string, id instancestate.ID, fn func(*InstanceRow) (T, error)) (T, error) {
 	var zero T
 	if err := m.lock(ctx); err != nil {
 		return zero, err

@@ -22,7 +22,7 @@ func TestMemoryConformance(t *testing.T) {
 // The hot operations of a control plane on the in-memory store: a sled
 // report, the lock and commit pair, and a whole update saga.
 
-func benchStore(b *testing.B) (*datastore.Memory, instancestate.Instance, vmmstate.VMM) {
+func benchStore(b testing.TB) (*datastore.Memory, instancestate.Instance, vmmstate.VMM) {
 	b.Helper()
 	ctx := context.Background()
 	st := datastore.NewMemory()
