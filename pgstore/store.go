@@ -1,0 +1,320 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Store is datastore.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	own  bool // Close closes the pool
+}
+
+var _ datastore.Store = (*Store)(nil)
+
+// Open connects to the database dsn names (a libpq URL or key=value
+// string, as pgx reads it), checks that it answers, and brings its schema
+// to SchemaVersion. A malformed DSN, an unreachable server or a schema
+// this package does not know (ErrSchemaVersion) is an error, and nothing
+// is written.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	s, err := newStore(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.own = true
+	return s, nil
+}
+
+// New uses pool, a connection pool the caller configured and closes, and
+// brings its database's schema to SchemaVersion as Open does.
+func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	return newStore(ctx, pool)
+}
+
+func newStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	if err := pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("pgstore: the server does not answer: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool Open made; it leaves a pool given to New open.
+func (s *Store) Close() {
+	if s.own {
+		s.pool.Close()
+	}
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// micro refuses a time PostgreSQL cannot keep: TIMESTAMPTZ and INTERVAL
+// hold microseconds, and a nanosecond silently dropped would make a row
+// read back different from the one written.
+func micro(op string, ts ...time.Time) error {
+	for _, t := range ts {
+		if t.Nanosecond()%1000 != 0 {
+			return &datastore.Error{Op: op, Kind: datastore.KindInvalidRequest,
+				Message: fmt.Sprintf("time %s has nanoseconds: PostgreSQL keeps whole microseconds", t.Format(time.RFC3339Nano))}
+		}
+	}
+	return nil
+}
+
+func instanceTimes(in instancestate.Instance) []time.Time {
+	return []time.Time{in.Runtime.TimeUpdated, in.Runtime.TimeLastAutoRestarted, in.StartFailure.Time, in.VMMLost.Time,
+		time.Unix(0, int64(in.AutoRestart.Cooldown))}
+}
+
+func migrationTimes(m migration.Record) []time.Time {
+	return []time.Time{m.TimeCreated, m.Source.TimeUpdated, m.Target.TimeUpdated}
+}
+
+func instanceKeys(id instancestate.ID) keys { return keys{instance: id.UUID()} }
+func vmmKeys(id vmmstate.ID) keys           { return keys{vmms: []pgUUID{uuidOf(id.UUID())}} }
+func migrationKeys(id migration.ID) keys    { return keys{migrations: []pgUUID{uuidOf(id.UUID())}} }
+
+// InstanceInsert implements datastore.Store.
+func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+	if err := micro("instance_insert", instanceTimes(in)...); err != nil {
+		return instancestate.Instance{}, err
+	}
+	return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
+		return m.InstanceInsert(ctx, in)
+	})
+}
+
+// VMMInsert implements datastore.Store.
+func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+	if err := micro("vmm_insert", v.Runtime.TimeUpdated); err != nil {
+		return vmmstate.VMM{}, err
+	}
+	return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
+		return m.VMMInsert(ctx, v)
+	})
+}
+
+// MigrationInsert implements datastore.Store.
+func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
+	if err := micro("migration_insert", migrationTimes(rec)...); err != nil {
+		return migration.Record{}, err
+	}
+	return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
+		return m.MigrationInsert(ctx, rec)
+	})
+}
+
+// InstanceFetchAll implements datastore.Store.
+func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	return run(s, ctx, instanceKeys(id), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
+		return m.InstanceFetchAll(ctx, id)
+	})
+}
+
+// VMMFetch implements datastore.Store.
+func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (datastore.VMMRow, error) {
+	return run(s, ctx, vmmKeys(id), true, func(m *datastore.Memory) (datastore.VMMRow, error) {
+		return m.VMMFetch(ctx, id)
+	})
+}
+
+// MigrationFetch implements datastore.Store.
+func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.MigrationRow, error) {
+	return run(s, ctx, migrationKeys(id), true, func(m *datastore.Memory) (datastore.MigrationRow, error) {
+		return m.MigrationFetch(ctx, id)
+	})
+}
+
+// InstanceUpdateRuntime implements datastore.Store.
+func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (datastore.Result, error) {
+	if err := micro("instance_update_runtime", rt.TimeUpdated, rt.TimeLastAutoRestarted); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceUpdateRuntime(ctx, id, rt, intent)
+	})
+}
+
+// InstanceSetIntendedState implements datastore.Store.
+func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (datastore.Result, error) {
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceSetIntendedState(ctx, id, intent)
+	})
+}
+
+// InstanceSetMigrationIDs implements datastore.Store.
+func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+	if err := micro("instance_set_migration_ids", now); err != nil {
+		return instancestate.Instance{}, err
+	}
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Instance, error) {
+		return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+	})
+}
+
+// InstanceUnsetMigrationIDs implements datastore.Store.
+func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("instance_unset_migration_ids", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
+	})
+}
+
+// InstanceUpdaterLock implements datastore.Store.
+func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
+		return m.InstanceUpdaterLock(ctx, id, saga)
+	})
+}
+
+// InstanceUpdaterInheritLock implements datastore.Store.
+func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
+		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
+	})
+}
+
+// InstanceUpdaterUnlock implements datastore.Store.
+func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceUpdaterUnlock(ctx, id, l)
+	})
+}
+
+// InstanceCommitUpdate implements datastore.Store.
+func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
+	if err := micro("instance_commit_update", p.Runtime.TimeUpdated, p.Runtime.TimeLastAutoRestarted, p.Lost.Time); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceCommitUpdate(ctx, id, l, p)
+	})
+}
+
+// InstanceDelete implements datastore.Store.
+func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("instance_delete", now); err != nil {
+		return datastore.Result{}, err
+	}
+	k := instanceKeys(id)
+	k.allMigrations = true
+	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceDelete(ctx, id, now)
+	})
+}
+
+// VMMUpdateRuntime implements datastore.Store.
+func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
+	if err := micro("vmm_update_runtime", rt.TimeUpdated); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.VMMUpdateRuntime(ctx, id, rt)
+	})
+}
+
+// VMMMarkFailed implements datastore.Store.
+func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+	if err := micro("vmm_mark_failed", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.VMMMarkFailed(ctx, id, reason, now)
+	})
+}
+
+// VMMMarkSagaUnwound implements datastore.Store.
+func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("vmm_mark_saga_unwound", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.VMMMarkSagaUnwound(ctx, id, now)
+	})
+}
+
+// VMMMarkDeleted implements datastore.Store.
+func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("vmm_mark_deleted", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.VMMMarkDeleted(ctx, id, now)
+	})
+}
+
+// MigrationMarkFailed implements datastore.Store.
+func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("migration_mark_failed", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.MigrationMarkFailed(ctx, id, now)
+	})
+}
+
+// MigrationMarkDeleted implements datastore.Store.
+func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("migration_mark_deleted", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.MigrationMarkDeleted(ctx, id, now)
+	})
+}
+
+// InstanceListMigrations implements datastore.Store.
+func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error) {
+	k := instanceKeys(id)
+	k.allMigrations = true
+	return run(s, ctx, k, true, func(m *datastore.Memory) ([]migration.ID, error) {
+		return m.InstanceListMigrations(ctx, id)
+	})
+}
+
+// SledReport implements datastore.Store: one transaction over the VMM row
+// and the migration rows the report names.
+func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+	const op = "sled_report"
+	k := vmmKeys(vmm)
+	if err := micro(op, r.VMM.TimeUpdated); err != nil {
+		return datastore.SledReportResult{}, err
+	}
+	for _, side := range [...]*migration.Report{r.MigrationOut, r.MigrationIn} {
+		if side != nil {
+			if err := micro(op, side.TimeUpdated); err != nil {
+				return datastore.SledReportResult{}, err
+			}
+			k.migrations = append(k.migrations, uuidOf(side.MigrationID.UUID()))
+		}
+	}
+	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
+		return m.SledReport(ctx, vmm, r)
+	})
+}

@@ -1,0 +1,121 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vmlife/vmlife/datastore"
+)
+
+// MaxAttempts bounds how often one operation's transaction is tried when
+// the database asks for a retry (SQLSTATE 40001 serialization failure,
+// 40P01 deadlock), as CockroachDB requires of every client.
+const MaxAttempts = 20
+
+// errRetry is a write-back whose guard found the row changed since it was
+// read and locked: impossible while the row lock holds, and retried like a
+// serialization failure if it ever happens.
+var errRetry = errors.New("pgstore: a row changed under its lock")
+
+// retryable reports whether err asks for the transaction to run again.
+func retryable(err error) bool {
+	if errors.Is(err, errRetry) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01":
+			return true
+		case "23505", "42P07", "42710":
+			// Two first opens creating the schema at once: the loser sees
+			// the winner's table or type and retries against it.
+			return pe.ConstraintName == "" || pe.ConstraintName == "pg_type_typname_nsp_index" ||
+				pe.ConstraintName == "vmlife_schema_pkey"
+		}
+	}
+	return false
+}
+
+// inTx runs fn in a SERIALIZABLE transaction, retried while the database
+// asks for it, at most MaxAttempts times. fn must be safe to run again:
+// it reads everything it decides on inside the transaction.
+func (s *Store) inTx(ctx context.Context, readOnly bool, fn func(pgx.Tx) error) error {
+	opts := pgx.TxOptions{IsoLevel: pgx.Serializable}
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginTxFunc(ctx, s.pool, opts, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == MaxAttempts {
+			return fmt.Errorf("pgstore: gave up after %d attempts: %w", attempt, err)
+		}
+		// Back off a little, more each time, jittered so that writers
+		// that collided do not collide again.
+		d := time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond)) + 1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// keys names the rows one operation reads: an instance with the rows it
+// links, VMMs and migrations by id, and optionally every migration of the
+// instance. A writing operation locks them (FOR UPDATE) in one order —
+// instance, VMMs, migrations, each by id — so writers never deadlock.
+type keys struct {
+	instance      [16]byte
+	allMigrations bool
+	vmms          []pgUUID
+	migrations    []pgUUID
+}
+
+// run is every operation on rows: read the rows k names inside a
+// transaction, load them into a fresh datastore.Memory, run op there —
+// the in-memory store's guards are the only implementation of the rules —
+// and write back the rows op changed, each update guarded by the
+// generations it was read at. op's answer is returned once the
+// transaction has committed; a refusal changed nothing and wrote nothing.
+func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*datastore.Memory) (T, error)) (T, error) {
+	var out T
+	var opErr error
+	err := s.inTx(ctx, readOnly, func(tx pgx.Tx) error {
+		read, err := readRows(ctx, tx, k, !readOnly)
+		if err != nil {
+			return err
+		}
+		m := datastore.NewMemory()
+		if err := m.Load(ctx, read); err != nil {
+			return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+		}
+		before, err := m.Tables(ctx)
+		if err != nil {
+			return err
+		}
+		out, opErr = op(m)
+		if readOnly {
+			return nil
+		}
+		after, err := m.Tables(ctx)
+		if err != nil {
+			return err
+		}
+		return writeRows(ctx, tx, before, after)
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, opErr
+}
