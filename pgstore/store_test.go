@@ -37,6 +37,13 @@ var schemas atomic.Int64
 // every test starts from an empty database.
 func fresh(t testing.TB) *pgstore.Store {
 	t.Helper()
+	st, _ := freshDSN(t)
+	return st
+}
+
+// freshDSN is fresh, with the DSN that opens the same schema again.
+func freshDSN(t testing.TB) (*pgstore.Store, string) {
+	t.Helper()
 	ctx := context.Background()
 	base := dsn(t)
 	admin, err := pgx.Connect(ctx, base)
@@ -48,7 +55,8 @@ func fresh(t testing.TB) *pgstore.Store {
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
 		t.Fatal(err)
 	}
-	st, err := pgstore.Open(ctx, withSearchPath(base, name))
+	own := withSearchPath(base, name)
+	st, err := pgstore.Open(ctx, own)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +72,7 @@ func fresh(t testing.TB) *pgstore.Store {
 			t.Error(err)
 		}
 	})
-	return st
+	return st, own
 }
 
 // withSearchPath adds search_path to a URL or key=value DSN.

@@ -1,0 +1,204 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/generation"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/pgstore"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+func names[E fmt.Stringer](all []E) []string {
+	out := make([]string, len(all))
+	for i, e := range all {
+		out[i] = e.String()
+	}
+	return out
+}
+
+// TestSchemaEnumsAreTheLibrarys: every enum type of the schema has exactly
+// the values, in the order, of the library's table it stores.
+func TestSchemaEnumsAreTheLibrarys(t *testing.T) {
+	st := fresh(t)
+	for typ, want := range map[string][]string{
+		"vmm_state":                    names(vmmstate.AllKinds()),
+		"vmm_failure_reason":           names(failure.AllReasons()),
+		"instance_state_v2":            names(instancestate.AllNexusStates()),
+		"instance_intended_state":      names(instancestate.AllIntendedStates()),
+		"instance_auto_restart":        names(instancestate.AllAutoRestartPolicies()),
+		"migration_state":              names(migration.AllStates()),
+		"instance_start_failure_cause": names(failure.AllCauses()),
+		"instance_start_reason":        names(failure.AllStartReasons()),
+		"instance_vmm_lost_cause":      names(instancestate.AllLostCauses()),
+	} {
+		rows, err := st.Pool().Query(context.Background(), `SELECT e.enumlabel FROM pg_enum e
+			JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+			WHERE t.typname = $1 AND n.nspname = current_schema() ORDER BY e.enumsortorder`, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("type %s: %q, want the library's %q", typ, got, want)
+		}
+	}
+}
+
+// TestOpenRefusesUnknownSchemas: a database at a newer version, or with a
+// migration this package did not write, is refused and left as it was.
+func TestOpenRefusesUnknownSchemas(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ name, sql, problem string }{
+		{"newer", `INSERT INTO vmlife_schema (version, name) VALUES (2, '0002_future')`, "newer than this pgstore"},
+		{"foreign", `UPDATE vmlife_schema SET name = '0001_someone_else' WHERE version = 1`, "not a migration of this pgstore"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, dsn := freshDSN(t)
+			if _, err := st.Pool().Exec(ctx, c.sql); err != nil {
+				t.Fatal(err)
+			}
+			var before int
+			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			_, err := pgstore.Open(ctx, dsn)
+			var se *pgstore.SchemaError
+			if !errors.Is(err, pgstore.ErrSchemaVersion) || !errors.As(err, &se) || se.Problem != c.problem {
+				t.Fatalf("Open = %v, want a schema error: %s", err, c.problem)
+			}
+			var after int
+			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
+			if after != before {
+				t.Fatalf("a refused Open wrote: %d schema rows, were %d", after, before)
+			}
+		})
+	}
+}
+
+// TestOpenIsIdempotent: opening a database at this version again applies
+// nothing and keeps its rows.
+func TestOpenIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	st, dsn := freshDSN(t)
+	v := vmmstate.New(vmmstate.IDFromUUID(uuid.New()), vmmstate.InstanceIDFromUUID(uuid.New()), vmmstate.SledIDFromUUID(uuid.New()), t0)
+	if _, err := st.VMMInsert(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	again, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if row, err := again.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
+		t.Fatalf("VMMFetch after reopening = %v, %v; want %v", row.VMM, err, v)
+	}
+}
+
+// TestOpenBadInput: a malformed DSN and a server that does not answer are
+// errors that say so.
+func TestOpenBadInput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range []struct{ dsn, want string }{
+		{"postgres://%zz", "pgstore: DSN"},
+		{"port=notanumber", "pgstore: DSN"},
+		{"host=/nonexistent-vmlife-socket-dir user=postgres connect_timeout=2", "does not answer"},
+	} {
+		st, err := pgstore.Open(ctx, c.dsn)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			if st != nil {
+				st.Close()
+			}
+			t.Errorf("Open(%q) = %v, want an error containing %q", c.dsn, err, c.want)
+		}
+	}
+}
+
+// TestChecksRefuseBrokenRows: every row rule is also a CHECK, so a writer
+// that bypasses vmlife cannot store a row the library would refuse.
+func TestChecksRefuseBrokenRows(t *testing.T) {
+	st := fresh(t)
+	ctx := context.Background()
+	const inst = `INSERT INTO instance (id, state, time_state_updated, state_generation, updater_gen, intended_state,
+		active_propolis_id, target_propolis_id, migration_id, auto_restart_cooldown, start_failure_cause, vmm_lost_cause, time_vmm_lost)
+		VALUES (gen_random_uuid(), $1, now(), 1, 1, 'running', $2, $3, $4, $5, $6, $7::instance_vmm_lost_cause, $8)`
+	some := uuid.New()
+	for _, c := range []struct {
+		constraint string
+		sql        string
+		args       []any
+	}{
+		{"vmm_iff_active_propolis", inst, []any{"vmm", nil, nil, nil, nil, nil, nil, nil}},
+		{"vmm_iff_active_propolis", inst, []any{"no_vmm", some, nil, nil, nil, nil, nil, nil}},
+		{"target_needs_migration", inst, []any{"no_vmm", nil, some, nil, nil, nil, nil, nil}},
+		{"no_migration_while_creating", inst, []any{"creating", nil, nil, some, nil, nil, nil, nil}},
+		{"cooldown_positive", inst, []any{"no_vmm", nil, nil, nil, "-1 second", nil, nil, nil}},
+		{"start_failure_whole", inst, []any{"no_vmm", nil, nil, nil, nil, "internal", nil, nil}},
+		{"vmm_lost_has_cause", inst, []any{"no_vmm", nil, nil, nil, nil, nil, nil, time.Now()}},
+		{"failure_reason_iff_failed", `INSERT INTO vmm (id, instance_id, sled_id, time_state_updated, state_generation, state, failure_reason)
+			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), 1, $1, $2)`, []any{"failed", nil}},
+		{"failure_reason_iff_failed", `INSERT INTO vmm (id, instance_id, sled_id, time_state_updated, state_generation, state, failure_reason)
+			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), 1, $1, $2)`, []any{"running", "sled_off"}},
+		{"source_is_not_target", `INSERT INTO migration (id, instance_id, time_created, source_state, source_propolis_id, source_gen,
+			target_state, target_propolis_id, target_gen) VALUES (gen_random_uuid(), gen_random_uuid(), now(), 'pending', $1, 1, 'pending', $1, 1)`, []any{some}},
+	} {
+		_, err := st.Pool().Exec(ctx, c.sql, c.args...)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23514" || pe.ConstraintName != c.constraint {
+			t.Errorf("%s %v: %v, want CHECK %s to refuse it", c.constraint, c.args, err, c.constraint)
+		}
+	}
+}
+
+// TestTimesKeepMicroseconds: PostgreSQL keeps microseconds, so a time with
+// nanoseconds is refused, naming it, and nothing is written; a time with
+// microseconds reads back exactly.
+func TestTimesKeepMicroseconds(t *testing.T) {
+	st := fresh(t)
+	ctx := context.Background()
+	v := vmmstate.New(vmmstate.IDFromUUID(uuid.New()), vmmstate.InstanceIDFromUUID(uuid.New()), vmmstate.SledIDFromUUID(uuid.New()),
+		t0.Add(1500*time.Nanosecond))
+	_, err := st.VMMInsert(ctx, v)
+	if !errors.Is(err, datastore.ErrInvalidRequest) || !strings.Contains(err.Error(), "nanoseconds") {
+		t.Fatalf("VMMInsert with nanoseconds = %v, want invalid_request", err)
+	}
+	if _, err := st.VMMFetch(ctx, v.ID); !errors.Is(err, datastore.ErrNotFound) {
+		t.Fatalf("a refused insert wrote: %v", err)
+	}
+	v.Runtime.TimeUpdated = t0.Add(1500 * time.Microsecond)
+	if _, err := st.VMMInsert(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	rt := vmmstate.Runtime{State: vmmstate.Starting, Generation: generation.Of(2), TimeUpdated: t0.Add(time.Nanosecond)}
+	if _, err := st.VMMUpdateRuntime(ctx, v.ID, rt); !errors.Is(err, datastore.ErrInvalidRequest) {
+		t.Fatalf("VMMUpdateRuntime with nanoseconds = %v, want invalid_request", err)
+	}
+	if row, err := st.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
+		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
+	}
+}
