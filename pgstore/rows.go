@@ -204,41 +204,54 @@ func vmmValues(r datastore.VMMRow) []any {
 
 // scanVMM reads one row of vmmColumns.
 func scanVMM(row pgx.Row) (datastore.VMMRow, error) {
-	var (
-		id, instance, sled pgtype.UUID
-		deleted, updated   pgtype.Timestamptz
-		gen                int64
-		state              string
-		reason             pgtype.Text
-	)
-	if err := row.Scan(&id, &deleted, &instance, &sled, &updated, &gen, &state, &reason); err != nil {
+	var v vmmScan
+	if err := row.Scan(v.dest()...); err != nil {
 		return datastore.VMMRow{}, err
 	}
+	return v.row()
+}
+
+// vmmScan holds one row of vmmColumns as scanned.
+type vmmScan struct {
+	id, instance, sled pgtype.UUID
+	deleted, updated   pgtype.Timestamptz
+	gen                int64
+	state              string
+	reason             pgtype.Text
+}
+
+// dest is the scan destinations, in vmmColumns order.
+func (v *vmmScan) dest() []any {
+	return []any{&v.id, &v.deleted, &v.instance, &v.sled, &v.updated, &v.gen, &v.state, &v.reason}
+}
+
+// row reads the scanned columns strictly (D8).
+func (v *vmmScan) row() (datastore.VMMRow, error) {
 	var r vmmstate.Row
 	var err error
-	if r.State, err = vmmstate.ParseKind(state); err != nil {
+	if r.State, err = vmmstate.ParseKind(v.state); err != nil {
 		return datastore.VMMRow{}, &columnError{"vmm", "state", err}
 	}
-	if r.FailureReason.V, err = enumFrom("vmm", "failure_reason", reason, failure.ParseReason); err != nil {
+	if r.FailureReason.V, err = enumFrom("vmm", "failure_reason", v.reason, failure.ParseReason); err != nil {
 		return datastore.VMMRow{}, err
 	}
-	r.FailureReason.Valid = reason.Valid
-	if r.StateGeneration, err = genFrom("vmm", "state_generation", gen); err != nil {
+	r.FailureReason.Valid = v.reason.Valid
+	if r.StateGeneration, err = genFrom("vmm", "state_generation", v.gen); err != nil {
 		return datastore.VMMRow{}, err
 	}
-	r.TimeStateUpdated = timeFrom(updated)
+	r.TimeStateUpdated = timeFrom(v.updated)
 	rt, err := r.Runtime()
 	if err != nil {
 		return datastore.VMMRow{}, &columnError{"vmm", "state", err}
 	}
 	return datastore.VMMRow{
 		VMM: vmmstate.VMM{
-			ID:         vmmstate.IDFromUUID(id.Bytes),
-			InstanceID: vmmstate.InstanceIDFromUUID(instance.Bytes),
-			SledID:     vmmstate.SledIDFromUUID(sled.Bytes),
+			ID:         vmmstate.IDFromUUID(v.id.Bytes),
+			InstanceID: vmmstate.InstanceIDFromUUID(v.instance.Bytes),
+			SledID:     vmmstate.SledIDFromUUID(v.sled.Bytes),
 			Runtime:    rt,
 		},
-		TimeDeleted: timeFrom(deleted),
+		TimeDeleted: timeFrom(v.deleted),
 	}, nil
 }
 

@@ -314,6 +314,9 @@ func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate
 			k.migrations = append(k.migrations, uuidOf(side.MigrationID.UUID()))
 		}
 	}
+	if len(k.migrations) == 0 {
+		return s.reportVMMOnly(ctx, vmm, r)
+	}
 	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
 		return m.SledReport(ctx, vmm, r)
 	})

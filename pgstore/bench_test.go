@@ -1,0 +1,128 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/generation"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Sled reports per second through pgstore at 1, 8 and 32 writers, beside
+// the practical limit: a raw single-statement guarded UPDATE of the same
+// table on the same pool (no read, no rule, no transaction). Each writer
+// reports about a VMM of its own, so the two measure the cost of a write,
+// not contention. Compare the reports/s metrics of one run:
+//
+//	go test -run '^$' -bench SledReport -benchtime 3000x ./pgstore/
+func BenchmarkSledReport(b *testing.B) {
+	st := fresh(b)
+	for _, writers := range []int{1, 8, 32} {
+		vmms := benchVMMs(b, st, writers, vmmstate.InstanceID{})
+		b.Run(fmt.Sprintf("writers=%d/pgstore", writers), func(b *testing.B) {
+			parallelReports(b, vmms, func(ctx context.Context, v vmmstate.ID, g generation.Generation) error {
+				r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentRunning, Generation: g, TimeUpdated: t0}}
+				res, err := st.SledReport(ctx, v, r)
+				if err == nil && !res.VMM.Applied {
+					err = fmt.Errorf("report at %v not applied: %v", g, res.VMM.Reason)
+				}
+				return err
+			})
+		})
+		vmms = benchVMMs(b, st, writers, vmmstate.InstanceID{})
+		b.Run(fmt.Sprintf("writers=%d/raw_update", writers), func(b *testing.B) {
+			parallelReports(b, vmms, func(ctx context.Context, v vmmstate.ID, g generation.Generation) error {
+				tag, err := st.Pool().Exec(ctx, `UPDATE vmm SET state = 'running', state_generation = $2, time_state_updated = $3
+					WHERE id = $1 AND time_deleted IS NULL AND state_generation < $2`, v.UUID(), g.Int64(), t0)
+				if err == nil && tag.RowsAffected() != 1 {
+					err = fmt.Errorf("raw update at %v not applied", g)
+				}
+				return err
+			})
+		})
+	}
+}
+
+// benchVMM is a VMM a benchmark reports about, and the generation of its
+// last report: a benchmark function runs several times, and each run goes
+// on from the generation the last left.
+type benchVMM struct {
+	id  vmmstate.ID
+	gen uint32
+}
+
+// benchVMMs inserts one running VMM per writer, of instance, or each of
+// an instance of its own when instance is nil.
+func benchVMMs(b *testing.B, st datastore.Store, n int, instance vmmstate.InstanceID) []*benchVMM {
+	out := make([]*benchVMM, n)
+	for i := range out {
+		in := instance
+		if in.IsZero() {
+			in = vmmstate.InstanceIDFromUUID(uuid.New())
+		}
+		v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: in,
+			SledID: vmmstate.SledIDFromUUID(uuid.New()), Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
+		if _, err := st.VMMInsert(context.Background(), v); err != nil {
+			b.Fatal(err)
+		}
+		out[i] = &benchVMM{id: v.ID, gen: 2}
+	}
+	return out
+}
+
+// parallelReports splits b.N reports among one goroutine per VMM, each
+// reporting its VMM at increasing generations, and reports reports/s.
+func parallelReports(b *testing.B, vmms []*benchVMM, report func(context.Context, vmmstate.ID, generation.Generation) error) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(vmms))
+	b.ResetTimer()
+	for w, v := range vmms {
+		n := b.N / len(vmms)
+		if w < b.N%len(vmms) {
+			n++
+		}
+		wg.Go(func() {
+			for range n {
+				v.gen++
+				if err := report(ctx, v.id, generation.Of(v.gen)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
+}
+
+// BenchmarkUpdateSaga is one whole instance-update saga with nothing to
+// do (lock, read, plan, unlock), and counts its round trips to the server.
+func BenchmarkUpdateSaga(b *testing.B) {
+	st := fresh(b)
+	ctx := context.Background()
+	id := vmmstate.InstanceIDFromUUID(uuid.New())
+	vmms := benchVMMs(b, st, 1, id)
+	in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
+	in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, vmms[0].id
+	if _, err := st.InstanceInsert(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	saga := instancestate.UpdaterIDFromUUID(uuid.New())
+	for b.Loop() {
+		if o, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0); err != nil || o != datastore.UpdateNothing {
+			b.Fatal(o, err)
+		}
+	}
+}
