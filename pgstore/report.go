@@ -99,4 +99,3 @@ func (s *Store) reportVMMOnly(ctx context.Context, vmm vmmstate.ID, r instancest
 		}
 	}
 }
-
