@@ -122,64 +122,77 @@ func instanceValues(r datastore.InstanceRow) []any {
 
 // scanInstance reads one row of instanceColumns.
 func scanInstance(row pgx.Row) (datastore.InstanceRow, error) {
-	var (
-		id, active, target, mig, updater                   pgtype.UUID
-		deleted, updated, lastRestart, startFailed, lostAt pgtype.Timestamptz
-		state, intent                                      string
-		policy, sfCause, sfReason, lostCause               pgtype.Text
-		gen, updaterGen                                    int64
-		cooldown                                           pgtype.Interval
-		transient                                          pgtype.Bool
-	)
-	if err := row.Scan(&id, &deleted, &state, &updated, &gen,
-		&active, &target, &mig, &updater, &updaterGen,
-		&intent, &policy, &cooldown, &lastRestart,
-		&sfCause, &transient, &sfReason, &startFailed,
-		&lostCause, &lostAt); err != nil {
+	var in instanceScan
+	if err := row.Scan(in.dest()...); err != nil {
 		return datastore.InstanceRow{}, err
 	}
+	return in.row()
+}
+
+// instanceScan holds one row of instanceColumns as scanned.
+type instanceScan struct {
+	id, active, target, mig, updater                   pgtype.UUID
+	deleted, updated, lastRestart, startFailed, lostAt pgtype.Timestamptz
+	state, intent                                      string
+	policy, sfCause, sfReason, lostCause               pgtype.Text
+	gen, updaterGen                                    int64
+	cooldown                                           pgtype.Interval
+	transient                                          pgtype.Bool
+}
+
+// dest is the scan destinations, in instanceColumns order.
+func (c *instanceScan) dest() []any {
+	return []any{&c.id, &c.deleted, &c.state, &c.updated, &c.gen,
+		&c.active, &c.target, &c.mig, &c.updater, &c.updaterGen,
+		&c.intent, &c.policy, &c.cooldown, &c.lastRestart,
+		&c.sfCause, &c.transient, &c.sfReason, &c.startFailed,
+		&c.lostCause, &c.lostAt}
+}
+
+// row reads the scanned columns strictly.
+func (c *instanceScan) row() (datastore.InstanceRow, error) {
 	var in instancestate.Instance
 	var err error
-	in.ID = vmmstate.InstanceIDFromUUID(id.Bytes)
-	if in.Runtime.State, err = instancestate.ParseNexusState(state); err != nil {
+	in.ID = vmmstate.InstanceIDFromUUID(c.id.Bytes)
+	if in.Runtime.State, err = instancestate.ParseNexusState(c.state); err != nil {
 		return datastore.InstanceRow{}, &columnError{"instance", "state", err}
 	}
-	if in.Runtime.Generation, err = genFrom("instance", "state_generation", gen); err != nil {
+	if in.Runtime.Generation, err = genFrom("instance", "state_generation", c.gen); err != nil {
 		return datastore.InstanceRow{}, err
 	}
-	in.Runtime.TimeUpdated = timeFrom(updated)
-	in.Runtime.ActiveVMM = idFrom(active, vmmstate.IDFromUUID)
-	in.Runtime.TargetVMM = idFrom(target, vmmstate.IDFromUUID)
-	in.Runtime.MigrationID = idFrom(mig, migration.IDFromUUID)
-	in.Runtime.TimeLastAutoRestarted = timeFrom(lastRestart)
-	in.UpdaterID = idFrom(updater, instancestate.UpdaterIDFromUUID)
-	if in.UpdaterGen, err = genFrom("instance", "updater_gen", updaterGen); err != nil {
+	in.Runtime.TimeUpdated = timeFrom(c.updated)
+	in.Runtime.ActiveVMM = idFrom(c.active, vmmstate.IDFromUUID)
+	in.Runtime.TargetVMM = idFrom(c.target, vmmstate.IDFromUUID)
+	in.Runtime.MigrationID = idFrom(c.mig, migration.IDFromUUID)
+	in.Runtime.TimeLastAutoRestarted = timeFrom(c.lastRestart)
+	in.UpdaterID = idFrom(c.updater, instancestate.UpdaterIDFromUUID)
+	if in.UpdaterGen, err = genFrom("instance", "updater_gen", c.updaterGen); err != nil {
 		return datastore.InstanceRow{}, err
 	}
-	if in.IntendedState, err = instancestate.ParseIntendedState(intent); err != nil {
+	if in.IntendedState, err = instancestate.ParseIntendedState(c.intent); err != nil {
 		return datastore.InstanceRow{}, &columnError{"instance", "intended_state", err}
 	}
-	if in.AutoRestart.Policy, err = enumFrom("instance", "auto_restart_policy", policy, instancestate.ParseAutoRestartPolicy); err != nil {
+	if in.AutoRestart.Policy, err = enumFrom("instance", "auto_restart_policy", c.policy, instancestate.ParseAutoRestartPolicy); err != nil {
 		return datastore.InstanceRow{}, err
 	}
-	if in.AutoRestart.Cooldown, err = durationFrom(cooldown); err != nil {
+	if in.AutoRestart.Cooldown, err = durationFrom(c.cooldown); err != nil {
 		return datastore.InstanceRow{}, err
 	}
-	if sfCause.Valid {
-		sf := failure.StartFailure{Transient: transient.Bool, Time: timeFrom(startFailed)}
-		if sf.Cause, err = enumFrom("instance", "start_failure_cause", sfCause, failure.ParseCause); err != nil {
+	if c.sfCause.Valid {
+		sf := failure.StartFailure{Transient: c.transient.Bool, Time: timeFrom(c.startFailed)}
+		if sf.Cause, err = enumFrom("instance", "start_failure_cause", c.sfCause, failure.ParseCause); err != nil {
 			return datastore.InstanceRow{}, err
 		}
-		if sf.Reason, err = enumFrom("instance", "start_failure_reason", sfReason, failure.ParseStartReason); err != nil {
+		if sf.Reason, err = enumFrom("instance", "start_failure_reason", c.sfReason, failure.ParseStartReason); err != nil {
 			return datastore.InstanceRow{}, err
 		}
 		in.StartFailure = sf
 	}
-	if in.VMMLost.Cause, err = enumFrom("instance", "vmm_lost_cause", lostCause, instancestate.ParseLostCause); err != nil {
+	if in.VMMLost.Cause, err = enumFrom("instance", "vmm_lost_cause", c.lostCause, instancestate.ParseLostCause); err != nil {
 		return datastore.InstanceRow{}, err
 	}
-	in.VMMLost.Time = timeFrom(lostAt)
-	return datastore.InstanceRow{Instance: in, TimeDeleted: timeFrom(deleted)}, nil
+	in.VMMLost.Time = timeFrom(c.lostAt)
+	return datastore.InstanceRow{Instance: in, TimeDeleted: timeFrom(c.deleted)}, nil
 }
 
 // idFrom reads a nullable UUID column as a typed id: the nil id for NULL.

@@ -3,8 +3,10 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -12,50 +14,55 @@ import (
 
 type pgUUID = pgtype.UUID
 
-// readRows reads the rows k names, deleted or not, locking them when lock
-// is set.
-func readRows(ctx context.Context, tx pgx.Tx, k keys, lock bool) (datastore.Tables, error) {
-	forUpdate := ""
-	if lock {
-		forUpdate = " FOR UPDATE"
-	}
+// readRows begins a transaction and reads the rows k names, deleted or
+// not, in one round trip: locked (FOR UPDATE) for a write, committed with
+// the reads for a read-only operation.
+func readRows(ctx context.Context, conn *pgx.Conn, k keys, readOnly bool) (datastore.Tables, error) {
 	var t datastore.Tables
-	vmms, migs := k.vmms, k.migrations
-	if k.instance != ([16]byte{}) {
-		in, err := scanInstance(tx.QueryRow(ctx, `SELECT `+instanceColumns+` FROM instance WHERE id = $1`+forUpdate, uuidOf(k.instance)))
-		switch {
-		case err == pgx.ErrNoRows:
-		case err != nil:
-			return t, err
-		default:
-			t.Instances = append(t.Instances, in)
-			rt := in.Instance.Runtime
-			vmms = append(vmms, uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID()))
-			migs = append(migs, uuidOf(rt.MigrationID.UUID()))
-		}
+	b := &pgx.Batch{}
+	forUpdate := " FOR UPDATE"
+	if readOnly {
+		forUpdate = ""
+		b.Queue("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")
+	} else {
+		b.Queue("BEGIN ISOLATION LEVEL SERIALIZABLE")
 	}
-	vmms, migs = present(vmms), present(migs)
-	if len(vmms) > 0 {
-		rows, err := tx.Query(ctx, `SELECT `+vmmColumns+` FROM vmm WHERE id = ANY($1) ORDER BY id`+forUpdate, vmms)
-		if err != nil {
-			return t, err
-		}
-		if t.VMMs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.VMMRow, error) { return scanVMM(r) }); err != nil {
-			return t, err
-		}
+	in := uuidOf(k.instance)
+	if in.Valid {
+		b.Queue(`SELECT `+instanceColumns+` FROM instance WHERE id = $1`+forUpdate, in).Query(func(rows pgx.Rows) error {
+			var err error
+			t.Instances, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.InstanceRow, error) { return scanInstance(r) })
+			return err
+		})
 	}
-	if len(migs) > 0 || k.allMigrations {
-		rows, err := tx.Query(ctx, `SELECT `+migrationColumns+` FROM migration
-			WHERE id = ANY($1) OR ($2 AND instance_id = $3) ORDER BY id`+forUpdate,
-			migs, k.allMigrations, uuidOf(k.instance))
-		if err != nil {
-			return t, err
-		}
-		if t.Migrations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.MigrationRow, error) { return scanMigration(r) }); err != nil {
-			return t, err
-		}
+	// The rows the instance links are found by the database in the same
+	// snapshot, after the instance row is locked.
+	links := in.Valid && k.links
+	vmms, migs := present(k.vmms), present(k.migrations)
+	if links || len(vmms) > 0 {
+		b.Queue(`SELECT `+vmmColumns+` FROM vmm WHERE id = ANY($1) OR ($2 AND id IN (
+				SELECT active_propolis_id FROM instance WHERE id = $3
+				UNION ALL SELECT target_propolis_id FROM instance WHERE id = $3))
+			ORDER BY id`+forUpdate, vmms, links, in).Query(func(rows pgx.Rows) error {
+			var err error
+			t.VMMs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.VMMRow, error) { return scanVMM(r) })
+			return err
+		})
 	}
-	return t, nil
+	if links || len(migs) > 0 || k.allMigrations {
+		b.Queue(`SELECT `+migrationColumns+` FROM migration WHERE id = ANY($1)
+			OR ($2 AND id IN (SELECT migration_id FROM instance WHERE id = $4))
+			OR ($3 AND instance_id = $4)
+			ORDER BY id`+forUpdate, migs, links, k.allMigrations, in).Query(func(rows pgx.Rows) error {
+			var err error
+			t.Migrations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.MigrationRow, error) { return scanMigration(r) })
+			return err
+		})
+	}
+	if readOnly {
+		b.Queue("COMMIT")
+	}
+	return t, conn.SendBatch(ctx, b).Close()
 }
 
 // present drops NULL ids.
@@ -97,40 +104,46 @@ const (
 		AND target_propolis_id = $10 AND source_gen = $13 AND target_gen = $14`
 )
 
-// writeRows writes every row of after that is new or differs from before.
-// Both are sorted by id, as Memory.Tables returns them.
-func writeRows(ctx context.Context, tx pgx.Tx, before, after datastore.Tables) error {
-	err := writeTable(ctx, tx, before.Instances, after.Instances,
+// writeRows writes every row of after that is new or differs from before,
+// and commits, in one round trip. Both are sorted by id, as Memory.Tables
+// returns them. Each write must touch exactly one row: wrapped as
+// "SELECT 1 / count(*)", a write that touched none divides by zero, which
+// aborts the transaction before its COMMIT can keep the others, and is
+// retried (errRetry).
+func writeRows(ctx context.Context, conn *pgx.Conn, before, after datastore.Tables) error {
+	b := &pgx.Batch{}
+	queueTable(b, before.Instances, after.Instances,
 		func(r datastore.InstanceRow) [16]byte { return r.Instance.ID.UUID() },
 		func(r datastore.InstanceRow) (string, []any) { return insertInstance, instanceValues(r) },
 		func(old, r datastore.InstanceRow) (string, []any) {
 			return updateInstance, append(instanceValues(r), old.Instance.Runtime.Generation.Int64(), old.Instance.UpdaterGen.Int64())
 		})
-	if err != nil {
-		return err
-	}
-	err = writeTable(ctx, tx, before.VMMs, after.VMMs,
+	queueTable(b, before.VMMs, after.VMMs,
 		func(r datastore.VMMRow) [16]byte { return r.VMM.ID.UUID() },
 		func(r datastore.VMMRow) (string, []any) { return insertVMM, vmmValues(r) },
 		func(old, r datastore.VMMRow) (string, []any) {
 			return updateVMM, append(vmmValues(r), old.VMM.Runtime.Generation.Int64())
 		})
-	if err != nil {
-		return err
-	}
-	return writeTable(ctx, tx, before.Migrations, after.Migrations,
+	queueTable(b, before.Migrations, after.Migrations,
 		func(r datastore.MigrationRow) [16]byte { return r.Migration.ID.UUID() },
 		func(r datastore.MigrationRow) (string, []any) { return insertMigration, migrationValues(r) },
 		func(old, r datastore.MigrationRow) (string, []any) {
 			return updateMigration, append(migrationValues(r), old.Migration.Source.Generation.Int64(), old.Migration.Target.Generation.Int64())
 		})
+	b.Queue("COMMIT")
+	err := conn.SendBatch(ctx, b).Close()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "22012" {
+		return errRetry
+	}
+	return err
 }
 
-// writeTable merges one table's rows before and after an operation: a row
+// queueTable merges one table's rows before and after an operation: a row
 // only after is inserted, a changed row updated. Memory never removes a
 // row, so a row only before cannot happen.
-func writeTable[R comparable](ctx context.Context, tx pgx.Tx, before, after []R, id func(R) [16]byte,
-	insert func(R) (string, []any), update func(old, new R) (string, []any)) error {
+func queueTable[R comparable](b *pgx.Batch, before, after []R, id func(R) [16]byte,
+	insert func(R) (string, []any), update func(old, new R) (string, []any)) {
 	i := 0
 	for _, r := range after {
 		for i < len(before) && bytes.Compare(idBytes(id(before[i])), idBytes(id(r))) < 0 {
@@ -147,15 +160,8 @@ func writeTable[R comparable](ctx context.Context, tx pgx.Tx, before, after []R,
 		default:
 			sql, args = insert(r)
 		}
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return errRetry
-		}
+		b.Queue(`WITH w AS (`+sql+` RETURNING 1) SELECT 1 / count(*) FROM w`, args...)
 	}
-	return nil
 }
 
 func idBytes(u [16]byte) []byte { return u[:] }

@@ -95,8 +95,15 @@ func migrationTimes(m migration.Record) []time.Time {
 }
 
 func instanceKeys(id instancestate.ID) keys { return keys{instance: id.UUID()} }
-func vmmKeys(id vmmstate.ID) keys           { return keys{vmms: []pgUUID{uuidOf(id.UUID())}} }
-func migrationKeys(id migration.ID) keys    { return keys{migrations: []pgUUID{uuidOf(id.UUID())}} }
+
+// withLinks is k reading the rows the instance links too: the operations
+// that decide on the instance's snapshot.
+func withLinks(k keys) keys {
+	k.links = true
+	return k
+}
+func vmmKeys(id vmmstate.ID) keys        { return keys{vmms: []pgUUID{uuidOf(id.UUID())}} }
+func migrationKeys(id migration.ID) keys { return keys{migrations: []pgUUID{uuidOf(id.UUID())}} }
 
 // InstanceInsert implements datastore.Store.
 func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
@@ -130,7 +137,7 @@ func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migr
 
 // InstanceFetchAll implements datastore.Store.
 func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
-	return run(s, ctx, instanceKeys(id), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
+	return run(s, ctx, withLinks(instanceKeys(id)), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
 		return m.InstanceFetchAll(ctx, id)
 	})
 }
@@ -171,7 +178,7 @@ func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID
 	if err := micro("instance_set_migration_ids", now); err != nil {
 		return instancestate.Instance{}, err
 	}
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Instance, error) {
+	return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 		return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
 	})
 }
@@ -186,34 +193,10 @@ func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.
 	})
 }
 
-// InstanceUpdaterLock implements datastore.Store.
-func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
-		return m.InstanceUpdaterLock(ctx, id, saga)
-	})
-}
-
 // InstanceUpdaterInheritLock implements datastore.Store.
 func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
 		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
-	})
-}
-
-// InstanceUpdaterUnlock implements datastore.Store.
-func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceUpdaterUnlock(ctx, id, l)
-	})
-}
-
-// InstanceCommitUpdate implements datastore.Store.
-func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
-	if err := micro("instance_commit_update", p.Runtime.TimeUpdated, p.Runtime.TimeLastAutoRestarted, p.Lost.Time); err != nil {
-		return datastore.Result{}, err
-	}
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceCommitUpdate(ctx, id, l, p)
 	})
 }
 
@@ -222,7 +205,7 @@ func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now tim
 	if err := micro("instance_delete", now); err != nil {
 		return datastore.Result{}, err
 	}
-	k := instanceKeys(id)
+	k := withLinks(instanceKeys(id))
 	k.allMigrations = true
 	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceDelete(ctx, id, now)
@@ -256,16 +239,6 @@ func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time
 	}
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMMarkSagaUnwound(ctx, id, now)
-	})
-}
-
-// VMMMarkDeleted implements datastore.Store.
-func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("vmm_mark_deleted", now); err != nil {
-		return datastore.Result{}, err
-	}
-	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.VMMMarkDeleted(ctx, id, now)
 	})
 }
 

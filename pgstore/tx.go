@@ -51,17 +51,23 @@ func (s *Store) inTx(ctx context.Context, readOnly bool, fn func(pgx.Tx) error) 
 	if readOnly {
 		opts.AccessMode = pgx.ReadOnly
 	}
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginTxFunc(ctx, s.pool, opts, fn)
+	return retry(ctx, func() error { return pgx.BeginTxFunc(ctx, s.pool, opts, fn) })
+}
+
+// retry runs attempt until it succeeds, fails for good, or has been tried
+// MaxAttempts times.
+func retry(ctx context.Context, attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
 		if err == nil || !retryable(err) {
 			return err
 		}
-		if attempt == MaxAttempts {
-			return fmt.Errorf("pgstore: gave up after %d attempts: %w", attempt, err)
+		if n == MaxAttempts {
+			return fmt.Errorf("pgstore: gave up after %d attempts: %w", n, err)
 		}
 		// Back off a little, more each time, jittered so that writers
 		// that collided do not collide again.
-		d := time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond)) + 1)
+		d := time.Duration(rand.Int64N(int64(n)*int64(time.Millisecond)) + 1)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -70,52 +76,71 @@ func (s *Store) inTx(ctx context.Context, readOnly bool, fn func(pgx.Tx) error) 
 	}
 }
 
-// keys names the rows one operation reads: an instance with the rows it
-// links, VMMs and migrations by id, and optionally every migration of the
-// instance. A writing operation locks them (FOR UPDATE) in one order —
-// instance, VMMs, migrations, each by id — so writers never deadlock.
+// keys names the rows one operation reads: an instance (with the rows it
+// links when links is set), VMMs and migrations by id, and optionally
+// every migration of the instance. A writing operation locks them (FOR
+// UPDATE) in one order — instance, VMMs, migrations, each by id — so
+// writers never deadlock.
 type keys struct {
 	instance      [16]byte
+	links         bool
 	allMigrations bool
 	vmms          []pgUUID
 	migrations    []pgUUID
 }
 
-// run is every operation on rows: read the rows k names inside a
-// transaction, load them into a fresh datastore.Memory, run op there —
-// the in-memory store's guards are the only implementation of the rules —
-// and write back the rows op changed, each update guarded by the
-// generations it was read at. op's answer is returned once the
-// transaction has committed; a refusal changed nothing and wrote nothing.
+// run is every operation on rows but the few with a statement of their
+// own: read the rows k names inside a SERIALIZABLE transaction, load them
+// into a fresh datastore.Memory, run op there — the in-memory store's
+// guards are the one implementation of the rules — and write back the
+// rows op changed, each update guarded by the generations it was read at.
+// It is two round trips: BEGIN with every read, then every write with
+// COMMIT (a read-only operation commits with its reads: one). op's answer
+// is returned once the transaction has committed; a refusal changed
+// nothing and wrote nothing.
 func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*datastore.Memory) (T, error)) (T, error) {
 	var out T
 	var opErr error
-	err := s.inTx(ctx, readOnly, func(tx pgx.Tx) error {
-		read, err := readRows(ctx, tx, k, !readOnly)
+	err := retry(ctx, func() error {
+		c, err := s.pool.Acquire(ctx)
 		if err != nil {
+			return err
+		}
+		defer c.Release()
+		conn := c.Conn()
+		read, err := readRows(ctx, conn, k, readOnly)
+		if err != nil {
+			rollback(conn)
 			return err
 		}
 		m := datastore.NewMemory()
 		if err := m.Load(ctx, read); err != nil {
+			rollback(conn)
 			return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
 		}
-		before, err := m.Tables(ctx)
-		if err != nil {
-			return err
-		}
+		before, _ := m.Tables(ctx)
 		out, opErr = op(m)
 		if readOnly {
 			return nil
 		}
-		after, err := m.Tables(ctx)
-		if err != nil {
+		after, _ := m.Tables(ctx)
+		if err := writeRows(ctx, conn, before, after); err != nil {
+			rollback(conn)
 			return err
 		}
-		return writeRows(ctx, tx, before, after)
+		return nil
 	})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
 	return out, opErr
+}
+
+// rollback ends a transaction that failed part way. Its own error is of no
+// use: a connection it leaves broken is closed, and the pool drops it.
+func rollback(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, "ROLLBACK")
 }

@@ -315,6 +315,13 @@ func testLockingDeletedFails(f *fixture) {
 	f.expect("delete", true, 0)(f.st.InstanceDelete(f.ctx, in.ID, at(2)))
 	_, err := f.st.InstanceUpdaterLock(f.ctx, in.ID, s)
 	f.wantKind("lock after delete", err, datastore.KindNotFound)
+
+	// Deleted while unlocked: the free lock of a deleted instance is not
+	// taken either, by anyone.
+	free := f.noVMM(f.instance())
+	f.expect("delete", true, 0)(f.st.InstanceDelete(f.ctx, free.ID, at(2)))
+	_, err = f.st.InstanceUpdaterLock(f.ctx, free.ID, f.updater())
+	f.wantKind("lock of a deleted, unlocked instance", err, datastore.KindNotFound)
 }
 
 func testCannotUnlockSomeoneElses(f *fixture) {

@@ -1,0 +1,103 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// The updater lock (§9) is taken and released by one statement each (see
+// writeOnce): an update saga is a lock, a read, and a commit or unlock.
+var (
+	// Instance.Lock: a live, free lock is taken at updater_gen+1.
+	lockInstance = oneStatement("instance", instanceColumns,
+		"updater_id = $2, updater_gen = updater_gen + 1",
+		"time_deleted IS NULL AND updater_id IS NULL AND updater_gen < $3", "updater_gen")
+	// Instance.Unlock: the lock held by this saga at this generation is
+	// released at updater_gen+1.
+	unlockInstance = oneStatement("instance", instanceColumns,
+		"updater_id = NULL, updater_gen = updater_gen + 1",
+		"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4", "1")
+	// VMMMarkDeleted: a live VMM in a destroyable state (§4.2, §8.2).
+	deleteVMM = oneStatement("vmm", vmmColumns, "time_deleted = $2",
+		"time_deleted IS NULL AND state::TEXT = ANY($3)", "1")
+)
+
+// InstanceUpdaterLock implements datastore.Store.
+func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+	rule := func(m *datastore.Memory) (instancestate.Lock, error) { return m.InstanceUpdaterLock(ctx, id, saga) }
+	if saga.IsZero() {
+		return run(s, ctx, instanceKeys(id), false, rule) // refused by the rule, nothing written
+	}
+	return writeOnce(s, ctx, "instance_updater_lock", &instanceScan{}, lockInstance,
+		[]any{uuidOf(id.UUID()), uuidOf(saga.UUID()), int64(math.MaxInt64)},
+		func(gen int64) (instancestate.Lock, error) {
+			g, err := genFrom("instance", "updater_gen", gen)
+			return instancestate.Lock{Updater: saga, Gen: g}, err
+		}, rule)
+}
+
+// InstanceUpdaterUnlock implements datastore.Store.
+func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
+	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceUpdaterUnlock(ctx, id, l) }
+	if l.Updater.IsZero() {
+		return run(s, ctx, instanceKeys(id), false, rule)
+	}
+	return writeOnce(s, ctx, "instance_updater_unlock", &instanceScan{}, unlockInstance,
+		[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64)},
+		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
+}
+
+// VMMMarkDeleted implements datastore.Store.
+func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	if err := micro("vmm_mark_deleted", now); err != nil {
+		return datastore.Result{}, err
+	}
+	return writeOnce(s, ctx, "vmm_mark_deleted", &vmmScan{}, deleteVMM,
+		[]any{uuidOf(id.UUID()), timeOf(now), destroyableKinds},
+		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil },
+		func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) })
+}
+
+// Instance.Commit: a plan's runtime, intent and loss (D22) written and the
+// lock released, while this saga holds the lock at this generation and the
+// plan's generation is newer (§9, §13.4).
+var commitInstance = oneStatement("instance", instanceColumns,
+	`state = $5, time_state_updated = $6, state_generation = $7, active_propolis_id = $8,
+	target_propolis_id = $9, migration_id = $10, time_last_auto_restarted = $11,
+	intended_state = COALESCE($12, intended_state),
+	vmm_lost_cause = COALESCE($13, vmm_lost_cause),
+	time_vmm_lost = CASE WHEN $13 IS NULL THEN time_vmm_lost ELSE $14 END,
+	updater_id = NULL, updater_gen = updater_gen + 1`,
+	"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4 AND state_generation < $7", "1")
+
+// InstanceCommitUpdate implements datastore.Store.
+func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
+	const op = "instance_commit_update"
+	if err := micro(op, p.Runtime.TimeUpdated, p.Runtime.TimeLastAutoRestarted, p.Lost.Time); err != nil {
+		return datastore.Result{}, err
+	}
+	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
+	rt := p.Runtime
+	res, err := writeOnce(s, ctx, op, &instanceScan{}, commitInstance,
+		[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64),
+			rt.State.String(), timeOf(rt.TimeUpdated), rt.Generation.Int64(), uuidOf(rt.ActiveVMM.UUID()),
+			uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()), timeOf(rt.TimeLastAutoRestarted),
+			textOf(p.Intent, p.Intent != instancestate.IntentUnchanged),
+			textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time)},
+		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "23514" || pe.Code == "22P02") {
+		// The plan makes a row a CHECK refuses, or a value no column
+		// takes: the rule, on the row read under a lock, says which.
+		return run(s, ctx, instanceKeys(id), false, rule)
+	}
+	return res, err
+}

@@ -1,0 +1,110 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/vmlife/vmlife/datastore"
+)
+
+// The hottest writes — a VMM's report, taking and releasing the updater
+// lock, deleting a destroyed VMM — are one statement each, one round trip
+// and no transaction: a guarded UPDATE whose WHERE is the operation's
+// guard, beside a read of the row as it was, in the same snapshot:
+//
+//	WITH old AS (SELECT <columns> FROM <table> WHERE id = $1),
+//	     upd AS (UPDATE <table> SET … WHERE id = $1 AND <guard> RETURNING <value>)
+//	SELECT old.*, (SELECT <value> FROM upd) FROM old
+//
+// When the update wrote, its value is the answer. When it did not, the
+// row as it was says why, by the in-memory store's own rule (stale,
+// deleted, held by another saga, not found, …): the answer D25 asks for,
+// with no second read. Should that rule find the row as it was would have
+// been written — another writer came between the snapshot and the
+// update — the statement is sent again, at most maxRaceAttempts times.
+
+// maxRaceAttempts bounds how often a one-statement write is sent again
+// when it raced another writer between its snapshot and its update.
+const maxRaceAttempts = 10
+
+// oldRow is the row as it was, scanned from the statement.
+type oldRow interface {
+	dest() []any
+	tables() (datastore.Tables, error)
+}
+
+// writeOnce runs one guarded statement. onWrite gives the answer from the
+// value the update returned; rule is the operation on a Memory holding
+// the row as it was.
+func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql string, args []any,
+	onWrite func(int64) (T, error), rule func(*datastore.Memory) (T, error)) (T, error) {
+	var zero T
+	for attempt := 1; ; attempt++ {
+		var wrote pgtype.Int8
+		err := s.pool.QueryRow(ctx, sql, args...).Scan(append(old.dest(), &wrote)...)
+		found := err == nil
+		if err != nil && err != pgx.ErrNoRows {
+			return zero, err
+		}
+		if wrote.Valid {
+			return onWrite(wrote.Int64)
+		}
+		m := datastore.NewMemory()
+		if found {
+			t, err := old.tables()
+			if err == nil {
+				err = m.Load(ctx, t)
+			}
+			if err != nil {
+				return zero, fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+			}
+		}
+		before, _ := m.Tables(ctx)
+		answer, err := rule(m)
+		after, _ := m.Tables(ctx)
+		if err != nil || !changed(before, after) {
+			return answer, err
+		}
+		if attempt == maxRaceAttempts {
+			return zero, fmt.Errorf("pgstore: %s: gave up after %d attempts racing other writers", op, attempt)
+		}
+	}
+}
+
+// changed reports whether an operation on a Memory wrote any row.
+func changed(before, after datastore.Tables) bool {
+	return !equalRows(before.Instances, after.Instances) || !equalRows(before.VMMs, after.VMMs) ||
+		!equalRows(before.Migrations, after.Migrations)
+}
+
+func equalRows[R comparable](a, b []R) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// oneStatement builds the statement of a one-statement write.
+func oneStatement(table, columns, set, guard, value string) string {
+	return `WITH old AS (SELECT ` + columns + ` FROM ` + table + ` WHERE id = $1),
+		upd AS (UPDATE ` + table + ` SET ` + set + ` WHERE id = $1 AND ` + guard + ` RETURNING ` + value + `)
+		SELECT old.*, (SELECT ` + value + ` FROM upd) FROM old`
+}
+
+func (v *vmmScan) tables() (datastore.Tables, error) {
+	r, err := v.row()
+	return datastore.Tables{VMMs: []datastore.VMMRow{r}}, err
+}
+
+func (c *instanceScan) tables() (datastore.Tables, error) {
+	r, err := c.row()
+	return datastore.Tables{Instances: []datastore.InstanceRow{r}}, err
+}
