@@ -1,0 +1,50 @@
+// Package pgstore is datastore.Store on PostgreSQL: the guarded writes and
+// fleet queries of §8–§9 on a real database, with real concurrent writers.
+//
+//	st, err := pgstore.Open(ctx, "postgres://user@host/db")
+//	if err != nil { … }        // malformed DSN, silent server, unknown schema
+//	defer st.Close()
+//	res, err := st.SledReport(ctx, vmm, report)
+//
+// It is a module of its own (github.com/vmlife/vmlife/pgstore) so that the
+// driver, github.com/jackc/pgx/v5, is in the build only of programs that
+// import it.
+//
+// # Schema
+//
+// Open applies the embedded, numbered migrations (schema/NNNN_name.sql) the
+// database lacks, in one transaction, and records each in table
+// vmlife_schema; a database at a newer or unknown version is refused
+// (ErrSchemaVersion) and left as it was. The tables, enum types and columns
+// are Omicron's (instance, vmm, migration; instance_state_v2, vmm_state,
+// migration_state, …), vmlife's additions are columns of their own
+// (failure_reason, start_failure_*, vmm_lost_*), and every row rule the
+// library keeps (D17, D21) is also a CHECK.
+//
+// # How each operation is guarded
+//
+// Every rule has one home, the in-memory store: an operation reads the
+// rows it touches, runs datastore.Memory's operation on them, and writes
+// back what changed. The hot writes — a VMM's report, the updater lock
+// taken and released, a plan committed, a destroyed VMM deleted — are one
+// statement each: their guard in the WHERE clause and the row as it was in
+// the same round trip, so that a write not applied is explained (stale,
+// deleted, held by another saga, not found) by Memory's rule on that row,
+// with no second read (D25). Everything else is a SERIALIZABLE transaction
+// in two round trips — BEGIN with every read (locked FOR UPDATE, in one
+// order, so writers never deadlock), then every write with COMMIT, each
+// write guarded by the generations it read — retried on SQLSTATE 40001 and
+// 40P01 at most MaxAttempts times, as CockroachDB requires. A sled report
+// with migration sides is one such transaction. docs/pgstore.md lists each
+// statement with the guard it implements and the rule it cites.
+//
+// Times are TIMESTAMPTZ, which keeps microseconds: a time with nanoseconds
+// is refused (ErrInvalidRequest naming it) rather than rounded.
+//
+// The SQL stays in the subset CockroachDB also runs (docs/pgstore.md
+// says what was kept portable and how).
+//
+// Rules are cited by id: §… names a section of the reference behaviour
+// (docs/reference.md in the repository), D… a decision where vmlife
+// differs from it or goes further (docs/decisions.md).
+package pgstore
