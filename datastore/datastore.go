@@ -56,6 +56,23 @@ type Store interface {
 	// ones (§8.1), at generation+1.
 	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error)
 
+	// InstanceMarkAsStarting links vmm, a VMM a start saga created, as the
+	// instance's active VMM (§14, D10): instancestate.MarkAsStarting on the
+	// instance's snapshot and the VMM's row, written in one write — the
+	// instance becomes vmm at generation+1, time_last_auto_restarted is set
+	// for an auto_restart (§10.3) and a recorded loss is cleared (D22).
+	// Marking it again with the same VMM is an idempotent success that
+	// writes nothing. A start that lost a race (§14: another VMM, the
+	// intent no longer running) is ErrConflict; a missing or deleted
+	// instance or VMM is ErrNotFound.
+	InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error)
+	// InstanceRecordStartFailure records why the instance's last start
+	// failed (D13), or clears the record when f is the zero StartFailure (a
+	// start succeeded). It bumps no generation; the same record again is
+	// unchanged. An invalid f is ErrInvalidRequest; a deleted instance is
+	// ErrNotFound.
+	InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (Result, error)
+
 	// The instance-updater lock (§9).
 	InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error)
 	InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error)

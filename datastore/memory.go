@@ -245,6 +245,55 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 	})
 }
 
+// InstanceMarkAsStarting implements Store.
+func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+	const op = "instance_mark_as_starting"
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {
+		if !row.TimeDeleted.IsZero() {
+			return instancestate.Instance{}, refuse(op, KindNotFound, "instance %v is deleted", id)
+		}
+		v, ok := m.vmms[vmm]
+		if !ok || !v.TimeDeleted.IsZero() {
+			return instancestate.Instance{}, refuse(op, KindNotFound, "no VMM %v", vmm)
+		}
+		in, err := instancestate.MarkAsStarting(m.snapshot(row), v.VMM, reason, now)
+		if err == nil {
+			err = in.Validate()
+		}
+		if err != nil {
+			return instancestate.Instance{}, classify(op, err)
+		}
+		row.Instance = in
+		return in, nil
+	})
+}
+
+// InstanceRecordStartFailure implements Store.
+func (m *Memory) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (Result, error) {
+	const op = "instance_record_start_failure"
+	next := func(in instancestate.Instance) (instancestate.Instance, error) { return in.ClearStartFailure(), nil }
+	if f != (failure.StartFailure{}) {
+		if err := f.Validate(); err != nil {
+			return Result{}, refuse(op, KindInvalidRequest, "start failure: %v", err)
+		}
+		next = func(in instancestate.Instance) (instancestate.Instance, error) { return in.RecordStartFailure(f) }
+	}
+	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
+		if !row.TimeDeleted.IsZero() {
+			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id)
+		}
+		in, err := next(row.Instance)
+		switch {
+		case err != nil:
+			return Result{}, classify(op, err)
+		case in == row.Instance:
+			return notApplied(ReasonUnchanged), nil
+		}
+		row.Instance = in
+		return applied(), nil
+	})
+}
+
 // InstanceUpdaterLock implements Store.
 func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_lock"

@@ -193,6 +193,28 @@ func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.
 	})
 }
 
+// InstanceMarkAsStarting implements datastore.Store.
+func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+	if err := micro("instance_mark_as_starting", now); err != nil {
+		return instancestate.Instance{}, err
+	}
+	k := withLinks(instanceKeys(id))
+	k.vmms = []pgUUID{uuidOf(vmm.UUID())}
+	return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
+		return m.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+	})
+}
+
+// InstanceRecordStartFailure implements datastore.Store.
+func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
+	if err := micro("instance_record_start_failure", f.Time); err != nil {
+		return datastore.Result{}, err
+	}
+	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+		return m.InstanceRecordStartFailure(ctx, id, f)
+	})
+}
+
 // InstanceUpdaterInheritLock implements datastore.Store.
 func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {

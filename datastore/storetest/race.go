@@ -77,6 +77,29 @@ var guardedWrites = []guardedWrite{
 				return fmt.Sprint(err)
 			}
 	}},
+	{"§14/InstanceMarkAsStarting", func(f *fixture) ([]func() (bool, error), func() string) {
+		in := f.noVMM(f.instance())
+		f.expect("intend running", true, 0)(f.st.InstanceSetIntendedState(f.ctx, in.ID, instancestate.IntendRunning))
+		writes := make([]func() (bool, error), racers)
+		for i := range writes {
+			// Each racer is a start saga with a VMM of its own: one links
+			// it, the others find another VMM active (§14).
+			v := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
+			writes[i] = func() (bool, error) {
+				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.ID, v.ID, failure.StartReasonUser, at(5))
+				return refusedAs(err, datastore.KindConflict)
+			}
+		}
+		return writes, f.instanceEnd(in.ID)
+	}},
+	{"D13/InstanceRecordStartFailure", func(f *fixture) ([]func() (bool, error), func() string) {
+		in := f.noVMM(f.instance())
+		sf := failure.NewStartFailure(failure.CauseInternal, failure.StartReasonUser, at(5))
+		return same(func() (bool, error) {
+			res, err := f.st.InstanceRecordStartFailure(f.ctx, in.ID, sf)
+			return res.Applied, err
+		}), f.instanceEnd(in.ID)
+	}},
 	{"§8.2/VMMMarkFailed", func(f *fixture) ([]func() (bool, error), func() string) {
 		_, v := f.running()
 		return same(func() (bool, error) {

@@ -80,6 +80,8 @@ var cases = []struct {
 	{"§21.2/ListBySled", testListBySled},
 	{"§21.3/VMMAndMigrationUpdateRuntime", testVMMAndMigrationUpdateRuntime},
 	{"§21.3/MigrationQueryByInstance", testMigrationQueryByInstance},
+	{"§14/MarkAsStarting", testMarkAsStarting},
+	{"D13/RecordStartFailure", testRecordStartFailure},
 	{"§9/InheritLock", testInheritLock},
 	{"§9/UnlockAtAnotherGeneration", testUnlockAtAnotherGeneration},
 	{"§8.1/InstanceUpdateRuntimeGuards", testInstanceUpdateRuntimeGuards},
