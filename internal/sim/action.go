@@ -242,10 +242,13 @@ func (w *World) record(in *instRow, req instancestate.Request, d instancestate.D
 
 // carryOut does what a decision says.
 func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.Decision, dest *sled) {
-	if d.Intent != 0 && in.rec.IntendedState != d.Intent {
-		rec := in.rec
-		rec.IntendedState = d.Intent // D16: accepted, so the intent is written
-		w.writeInstance(in, rec)
+	// D16: the intent of an accepted request is written, in the same
+	// write as the runtime that goes with it.
+	if d.Intent != 0 && d.Action != instancestate.ActionUpdateRuntime && in.rec.IntendedState != d.Intent {
+		if _, err := w.st.InstanceSetIntendedState(w.ctx, in.rec.ID, d.Intent); err != nil {
+			w.unexpected("instance_set_intended_state", in.name, err)
+		}
+		w.reload(in)
 	}
 	switch d.Action {
 	case instancestate.ActionStartSaga:
@@ -260,9 +263,9 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 			w.violate("§10.2", in.name, "UpdateRuntime does not advance the generation")
 			return
 		}
-		rec := in.rec
-		rec.Runtime = d.Runtime
-		w.writeInstance(in, rec)
+		if !w.writeRuntime(in, "instance_update_runtime", d.Runtime, d.Intent) {
+			w.violate("§10.2", in.name, "the runtime of an accepted request was not written")
+		}
 	case instancestate.ActionMigrateSaga:
 		if in.migrates == 0 && dest != nil {
 			in.migrates++
@@ -536,6 +539,10 @@ func (w *World) reap() {
 		}
 		if m.rec.Source.IsTerminal() && m.rec.Target.IsTerminal() ||
 			w.vmms[m.rec.Source.VMM] == nil && w.vmms[m.rec.Target.VMM] == nil {
+			// Only the world forgets it: Omicron deletes a migration row
+			// only with its instance, and a sled-agent keeps naming its
+			// last migration in every report, which a deleted row would
+			// refuse (§8.2: gone).
 			delete(w.migs, m.rec.ID)
 		}
 	}

@@ -3,6 +3,8 @@ package sim
 import (
 	"strconv"
 	"strings"
+
+	"github.com/vmlife/vmlife/datastore"
 )
 
 // Fault is one kind of trouble the simulator injects. The zero value is
@@ -200,6 +202,11 @@ type Config struct {
 	// Trace keeps a line for every action taken, for tests that print a
 	// failing trace (it costs time: off by default).
 	Trace bool
+	// Store records the world's instances, VMMs and migrations: every
+	// write the control plane makes goes through it, and every snapshot is
+	// read from it. Nil is a fresh datastore.Memory. A store given here
+	// should be empty: the world's ids start again at every run.
+	Store datastore.Store
 }
 
 // The defaults. DefaultSteps is what `vmlife simulate` runs with no flags:

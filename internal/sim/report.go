@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
@@ -11,10 +12,10 @@ import (
 
 // applyReport is Nexus receiving a sled-agent's report about VMM id
 // (§12 process_vmm_update): pushed, returned by a call, or read by the
-// watcher. As in the database, the report is written to the rows it names
-// whoever links them — the VMM's own row and the migration rows of its
-// sides — with the guards of §8.2 (instancestate.ApplyReportToRows), all
-// or nothing. A terminal change asks for an update saga (§12 step 2).
+// watcher. The store writes it to the rows it names, whoever links them —
+// the VMM's own row and the migration rows of its sides — with the guards
+// of §8.2, in one transaction (sled_report). A terminal change asks for
+// an update saga (§12 step 2).
 func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 	w.stats.ReportsDelivered++
 	row := w.vmms[id]
@@ -22,38 +23,42 @@ func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 		w.stats.ReportsGone++ // the row was deleted: the sled-agent gets a 404
 		return
 	}
-	rows := instancestate.Rows{VMM: &row.vmm.Runtime,
-		MigrationOut: w.sideRow(rep.MigrationOut), MigrationIn: w.sideRow(rep.MigrationIn)}
-	res, err := instancestate.ApplyReportToRows(id, rows, rep)
-	if err != nil {
-		w.refused("ApplyReportToRows", row.name, err)
+	res, err := w.st.SledReport(w.ctx, id, rep)
+	var de *datastore.Error
+	switch {
+	case errors.As(err, &de) && de.Kind == datastore.KindGone:
+		// A side names a migration deleted with its instance (§8.2).
+		w.stats.ReportsGone++
+		return
+	case err != nil:
+		w.refused("sled_report", row.name, err)
 		return
 	}
-	w.countOutcome(res.VMMOutcome, res.MigrationInUpdated || res.MigrationOutUpdated)
+	w.reloadVMM(row)
+	for _, side := range [...]*migration.Report{rep.MigrationOut, rep.MigrationIn} {
+		if side == nil {
+			continue
+		}
+		if m := w.migs[side.MigrationID]; m != nil {
+			w.reloadMigration(m)
+		}
+	}
+	w.countOutcome(res.VMM, res.MigrationIn.Applied || res.MigrationOut.Applied)
 	if inst := w.live(row.vmm.InstanceID); inst != nil && res.UpdateSagaNeeded {
 		w.startUpdate(inst)
 	}
 }
 
-// sideRow is the migration row a report's side names, or nil when the
-// report has no such side or the row is gone.
-func (w *World) sideRow(side *migration.Report) *migration.Record {
-	if side == nil {
-		return nil
-	}
-	if m := w.migs[side.MigrationID]; m != nil {
-		return &m.rec
-	}
-	return nil
-}
-
-// countOutcome counts a delivered report by what it did.
-func (w *World) countOutcome(o vmmstate.Outcome, sides bool) {
+// countOutcome counts a delivered report by what it did to the VMM's row,
+// and whether it wrote a migration side.
+func (w *World) countOutcome(vmm datastore.Result, sides bool) {
 	switch {
-	case o == vmmstate.Applied || sides:
+	case vmm.Applied || sides:
 		w.stats.ReportsApplied++
-	case o == vmmstate.Unchanged:
+	case vmm.Reason == datastore.ReasonUnchanged:
 		w.stats.ReportsUnchanged++
+	case vmm.Reason == datastore.ReasonDeleted:
+		w.stats.ReportsGone++
 	default:
 		w.stats.ReportsStale++
 	}
@@ -66,7 +71,7 @@ func (w *World) countOutcome(o vmmstate.Outcome, sides bool) {
 func (w *World) refused(op, name string, err error) {
 	w.stats.ReportsRefused++
 	switch {
-	case errors.Is(err, vmmstate.ErrIllegalTransition), errors.Is(err, migration.ErrIllegalTransition):
+	case errors.Is(err, datastore.ErrIllegalTransition), errors.Is(err, datastore.ErrTerminal):
 		w.tracef("refused %s %s: %v", op, name, err)
 	default:
 		w.unexpected(op, name, err)
@@ -83,15 +88,15 @@ func (w *World) markFailed(id vmmstate.ID, reason failure.Reason) {
 	if row == nil {
 		return
 	}
-	rt, o, err := row.vmm.Runtime.MarkFailed(reason, w.now)
+	res, err := w.st.VMMMarkFailed(w.ctx, id, reason, w.now)
 	switch {
-	case errors.Is(err, vmmstate.ErrTerminal):
+	case errors.Is(err, datastore.ErrTerminal):
 		w.tracef("mark %s failed(%v): already %v", row.name, reason, row.vmm.Runtime.State)
 	case err != nil:
-		w.unexpected("MarkFailed", row.name, err)
+		w.unexpected("vmm_mark_failed", row.name, err)
 		return
-	case o == vmmstate.Applied:
-		row.vmm.Runtime = rt
+	case res.Applied:
+		w.reloadVMM(row)
 		w.stats.MarkedFailed[reason]++
 		w.tracef("mark %s failed(%v)", row.name, reason)
 	}

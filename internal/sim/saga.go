@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
@@ -113,7 +114,12 @@ func (s *createSaga) step(w *World) bool {
 			return true
 		}
 		w.stats.Sagas[SagaCreate].Unwound++
-		w.writeInstance(s.in, rec)
+		w.writeRuntime(s.in, "UnwindCreate", rec.Runtime, rec.IntendedState)
+		last := w.snapshot(s.in)
+		if res, err := w.st.InstanceDelete(w.ctx, s.in.rec.ID, w.now); err != nil || !res.Applied {
+			w.unexpected("instance_delete", s.in.name, fmt.Errorf("%+v: %v", res, err))
+		}
+		s.in.final = last
 		w.removeInstance(s.in)
 		w.tracef("create of %s unwound", s.in.name)
 		return true
@@ -198,20 +204,20 @@ func (s *startSaga) step(w *World) bool {
 		s.sled.reserve(r.vmm.ID)
 		s.vmm, s.created = r.vmm.ID, true
 	case stMark:
-		var vmm vmmstate.VMM
-		if row, ok := w.vmms[s.vmm]; ok {
-			vmm = row.vmm
-		}
-		rec, err := instancestate.MarkAsStarting(w.snapshot(in), vmm, s.reason, w.now)
+		// instance_mark_as_starting: MarkAsStarting on the store's rows,
+		// in one write (§14).
+		before := in.rec
+		rec, err := w.st.InstanceMarkAsStarting(w.ctx, in.rec.ID, s.vmm, s.reason, w.now)
 		if err != nil {
-			if !errors.Is(err, instancestate.ErrConflict) {
-				w.unexpected("MarkAsStarting", in.name, err)
+			if !errors.Is(err, datastore.ErrConflict) {
+				w.unexpected("instance_mark_as_starting", in.name, err)
 			}
 			w.stats.StartConflicts++
 			return s.fail(w, 0, "conflict: "+err.Error())
 		}
+		w.reload(in)
 		if s.again {
-			w.idempotent("MarkAsStarting", in, in.rec, rec)
+			w.idempotent("MarkAsStarting", in, before, rec)
 		} else {
 			s.started, s.marked = rec, true
 			if in.rec.IntendedState != instancestate.IntendRunning {
@@ -220,7 +226,6 @@ func (s *startSaga) step(w *World) bool {
 				w.stats.StartedAgainstIntent++
 			}
 		}
-		w.writeInstance(in, rec)
 		if w.replay(&s.again) {
 			return false
 		}
@@ -261,7 +266,10 @@ func (s *startSaga) step(w *World) bool {
 	case stSucceed:
 		// D13: a successful start clears the recorded failure.
 		in.starts--
-		w.writeInstance(in, in.rec.ClearStartFailure())
+		if _, err := w.st.InstanceRecordStartFailure(w.ctx, in.rec.ID, failure.StartFailure{}); err != nil {
+			w.unexpected("instance_record_start_failure", in.name, err)
+		}
+		w.reload(in)
 		w.stats.Sagas[SagaStart].Completed++
 		w.tracef("start saga %s succeeded: %s on %s", in.name, w.vmmName(s.vmm), s.sled.name)
 		return true
@@ -297,15 +305,20 @@ func (s *startSaga) undo(w *World) bool {
 			w.stats.MarkUndoLost++
 			break
 		}
-		rec, applied, err := instancestate.UnwindStart(in.rec, s.started, w.now)
-		switch {
-		case err != nil:
+		// The undo is the runtime UnwindStart makes of the one the saga
+		// wrote, with the generation guard: it applies exactly while the
+		// stored runtime is still that one (§14).
+		before := in.rec
+		undone, _, err := instancestate.UnwindStart(s.started, s.started, w.now)
+		if err != nil {
 			w.unexpected("UnwindStart", in.name, err)
+			break
+		}
+		applied := w.writeRuntime(in, "UnwindStart", undone.Runtime, instancestate.IntentUnchanged)
+		switch {
 		case s.again:
-			w.idempotent("UnwindStart", in, in.rec, rec)
-		case applied:
-			w.writeInstance(in, rec)
-		default:
+			w.idempotent("UnwindStart", in, before, in.rec)
+		case !applied:
 			w.stats.UnwindStartSkipped++
 		}
 		if w.replay(&s.again) {
@@ -343,12 +356,11 @@ func (s *startSaga) finishUnwind(w *World) bool {
 	if d.Action != instancestate.ActionStartSaga || in.rec.IntendedState != instancestate.IntendRunning {
 		return true
 	}
-	rec, err := in.rec.RecordStartFailure(failure.NewStartFailure(s.cause, s.reason, w.now))
-	if err != nil {
-		w.unexpected("RecordStartFailure", in.name, err)
+	if _, err := w.st.InstanceRecordStartFailure(w.ctx, in.rec.ID, failure.NewStartFailure(s.cause, s.reason, w.now)); err != nil {
+		w.unexpected("instance_record_start_failure", in.name, err)
 		return true
 	}
-	w.writeInstance(in, rec)
+	w.reload(in)
 	w.tracef("start of %s failed: %v", in.name, s.cause)
 	return true
 }
@@ -388,15 +400,14 @@ func unwound(w *World, id vmmstate.ID) {
 	if row == nil {
 		return
 	}
-	rt, o, err := row.vmm.Runtime.Transition(vmmstate.SagaUnwound, w.now)
+	_, err := w.st.VMMMarkSagaUnwound(w.ctx, id, w.now)
 	switch {
-	case errors.Is(err, vmmstate.ErrTerminal):
+	case errors.Is(err, datastore.ErrTerminal):
 		w.stats.UnwoundAlreadyTerminal++
 	case err != nil:
-		w.unexpected("Transition to saga_unwound", row.name, err)
-	case o == vmmstate.Applied:
-		row.vmm.Runtime = rt
+		w.unexpected("vmm_mark_saga_unwound", row.name, err)
 	}
+	w.reloadVMM(row)
 }
 
 // ---- migrate (§15) ----
@@ -464,24 +475,30 @@ func (s *migrateSaga) step(w *World) bool {
 		s.target, s.created = r.vmm.ID, true
 	case mCreateMigration:
 		s.mig = migration.IDFromUUID(w.newUUID('m'))
-		m := &migRow{rec: migration.New(s.mig, in.rec.ID, s.src, s.target, w.now)}
+		rec, err := w.st.MigrationInsert(w.ctx, migration.New(s.mig, in.rec.ID, s.src, s.target, w.now))
+		if err != nil {
+			w.unexpected("migration_insert", in.name, err)
+			return s.fail(w, "migration record")
+		}
+		m := &migRow{rec: rec}
 		m.lastSrc, m.lastDst = m.rec.Source.Generation, m.rec.Target.Generation
 		w.migs[s.mig] = m
 		w.migOrder = append(w.migOrder, m)
 		s.migCreated = true
 	case mSetIDs:
-		rec, err := instancestate.SetMigrationIDs(w.snapshot(in), s.src, s.mig, s.target, w.now)
+		before := in.rec
+		rec, err := w.st.InstanceSetMigrationIDs(w.ctx, in.rec.ID, s.src, s.mig, s.target, w.now)
 		if err != nil {
-			if !errors.Is(err, instancestate.ErrConflict) {
-				w.unexpected("SetMigrationIDs", in.name, err)
+			if !errors.Is(err, datastore.ErrConflict) {
+				w.unexpected("instance_set_migration_ids", in.name, err)
 			}
 			w.stats.MigrateConflicts++
 			return s.fail(w, "conflict: "+err.Error())
 		}
+		w.reload(in)
 		if s.again {
-			w.idempotent("SetMigrationIDs", in, in.rec, rec)
+			w.idempotent("SetMigrationIDs", in, before, rec)
 		}
-		w.writeInstance(in, rec)
 		if w.replay(&s.again) {
 			return false
 		}
@@ -545,12 +562,10 @@ func (s *migrateSaga) undo(w *World) bool {
 	case s.migCreated:
 		s.migCreated = false
 		if m := w.migs[s.mig]; m != nil {
-			rec, _, err := m.rec.MarkFailed(w.now)
-			if err != nil {
-				w.unexpected("MarkFailed", s.in.name, err)
-			} else {
-				m.rec = rec
+			if _, err := w.st.MigrationMarkFailed(w.ctx, s.mig, w.now); err != nil {
+				w.unexpected("migration_mark_failed", s.in.name, err)
 			}
+			w.reloadMigration(m)
 		}
 	case s.created:
 		s.created = false
@@ -628,12 +643,10 @@ func (s *updateSaga) unlock(w *World) {
 	if s.in.deleted {
 		return
 	}
-	rec, _, err := s.in.rec.Unlock(s.lock)
-	if err != nil {
-		w.unexpected("Unlock", s.in.name, err)
-		return
+	if _, err := w.st.InstanceUpdaterUnlock(w.ctx, s.in.rec.ID, s.lock); err != nil {
+		w.unexpected("instance_updater_unlock", s.in.name, err)
 	}
-	w.writeInstance(s.in, rec)
+	w.reload(s.in)
 }
 
 func (s *updateSaga) step(w *World) bool {
@@ -647,21 +660,22 @@ func (s *updateSaga) step(w *World) bool {
 		if s.updater.IsZero() {
 			s.updater = instancestate.UpdaterIDFromUUID(w.newUUID('u'))
 		}
-		rec, l, err := in.rec.Lock(s.updater)
-		if errors.Is(err, instancestate.ErrAlreadyLocked) && !s.again {
+		before := in.rec
+		l, err := w.st.InstanceUpdaterLock(w.ctx, in.rec.ID, s.updater)
+		if errors.Is(err, datastore.ErrAlreadyLocked) && !s.again {
 			return s.done(w, "locked")
 		}
 		if err != nil {
-			w.unexpected("Lock", in.name, err)
+			w.unexpected("instance_updater_lock", in.name, err)
 			return s.done(w, "error")
 		}
+		w.reload(in)
 		if s.again && l != s.lock {
 			w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("Lock run again gave %+v, then %+v", s.lock, l))
 		}
 		if s.again {
-			w.idempotent("Lock", in, in.rec, rec)
+			w.idempotent("Lock", in, before, in.rec)
 		}
-		w.writeInstance(in, rec)
 		s.lock = l
 		if w.replay(&s.again) {
 			return false
@@ -674,19 +688,20 @@ func (s *updateSaga) step(w *World) bool {
 		} else {
 			parent = instancestate.Lock{Updater: s.updater, Gen: s.lock.Gen} // the replay passes the parent's lock again
 		}
-		rec, l, err := in.rec.InheritLock(parent, s.child)
+		before := in.rec
+		l, err := w.st.InstanceUpdaterInheritLock(w.ctx, in.rec.ID, parent, s.child)
 		if err != nil {
-			w.unexpected("InheritLock", in.name, err)
+			w.unexpected("instance_updater_inherit_lock", in.name, err)
 			s.unlock(w)
 			return s.done(w, "error")
 		}
+		w.reload(in)
 		if s.again {
-			w.idempotent("InheritLock", in, in.rec, rec)
+			w.idempotent("InheritLock", in, before, in.rec)
 			if l != s.lock {
 				w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("InheritLock run again gave %+v, then %+v", s.lock, l))
 			}
 		}
-		w.writeInstance(in, rec)
 		s.lock = l
 		if w.replay(&s.again) {
 			return false
@@ -707,29 +722,30 @@ func (s *updateSaga) step(w *World) bool {
 		s.plan = p
 	case 3:
 		// COMMIT_INSTANCE_UPDATES: write and unlock, guarded (§9).
-		rec, ok, err := in.rec.Commit(s.lock, s.plan)
+		before := in.rec
+		res, err := w.st.InstanceCommitUpdate(w.ctx, in.rec.ID, s.lock, s.plan)
+		w.reload(in)
 		if s.again {
 			// §9: committing the same plan again is "already committed".
-			if ok || err != nil {
-				w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("Commit run again: applied %v, error %v", ok, err))
+			if res.Applied || err != nil {
+				w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("Commit run again: %+v, error %v", res, err))
 			}
-			w.idempotent("Commit", in, in.rec, rec)
+			w.idempotent("Commit", in, before, in.rec)
 			s.again = false
 			break
 		}
 		switch {
-		case errors.Is(err, instancestate.ErrStaleGeneration):
+		case errors.Is(err, datastore.ErrConflict):
 			s.unlock(w)
 			return s.done(w, "conflict")
 		case err != nil:
-			w.unexpected("Commit", in.name, err)
+			w.unexpected("instance_commit_update", in.name, err)
 			s.unlock(w)
 			return s.done(w, "error")
-		case !ok:
+		case !res.Applied:
 			w.violate("commit", in.name, "Commit of a plan under a held lock reported already committed")
 			return s.done(w, "error")
 		}
-		w.writeInstance(in, rec)
 		// The snapshot the plan was made from, with the plan applied,
 		// must still be valid (D17).
 		if _, err := s.snap.Apply(s.plan); err != nil {
@@ -794,12 +810,11 @@ func (s *deleteSaga) String() string { return fmt.Sprintf("delete %s again=%v", 
 func (s *deleteSaga) step(w *World) bool {
 	in := s.in
 	if s.again {
-		// The replayed delete finds the instance destroyed: already done.
-		rec, err := instancestate.Delete(w.snapshot(in), w.now)
-		if err != nil {
-			w.unexpected("Delete", in.name, err)
+		// The replayed delete finds the instance deleted: already done.
+		res, err := w.st.InstanceDelete(w.ctx, in.rec.ID, w.now)
+		if err != nil || res.Applied {
+			w.violate("saga nodes are idempotent", in.name, fmt.Sprintf("instance_delete run again: %+v, error %v", res, err))
 		}
-		w.idempotent("Delete", in, in.rec, rec)
 		w.stats.Sagas[SagaDelete].Completed++
 		return true
 	}
@@ -814,15 +829,26 @@ func (s *deleteSaga) step(w *World) bool {
 		w.stats.Sagas[SagaDelete].Completed++
 		return true
 	}
-	rec, err := instancestate.Delete(w.snapshot(in), w.now)
-	if err != nil {
-		if !errors.Is(err, instancestate.ErrConflict) {
-			w.unexpected("Delete", in.name, err)
-		}
+	// The snapshot the delete decides on, to check the instance once more
+	// as the delete leaves it (the store no longer returns it).
+	last := w.snapshot(in)
+	res, err := w.st.InstanceDelete(w.ctx, in.rec.ID, w.now)
+	switch {
+	case errors.Is(err, datastore.ErrInvalidRequest):
+		// §8.1: a state that forbids deletion; the saga unwinds.
+		w.stats.Sagas[SagaDelete].Unwound++
+		return true
+	case err != nil || !res.Applied:
+		w.unexpected("instance_delete", in.name, fmt.Errorf("%+v: %v", res, err))
 		w.stats.Sagas[SagaDelete].Unwound++
 		return true
 	}
-	w.writeInstance(in, rec)
+	rec, err := instancestate.Delete(last, w.now)
+	if err != nil {
+		w.unexpected("Delete", in.name, err)
+	}
+	last.Instance = rec
+	in.final = last
 	w.removeInstance(in)
 	w.tracef("deleted %s", in.name)
 	if w.replay(&s.again) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,8 +10,10 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // rapidChooser makes every choice of a World a rapid draw, so that a
@@ -200,25 +203,43 @@ func TestSettles(t *testing.T) {
 	}
 }
 
+// lyingStore returns a broken snapshot of one instance: the state vmm
+// with no active VMM, which no store would keep (vmm_iff_active_propolis).
+type lyingStore struct {
+	datastore.Store
+	broken instancestate.ID
+}
+
+func (l *lyingStore) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	s, err := l.Store.InstanceFetchAll(ctx, id)
+	if id == l.broken && err == nil {
+		s.Instance.Runtime.State, s.Instance.Runtime.ActiveVMM = instancestate.NexusVMM, vmmstate.ID{}
+	}
+	return s, err
+}
+
 // A violation is found, reported once with its step and seed, and
 // counted: the checks can fail.
 func TestViolationsAreReported(t *testing.T) {
-	w, err := New(Config{Instances: 2, Seed: 7})
+	st := &lyingStore{Store: datastore.NewMemory()}
+	w, err := New(Config{Instances: 2, Seed: 7, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Break the database: link a VMM that does not exist.
-	in := w.instances[0]
-	rec := in.rec
-	rec.Runtime.State = instancestate.NexusVMM
-	rec.Runtime.ActiveVMM = w.instances[1].rec.Runtime.ActiveVMM // zero: breaks vmm_iff_active_propolis
-	in.rec = rec
+	// Break the database under the world.
+	st.broken = w.instances[0].rec.ID
 	vs := w.Step(NewRand(7))
-	if len(vs) == 0 {
-		t.Fatal("a broken snapshot went unnoticed")
+	found := false
+	for _, v := range vs {
+		if strings.Contains(v.Detail, instancestate.RuleVMMIffActive) {
+			found = true
+			if v.Step != 1 || v.Seed != 7 || !strings.Contains(v.String(), "step 1 (seed 7)") {
+				t.Errorf("violation %v", v)
+			}
+		}
 	}
-	if v := vs[0]; v.Step != 1 || v.Seed != 7 || !strings.Contains(v.String(), "step 1 (seed 7)") || !strings.Contains(v.Detail, instancestate.RuleVMMIffActive) {
-		t.Errorf("violation %v", v)
+	if !found {
+		t.Fatalf("a broken snapshot went unnoticed: %v", vs)
 	}
 	n := len(w.Violations())
 	w.Step(NewRand(8))
@@ -227,6 +248,21 @@ func TestViolationsAreReported(t *testing.T) {
 	}
 	if w.Summary().Violations != n || w.stats.ViolationOccurrences <= n {
 		t.Errorf("summary counts %d violations (%d occurrences), want %d and more", w.Summary().Violations, w.stats.ViolationOccurrences, n)
+	}
+}
+
+// A write that goes around the store is found: what the world holds of a
+// record must be what the store returns.
+func TestWritesGoThroughTheStore(t *testing.T) {
+	w, err := New(Config{Instances: 2, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := w.instances[0]
+	in.rec.IntendedState = instancestate.IntendDestroyed // written around the store
+	vs := w.Step(NewRand(7))
+	if len(vs) == 0 || vs[0].Check != "the world's records are the store's" || vs[0].Subject != in.name {
+		t.Fatalf("a write around the store went unnoticed: %v", vs)
 	}
 }
 

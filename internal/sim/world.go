@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
@@ -39,11 +41,15 @@ const Tick = 2 * time.Second
 // instRow is an instance row of the simulated database, with what the
 // control plane keeps beside it.
 type instRow struct {
+	// rec is the record as the store last returned it: the world reads
+	// it often and writes it only through the store (reload).
 	rec  instancestate.Instance
 	name string
 	// deleted is the row's time_deleted: set by the delete saga, after
-	// which every write to it fails (§8.1).
+	// which every write to it fails (§8.1); final is the snapshot as the
+	// delete left it, which the store no longer returns.
 	deleted bool
+	final   instancestate.Snapshot
 	// unreachable is the watcher's SledUnreachable observation (D14, D18)
 	// about VMM unreachableVMM; it counts only while that VMM is active.
 	unreachable    time.Time
@@ -59,14 +65,16 @@ type instRow struct {
 	lastGen, lastUpdaterGen generation.Generation
 }
 
-// vmmRow is a VMM row of the simulated database.
+// vmmRow is a VMM row of the simulated database, as the store last
+// returned it (reloadVMM).
 type vmmRow struct {
 	vmm     vmmstate.VMM
 	name    string
 	lastGen generation.Generation
 }
 
-// migRow is a migration row of the simulated database.
+// migRow is a migration row of the simulated database, as the store last
+// returned it (reloadMigration).
 type migRow struct {
 	rec              migration.Record
 	lastSrc, lastDst generation.Generation
@@ -76,9 +84,13 @@ type migRow struct {
 // and migration records, sleds with capacity, sled-agents running VMMs,
 // a network carrying their reports, users, sagas and background tasks.
 // The world holds state and delivers messages; every decision is a vmlife
-// call. A World is not safe for concurrent use.
+// call, and every record is written and read through a datastore.Store
+// (Config.Store), with the guards of §8–§9. A World is not safe for
+// concurrent use.
 type World struct {
 	cfg  Config
+	st   datastore.Store
+	ctx  context.Context
 	step int
 	now  time.Time
 	c    Chooser // the chooser of the step in progress
@@ -117,8 +129,14 @@ func New(cfg Config) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := cfg.Store
+	if st == nil {
+		st = datastore.NewMemory()
+	}
 	w := &World{
 		cfg:      cfg,
+		st:       st,
+		ctx:      context.Background(),
 		now:      Epoch,
 		instByID: make(map[vmmstate.InstanceID]*instRow),
 		vmms:     make(map[vmmstate.ID]*vmmRow),
@@ -309,10 +327,11 @@ func (w *World) createInstance() *instRow {
 	case 1:
 		auto = instancestate.AutoRestart{Policy: instancestate.PolicyBestEffort, Cooldown: time.Minute}
 	}
-	in := &instRow{
-		rec:  instancestate.New(id, n%3 != 0, auto, w.now),
-		name: w.name('i'),
+	rec, err := w.st.InstanceInsert(w.ctx, instancestate.New(id, n%3 != 0, auto, w.now))
+	if err != nil {
+		w.unexpected("instance_insert", w.name('i'), err)
 	}
+	in := &instRow{rec: rec, name: w.name('i')}
 	if w.cfg.Faults.Has(FaultStartPermanent) && n%3 == 2 {
 		// One instance in three carries a constraint, of each kind in
 		// turn, so that the fault fires often enough alone even in a
@@ -338,7 +357,7 @@ func (w *World) finishCreate(in *instRow) {
 	if !applied {
 		return
 	}
-	w.writeInstance(in, rec)
+	w.writeRuntime(in, "FinishCreate", rec.Runtime, instancestate.IntentUnchanged)
 	if in.rec.IntendedState == instancestate.IntendRunning {
 		w.startStart(in, failure.StartReasonAutoStart)
 	}
@@ -354,36 +373,75 @@ func (w *World) live(id vmmstate.InstanceID) *instRow {
 }
 
 // snapshot reads an instance with its active VMM, target VMM and migration
-// in one consistent query (§8.1 instance_fetch_all), plus the watcher's
-// SledUnreachable observation while it concerns the active VMM.
+// from the store in one consistent read (§8.1 instance_fetch_all), plus the
+// watcher's SledUnreachable observation while it concerns the active VMM.
+// A deleted instance reads as the delete left it. What the world holds of
+// the records is checked against the read: a difference is a write that
+// went around the store.
 func (w *World) snapshot(in *instRow) instancestate.Snapshot {
-	s := instancestate.Snapshot{Instance: in.rec}
-	rt := in.rec.Runtime
-	if r := w.vmms[rt.ActiveVMM]; r != nil && !rt.ActiveVMM.IsZero() {
-		s.Active = r.vmm
+	var s instancestate.Snapshot
+	if in.deleted {
+		s = in.final
+	} else {
+		var err error
+		s, err = w.st.InstanceFetchAll(w.ctx, in.rec.ID)
+		if err != nil {
+			w.unexpected("instance_fetch_all", in.name, err)
+			return instancestate.Snapshot{Instance: in.rec}
+		}
+		w.agree(in, s)
 	}
-	if r := w.vmms[rt.TargetVMM]; r != nil && !rt.TargetVMM.IsZero() {
-		s.Target = r.vmm
-	}
-	if m := w.migs[rt.MigrationID]; m != nil && !rt.MigrationID.IsZero() {
-		s.Migration = m.rec
-	}
+	rt := s.Instance.Runtime
 	if !in.unreachable.IsZero() && in.unreachableVMM == rt.ActiveVMM && !rt.ActiveVMM.IsZero() {
 		s.SledUnreachableSince = in.unreachable
 	}
 	return s
 }
 
-// writeInstance stores a new version of an instance row. Writes to a
-// deleted row fail (§8.1: every update requires time_deleted IS NULL);
-// the caller checks deleted first, so one reaching here is a simulator
-// bug, reported as a violation.
-func (w *World) writeInstance(in *instRow, rec instancestate.Instance) {
+// agree checks what the world holds of an instance's records against the
+// store's snapshot s.
+func (w *World) agree(in *instRow, s instancestate.Snapshot) {
+	const check = "the world's records are the store's"
+	if in.rec != s.Instance {
+		w.violate(check, in.name, fmt.Sprintf("holds %+v, the store %+v", in.rec, s.Instance))
+		in.rec = s.Instance
+	}
+	for _, v := range [...]vmmstate.VMM{s.Active, s.Target} {
+		if r := w.vmms[v.ID]; r != nil && !v.ID.IsZero() && r.vmm != v {
+			w.violate(check, r.name, fmt.Sprintf("holds %+v, the store %+v", r.vmm, v))
+			r.vmm = v
+		}
+	}
+	if m := w.migs[s.Migration.ID]; m != nil && !s.Migration.ID.IsZero() && m.rec != s.Migration {
+		w.violate(check, s.Migration.ID.String(), fmt.Sprintf("holds %+v, the store %+v", m.rec, s.Migration))
+		m.rec = s.Migration
+	}
+}
+
+// reload reads an instance's record back after the store wrote it.
+func (w *World) reload(in *instRow) {
 	if in.deleted {
-		w.violate("simulator", in.name, "write to a deleted instance row")
 		return
 	}
-	in.rec = rec
+	s, err := w.st.InstanceFetchAll(w.ctx, in.rec.ID)
+	if err != nil {
+		w.unexpected("instance_fetch_all", in.name, err)
+		return
+	}
+	in.rec = s.Instance
+}
+
+// writeRuntime writes an instance's runtime, and intent unless it is
+// IntentUnchanged, with the generation guard (§8.1
+// instance_update_runtime), and reports whether it applied.
+func (w *World) writeRuntime(in *instRow, op string, rt instancestate.Runtime, intent instancestate.IntendedState) bool {
+	res, err := w.st.InstanceUpdateRuntime(w.ctx, in.rec.ID, rt, intent)
+	if err != nil {
+		w.unexpected(op, in.name, err)
+		return false
+	}
+	w.reload(in)
+	return res.Applied
 }
 
 // links reports whether an instance links VMM id as active or target.
@@ -395,7 +453,12 @@ func links(in *instRow, id vmmstate.ID) bool {
 // insertVMM inserts a new VMM row, creating (§14, §15).
 func (w *World) insertVMM(in *instRow, sl *sled) *vmmRow {
 	id := vmmstate.IDFromUUID(w.newUUID('v'))
-	r := &vmmRow{vmm: vmmstate.New(id, in.rec.ID, sl.id, w.now), name: w.name('v')}
+	v, err := w.st.VMMInsert(w.ctx, vmmstate.New(id, in.rec.ID, sl.id, w.now))
+	if err != nil {
+		w.unexpected("vmm_insert", w.name('v'), err)
+		v = vmmstate.New(id, in.rec.ID, sl.id, w.now)
+	}
+	r := &vmmRow{vmm: v, name: w.name('v')}
 	r.lastGen = r.vmm.Runtime.Generation
 	w.vmms[id] = r
 	w.vmmOrder = append(w.vmmOrder, r)
@@ -403,11 +466,19 @@ func (w *World) insertVMM(in *instRow, sl *sled) *vmmRow {
 }
 
 // deleteVMM marks a VMM row deleted (vmm_mark_deleted, §8.2: only a
-// destroyable VMM) and releases its sled reservation (§13.2 destroy-vmm,
+// destroyable VMM), drops it from the world's rows, and releases its sled reservation (§13.2 destroy-vmm,
 // §18 abandoned-VMM reaper). It reports whether the row was deleted.
 func (w *World) deleteVMM(id vmmstate.ID) bool {
 	r := w.vmms[id]
-	if r == nil || !r.vmm.Runtime.State.IsDestroyable() {
+	if r == nil {
+		return false
+	}
+	res, err := w.st.VMMMarkDeleted(w.ctx, id, w.now)
+	switch {
+	case err != nil:
+		w.unexpected("vmm_mark_deleted", r.name, err)
+		return false
+	case !res.Applied:
 		return false
 	}
 	delete(w.vmms, id)
@@ -431,4 +502,24 @@ func (w *World) vmmName(id vmmstate.ID) string {
 	}
 	u := id.UUID()
 	return fmt.Sprintf("v%d", binary.BigEndian.Uint64(u[8:])&0x3fffffffffffffff)
+}
+
+// reloadVMM reads a VMM's row back after the store wrote it.
+func (w *World) reloadVMM(r *vmmRow) {
+	row, err := w.st.VMMFetch(w.ctx, r.vmm.ID)
+	if err != nil {
+		w.unexpected("vmm_fetch", r.name, err)
+		return
+	}
+	r.vmm = row.VMM
+}
+
+// reloadMigration reads a migration's row back after the store wrote it.
+func (w *World) reloadMigration(m *migRow) {
+	row, err := w.st.MigrationFetch(w.ctx, m.rec.ID)
+	if err != nil {
+		w.unexpected("migration_fetch", m.rec.ID.String(), err)
+		return
+	}
+	m.rec = row.Migration
 }
