@@ -6,7 +6,11 @@
 // with limited capacity, sled-agents running VMMs, a network carrying
 // their reports, users, sagas and background tasks, all at a simulated
 // time that starts at Epoch and advances by Tick per step (D1: nothing
-// reads the clock). The world only holds state and delivers messages.
+// reads the clock). The database is a datastore.Store (Config.Store: the
+// in-memory one unless given, PostgreSQL through vmlife-pg): every record
+// is written through its guarded operations and every snapshot read from
+// it, and what the world holds of a record is checked against the store
+// after every step. The world only holds state and delivers messages.
 // Every decision is a vmlife call:
 //
 //   - users' start, stop, reboot, migrate and delete requests are answered
@@ -18,19 +22,21 @@
 //     constraint (failing with insufficient_capacity,
 //     affinity_unsatisfiable, anti_affinity_unsatisfiable,
 //     local_storage_unavailable, sled_agent_error or vmm_gone),
-//     inserts its record, links it with MarkAsStarting and registers it;
-//     unwinding marks the VMM saga_unwound (vmmstate.Runtime.Transition),
-//     moves the instance back with UnwindStart and records the cause with
-//     RecordStartFailure (D13); success clears it;
-//   - the migrate saga (§15) links the migration with SetMigrationIDs and
-//     leaves §15's leftovers when it unwinds (MarkFailed, saga_unwound);
-//   - update sagas Lock, InheritLock, PlanUpdate, Commit (or Unlock) and
-//     destroy the VMMs the plan names (§13); Snapshot.Apply checks the plan;
+//     inserts its record, links it with instance_mark_as_starting
+//     (MarkAsStarting) and registers it; unwinding marks the VMM
+//     saga_unwound, moves the instance back with the runtime UnwindStart
+//     makes (generation-guarded) and records the cause with
+//     instance_record_start_failure (D13); success clears it;
+//   - the migrate saga (§15) links the migration with
+//     instance_set_migration_ids and leaves §15's leftovers when it
+//     unwinds (migration_mark_failed, saga_unwound);
+//   - update sagas take the lock, inherit it, plan (PlanUpdate), commit or
+//     unlock, and delete the VMMs the plan names (§13); Snapshot.Apply
+//     checks the plan;
 //   - sled-agents follow §3.5: every observation bumps the VMM
 //     generation, migration sides are folded with migration.Fold and
-//     failed with migration.Halt, and reports are applied with
-//     instancestate.ApplyReport (or, for a VMM no instance links, with
-//     Runtime.Observe and Record.Apply);
+//     failed with migration.Halt, and reports are applied by the store's
+//     sled_report, to whichever rows they name;
 //   - the instance watcher classifies each check with failure.CheckHealth
 //     (D18), the reincarnation task follows Reincarnate (D15), and a
 //     reconciler follows Next (D19).

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestBadStore: a malformed DSN, a server that does not answer and a
@@ -20,6 +23,8 @@ func TestBadStore(t *testing.T) {
 		{[]string{"script", "--store=host=/nonexistent-vmlife-dir connect_timeout=2"}, "does not answer"},
 		{[]string{"script", "--store", "x", "--bogus"}, "unknown flag"},
 		{[]string{"explain"}, "usage: vmlife-pg script"},
+		{[]string{"simulate", "--instances", "4"}, "--store: missing"},
+		{[]string{"simulate", "--store", "x", "--instances", "0"}, "--instances"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := run(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr)
@@ -29,8 +34,10 @@ func TestBadStore(t *testing.T) {
 	}
 }
 
-// TestScript runs a script against the test database, when there is one.
-func TestScript(t *testing.T) {
+// testDSN is the test database, in a schema of its own: VMLIFE_PG_DSN,
+// skipping without it unless CI=true.
+func testDSN(t *testing.T, schema string) string {
+	t.Helper()
 	dsn := os.Getenv("VMLIFE_PG_DSN")
 	if dsn == "" {
 		if os.Getenv("CI") == "true" {
@@ -38,6 +45,54 @@ func TestScript(t *testing.T) {
 		}
 		t.Skip("VMLIFE_PG_DSN is not set: start a server with `scripts/postgres start` and export the DSN it prints last")
 	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	name := fmt.Sprintf("%s_%d", schema, os.Getpid())
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	if !strings.Contains(dsn, "://") {
+		return dsn + " search_path=" + name
+	}
+	return dsn + sep + "search_path=" + name
+}
+
+// TestSimulate runs a small simulation with its records in PostgreSQL,
+// then refuses to run another over them.
+func TestSimulate(t *testing.T) {
+	dsn := testDSN(t, "vmlife_pg_simulate")
+	args := []string{"simulate", "--store", dsn, "--instances", "4", "--steps", "300", "--seed", "5"}
+	var stdout, stderr bytes.Buffer
+	if status := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); status != 0 || !strings.HasSuffix(stdout.String(), "violations: 0\n") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", status, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if status := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); status != 2 || !strings.Contains(stderr.String(), "holds instances") {
+		t.Fatalf("a second run over the same records: exit %d, stderr %q", status, stderr.String())
+	}
+}
+
+// TestScript runs a script against the test database, when there is one.
+func TestScript(t *testing.T) {
+	dsn := testDSN(t, "vmlife_pg_script")
 	var stdout, stderr bytes.Buffer
 	in := "{\"op\":\"vmm_list_by_sled\",\"sled_id\":\"55555555-5555-4555-8555-555555555555\"}\n{\"op\":\"nope\"}\n"
 	status := run(context.Background(), []string{"script", "--store", dsn}, strings.NewReader(in), &stdout, &stderr)

@@ -1,0 +1,181 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmlife/vmlife/wire"
+)
+
+// Options are the flags of `vmlife simulate`: the world, how many steps
+// it runs, and whether the summary is printed as JSON.
+type Options struct {
+	Config Config
+	Steps  int
+	JSON   bool
+}
+
+// Flags lists the flags ParseArgs accepts, for error messages.
+const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, -h"
+
+// ParseArgs reads the flags of `vmlife simulate`: "--name value" or
+// "--name=value", with one dash or two. It reports whether help was asked
+// for. Anything else is bad input, a *wire.DecodeError naming the flag
+// and what it accepts.
+func ParseArgs(args []string) (Options, bool, error) {
+	o := Options{Config: Default(), Steps: DefaultSteps}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-h" || a == "-help" || a == "--help" {
+			return o, true, nil
+		}
+		if !strings.HasPrefix(a, "-") {
+			return o, false, badFlag("arguments", fmt.Sprintf("unexpected argument %q", a), Flags)
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		flag := "--" + name
+		if name == "json" {
+			if hasValue {
+				return o, false, badFlag(flag, fmt.Sprintf("takes no value, got %q", value), "--json alone")
+			}
+			o.JSON = true
+			continue
+		}
+		if !hasValue {
+			switch name {
+			case "instances", "steps", "seed", "faults":
+				if i+1 == len(args) {
+					return o, false, badFlag(flag, "missing its value", Accepted(name))
+				}
+				i++
+				value = args[i]
+			default:
+				return o, false, badFlag("arguments", fmt.Sprintf("unknown flag %q", a), Flags)
+			}
+		}
+		var err error
+		switch name {
+		case "instances":
+			o.Config.Instances, err = intFlag(flag, value, 1, 10000)
+		case "steps":
+			o.Steps, err = intFlag(flag, value, 0, 1_000_000_000)
+		case "seed":
+			var s uint64
+			s, err = strconv.ParseUint(value, 10, 64)
+			if err != nil {
+				err = badFlag(flag, fmt.Sprintf("%q is not a seed", value), Accepted(name))
+			}
+			o.Config.Seed = s
+		case "faults":
+			o.Config.Faults, err = ParseFaults(value)
+			var fe *FaultError
+			if errors.As(err, &fe) {
+				err = badFlag(flag, fmt.Sprintf("unknown fault %q", fe.Input), Accepted(name))
+			}
+		default:
+			err = badFlag("arguments", fmt.Sprintf("unknown flag %q", a), Flags)
+		}
+		if err != nil {
+			return o, false, err
+		}
+	}
+	return o, false, nil
+}
+
+// Accepted says what each valued flag of ParseArgs accepts.
+func Accepted(name string) string {
+	switch name {
+	case "instances":
+		return "an integer from 1 to 10000"
+	case "steps":
+		return "an integer from 0 to 1000000000"
+	case "seed":
+		return "an integer from 0 to 18446744073709551615"
+	}
+	return "a comma-separated list of " + strings.Join(FaultNames(), ", ")
+}
+
+func intFlag(flag, value string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < lo || n > hi {
+		return 0, badFlag(flag, fmt.Sprintf("%q is out of range", value), Accepted(strings.TrimPrefix(flag, "--")))
+	}
+	return n, nil
+}
+
+// maxPrinted is how many violations are printed as they are found; a
+// broken library would otherwise bury the summary.
+const maxPrinted = 50
+
+// progressEvery is how often, in wall-clock time, a long run says how far
+// it got on standard error.
+const progressEvery = 3 * time.Second
+
+// badFlag is bad input: the flag, what was wrong, what it accepts.
+func badFlag(path, problem, accepted string) *wire.DecodeError {
+	return &wire.DecodeError{Path: path, Problem: problem, Accepted: accepted}
+}
+
+
+// Run builds the world o describes and runs it for o.Steps steps. Standard
+// output is a function of the options alone — each violation as it is
+// found (the first maxPrinted), then the summary, as text or JSON — so the
+// same seed prints the same bytes; everything that depends on the wall
+// clock (progress, steps per second) goes to stderr. It returns the
+// summary; an error is a configuration Run cannot simulate or a failed
+// write.
+func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
+	w, err := New(o.Config)
+	if err != nil {
+		return Summary{}, err
+	}
+	printed := 0
+	show := func(vs []Violation) {
+		for _, v := range vs {
+			switch {
+			case o.JSON:
+			case printed < maxPrinted:
+				fmt.Fprintln(stdout, v)
+			case printed == maxPrinted:
+				fmt.Fprintf(stdout, "(more violations are counted but not printed)\n")
+			}
+			printed++
+		}
+	}
+	show(w.Violations())
+	r := NewRand(o.Config.Seed)
+	start := time.Now()
+	last := start
+	for i := 1; i <= o.Steps; i++ {
+		show(w.Step(r))
+		if i%4096 == 0 && time.Since(last) >= progressEvery {
+			last = time.Now()
+			fmt.Fprintf(stderr, "vmlife simulate: step %d of %d, %d violations, %.0f steps/s\n",
+				i, o.Steps, len(w.Violations()), float64(i)/last.Sub(start).Seconds())
+		}
+	}
+	elapsed := time.Since(start)
+	s := w.Summary()
+	if o.JSON {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return s, err
+		}
+		if _, err := stdout.Write(append(b, '\n')); err != nil {
+			return s, err
+		}
+	} else if err := s.WriteText(stdout); err != nil {
+		return s, err
+	}
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(o.Steps) / elapsed.Seconds()
+	}
+	fmt.Fprintf(stderr, "vmlife simulate: %d steps in %.2fs (%.0f steps/s)\n", o.Steps, elapsed.Seconds(), rate)
+	return s, nil
+}
