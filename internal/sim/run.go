@@ -121,7 +121,6 @@ func badFlag(path, problem, accepted string) *wire.DecodeError {
 	return &wire.DecodeError{Path: path, Problem: problem, Accepted: accepted}
 }
 
-
 // Run builds the world o describes and runs it for o.Steps steps. Standard
 // output is a function of the options alone — each violation as it is
 // found (the first maxPrinted), then the summary, as text or JSON — so the
