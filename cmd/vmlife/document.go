@@ -58,12 +58,3 @@ func columnPath(field string) string {
 	}
 	return wire.JoinPath("instance", field)
 }
-
-// names returns the String of each value, for accepted-value lists.
-func names[E interface{ String() string }](all []E) []string {
-	out := make([]string, len(all))
-	for i, v := range all {
-		out[i] = v.String()
-	}
-	return out
-}
