@@ -468,3 +468,18 @@ func TestBinaryLinksNoTestLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDatabaseDriver: no package of the root module — library, command
+// or example — depends on a database driver; the PostgreSQL store and
+// its command live in the nested pgstore module.
+func TestNoDatabaseDriver(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/vmlife/vmlife/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/jackc/") || strings.HasPrefix(dep, "github.com/vmlife/vmlife/pgstore") {
+			t.Errorf("the root module depends on %s", dep)
+		}
+	}
+}
