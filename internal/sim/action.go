@@ -424,6 +424,7 @@ func (w *World) watch() {
 	case v.Healthy:
 		if in != nil && in.unreachableVMM == r.vmm.ID {
 			in.unreachable, in.unreachableVMM = time.Time{}, vmmstate.ID{}
+			w.touch(in)
 		}
 		w.applyReport(r.vmm.ID, a.report())
 	case v.Failed:
@@ -432,6 +433,7 @@ func (w *World) watch() {
 		// D14, D18: not a failure, only an observation with its start.
 		if in != nil && in.rec.Runtime.ActiveVMM == r.vmm.ID && in.unreachableVMM != r.vmm.ID {
 			in.unreachable, in.unreachableVMM = w.now, r.vmm.ID
+			w.touch(in)
 		}
 	}
 }
@@ -446,6 +448,9 @@ func (w *World) reincarnationTask() {
 	for _, in := range w.instances {
 		if started == 16 {
 			break
+		}
+		if !in.mayReincarnate {
+			continue // its last check says no restart is due or coming
 		}
 		r, err := instancestate.Reincarnate(w.snapshot(in), w.now)
 		if err != nil {

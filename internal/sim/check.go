@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"container/heap"
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/invariant"
-
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -42,6 +44,15 @@ func (w *World) unexpected(op, subject string, err error) {
 	w.violate("unexpected error from "+op, subject, err.Error())
 }
 
+// CheckAll checks every invariant now, in full (as every
+// Config.FullCheckEvery steps do), and returns the violations it found
+// first: the check to run when a simulation ends.
+func (w *World) CheckAll() []Violation {
+	before := len(w.violations)
+	w.checkAll()
+	return w.violations[before:]
+}
+
 // checkAll checks every invariant: each instance's snapshot on its own,
 // its change over the step, and that it explains itself; then the world's
 // own invariants across instances, VMMs, migrations and sleds.
@@ -49,16 +60,77 @@ func (w *World) checkAll() {
 	for _, in := range w.instances {
 		w.checkInstance(in)
 	}
+	w.checkDropped()
+	w.untouch()
+	w.checkLocks()
+	w.checkLinks()
+	w.checkCapacity()
+	w.checkGenerations()
+}
+
+// checkTouched is the check between full ones, and it finds what they
+// would: an instance's checks depend only on its own records, its update
+// sagas, the watcher's observation of it — each of which marks it touched
+// when it changes — and the time, which matters only when a cooldown ends
+// (its due time). So it checks the instances touched in the step, those
+// due, and the ones deleted. The generations are checked at every write
+// (notBefore); links and capacity, which span instances, wait for the
+// full check.
+func (w *World) checkTouched() {
+	for _, in := range w.touched {
+		if !in.deleted {
+			w.checkInstance(in)
+			w.checkLock(in)
+		}
+	}
+	w.untouch()
+	for len(w.dues) > 0 && !w.now.Before(w.dues[0].at) {
+		d := heap.Pop(&w.dues).(due)
+		if in := d.in; !in.deleted && in.due.Equal(d.at) {
+			in.due = time.Time{}
+			w.checkInstance(in)
+		}
+	}
+	w.checkDropped()
+}
+
+// checkDropped checks the instances deleted in the step for the last time.
+func (w *World) checkDropped() {
 	for _, in := range w.dropped {
 		w.checkInstance(in)
 		delete(w.instByID, in.rec.ID) // checked for the last time
 	}
 	clear(w.dropped)
 	w.dropped = w.dropped[:0]
-	w.checkLocks()
-	w.checkLinks()
-	w.checkCapacity()
-	w.checkGenerations()
+}
+
+// untouch clears the step's touched marks.
+func (w *World) untouch() {
+	for _, in := range w.touched {
+		in.touched = false
+	}
+	clear(w.touched)
+	w.touched = w.touched[:0]
+}
+
+// due is an instance to check again when its cooldown ends.
+type due struct {
+	at time.Time
+	in *instRow
+}
+
+// dueHeap orders dues by time (container/heap).
+type dueHeap []due
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(due)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return d
 }
 
 // checkInstance checks one instance with package instancetest's
@@ -86,15 +158,27 @@ func (w *World) checkInstance(in *instRow) {
 		w.violate("CheckExplained", in.name, err.Error())
 	}
 	in.prev, in.hasPrev = s, true
+	r, err := instancestate.Reincarnate(s, w.now)
+	in.mayReincarnate = err != nil || r.Should || r.Status == instancestate.CoolingDown
+	// The one time-based change (D15): when the cooldown ends, the
+	// reincarnation decision and what the instance says of itself change.
+	if k, until := s.Instance.Karma(w.now); k == instancestate.CoolingDown && !until.Equal(in.due) {
+		in.due = until
+		heap.Push(&w.dues, due{at: until, in: in})
+	}
 }
 
 // checkLocks: the updater lock is only ever held by an update saga in
 // flight (§13.1: "distributed RAII"), so no instance is left locked.
 func (w *World) checkLocks() {
 	for _, in := range w.instances {
-		if in.rec.IsLocked() && in.updates == 0 {
-			w.violate("a held lock has an update saga", in.name, "locked by "+in.rec.UpdaterID.String()+" with no update saga in flight")
-		}
+		w.checkLock(in)
+	}
+}
+
+func (w *World) checkLock(in *instRow) {
+	if in.rec.IsLocked() && in.updates == 0 {
+		w.violate("a held lock has an update saga", in.name, "locked by "+in.rec.UpdaterID.String()+" with no update saga in flight")
 	}
 }
 

@@ -202,6 +202,13 @@ type Config struct {
 	// Trace keeps a line for every action taken, for tests that print a
 	// failing trace (it costs time: off by default).
 	Trace bool
+	// FullCheckEvery is how often, in steps, every instance and the
+	// world's own rules are checked in full; in between, a step checks
+	// the instances it touched and those whose cooldown ended (see
+	// World.Step). 0 is DefaultFullCheckEvery plus two steps per instance,
+	// so that a full check costs each step the same whatever the size of
+	// the world; 1 checks everything after every step.
+	FullCheckEvery int
 	// Store records the world's instances, VMMs and migrations: every
 	// write the control plane makes goes through it, and every snapshot is
 	// read from it. Nil is a fresh datastore.Memory. A store given here
@@ -216,6 +223,10 @@ const (
 	DefaultSteps        = 150000
 	DefaultSeed         = 1
 	DefaultSledCapacity = 4
+	// DefaultFullCheckEvery is the full-check period of a small world:
+	// every few simulated minutes (Config.FullCheckEvery adds two steps
+	// per instance).
+	DefaultFullCheckEvery = 256
 )
 
 // Default returns the built-in configuration: DefaultInstances instances,
@@ -247,6 +258,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.SledCapacity == 0 {
 		c.SledCapacity = DefaultSledCapacity
+	}
+	switch {
+	case c.FullCheckEvery < 0:
+		return c, &ConfigError{Field: "full_check_every", Value: c.FullCheckEvery, Accept: "0 (256 plus two per instance) or a positive number of steps"}
+	case c.FullCheckEvery == 0:
+		c.FullCheckEvery = DefaultFullCheckEvery + 2*c.Instances
 	}
 	if c.Sleds == 0 {
 		c.Sleds = c.Instances/6 + 1

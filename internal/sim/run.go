@@ -158,6 +158,7 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 				i, o.Steps, len(w.Violations()), float64(i)/last.Sub(start).Seconds())
 		}
 	}
+	show(w.CheckAll()) // the end of a run is checked in full
 	elapsed := time.Since(start)
 	s := w.Summary()
 	if o.JSON {

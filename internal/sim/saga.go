@@ -623,11 +623,13 @@ func (w *World) startUpdate(in *instRow) {
 		return
 	}
 	in.updates++
+	w.touch(in) // checkLock reads the count
 	w.launch(&updateSaga{in: in})
 }
 
 func (s *updateSaga) done(w *World, how string) bool {
 	s.in.updates--
+	w.touch(s.in)
 	switch how {
 	case "committed", "nothing":
 		w.stats.Sagas[SagaUpdate].Completed++

@@ -61,6 +61,17 @@ type instRow struct {
 	// prev is the snapshot at the end of the previous step (CheckStep).
 	prev    instancestate.Snapshot
 	hasPrev bool
+	// touched: written (or its saga count or watcher observation changed)
+	// in the step in progress, so checked at its end; due: when its
+	// cooldown ends, the one time a check of it can change with no write
+	// (zero: none pending).
+	touched bool
+	due     time.Time
+	// mayReincarnate: at its last check the instance was due a restart,
+	// cooling down towards one, or unreadable — the ones the reincarnation
+	// task reads (any other changes only when it is touched, and is
+	// checked again then).
+	mayReincarnate bool
 	// last generations seen, for the world's "never decreases" check.
 	lastGen, lastUpdaterGen generation.Generation
 }
@@ -110,6 +121,9 @@ type World struct {
 	net    []message
 
 	sagas []saga
+
+	touched []*instRow // instances to check at the end of the step
+	dues    dueHeap    // instances to check when their cooldown ends
 
 	settling   bool // Settle: no users, no faults
 	stats      counters
@@ -184,7 +198,11 @@ func (w *World) Step(c Chooser) []Violation {
 	w.stats.Actions[a]++
 	w.tracef("%v", a)
 	w.act(a)
-	w.checkAll()
+	if every := w.cfg.FullCheckEvery; every <= 1 || w.step%every == 0 {
+		w.checkAll()
+	} else {
+		w.checkTouched()
+	}
 	w.c = nil
 	if len(w.violations) == before {
 		return nil
@@ -215,6 +233,7 @@ func (w *World) Settle(c Chooser, steps int) []Violation {
 	for range steps {
 		w.Step(c)
 	}
+	w.checkAll()
 	return w.violations[before:]
 }
 
@@ -342,6 +361,7 @@ func (w *World) createInstance() *instRow {
 	w.instances = append(w.instances, in)
 	w.instByID[id] = in
 	w.stats.Created++
+	w.touch(in)
 	w.tracef("create %s (start %v, policy %v, placement %v)", in.name, in.rec.IntendedState == instancestate.IntendRunning, in.rec.AutoRestart.EffectivePolicy(), in.placement)
 	return in
 }
@@ -418,16 +438,20 @@ func (w *World) agree(in *instRow, s instancestate.Snapshot) {
 	}
 }
 
-// reload reads an instance's record back after the store wrote it.
+// reload reads an instance's record back after the store wrote it, and
+// marks it for the end-of-step check.
 func (w *World) reload(in *instRow) {
 	if in.deleted {
 		return
 	}
+	w.touch(in)
 	s, err := w.st.InstanceFetchAll(w.ctx, in.rec.ID)
 	if err != nil {
 		w.unexpected("instance_fetch_all", in.name, err)
 		return
 	}
+	w.notBefore(in.name, "state_generation", s.Instance.Runtime.Generation, in.rec.Runtime.Generation)
+	w.notBefore(in.name, "updater_gen", s.Instance.UpdaterGen, in.rec.UpdaterGen)
 	in.rec = s.Instance
 }
 
@@ -482,6 +506,7 @@ func (w *World) deleteVMM(id vmmstate.ID) bool {
 		return false
 	}
 	delete(w.vmms, id)
+	w.touch(w.instByID[r.vmm.InstanceID])
 	if sl := w.sledByID(r.vmm.SledID); sl != nil {
 		sl.release(id)
 		if sl.answers() {
@@ -504,22 +529,45 @@ func (w *World) vmmName(id vmmstate.ID) string {
 	return fmt.Sprintf("v%d", binary.BigEndian.Uint64(u[8:])&0x3fffffffffffffff)
 }
 
-// reloadVMM reads a VMM's row back after the store wrote it.
+// reloadVMM reads a VMM's row back after the store wrote it, and marks
+// its instance for the end-of-step check.
 func (w *World) reloadVMM(r *vmmRow) {
+	w.touch(w.instByID[r.vmm.InstanceID])
 	row, err := w.st.VMMFetch(w.ctx, r.vmm.ID)
 	if err != nil {
 		w.unexpected("vmm_fetch", r.name, err)
 		return
 	}
+	w.notBefore(r.name, "VMM generation", row.VMM.Runtime.Generation, r.vmm.Runtime.Generation)
 	r.vmm = row.VMM
 }
 
-// reloadMigration reads a migration's row back after the store wrote it.
+// reloadMigration reads a migration's row back after the store wrote it,
+// and marks its instance for the end-of-step check.
 func (w *World) reloadMigration(m *migRow) {
+	w.touch(w.instByID[m.rec.InstanceID])
 	row, err := w.st.MigrationFetch(w.ctx, m.rec.ID)
 	if err != nil {
 		w.unexpected("migration_fetch", m.rec.ID.String(), err)
 		return
 	}
+	w.notBefore(m.rec.ID.String(), "migration source generation", row.Migration.Source.Generation, m.rec.Source.Generation)
+	w.notBefore(m.rec.ID.String(), "migration target generation", row.Migration.Target.Generation, m.rec.Target.Generation)
 	m.rec = row.Migration
+}
+
+// notBefore checks, at every write, that a stored generation did not go
+// back (D5, §8, §9).
+func (w *World) notBefore(subject, what string, now, was generation.Generation) {
+	if now.Before(was) {
+		w.violate("generations never decrease", subject, fmt.Sprintf("%s %v after %v", what, now, was))
+	}
+}
+
+// touch marks an instance for the end-of-step check.
+func (w *World) touch(in *instRow) {
+	if in != nil && !in.touched {
+		in.touched = true
+		w.touched = append(w.touched, in)
+	}
 }
