@@ -37,6 +37,8 @@ var scriptOps = map[string][]jsonread.Key{
 	"instance_set_intended_state":   {jsonread.Req("instance_id"), jsonread.Req("intended_state")},
 	"instance_set_migration_ids":    {jsonread.Req("instance_id"), jsonread.Req("source_propolis_id"), jsonread.Req("migration_id"), jsonread.Req("target_propolis_id")},
 	"instance_unset_migration_ids":  {jsonread.Req("instance_id"), jsonread.Req("migration_id"), jsonread.Req("target_propolis_id")},
+	"instance_mark_as_starting":     {jsonread.Req("instance_id"), jsonread.Req("vmm_id"), jsonread.Req("reason")},
+	"instance_record_start_failure": {jsonread.Req("instance_id"), jsonread.Opt("start_failure")},
 	"instance_updater_lock":         {jsonread.Req("instance_id"), jsonread.Req("saga_id")},
 	"instance_updater_inherit_lock": {jsonread.Req("instance_id"), jsonread.Req("lock"), jsonread.Req("child_id")},
 	"instance_updater_unlock":       {jsonread.Req("instance_id"), jsonread.Req("lock")},
@@ -494,6 +496,27 @@ func runOp(ctx context.Context, st datastore.Store, line scriptLine, now time.Ti
 		id, mig, dst := instanceID(), migrationID(), vmmID("target_propolis_id")
 		do(func() (any, error) {
 			r, err := st.InstanceUnsetMigrationIDs(ctx, id, mig, dst, now)
+			return written("updated", r, err)
+		})
+	case "instance_mark_as_starting":
+		id, vmm := instanceID(), vmmID("vmm_id")
+		var reason failure.StartReason
+		a.enumArg("reason", strings.Join(names(failure.AllStartReasons()), ", "), func(s string) (err error) {
+			reason, err = failure.ParseStartReason(s)
+			return err
+		})
+		do(func() (any, error) {
+			in, err := st.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+			return map[string]any{"instance": in}, err
+		})
+	case "instance_record_start_failure":
+		id := instanceID()
+		var f failure.StartFailure
+		if raw := a.line.args["start_failure"]; raw != nil && string(bytes.TrimSpace(raw)) != "null" {
+			a.value("start_failure", &f)
+		}
+		do(func() (any, error) {
+			r, err := st.InstanceRecordStartFailure(ctx, id, f)
 			return written("updated", r, err)
 		})
 	case "instance_updater_lock", "instance_updater_inherit_lock":
