@@ -24,7 +24,7 @@ import (
 func BenchmarkSledReport(b *testing.B) {
 	st := fresh(b)
 	for _, writers := range []int{1, 8, 32} {
-		vmms := benchVMMs(b, st, writers, vmmstate.InstanceID{})
+		vmms := benchVMMs(b, st, writers)
 		b.Run(fmt.Sprintf("writers=%d/pgstore", writers), func(b *testing.B) {
 			parallelReports(b, vmms, func(ctx context.Context, v vmmstate.ID, g generation.Generation) error {
 				r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentRunning, Generation: g, TimeUpdated: t0}}
@@ -35,7 +35,7 @@ func BenchmarkSledReport(b *testing.B) {
 				return err
 			})
 		})
-		vmms = benchVMMs(b, st, writers, vmmstate.InstanceID{})
+		vmms = benchVMMs(b, st, writers)
 		b.Run(fmt.Sprintf("writers=%d/raw_update", writers), func(b *testing.B) {
 			parallelReports(b, vmms, func(ctx context.Context, v vmmstate.ID, g generation.Generation) error {
 				tag, err := st.Pool().Exec(ctx, `UPDATE vmm SET state = 'running', state_generation = $2, time_state_updated = $3
@@ -57,16 +57,12 @@ type benchVMM struct {
 	gen uint32
 }
 
-// benchVMMs inserts one running VMM per writer, of instance, or each of
-// an instance of its own when instance is nil.
-func benchVMMs(b *testing.B, st datastore.Store, n int, instance vmmstate.InstanceID) []*benchVMM {
+// benchVMMs inserts one running VMM per writer, each of an instance id
+// of its own.
+func benchVMMs(b *testing.B, st datastore.Store, n int) []*benchVMM {
 	out := make([]*benchVMM, n)
 	for i := range out {
-		in := instance
-		if in.IsZero() {
-			in = vmmstate.InstanceIDFromUUID(uuid.New())
-		}
-		v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: in,
+		v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: vmmstate.InstanceIDFromUUID(uuid.New()),
 			SledID: vmmstate.SledIDFromUUID(uuid.New()), Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
 		if _, err := st.VMMInsert(context.Background(), v); err != nil {
 			b.Fatal(err)
@@ -112,13 +108,7 @@ func parallelReports(b *testing.B, vmms []*benchVMM, report func(context.Context
 func BenchmarkUpdateSaga(b *testing.B) {
 	st := fresh(b)
 	ctx := context.Background()
-	id := vmmstate.InstanceIDFromUUID(uuid.New())
-	vmms := benchVMMs(b, st, 1, id)
-	in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
-	in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, vmms[0].id
-	if _, err := st.InstanceInsert(ctx, in); err != nil {
-		b.Fatal(err)
-	}
+	id, _ := insertRunning(b, st, vmmstate.SledIDFromUUID(uuid.New()))
 	saga := instancestate.UpdaterIDFromUUID(uuid.New())
 	for b.Loop() {
 		if o, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0); err != nil || o != datastore.UpdateNothing {

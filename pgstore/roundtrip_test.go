@@ -65,17 +65,7 @@ func traced(t testing.TB) (*pgstore.Store, *roundTrips) {
 func TestUpdateSagaRoundTrips(t *testing.T) {
 	st, rt := traced(t)
 	ctx := context.Background()
-	id := vmmstate.InstanceIDFromUUID(uuid.New())
-	v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: id, SledID: vmmstate.SledIDFromUUID(uuid.New()),
-		Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
-	in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
-	in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, v.ID
-	if _, err := st.VMMInsert(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.InstanceInsert(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	id, v := insertRunning(t, st, vmmstate.SledIDFromUUID(uuid.New()))
 	saga := instancestate.UpdaterIDFromUUID(uuid.New())
 	count := func(what string, max int64, f func() error) {
 		t.Helper()

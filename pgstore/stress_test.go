@@ -47,6 +47,25 @@ func auditGenerations(t testing.TB, st *pgstore.Store) {
 	}
 }
 
+// insertRunning inserts an instance running on a VMM of its own on sled,
+// the VMM at generation 2.
+func insertRunning(tb testing.TB, st datastore.Store, sled vmmstate.SledID) (instancestate.ID, vmmstate.VMM) {
+	tb.Helper()
+	ctx := context.Background()
+	id := vmmstate.InstanceIDFromUUID(uuid.New())
+	v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: id, SledID: sled,
+		Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
+	in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
+	in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, v.ID
+	if _, err := st.VMMInsert(ctx, v); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.InstanceInsert(ctx, in); err != nil {
+		tb.Fatal(err)
+	}
+	return id, v
+}
+
 // stressSize is how many instances the stress test drives: 1,000 by
 // default (sized for CI), VMLIFE_PG_STRESS=N for a larger run.
 func stressSize(t testing.TB) int {
@@ -90,17 +109,7 @@ func TestStress(t *testing.T) {
 	ids := make([]instancestate.ID, n)
 	newest := make(map[vmmstate.ID]vmmstate.Runtime, n)
 	for i := range n {
-		id := vmmstate.InstanceIDFromUUID(uuid.New())
-		v := vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()), InstanceID: id, SledID: sleds[i%2],
-			Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}
-		in := instancestate.New(id, true, instancestate.AutoRestart{}, t0)
-		in.Runtime.State, in.Runtime.ActiveVMM = instancestate.NexusVMM, v.ID
-		if _, err := st.VMMInsert(ctx, v); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.InstanceInsert(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		id, v := insertRunning(t, st, sleds[i%2])
 		ids[i] = id
 		path := pathRunning
 		if i%2 == 0 {
