@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +47,7 @@ func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql 
 		var wrote pgtype.Int8
 		err := s.pool.QueryRow(ctx, sql, args...).Scan(append(old.dest(), &wrote)...)
 		found := err == nil
-		if err != nil && err != pgx.ErrNoRows {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return zero, err
 		}
 		if wrote.Valid {

@@ -85,6 +85,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.migrateOnce(ctx, steps)
+		if err == nil || !schemaRace(err) || attempt == MaxAttempts {
+			return err
+		}
+		// Another Open created the schema at the same moment: read what
+		// it wrote.
+	}
+}
+
+// migrateOnce is one attempt of migrate, in one transaction.
+func (s *Store) migrateOnce(ctx context.Context, steps []schemaStep) error {
 	return s.inTx(ctx, false, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS vmlife_schema (
 			version      INT8 PRIMARY KEY,

@@ -202,3 +202,36 @@ func TestTimesKeepMicroseconds(t *testing.T) {
 		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
 	}
 }
+
+// TestOpenRace: Opens racing to create the schema of an empty database all
+// succeed, and the schema is applied once.
+func TestOpenRace(t *testing.T) {
+	ctx := context.Background()
+	st, dsn := freshDSN(t) // a schema of its own, already migrated: drop its tables
+	for _, q := range []string{`DROP TABLE instance, vmm, migration, vmlife_schema`,
+		`DROP TYPE vmm_state, vmm_failure_reason, instance_state_v2, instance_intended_state, instance_auto_restart,
+			migration_state, instance_start_failure_cause, instance_start_reason, instance_vmm_lost_cause`} {
+		if _, err := st.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			s, err := pgstore.Open(ctx, dsn)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("a racing Open: %v", err)
+		}
+	}
+	var n int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&n); err != nil || n != pgstore.SchemaVersion {
+		t.Fatalf("%d schema rows, %v; want %d", n, err, pgstore.SchemaVersion)
+	}
+}

@@ -29,18 +29,15 @@ func retryable(err error) bool {
 		return true
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "40001", "40P01":
-			return true
-		case "23505", "42P07", "42710":
-			// Two first opens creating the schema at once: the loser sees
-			// the winner's table or type and retries against it.
-			return pe.ConstraintName == "" || pe.ConstraintName == "pg_type_typname_nsp_index" ||
-				pe.ConstraintName == "vmlife_schema_pkey"
-		}
-	}
-	return false
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// schemaRace reports whether err is another Open creating the schema at
+// the same moment: the loser sees the winner's table, type or version row
+// (SQLSTATE 42P07, 42710, 23505) and tries again against it.
+func schemaRace(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "42710" || pe.Code == "23505")
 }
 
 // inTx runs fn in a SERIALIZABLE transaction, retried while the database
@@ -118,12 +115,20 @@ func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*d
 			rollback(conn)
 			return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
 		}
-		before, _ := m.Tables(ctx)
+		before, err := m.Tables(ctx)
+		if err != nil {
+			rollback(conn)
+			return err
+		}
 		out, opErr = op(m)
 		if readOnly {
 			return nil
 		}
-		after, _ := m.Tables(ctx)
+		after, err := m.Tables(ctx)
+		if err != nil {
+			rollback(conn)
+			return err
+		}
 		if err := writeRows(ctx, conn, before, after); err != nil {
 			rollback(conn)
 			return err
