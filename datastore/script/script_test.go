@@ -13,6 +13,10 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/datastore/script"
 	"github.com/vmlife/vmlife/wire"
+
+	// Registered for its flags only, so that the deep run
+	// (go test ./... -rapid.checks=10000) accepts them here too.
+	_ "pgregory.net/rapid"
 )
 
 func ExampleRun() {
