@@ -375,17 +375,28 @@ func (w *World) propolisTick() {
 // the sled-agent reported, fail the VMM on proof of death, or only note
 // that its sled is unreachable (D18).
 func (w *World) watch() {
-	var cands []*vmmRow
+	// §8.1 lists VMMs not in NONEXISTENT_STATES: §4.2's exists_on_sled.
+	// The watcher picks one of them at random: counted, then found, so
+	// that no list of a fleet's VMMs is built at every check.
+	listed := func(r *vmmRow) bool { return r.vmm.Runtime.State.ExistsOnSled() && w.vmms[r.vmm.ID] == r }
+	n := 0
 	for _, r := range w.vmmOrder {
-		// §8.1 lists VMMs not in NONEXISTENT_STATES: §4.2's exists_on_sled.
-		if w.vmms[r.vmm.ID] == r && r.vmm.Runtime.State.ExistsOnSled() {
-			cands = append(cands, r)
+		if listed(r) {
+			n++
 		}
 	}
-	if len(cands) == 0 {
+	if n == 0 {
 		return
 	}
-	r := cands[w.intn(len(cands))]
+	var r *vmmRow
+	for k, i := w.intn(n), 0; r == nil; i++ {
+		if listed(w.vmmOrder[i]) {
+			if k == 0 {
+				r = w.vmmOrder[i]
+			}
+			k--
+		}
+	}
 	sl := w.sledByID(r.vmm.SledID)
 	if sl == nil {
 		return
@@ -511,7 +522,7 @@ func (w *World) reconcile() {
 // rows that no instance links and that have an outcome are deleted.
 func (w *World) reap() {
 	for _, r := range w.vmmOrder {
-		if w.vmms[r.vmm.ID] != r || !r.vmm.Runtime.State.IsDestroyable() {
+		if !r.vmm.Runtime.State.IsDestroyable() || w.vmms[r.vmm.ID] != r {
 			continue
 		}
 		if in := w.live(r.vmm.InstanceID); in != nil && links(in, r.vmm.ID) {
