@@ -74,13 +74,13 @@ func (s *Snapshot) validate() error {
 	if err := s.Instance.validate(); err != nil {
 		return err
 	}
-	rt := s.Instance.Runtime
+	rt := &s.Instance.Runtime
 
 	// Each linked id comes with its record, and each record is the one linked.
-	if err := s.checkVMM("active_vmm", rt.ActiveVMM, s.Active); err != nil {
+	if err := s.checkVMM("active_vmm", rt.ActiveVMM, &s.Active); err != nil {
 		return err
 	}
-	if err := s.checkVMM("target_vmm", rt.TargetVMM, s.Target); err != nil {
+	if err := s.checkVMM("target_vmm", rt.TargetVMM, &s.Target); err != nil {
 		return err
 	}
 	if err := s.checkMigration(); err != nil {
@@ -89,7 +89,7 @@ func (s *Snapshot) validate() error {
 	return nil
 }
 
-func (s *Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) error {
+func (s *Snapshot) checkVMM(field string, linked vmmstate.ID, v *vmmstate.VMM) error {
 	present := !v.ID.IsZero()
 	switch {
 	case linked.IsZero() && present:
@@ -110,7 +110,7 @@ func (s *Snapshot) checkVMM(field string, linked vmmstate.ID, v vmmstate.VMM) er
 }
 
 func (s *Snapshot) checkMigration() error {
-	rt, m := s.Instance.Runtime, s.Migration
+	rt, m := &s.Instance.Runtime, &s.Migration
 	present := s.HasMigration()
 	switch {
 	case rt.MigrationID.IsZero() && present:
