@@ -280,6 +280,22 @@ func testFetchAllReadsDeletedAbsent(f *fixture) {
 	}
 	_, err := f.st.InstanceFetchAll(f.ctx, vmmstate.InstanceIDFromUUID(f.uid('i')))
 	f.wantKind("no such instance", err, datastore.KindNotFound)
+
+	// Linked ids with no row at all (no writer checks them against the
+	// other tables) read as absent too.
+	orphan := f.noVMM(f.instance())
+	rt := orphan.Runtime
+	rt.Generation, rt.MigrationID, rt.TargetVMM = gen(3), migration.IDFromUUID(f.uid('m')), f.vmmID()
+	f.expect("link ids with no rows", true, 0)(f.st.InstanceUpdateRuntime(f.ctx, orphan.ID, rt, instancestate.IntentUnchanged))
+	if s := f.fetch(orphan.ID); s.HasTarget() || s.HasMigration() || s.Instance.Runtime.MigrationID != rt.MigrationID {
+		f.fatal("ids with no rows: %+v", s)
+	}
+	// Linking a migration over them reads a snapshot that names records it
+	// does not hold: refused, as every decision refuses one (D17).
+	dst := f.vmm(orphan.ID, f.sled(), vmmstate.Creating, 1)
+	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), orphan.ID, f.vmmID(), dst.ID, t0)))
+	_, err = f.st.InstanceSetMigrationIDs(f.ctx, orphan.ID, f.vmmID(), m.ID, dst.ID, at(6))
+	f.wantKind("set migration ids over ids with no rows", err, datastore.KindInvalidRequest)
 }
 
 func testUpdaterAcquiresLock(f *fixture) {
@@ -459,6 +475,15 @@ func testSetMigrationIDs(f *fixture) {
 	if clobbered.Runtime.MigrationID != m2.ID || clobbered.Runtime.TargetVMM != dst2.ID {
 		f.fatal("(c) did not replace the leftovers: %+v", clobbered.Runtime)
 	}
+
+	// Unset clears both ids only when both are the ones given (§8.1).
+	f.expect("unset with another target", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, m2.ID, dst.ID, at(7)))
+	f.expect("unset with another migration", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, m.ID, dst2.ID, at(7)))
+	f.expect("unset", true, 0)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, m2.ID, dst2.ID, at(7)))
+	if rt, next := f.fetch(in.ID).Instance.Runtime, must(clobbered.Runtime.Generation.Next()); !rt.MigrationID.IsZero() || !rt.TargetVMM.IsZero() || rt.Generation != next {
+		f.fatal("after unset: %+v, want no ids at generation %v+1", rt, clobbered.Runtime.Generation)
+	}
+	f.expect("unset again", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, m2.ID, dst2.ID, at(8)))
 }
 
 func testListBySled(f *fixture) {
@@ -558,6 +583,12 @@ func testMigrationQueryByInstance(f *fixture) {
 	f.expect("delete the third", true, 0)(f.st.MigrationMarkDeleted(f.ctx, ids[2], at(1)))
 	if got := must(f.st.InstanceListMigrations(f.ctx, in.ID)); len(got) != 2 || slices.Contains(got, ids[2]) {
 		f.fatal("after deleting one: %v", got)
+	}
+	// Another instance's migration is not this one's.
+	other := f.instance()
+	must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), other.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')), t0)))
+	if got := must(f.st.InstanceListMigrations(f.ctx, in.ID)); len(got) != 2 || slices.Contains(got, ids[2]) {
+		f.fatal("with another instance's migration: %v", got)
 	}
 	in = f.noVMM(in)
 	f.expect("deleting the instance deletes its migrations", true, 0)(f.st.InstanceDelete(f.ctx, in.ID, at(2)))
@@ -757,6 +788,12 @@ func testListAbandoned(f *fixture) {
 	f.vmm(in.ID, f.sled(), vmmstate.Running, 2) // not destroyable
 	deleted := f.vmm(in.ID, f.sled(), vmmstate.Destroyed, 2)
 	_, _ = f.st.VMMMarkDeleted(f.ctx, deleted.ID, at(1))
+	// A destroyable VMM still linked as a migration target is not
+	// abandoned: the update saga unlinks it first (§8.2).
+	migrating, src := f.running()
+	target := f.vmm(migrating.ID, f.sled(), vmmstate.SagaUnwound, 2)
+	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), migrating.ID, src.ID, target.ID, t0)))
+	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, src.ID, m.ID, target.ID, at(1)))
 	got := must(f.st.VMMListAbandoned(f.ctx))
 	if want := sortedVMMs([]vmmstate.ID{unwound.ID, destroyed.ID}); !slices.Equal(got, want) {
 		f.fatal("abandoned %v, want %v", got, want)
