@@ -471,6 +471,9 @@ func testSetMigrationIDs(f *fixture) {
 	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m2.ID, dst2.ID, at(5))
 	f.wantKind("old target unwound, migration not failed", err, datastore.KindConflict)
 	f.expect("old migration failed", true, 0)(f.st.MigrationMarkFailed(f.ctx, m.ID, at(6)))
+	// (c) reads the leftovers even once they are deleted (reaped).
+	f.expect("old target deleted", true, 0)(f.st.VMMMarkDeleted(f.ctx, dst.ID, at(6)))
+	f.expect("old migration deleted", true, 0)(f.st.MigrationMarkDeleted(f.ctx, m.ID, at(6)))
 	clobbered := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m2.ID, dst2.ID, at(6)))
 	if clobbered.Runtime.MigrationID != m2.ID || clobbered.Runtime.TargetVMM != dst2.ID {
 		f.fatal("(c) did not replace the leftovers: %+v", clobbered.Runtime)
@@ -586,7 +589,7 @@ func testMigrationQueryByInstance(f *fixture) {
 	}
 	// Another instance's migration is not this one's.
 	other := f.instance()
-	must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), other.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')), t0)))
+	others := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), other.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')), t0)))
 	if got := must(f.st.InstanceListMigrations(f.ctx, in.ID)); len(got) != 2 || slices.Contains(got, ids[2]) {
 		f.fatal("with another instance's migration: %v", got)
 	}
@@ -594,6 +597,14 @@ func testMigrationQueryByInstance(f *fixture) {
 	f.expect("deleting the instance deletes its migrations", true, 0)(f.st.InstanceDelete(f.ctx, in.ID, at(2)))
 	if got := must(f.st.InstanceListMigrations(f.ctx, in.ID)); len(got) != 0 {
 		f.fatal("after deleting the instance: %v", got)
+	}
+	// Only its own: another instance's migration stays, and one deleted
+	// before keeps the time it was deleted at.
+	if got := must(f.st.InstanceListMigrations(f.ctx, other.ID)); !slices.Equal(got, []migration.ID{others.ID}) {
+		f.fatal("deleting one instance touched another's migrations: %v", got)
+	}
+	if row := must(f.st.MigrationFetch(f.ctx, ids[2])); !row.TimeDeleted.Equal(at(1)) {
+		f.fatal("a migration deleted at %v was deleted again at %v", at(1), row.TimeDeleted)
 	}
 }
 
