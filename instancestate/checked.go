@@ -31,6 +31,21 @@ func Check(s *Snapshot) (Checked, error) {
 	return Checked{s: *s}, nil
 }
 
+// Reset validates s and makes c its Checked, forgetting what c worked out
+// for the snapshot before: Check for a sweep that reuses one Checked, so
+// that nothing the size of a snapshot and a plan is returned and copied
+// for each instance. On an error c is left checking nothing: every
+// decision on it answers as on the zero Checked until the next Reset.
+func (c *Checked) Reset(s *Snapshot) error {
+	if err := s.validate(); err != nil {
+		*c = Checked{}
+		return err
+	}
+	c.s = *s
+	c.planOK, c.reincOK = false, false
+	return nil
+}
+
 // Snapshot returns the checked snapshot.
 func (c *Checked) Snapshot() Snapshot { return c.s }
 

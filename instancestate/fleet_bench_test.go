@@ -112,6 +112,17 @@ func BenchmarkFleet(b *testing.B) {
 		conds = c.Conditions(t1, conds[:0])
 		_ = c.Next(t1)
 	})
+	var reused Checked
+	run("AllSixReset", func(s *Snapshot) {
+		if err := reused.Reset(s); err != nil {
+			b.Fatal(err)
+		}
+		sinkState = reused.EffectiveState()
+		_, _, _ = reused.PlanUpdate(t1)
+		_ = reused.Reincarnate(t1)
+		conds = reused.Conditions(t1, conds[:0])
+		_ = reused.Next(t1)
+	})
 	run("AllSix", func(s *Snapshot) {
 		_ = s.Validate()
 		sinkState, _ = EffectiveState(*s)
