@@ -201,6 +201,25 @@ func TestTimesKeepMicroseconds(t *testing.T) {
 	if row, err := st.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
 		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
 	}
+	// The same for every time an operation writes: an instance's cooldown
+	// (an INTERVAL), a report's time, a "now".
+	in := instancestate.New(v.InstanceID, true, instancestate.AutoRestart{Cooldown: time.Minute + time.Nanosecond}, t0)
+	if _, err := st.InstanceInsert(ctx, in); !errors.Is(err, datastore.ErrInvalidRequest) {
+		t.Fatalf("InstanceInsert with a nanosecond cooldown = %v, want invalid_request", err)
+	}
+	if _, err := st.InstanceFetchAll(ctx, in.ID); !errors.Is(err, datastore.ErrNotFound) {
+		t.Fatalf("a refused instance insert wrote: %v", err)
+	}
+	r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentStarting, Generation: generation.Of(2), TimeUpdated: t0.Add(time.Nanosecond)}}
+	if _, err := st.SledReport(ctx, v.ID, r); !errors.Is(err, datastore.ErrInvalidRequest) {
+		t.Fatalf("SledReport at a nanosecond = %v, want invalid_request", err)
+	}
+	if _, err := st.VMMMarkFailed(ctx, v.ID, failure.SledOff, t0.Add(time.Nanosecond)); !errors.Is(err, datastore.ErrInvalidRequest) {
+		t.Fatalf("VMMMarkFailed at a nanosecond = %v, want invalid_request", err)
+	}
+	if row, err := st.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
+		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
+	}
 }
 
 // TestOpenRace: Opens racing to create the schema of an empty database all
