@@ -46,52 +46,42 @@ func (m *Memory) lock(ctx context.Context) error {
 
 // InstanceInsert implements Store.
 func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
-	const op = "instance_insert"
-	if err := in.Validate(); err != nil {
-		return instancestate.Instance{}, classify(op, err)
-	}
-	if err := m.lock(ctx); err != nil {
-		return instancestate.Instance{}, err
-	}
-	defer m.mu.Unlock()
-	if row, ok := m.instances[in.ID]; ok {
-		return row.Instance, nil
-	}
-	m.instances[in.ID] = &InstanceRow{Instance: in}
-	return in, nil
+	return insert(m, ctx, "instance_insert", m.instances, in.ID, in, in.Validate,
+		func(in instancestate.Instance) *InstanceRow { return &InstanceRow{Instance: in} },
+		func(r *InstanceRow) instancestate.Instance { return r.Instance })
 }
 
 // VMMInsert implements Store.
 func (m *Memory) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
-	const op = "vmm_insert"
-	if err := v.Validate(); err != nil {
-		return vmmstate.VMM{}, classify(op, err)
-	}
-	if err := m.lock(ctx); err != nil {
-		return vmmstate.VMM{}, err
-	}
-	defer m.mu.Unlock()
-	if row, ok := m.vmms[v.ID]; ok {
-		return row.VMM, nil
-	}
-	m.vmms[v.ID] = &VMMRow{VMM: v}
-	return v, nil
+	return insert(m, ctx, "vmm_insert", m.vmms, v.ID, v, v.Validate,
+		func(v vmmstate.VMM) *VMMRow { return &VMMRow{VMM: v} },
+		func(r *VMMRow) vmmstate.VMM { return r.VMM })
 }
 
 // MigrationInsert implements Store.
 func (m *Memory) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
-	const op = "migration_insert"
-	if err := rec.Validate(); err != nil {
-		return migration.Record{}, classify(op, err)
+	return insert(m, ctx, "migration_insert", m.migrations, rec.ID, rec, rec.Validate,
+		func(rec migration.Record) *MigrationRow { return &MigrationRow{Migration: rec} },
+		func(r *MigrationRow) migration.Record { return r.Migration })
+}
+
+// insert is the three inserts (§8.1–§8.3): a record that breaks a row rule
+// is refused, an id already stored returns the stored record (idempotent),
+// and anything else becomes a new row.
+func insert[ID comparable, Rec any, Row any](m *Memory, ctx context.Context, op string, table map[ID]*Row, id ID, rec Rec,
+	validate func() error, row func(Rec) *Row, stored func(*Row) Rec) (Rec, error) {
+	var zero Rec
+	if err := validate(); err != nil {
+		return zero, classify(op, err)
 	}
 	if err := m.lock(ctx); err != nil {
-		return migration.Record{}, err
+		return zero, err
 	}
 	defer m.mu.Unlock()
-	if row, ok := m.migrations[rec.ID]; ok {
-		return row.Migration, nil
+	if r, ok := table[id]; ok {
+		return stored(r), nil
 	}
-	m.migrations[rec.ID] = &MigrationRow{Migration: rec}
+	table[id] = row(rec)
 	return rec, nil
 }
 
