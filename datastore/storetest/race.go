@@ -45,7 +45,7 @@ var guardedWrites = []guardedWrite{
 			// Each racer brings its own target and migration: one wins,
 			// the others find another migration linked (§8.1).
 			dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-			m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst.ID, t0)))
+			m := f.migration(in.ID, src.ID, dst.ID)
 			writes[i] = func() (bool, error) {
 				_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m.ID, dst.ID, at(5))
 				return refusedAs(err, datastore.KindConflict)
@@ -56,7 +56,7 @@ var guardedWrites = []guardedWrite{
 	{"§8.1/InstanceUnsetMigrationIDs", func(f *fixture) ([]func() (bool, error), func() string) {
 		in, src := f.running()
 		dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-		m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst.ID, t0)))
+		m := f.migration(in.ID, src.ID, dst.ID)
 		must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m.ID, dst.ID, at(5)))
 		return same(func() (bool, error) {
 			res, err := f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, m.ID, dst.ID, at(6))
@@ -126,7 +126,7 @@ var guardedWrites = []guardedWrite{
 	{"§8.2/SledReport", func(f *fixture) ([]func() (bool, error), func() string) {
 		in, v := f.running()
 		dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-		m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v.ID, dst.ID, t0)))
+		m := f.migration(in.ID, v.ID, dst.ID)
 		r := report(vmmstate.SledAgentStopping, 4, at(5))
 		r.MigrationOut = sideReport(m.ID, migration.Completed, 2, at(5))
 		vmmEnd, migEnd := f.vmmEnd(v.ID), f.migrationEnd(m.ID)
@@ -141,7 +141,7 @@ var guardedWrites = []guardedWrite{
 	{"§8.3/MigrationMarkFailed", func(f *fixture) ([]func() (bool, error), func() string) {
 		in, v := f.running()
 		dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-		m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v.ID, dst.ID, t0)))
+		m := f.migration(in.ID, v.ID, dst.ID)
 		return same(func() (bool, error) {
 			res, err := f.st.MigrationMarkFailed(f.ctx, m.ID, at(5))
 			return res.Applied, err
@@ -150,7 +150,7 @@ var guardedWrites = []guardedWrite{
 	{"§8.3/MigrationMarkDeleted", func(f *fixture) ([]func() (bool, error), func() string) {
 		in, v := f.running()
 		dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-		m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v.ID, dst.ID, t0)))
+		m := f.migration(in.ID, v.ID, dst.ID)
 		return same(func() (bool, error) {
 			res, err := f.st.MigrationMarkDeleted(f.ctx, m.ID, at(5))
 			return res.Applied, err

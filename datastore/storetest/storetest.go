@@ -197,6 +197,13 @@ func (f *fixture) vmm(in instancestate.ID, sled vmmstate.SledID, st vmmstate.Sta
 	return must(f.st.VMMInsert(f.ctx, v))
 }
 
+// migration inserts a migration of instance from src to dst, both sides
+// pending.
+func (f *fixture) migration(in instancestate.ID, src, dst vmmstate.ID) migration.Record {
+	f.t.Helper()
+	return must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in, src, dst, t0)))
+}
+
 func (f *fixture) sled() vmmstate.SledID { return vmmstate.SledIDFromUUID(f.uid('s')) }
 
 func (f *fixture) updater() instancestate.UpdaterID {
@@ -293,7 +300,7 @@ func testFetchAllReadsDeletedAbsent(f *fixture) {
 	// Linking a migration over them reads a snapshot that names records it
 	// does not hold: refused, as every decision refuses one (D17).
 	dst := f.vmm(orphan.ID, f.sled(), vmmstate.Creating, 1)
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), orphan.ID, f.vmmID(), dst.ID, t0)))
+	m := f.migration(orphan.ID, f.vmmID(), dst.ID)
 	_, err = f.st.InstanceSetMigrationIDs(f.ctx, orphan.ID, f.vmmID(), m.ID, dst.ID, at(6))
 	f.wantKind("set migration ids over ids with no rows", err, datastore.KindInvalidRequest)
 }
@@ -436,7 +443,7 @@ func testFetchAll(f *fixture) {
 		f.fatal("with an active VMM: %+v", s)
 	}
 	dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst.ID, t0)))
+	m := f.migration(in.ID, src.ID, dst.ID)
 	after := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m.ID, dst.ID, at(4)))
 	s := f.fetch(in.ID)
 	if s.Active != src || s.Target != dst || s.Migration != m || s.Instance != after {
@@ -452,7 +459,7 @@ func testSetMigrationIDs(f *fixture) {
 	src := f.vmm(in.ID, f.sled(), vmmstate.Starting, 2)
 	in = f.link(in, src.ID, 3)
 	dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst.ID, t0)))
+	m := f.migration(in.ID, src.ID, dst.ID)
 	_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m.ID, dst.ID, at(4))
 	f.wantKind("source starting", err, datastore.KindConflict)
 	f.expect("source running", true, 0)(f.st.VMMUpdateRuntime(f.ctx, src.ID, vmmstate.Runtime{State: vmmstate.Running, Generation: gen(3), TimeUpdated: at(4)}))
@@ -464,7 +471,7 @@ func testSetMigrationIDs(f *fixture) {
 		f.fatal("retry with the same ids changed the row (D5): %+v", again.Runtime)
 	}
 	dst2 := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-	m2 := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst2.ID, t0)))
+	m2 := f.migration(in.ID, src.ID, dst2.ID)
 	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m2.ID, dst2.ID, at(5))
 	f.wantKind("a new migration while one is linked", err, datastore.KindConflict)
 	f.expect("old target unwound", true, 0)(f.st.VMMMarkSagaUnwound(f.ctx, dst.ID, at(5)))
@@ -536,7 +543,7 @@ func testVMMAndMigrationUpdateRuntime(f *fixture) {
 	in := f.noVMM(f.instance())
 	v1 := f.vmm(in.ID, f.sled(), vmmstate.Running, 1)
 	v2 := f.vmm(in.ID, f.sled(), vmmstate.Running, 1)
-	m1 := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v1.ID, v2.ID, t0)))
+	m1 := f.migration(in.ID, v1.ID, v2.ID)
 
 	r := report(vmmstate.SledAgentStopping, 2, at(1))
 	r.MigrationOut = sideReport(m1.ID, migration.Completed, 2, at(1))
@@ -556,7 +563,7 @@ func testVMMAndMigrationUpdateRuntime(f *fixture) {
 	}
 
 	v3 := f.vmm(in.ID, f.sled(), vmmstate.Running, 1)
-	m2 := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v2.ID, v3.ID, t0)))
+	m2 := f.migration(in.ID, v2.ID, v3.ID)
 	r = report(vmmstate.SledAgentDestroyed, 2, at(2))
 	r.MigrationIn = sideReport(m1.ID, migration.Completed, 2, at(1)) // not newer
 	r.MigrationOut = sideReport(m2.ID, migration.Completed, 2, at(2))
@@ -589,7 +596,7 @@ func testMigrationQueryByInstance(f *fixture) {
 	}
 	// Another instance's migration is not this one's.
 	other := f.instance()
-	others := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), other.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')), t0)))
+	others := f.migration(other.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')))
 	if got := must(f.st.InstanceListMigrations(f.ctx, in.ID)); len(got) != 2 || slices.Contains(got, ids[2]) {
 		f.fatal("with another instance's migration: %v", got)
 	}
@@ -742,7 +749,7 @@ func testSledReportGuards(f *fixture) {
 	in := f.noVMM(f.instance())
 	src := f.vmm(in.ID, f.sled(), vmmstate.Running, 3)
 	dst := f.vmm(in.ID, f.sled(), vmmstate.Migrating, 2)
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, src.ID, dst.ID, t0)))
+	m := f.migration(in.ID, src.ID, dst.ID)
 
 	r := report(vmmstate.SledAgentMigrating, 4, at(1))
 	r.MigrationIn, r.MigrationOut = sideReport(m.ID, migration.InProgress, 2, at(1)), sideReport(m.ID, migration.InProgress, 2, at(1))
@@ -779,7 +786,7 @@ func testSledReportGuards(f *fixture) {
 
 func testMigrationMarks(f *fixture) {
 	in := f.instance()
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), in.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')), t0)))
+	m := f.migration(in.ID, vmmstate.IDFromUUID(f.uid('v')), vmmstate.IDFromUUID(f.uid('v')))
 	f.expect("mark failed", true, 0)(f.st.MigrationMarkFailed(f.ctx, m.ID, at(1)))
 	f.expect("mark failed again", false, datastore.ReasonUnchanged)(f.st.MigrationMarkFailed(f.ctx, m.ID, at(2)))
 	got := must(f.st.MigrationFetch(f.ctx, m.ID)).Migration
@@ -803,7 +810,7 @@ func testListAbandoned(f *fixture) {
 	// abandoned: the update saga unlinks it first (§8.2).
 	migrating, src := f.running()
 	target := f.vmm(migrating.ID, f.sled(), vmmstate.SagaUnwound, 2)
-	m := must(f.st.MigrationInsert(f.ctx, migration.New(migration.IDFromUUID(f.uid('m')), migrating.ID, src.ID, target.ID, t0)))
+	m := f.migration(migrating.ID, src.ID, target.ID)
 	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, src.ID, m.ID, target.ID, at(1)))
 	got := must(f.st.VMMListAbandoned(f.ctx))
 	if want := sortedVMMs([]vmmstate.ID{unwound.ID, destroyed.ID}); !slices.Equal(got, want) {
