@@ -1,0 +1,301 @@
+// Package sagastest provides what package sagas runs against in tests and
+// in `vmlife script`: an in-memory sled-agent (Agent) and an in-memory
+// table of sled room (Sleds), each able to fail a call on demand, and Env,
+// which puts them together with a datastore.
+//
+// They model what the sagas need and no more: an Agent holds the VMMs
+// registered with it and answers with their state; it does not run them
+// (the simulator's sled-agents do, in internal/sim).
+package sagastest
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Call names a sled-agent call, for Agent.Fail.
+type Call string
+
+// The calls of sagas.SledAgent.
+const (
+	CallRegister   Call = "register"
+	CallMigrate    Call = "migrate"
+	CallUnregister Call = "unregister"
+)
+
+// Agent is an in-memory sled-agent for every sled. It is safe for
+// concurrent use.
+type Agent struct {
+	// Now stamps the states the agent reports.
+	Now func() time.Time
+	// Fail, when set, is asked before each call; a non-nil outcome is the
+	// call's answer (an *sagas.AgentError) and the call does nothing.
+	Fail func(c Call, vmm vmmstate.ID) *failure.Outcome
+
+	mu   sync.Mutex
+	vmms map[vmmstate.ID]*held
+}
+
+type held struct {
+	rt         vmmstate.SledAgentRuntime
+	in         migration.Report
+	hasIn      bool
+	migratedIn bool // asked to migrate in
+}
+
+func (h *held) report() instancestate.Report {
+	r := instancestate.Report{VMM: h.rt}
+	if h.hasIn {
+		in := h.in
+		r.MigrationIn = &in
+	}
+	return r
+}
+
+// NewAgent returns an agent holding no VMM, stamping reports with now.
+func NewAgent(now func() time.Time) *Agent {
+	return &Agent{Now: now, vmms: make(map[vmmstate.ID]*held)}
+}
+
+func (a *Agent) failed(c Call, id vmmstate.ID) error {
+	if a.Fail == nil {
+		return nil
+	}
+	if o := a.Fail(c, id); o != nil {
+		return &sagas.AgentError{Outcome: *o}
+	}
+	return nil
+}
+
+func noSuchInstance() error {
+	return &sagas.AgentError{Outcome: failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}}
+}
+
+// Register implements sagas.SledAgent: a new VMM starts (or, as a
+// migration target, waits migrating with migration_in pending) at the
+// generation after the record's (§3.5).
+func (a *Agent) Register(_ context.Context, v vmmstate.VMM, mig migration.ID) (instancestate.Report, error) {
+	if err := a.failed(CallRegister, v.ID); err != nil {
+		return instancestate.Report{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h := a.vmms[v.ID]; h != nil {
+		return h.report(), nil
+	}
+	g, err := v.Runtime.Generation.Next()
+	if err != nil {
+		return instancestate.Report{}, err
+	}
+	h := &held{rt: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentStarting, Generation: g, TimeUpdated: a.Now()}}
+	if !mig.IsZero() {
+		h.rt.State = vmmstate.SledAgentMigrating
+		h.in, h.hasIn = migration.Registered(mig, a.Now()), true
+	}
+	a.vmms[v.ID] = h
+	return h.report(), nil
+}
+
+// Migrate implements sagas.SledAgent: the target notes the request (the
+// migration itself is not modelled).
+func (a *Agent) Migrate(_ context.Context, target, _ vmmstate.VMM, _ migration.ID) error {
+	if err := a.failed(CallMigrate, target.ID); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.vmms[target.ID]
+	if h == nil {
+		return noSuchInstance()
+	}
+	h.migratedIn = true
+	return nil
+}
+
+// Unregister implements sagas.SledAgent: the VMM is destroyed — its
+// migration side, if still in flight, fails (§3.5) — and forgotten.
+func (a *Agent) Unregister(_ context.Context, v vmmstate.VMM) (instancestate.Report, error) {
+	if err := a.failed(CallUnregister, v.ID); err != nil {
+		return instancestate.Report{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.vmms[v.ID]
+	if h == nil {
+		return instancestate.Report{}, noSuchInstance()
+	}
+	g, err := h.rt.Generation.Next()
+	if err != nil {
+		return instancestate.Report{}, err
+	}
+	now := a.Now()
+	h.rt = vmmstate.SledAgentRuntime{State: vmmstate.SledAgentDestroyed, Generation: g, TimeUpdated: now}
+	if h.hasIn {
+		if in, _, err := migration.Halt(h.in, now); err == nil {
+			h.in = in
+		}
+	}
+	delete(a.vmms, v.ID)
+	return h.report(), nil
+}
+
+// Holds reports whether the agent holds VMM id, and its state there.
+func (a *Agent) Holds(id vmmstate.ID) (vmmstate.SledAgentState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h := a.vmms[id]; h != nil {
+		return h.rt.State, true
+	}
+	return 0, false
+}
+
+// MigratedIn reports whether target was asked to migrate in.
+func (a *Agent) MigratedIn(target vmmstate.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.vmms[target]
+	return h != nil && h.migratedIn
+}
+
+// Len returns how many VMMs the agent holds.
+func (a *Agent) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.vmms)
+}
+
+// Sleds is an in-memory table of sled room: each sled a number of slots,
+// each reservation one VMM. It is safe for concurrent use.
+type Sleds struct {
+	mu    sync.Mutex
+	order []vmmstate.SledID // Reserve's preference
+	room  map[vmmstate.SledID]int
+	held  map[vmmstate.ID]vmmstate.SledID
+}
+
+// NewSleds returns a table of the given sleds, each with room for slots
+// VMMs. Reserve places on the first with room, in the order given.
+func NewSleds(slots int, sleds ...vmmstate.SledID) *Sleds {
+	s := &Sleds{room: make(map[vmmstate.SledID]int), held: make(map[vmmstate.ID]vmmstate.SledID)}
+	for _, id := range sleds {
+		if _, dup := s.room[id]; !dup {
+			s.order = append(s.order, id)
+		}
+		s.room[id] = max(slots, 0)
+	}
+	return s
+}
+
+// Reserve implements sagas.Sleds.
+func (s *Sleds) Reserve(_ context.Context, _ instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl, ok := s.held[vmm]; ok {
+		return sl, nil
+	}
+	for _, sl := range s.order {
+		if s.room[sl] > 0 {
+			s.room[sl]--
+			s.held[vmm] = sl
+			return sl, nil
+		}
+	}
+	return vmmstate.SledID{}, &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
+}
+
+// ReserveOn implements sagas.Sleds.
+func (s *Sleds) ReserveOn(_ context.Context, sled vmmstate.SledID, vmm vmmstate.ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl, ok := s.held[vmm]; ok && sl == sled {
+		return nil
+	}
+	if s.room[sled] <= 0 {
+		return &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
+	}
+	s.room[sled]--
+	s.held[vmm] = sled
+	return nil
+}
+
+// Release implements sagas.Sleds.
+func (s *Sleds) Release(_ context.Context, vmm vmmstate.ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl, ok := s.held[vmm]; ok {
+		delete(s.held, vmm)
+		s.room[sl]++
+	}
+	return nil
+}
+
+// Held returns the sled vmm holds room on, if any.
+func (s *Sleds) Held(vmm vmmstate.ID) (vmmstate.SledID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl, ok := s.held[vmm]
+	return sl, ok
+}
+
+// Reserved returns the VMMs holding room, in the order of their ids.
+func (s *Sleds) Reserved() []vmmstate.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]vmmstate.ID, 0, len(s.held))
+	for id := range s.held {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b vmmstate.ID) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// IDs returns deterministic ids for Env.NewID: version-4 UUIDs whose last
+// eight bytes count from 1, with kind in the first byte, so that a test's
+// ids are the same every run and say where they came from.
+func IDs(kind byte) func() uuid.UUID {
+	var n uint64
+	var mu sync.Mutex
+	return func() uuid.UUID {
+		mu.Lock()
+		n++
+		c := n
+		mu.Unlock()
+		var u uuid.UUID
+		u[0] = kind
+		binary.BigEndian.PutUint64(u[8:], c)
+		u[6] = 0x40 | u[6]&0x0f
+		u[8] = 0x80 | u[8]&0x3f
+		return u
+	}
+}
+
+// World is an Env over a store with an in-memory Agent and Sleds, and the
+// instances it asked update sagas for.
+type World struct {
+	Env    *sagas.Env
+	Agent  *Agent
+	Sleds  *Sleds
+	Update []instancestate.ID // UpdateNeeded's calls, in order
+}
+
+// NewWorld returns a World over st at the time now returns, with sleds
+// of slots room each, and ids from IDs('s').
+func NewWorld(st datastore.Store, now func() time.Time, slots int, sleds ...vmmstate.SledID) *World {
+	w := &World{Agent: NewAgent(now), Sleds: NewSleds(slots, sleds...)}
+	w.Env = &sagas.Env{Store: st, Agent: w.Agent, Sleds: w.Sleds, Now: now, NewID: IDs('s'),
+		UpdateNeeded: func(id instancestate.ID) { w.Update = append(w.Update, id) }}
+	return w
+}
