@@ -153,8 +153,9 @@ func (x *Exec) Err() error { return x.err }
 // step, or did not complete).
 func (x *Exec) Ended() string { return x.ended }
 
-// Ran returns the names of the steps whose action ran, in order; a step
-// run again (Again) is listed once.
+// Ran returns the names of the steps whose action was tried, in order —
+// the one that failed, if any, last; a step run again (Again) is listed
+// once.
 func (x *Exec) Ran() []string { return x.ran }
 
 // Undone returns the names of the steps whose undo ran, in order.
@@ -358,8 +359,8 @@ type finisher interface{ finished(Outcome) }
 // Result is how Run left a saga.
 type Result struct {
 	Outcome Outcome
-	// Ran and Undone name the steps whose action and whose undo ran, in
-	// order.
+	// Ran names the steps whose action was tried, in order, the failed
+	// one last; Undone the steps whose undo ran, in order.
 	Ran, Undone []string
 	// Err is why the saga unwound or got stuck; nil when it completed.
 	Err error

@@ -1,0 +1,126 @@
+package sagas_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vmlife/vmlife/sagas"
+)
+
+// logSaga is a saga of n steps, each logging its action and undo; step
+// fail fails, undo stuck fails.
+type logSaga struct {
+	n           int
+	fail, stuck int
+	log         []string
+}
+
+func (s *logSaga) Kind() sagas.Kind { return sagas.KindDelete }
+
+func (s *logSaga) Steps(*sagas.Env) []sagas.Step {
+	var out []sagas.Step
+	for i := range s.n {
+		name := string(rune('a' + i))
+		out = append(out, sagas.Step{Name: name,
+			Do: func(context.Context) error {
+				s.log = append(s.log, "do "+name)
+				if i == s.fail {
+					return errors.New("boom")
+				}
+				return nil
+			},
+			Undo: func(context.Context) error {
+				s.log = append(s.log, "undo "+name)
+				if i == s.stuck {
+					return errors.New("stuck")
+				}
+				return nil
+			}})
+	}
+	return out
+}
+
+func TestExecOrder(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		saga        *logSaga
+		drive       func(x *sagas.Exec) // one call per node
+		outcome     sagas.Outcome
+		log         []string
+		ran, undone []string
+	}{
+		{"completes", &logSaga{n: 3, fail: -1, stuck: -1}, nil, sagas.Completed,
+			[]string{"do a", "do b", "do c"}, []string{"a", "b", "c"}, nil},
+		{"unwinds latest first", &logSaga{n: 3, fail: 2, stuck: -1}, nil, sagas.Unwound,
+			[]string{"do a", "do b", "do c", "undo b", "undo a"}, []string{"a", "b", "c"}, []string{"b", "a"}},
+		{"an undo that fails stops the unwind", &logSaga{n: 3, fail: 2, stuck: 1}, nil, sagas.Stuck,
+			[]string{"do a", "do b", "do c", "undo b"}, []string{"a", "b", "c"}, []string{"b"}},
+		{"Fail injects before the action", &logSaga{n: 3, fail: -1, stuck: -1},
+			func(x *sagas.Exec) { x.Next(ctx); x.Fail(ctx) }, sagas.Unwound,
+			[]string{"do a", "undo a"}, []string{"a", "b"}, []string{"a"}},
+		{"Skip passes over an undo", &logSaga{n: 3, fail: 2, stuck: -1},
+			func(x *sagas.Exec) { x.Next(ctx); x.Next(ctx); x.Next(ctx); x.Skip(ctx) }, sagas.Unwound,
+			[]string{"do a", "do b", "do c", "undo a"}, []string{"a", "b", "c"}, []string{"a"}},
+		{"Again replays the node that ran", &logSaga{n: 2, fail: -1, stuck: -1},
+			func(x *sagas.Exec) { x.Next(ctx); _ = x.Again(ctx) }, sagas.Completed,
+			[]string{"do a", "do a", "do b"}, []string{"a", "b"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := sagas.NewExec(&sagas.Env{}, tc.saga)
+			if tc.drive != nil {
+				tc.drive(x)
+			}
+			for i := 0; !x.Done(); i++ {
+				if i > 10 {
+					t.Fatal("does not end")
+				}
+				x.Next(ctx)
+			}
+			if x.Outcome() != tc.outcome || !cmp.Equal(tc.saga.log, tc.log) || !cmp.Equal(x.Ran(), tc.ran) || !cmp.Equal(x.Undone(), tc.undone) {
+				t.Errorf("outcome %v, log %v, ran %v, undone %v", x.Outcome(), tc.saga.log, x.Ran(), x.Undone())
+			}
+			if x.Next(ctx) != true || len(tc.saga.log) != len(tc.log) {
+				t.Error("Next after the end ran something")
+			}
+			if (x.Err() == nil) != (tc.outcome == sagas.Completed) {
+				t.Errorf("Err %v with outcome %v", x.Err(), x.Outcome())
+			}
+		})
+	}
+}
+
+func TestExecDescribes(t *testing.T) {
+	x := sagas.NewExec(&sagas.Env{}, &logSaga{n: 2, fail: 1, stuck: -1})
+	if got := x.String(); got != "delete a" {
+		t.Errorf("String %q", got)
+	}
+	x.Next(context.Background())
+	x.Next(context.Background())
+	if name, undo := x.NextNode(); name != "a" || !undo || !strings.Contains(x.String(), "undo a") || !x.Unwinding() {
+		t.Errorf("next %q %v, %q", name, undo, x.String())
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, k := range sagas.AllKinds() {
+		if got, err := sagas.ParseKind(k.String()); err != nil || got != k {
+			t.Errorf("%v: %v %v", k, got, err)
+		}
+	}
+	if _, err := sagas.ParseKind("Create"); err == nil || !strings.Contains(err.Error(), "create, start, migrate, update, delete") {
+		t.Errorf("ParseKind: %v", err)
+	}
+	for o, want := range map[sagas.Outcome]string{sagas.Completed: "completed", sagas.Unwound: "unwound", sagas.Stuck: "stuck", 9: "sagas.Outcome(9)"} {
+		if o.String() != want {
+			t.Errorf("%d: %q", o, o.String())
+		}
+	}
+	if sagas.Kind(0).String() != "sagas.Kind(0)" {
+		t.Error(sagas.Kind(0).String())
+	}
+}

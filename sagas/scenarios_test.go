@@ -1,0 +1,251 @@
+package sagas_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/sagas/sagastest"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// failCall makes the agent answer call c with o.
+func (f *fixture) failCall(c sagastest.Call, o failure.Outcome) {
+	f.w.Agent.Fail = func(got sagastest.Call, _ vmmstate.ID) *failure.Outcome {
+		if got == c {
+			return &o
+		}
+		return nil
+	}
+}
+
+func (f *fixture) instance() instancestate.Instance {
+	f.t.Helper()
+	s, err := f.st.InstanceFetchAll(f.ctx, instID)
+	f.must(err)
+	return s.Instance
+}
+
+// TestStartFailures: why a start failed is what its record says (D13),
+// and a sled-agent's answer means what D18 says it means.
+func TestStartFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fault   func(f *fixture)
+		cause   failure.Cause
+		vmm     vmmstate.State // the new VMM's state after the unwind
+		outcome sagas.Outcome
+	}{
+		{"no room", func(f *fixture) { f.w.Sleds = sagastest.NewSleds(0, sledA); f.w.Env.Sleds = f.w.Sleds },
+			failure.CauseInsufficientCapacity, 0, sagas.Unwound},
+		{"register 500", func(f *fixture) { f.failCall(sagastest.CallRegister, failure.Outcome{Status: 500}) },
+			failure.CauseSledAgentError, vmmstate.SagaUnwound, sagas.Unwound},
+		{"register timeout", func(f *fixture) {
+			f.failCall(sagastest.CallRegister, failure.Outcome{Communication: failure.CommTimeout})
+		}, failure.CauseSledAgentError, vmmstate.SagaUnwound, sagas.Unwound},
+		// §11: registration's "no such instance" is the start's vmm_gone;
+		// it proves nothing about a VMM still creating, never registered
+		// (D18: MarkFailed leaves it), so the unwind marks it unwound.
+		{"register gone", func(f *fixture) {
+			f.failCall(sagastest.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+		}, failure.CauseVMMGone, vmmstate.SagaUnwound, sagas.Unwound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.stopped()
+			tc.fault(f)
+			s := &sagas.Start{Instance: instID, Reason: failure.StartReasonAutoRestart}
+			r := f.run(s, sagas.Options{})
+			if r.Outcome != tc.outcome {
+				t.Fatalf("outcome %+v", r)
+			}
+			in := f.instance()
+			if in.StartFailure.Cause != tc.cause || in.StartFailure.Reason != failure.StartReasonAutoRestart || !s.Recorded {
+				t.Errorf("recorded %+v (recorded %v), want cause %v", in.StartFailure, s.Recorded, tc.cause)
+			}
+			if in.Runtime.State != instancestate.NexusNoVMM || !in.Runtime.ActiveVMM.IsZero() {
+				t.Errorf("instance %+v", in.Runtime)
+			}
+			row, err := f.st.VMMFetch(f.ctx, s.VMM)
+			switch {
+			case tc.vmm == 0 && !errors.Is(err, datastore.ErrNotFound):
+				t.Errorf("a VMM was inserted: %+v %v", row, err)
+			case tc.vmm != 0 && (err != nil || row.VMM.Runtime.State != tc.vmm):
+				t.Errorf("VMM %+v, %v; want %v", row.VMM.Runtime, err, tc.vmm)
+			}
+		})
+	}
+}
+
+// TestStartAfterAFailureClearsIt: D13, a start that succeeds clears the
+// recorded failure.
+func TestStartAfterAFailureClearsIt(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 500})
+	f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{})
+	if f.instance().StartFailure.Cause == 0 {
+		t.Fatal("no failure recorded")
+	}
+	f.w.Agent.Fail = nil
+	if r := f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{}); r.Outcome != sagas.Completed {
+		t.Fatalf("%+v", r)
+	}
+	if sf := f.instance().StartFailure; sf.Cause != 0 {
+		t.Errorf("still recorded: %+v", sf)
+	}
+}
+
+// TestStartConflictIsNoFailure: a start that finds another start's VMM
+// active unwinds with §14's 409 and records nothing.
+func TestStartConflictIsNoFailure(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	r := f.run(s, sagas.Options{})
+	if r.Outcome != sagas.Unwound || !errors.Is(r.Err, datastore.ErrConflict) || !s.Conflict {
+		t.Fatalf("%+v, conflict %v", r, s.Conflict)
+	}
+	in := f.instance()
+	if in.StartFailure.Cause != 0 || in.Runtime.ActiveVMM != srcID {
+		t.Errorf("instance %+v, failure %+v", in.Runtime, in.StartFailure)
+	}
+}
+
+// TestUnregisterGoneStopsTheUnwind: §14, a VMM the sled-agent proves gone
+// at unregister is marked failed, an update saga is asked for, and the
+// unwind stops there.
+func TestUnregisterGoneStopsTheUnwind(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	f.failCall(sagastest.CallUnregister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	r := f.run(s, sagas.Options{FailAt: sagas.StepClearStartFailure})
+	if r.Outcome != sagas.Stuck || len(r.Undone) != 1 || r.Undone[0] != sagas.StepRegister {
+		t.Fatalf("%+v", r)
+	}
+	row, err := f.st.VMMFetch(f.ctx, s.VMM)
+	f.must(err)
+	if row.VMM.Runtime.State != vmmstate.Failed(failure.NoSuchInstance) {
+		t.Errorf("VMM %v", row.VMM.Runtime.State)
+	}
+	if len(f.w.Update) == 0 || f.w.Update[len(f.w.Update)-1] != instID {
+		t.Errorf("no update saga asked for: %v", f.w.Update)
+	}
+	// What the stuck saga left, the fleet queries find: the update plan
+	// unlinks the failed VMM.
+	u := &sagas.Update{Instance: instID}
+	if r := f.run(u, sagas.Options{}); r.Outcome != sagas.Completed || !u.Committed {
+		t.Fatalf("update: %+v", r)
+	}
+	if in := f.instance(); !in.Runtime.ActiveVMM.IsZero() {
+		t.Errorf("still linked: %+v", in.Runtime)
+	}
+}
+
+// TestUnregisterOtherErrorIsUnregistered: §14, another sled-agent error at
+// unregister is taken as "already unregistered": the unwind goes on.
+func TestUnregisterOtherErrorIsUnregistered(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	f.failCall(sagastest.CallUnregister, failure.Outcome{Status: 503})
+	r := f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{FailAt: sagas.StepClearStartFailure})
+	if r.Outcome != sagas.Unwound {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestUpdateLockedEndsIt: an update saga that finds the lock held ends,
+// doing nothing (§13.2), and the holder's commit is not disturbed.
+func TestUpdateLockedEndsIt(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	f.report(srcID, vmmstate.SledAgentDestroyed, 3)
+	holder := instancestate.UpdaterIDFromUUID(id('u', 9))
+	l, err := f.st.InstanceUpdaterLock(f.ctx, instID, holder)
+	f.must(err)
+	r := f.run(&sagas.Update{Instance: instID}, sagas.Options{})
+	if r.Outcome != sagas.Completed || r.Ended != sagas.EndedLocked {
+		t.Fatalf("%+v", r)
+	}
+	if in := f.instance(); in.UpdaterID != holder || in.UpdaterGen != l.Gen {
+		t.Errorf("lock %v@%v, want %v", in.UpdaterID, in.UpdaterGen, l)
+	}
+}
+
+// TestUpdateThenRestart: §13.4, an update that leaves an instance failed
+// under best_effort says a restart comes next (D15: after the cooldown).
+func TestUpdateThenRestart(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	_, err := f.st.VMMMarkFailed(f.ctx, srcID, failure.SledExpunged, f.now)
+	f.must(err)
+	u := &sagas.Update{Instance: instID}
+	f.run(u, sagas.Options{})
+	if !u.Committed || u.Then != sagas.ThenRestart || f.instance().Runtime.State != instancestate.NexusFailed {
+		t.Fatalf("committed %v, then %v, instance %+v", u.Committed, u.Then, f.instance().Runtime)
+	}
+}
+
+// TestUpdateNothing: no work, the saga unlocks and ends.
+func TestUpdateNothing(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	u := &sagas.Update{Instance: instID}
+	r := f.run(u, sagas.Options{})
+	if r.Ended != sagas.EndedNothing || u.Committed || !f.instance().UpdaterID.IsZero() || u.Then != sagas.ThenNothing {
+		t.Fatalf("%+v %+v", r, u)
+	}
+}
+
+// TestMigrateTargetRefused: a destination sled-agent error unwinds the
+// migration without touching the active VMM (§15).
+func TestMigrateTargetRefused(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	f.failCall(sagastest.CallMigrate, failure.Outcome{Status: 500})
+	m := &sagas.Migrate{Instance: instID, Source: srcID, Destination: sledB}
+	r := f.run(m, sagas.Options{})
+	if r.Outcome != sagas.Unwound {
+		t.Fatalf("%+v", r)
+	}
+	in := f.instance()
+	if in.Runtime.ActiveVMM != srcID || in.Runtime.MigrationID != m.Migration {
+		t.Errorf("instance %+v", in.Runtime)
+	}
+	// The update saga clears the leftovers (D11).
+	u := &sagas.Update{Instance: instID}
+	f.run(u, sagas.Options{})
+	if in := f.instance(); !u.Committed || !in.Runtime.MigrationID.IsZero() || !in.Runtime.TargetVMM.IsZero() || in.Runtime.ActiveVMM != srcID {
+		t.Errorf("after the update: %+v", in.Runtime)
+	}
+}
+
+// TestDeleteRefused: deleting an instance with a VMM is refused (§8.1) and
+// the saga unwinds.
+func TestDeleteRefused(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	r := f.run(&sagas.Delete{Instance: instID}, sagas.Options{})
+	if r.Outcome != sagas.Unwound || !errors.Is(r.Err, datastore.ErrInvalidRequest) {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestRunRefusesBadOptions: a step the saga does not have, or an Env
+// missing a part, is the caller's error, with nothing run.
+func TestRunRefusesBadOptions(t *testing.T) {
+	f := newFixture(t)
+	if _, err := sagas.Run(f.ctx, f.w.Env, &sagas.Delete{Instance: instID}, sagas.Options{FailAt: "nope"}); err == nil {
+		t.Error("unknown fail_at accepted")
+	}
+	for _, env := range []*sagas.Env{nil, {}, {Store: f.st}} {
+		if _, err := sagas.Run(context.Background(), env, &sagas.Delete{Instance: instID}, sagas.Options{}); err == nil {
+			t.Errorf("Env %+v accepted", env)
+		}
+	}
+}
