@@ -411,4 +411,3 @@ func undos(steps []sagas.Step) []string {
 	}
 	return out
 }
-
