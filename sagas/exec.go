@@ -218,9 +218,8 @@ func (x *Exec) Skip(ctx context.Context) bool {
 	if !x.unwinding || x.finished {
 		return x.run(ctx, nil)
 	}
-	if i := x.popUndo(); i >= 0 {
-		x.last, x.lastUndo = i, true
-	}
+	x.popUndo()
+	x.last = -1 // nothing ran: there is nothing to run again
 	x.finishUnwindIfDone()
 	return x.finished
 }

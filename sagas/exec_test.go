@@ -124,3 +124,20 @@ func TestNames(t *testing.T) {
 		t.Error(sagas.Kind(0).String())
 	}
 }
+
+// TestSkipLeavesNothingToReplay: a skipped undo did not run, so Again
+// has nothing to run.
+func TestSkipLeavesNothingToReplay(t *testing.T) {
+	ctx := context.Background()
+	s := &logSaga{n: 2, fail: 1, stuck: -1}
+	x := sagas.NewExec(&sagas.Env{}, s)
+	x.Next(ctx)
+	x.Next(ctx)
+	x.Skip(ctx)
+	if x.LastRan() {
+		t.Error("LastRan after Skip")
+	}
+	if err := x.Again(ctx); err != nil || len(s.log) != 2 {
+		t.Errorf("Again after Skip: %v, log %v", err, s.log)
+	}
+}

@@ -2,9 +2,7 @@ package sagas
 
 import (
 	"context"
-	"errors"
 
-	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -109,6 +107,3 @@ func (s *Migrate) Steps(env *Env) []Step {
 			}},
 	}
 }
-
-// notFound reports whether err says a record is missing or deleted.
-func notFound(err error) bool { return errors.Is(err, datastore.ErrNotFound) }

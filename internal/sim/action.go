@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -141,7 +142,7 @@ func (w *World) act(a Action) {
 		w.userRequest()
 	case ActCreate:
 		in := w.createInstance()
-		w.launch(&createSaga{in: in})
+		w.launch(in, &sagas.Create{Instance: in.rec})
 	case ActSagaStep:
 		w.stepSaga()
 	case ActPropolis:
@@ -269,12 +270,12 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 	case instancestate.ActionMigrateSaga:
 		if in.migrates == 0 && dest != nil {
 			in.migrates++
-			w.launch(&migrateSaga{in: in, src: s.Active.ID, dest: dest})
+			w.launch(in, &sagas.Migrate{Instance: in.rec.ID, Source: s.Active.ID, Destination: dest.id})
 		}
 	case instancestate.ActionDeleteSaga:
 		if in.deletes == 0 {
 			in.deletes++
-			w.launch(&deleteSaga{in: in})
+			w.launch(in, &sagas.Delete{Instance: in.rec.ID})
 		}
 	}
 }

@@ -16,23 +16,16 @@
 //   - users' start, stop, reboot, migrate and delete requests are answered
 //     by instancestate.Decide and DecideMigrate, and the intent is written
 //     only when a request is accepted (D16);
-//   - the create saga (§16) finishes with FinishCreate, or unwinds with
-//     UnwindCreate straight to destroyed;
-//   - the start saga (§14) places the VMM under the instance's placement
-//     constraint (failing with insufficient_capacity,
-//     affinity_unsatisfiable, anti_affinity_unsatisfiable,
-//     local_storage_unavailable, sled_agent_error or vmm_gone),
-//     inserts its record, links it with instance_mark_as_starting
-//     (MarkAsStarting) and registers it; unwinding marks the VMM
-//     saga_unwound, moves the instance back with the runtime UnwindStart
-//     makes (generation-guarded) and records the cause with
-//     instance_record_start_failure (D13); success clears it;
-//   - the migrate saga (§15) links the migration with
-//     instance_set_migration_ids and leaves §15's leftovers when it
-//     unwinds (migration_mark_failed, saga_unwound);
-//   - update sagas take the lock, inherit it, plan (PlanUpdate), commit or
-//     unlock, and delete the VMMs the plan names (§13); Snapshot.Apply
-//     checks the plan;
+//   - the create, start, migrate, update and delete sagas are package
+//     sagas' own (§13–§16), run a node at a time and interleaved with
+//     everything else; the world supplies their sled-agent client
+//     (sledAgents), the sleds' reservations under each instance's
+//     placement constraint (sledRoom: insufficient_capacity and the
+//     constraint causes of D13), and the faults, and holds no saga step of
+//     its own. After each node it reads back what the node wrote, and when
+//     a saga ends it counts how, and starts what the saga says comes next
+//     (an instance created to run gets a start, an update a successor or a
+//     restart, §13.4, §16);
 //   - sled-agents follow §3.5: every observation bumps the VMM
 //     generation, migration sides are folded with migration.Fold and
 //     failed with migration.Halt, and reports are applied by the store's
@@ -43,8 +36,10 @@
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
 // sleds off, cut sled-agents off, expunge sleds, crash VMMs, fail starts
-// transiently and permanently, make sagas unwind, and run saga nodes
-// twice.
+// transiently and permanently, fail saga steps (Exec.Fail; never a
+// delete's, whose intent the user already wrote), lose the
+// mark-as-starting undo's race (Exec.Skip), and run saga nodes twice
+// (Exec.Again, checked to change nothing).
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run

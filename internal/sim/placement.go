@@ -1,9 +1,14 @@
 package sim
 
 import (
+	"context"
+
 	"fmt"
 
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // constraintKind is a user's placement constraint on an instance; each
@@ -103,4 +108,64 @@ func (w *World) place(p placement) ([]*sled, failure.Cause) {
 		return nil, p.unsatisfiable()
 	}
 	return nil, failure.CauseInsufficientCapacity
+}
+
+// sledRoom is the world's table of sled reservations as package sagas
+// uses it (sagas.Sleds). A VMM's reservation is found by its id whether or
+// not its record exists yet.
+type sledRoom World
+
+// Reserve implements sagas.Sleds: ALLOC_SERVER under the instance's
+// placement constraint (place).
+func (r *sledRoom) Reserve(_ context.Context, instance instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
+	w := (*World)(r)
+	if sl := w.heldOn[vmm]; sl != nil {
+		return sl.id, nil
+	}
+	in := w.instByID[instance]
+	if in == nil {
+		return vmmstate.SledID{}, &sagas.PlacementError{Cause: failure.CauseInternal}
+	}
+	cands, cause := w.place(in.placement)
+	if cause != 0 {
+		return vmmstate.SledID{}, &sagas.PlacementError{Cause: cause}
+	}
+	sl := cands[w.intn(len(cands))]
+	w.reserve(sl, vmm)
+	return sl.id, nil
+}
+
+// ReserveOn implements sagas.Sleds: a migration's destination must be in
+// service with room.
+func (r *sledRoom) ReserveOn(_ context.Context, sled vmmstate.SledID, vmm vmmstate.ID) error {
+	w := (*World)(r)
+	sl := w.sledByID(sled)
+	switch {
+	case sl != nil && w.heldOn[vmm] == sl:
+		return nil
+	case sl == nil || !sl.inService() || sl.free() <= 0:
+		return &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
+	}
+	w.reserve(sl, vmm)
+	return nil
+}
+
+// Release implements sagas.Sleds.
+func (r *sledRoom) Release(_ context.Context, vmm vmmstate.ID) error {
+	(*World)(r).release(vmm)
+	return nil
+}
+
+// reserve records a reservation for vmm on sl.
+func (w *World) reserve(sl *sled, vmm vmmstate.ID) {
+	sl.reserve(vmm)
+	w.heldOn[vmm] = sl
+}
+
+// release drops vmm's reservation, wherever it is held.
+func (w *World) release(vmm vmmstate.ID) {
+	if sl := w.heldOn[vmm]; sl != nil {
+		sl.release(vmm)
+		delete(w.heldOn, vmm)
+	}
 }

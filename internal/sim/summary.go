@@ -8,15 +8,16 @@ import (
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // counters count what happened in a world; Summary reports them.
 type counters struct {
 	Actions  [numActions]int
-	Requests [len(requestWeights)][2]int // by instancestate.Request: accepted, rejected
-	Faults   [len(faultNames)]int        // by Fault: how often each was injected
-	Sagas    [numSagaKinds]struct{ Started, Completed, Unwound int }
+	Requests [len(requestWeights)][2]int                         // by instancestate.Request: accepted, rejected
+	Faults   [len(faultNames)]int                                // by Fault: how often each was injected
+	Sagas    [6]struct{ Started, Completed, Unwound, Stuck int } // by sagas.Kind
 
 	StartsByReason [4]int // by failure.StartReason
 	StartFailures  [8]int // by failure.Cause
@@ -119,6 +120,7 @@ type Summary struct {
 	Started    Counts `json:"sagas_started"`
 	Completed  Counts `json:"sagas_completed"`
 	Unwound    Counts `json:"sagas_unwound"`
+	Stuck      Counts `json:"sagas_stuck"`
 	Starts     Counts `json:"starts_by_reason"`
 	StartFails Counts `json:"start_failures"`
 	Reports    Counts `json:"reports"`
@@ -167,10 +169,11 @@ func (w *World) Summary() Summary {
 		s.Accepted = append(s.Accepted, Count{r.String(), st.Requests[r][0]})
 		s.Rejected = append(s.Rejected, Count{r.String(), st.Requests[r][1]})
 	}
-	for k := SagaKind(1); k < numSagaKinds; k++ {
+	for _, k := range sagas.AllKinds() {
 		s.Started = append(s.Started, Count{k.String(), st.Sagas[k].Started})
 		s.Completed = append(s.Completed, Count{k.String(), st.Sagas[k].Completed})
 		s.Unwound = append(s.Unwound, Count{k.String(), st.Sagas[k].Unwound})
+		s.Stuck = append(s.Stuck, Count{k.String(), st.Sagas[k].Stuck})
 	}
 	for _, r := range failure.AllStartReasons() {
 		s.Starts = append(s.Starts, Count{r.String(), st.StartsByReason[r]})
@@ -199,7 +202,7 @@ func (w *World) Summary() Summary {
 	for _, k := range instancestate.AllNextKinds() {
 		s.Next = append(s.Next, Count{k.String(), st.Next[k]})
 	}
-	for _, l := range []string{"committed", "nothing", "locked", "conflict", "deleted", "error"} {
+	for _, l := range []string{"committed", "nothing", "locked", "conflict", "injected", "deleted", "error"} {
 		s.Updates = append(s.Updates, Count{l, st.UpdateEnds[l]})
 	}
 	s.Events = Counts{
@@ -246,6 +249,7 @@ func (s Summary) WriteText(out io.Writer) error {
 	line("sagas started", s.Started, false)
 	line("sagas completed", s.Completed, false)
 	line("sagas unwound", s.Unwound, false)
+	line("sagas stuck", s.Stuck, false)
 	line("starts by reason", s.Starts, false)
 	line("start failures", s.StartFails, true)
 	line("reports", s.Reports, false)

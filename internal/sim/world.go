@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -10,10 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -56,6 +57,9 @@ type instRow struct {
 	unreachableVMM vmmstate.ID
 	// placement is the user's constraint on where the instance may run.
 	placement placement
+	// pending: the create saga has not inserted the record yet; the
+	// instance joins the world when it has (addInstance).
+	pending bool
 	// In-flight sagas, so background tasks do not pile them up.
 	starts, updates, migrates, deletes int
 	// prev is the snapshot at the end of the previous step (CheckStep).
@@ -120,7 +124,9 @@ type World struct {
 	sledAt map[vmmstate.SledID]*sled
 	net    []message
 
-	sagas []saga
+	sagas   []*inFlight
+	sagaEnv *sagas.Env
+	heldOn  map[vmmstate.ID]*sled // the sled each reservation is on
 
 	touched []*instRow // instances to check at the end of the step
 	dues    dueHeap    // instances to check when their cooldown ends
@@ -157,14 +163,16 @@ func New(cfg Config) (*World, error) {
 		migs:     make(map[migration.ID]*migRow),
 		seen:     make(map[string]bool),
 		sledAt:   make(map[vmmstate.SledID]*sled),
+		heldOn:   make(map[vmmstate.ID]*sled),
 	}
+	w.sagaEnv = w.newSagaEnv()
 	w.stats.init()
 	for i := range cfg.Sleds {
 		w.addSled(i)
 	}
 	for range cfg.Instances {
 		in := w.createInstance()
-		w.finishCreate(in)
+		w.runToEnd(in, &sagas.Create{Instance: in.rec})
 	}
 	// The initial state is checked like every later one.
 	w.checkAll()
@@ -333,9 +341,9 @@ func (w *World) newUUID(kind byte) uuid.UUID {
 
 func (w *World) name(kind byte) string { return fmt.Sprintf("%c%d", kind, w.ids) }
 
-// createInstance inserts a new instance row, creating (§16). Its
-// auto-restart policy, start flag and placement constraint follow its
-// number, so every combination occurs.
+// createInstance makes a new instance's record, creating (§16), for a
+// create saga to insert. Its auto-restart policy, start flag and placement
+// constraint follow its number, so every combination occurs.
 func (w *World) createInstance() *instRow {
 	id := vmmstate.InstanceIDFromUUID(w.newUUID('i'))
 	n := int(w.ids)
@@ -346,41 +354,26 @@ func (w *World) createInstance() *instRow {
 	case 1:
 		auto = instancestate.AutoRestart{Policy: instancestate.PolicyBestEffort, Cooldown: time.Minute}
 	}
-	rec, err := w.st.InstanceInsert(w.ctx, instancestate.New(id, n%3 != 0, auto, w.now))
-	if err != nil {
-		w.unexpected("instance_insert", w.name('i'), err)
-	}
-	in := &instRow{rec: rec, name: w.name('i')}
+	in := &instRow{rec: instancestate.New(id, n%3 != 0, auto, w.now), name: w.name('i'), pending: true}
 	if w.cfg.Faults.Has(FaultStartPermanent) && n%3 == 2 {
 		// One instance in three carries a constraint, of each kind in
 		// turn, so that the fault fires often enough alone even in a
 		// world of three instances.
 		in.placement = placement{kind: constraintKind(1 + (n/3)%numConstraintKinds), slot: n % len(w.sleds)}
 	}
-	in.lastGen, in.lastUpdaterGen = in.rec.Runtime.Generation, in.rec.UpdaterGen
-	w.instances = append(w.instances, in)
-	w.instByID[id] = in
-	w.stats.Created++
-	w.touch(in)
-	w.tracef("create %s (start %v, policy %v, placement %v)", in.name, in.rec.IntendedState == instancestate.IntendRunning, in.rec.AutoRestart.EffectivePolicy(), in.placement)
 	return in
 }
 
-// finishCreate is the create saga's last step (§16); an instance created
-// with start then runs a start saga with reason auto_start.
-func (w *World) finishCreate(in *instRow) {
-	rec, applied, err := instancestate.FinishCreate(in.rec, w.now)
-	if err != nil {
-		w.unexpected("FinishCreate", in.name, err)
-		return
-	}
-	if !applied {
-		return
-	}
-	w.writeRuntime(in, "FinishCreate", rec.Runtime, instancestate.IntentUnchanged)
-	if in.rec.IntendedState == instancestate.IntendRunning {
-		w.startStart(in, failure.StartReasonAutoStart)
-	}
+// addInstance adds an instance whose record the create saga inserted to
+// the world.
+func (w *World) addInstance(in *instRow) {
+	in.pending = false
+	in.lastGen, in.lastUpdaterGen = in.rec.Runtime.Generation, in.rec.UpdaterGen
+	w.instances = append(w.instances, in)
+	w.instByID[in.rec.ID] = in
+	w.stats.Created++
+	w.reload(in)
+	w.tracef("create %s (start %v, policy %v, placement %v)", in.name, in.rec.IntendedState == instancestate.IntendRunning, in.rec.AutoRestart.EffectivePolicy(), in.placement)
 }
 
 // live returns the instance with id if it is live.
@@ -474,19 +467,56 @@ func links(in *instRow, id vmmstate.ID) bool {
 	return !id.IsZero() && (rt.ActiveVMM == id || rt.TargetVMM == id)
 }
 
-// insertVMM inserts a new VMM row, creating (§14, §15).
-func (w *World) insertVMM(in *instRow, sl *sled) *vmmRow {
-	id := vmmstate.IDFromUUID(w.newUUID('v'))
-	v, err := w.st.VMMInsert(w.ctx, vmmstate.New(id, in.rec.ID, sl.id, w.now))
-	if err != nil {
-		w.unexpected("vmm_insert", w.name('v'), err)
-		v = vmmstate.New(id, in.rec.ID, sl.id, w.now)
+// syncVMM reads a saga's VMM back: a record the saga inserted joins the
+// world's rows, one it had marked deleted leaves them, and any other is
+// reloaded.
+func (w *World) syncVMM(id vmmstate.ID) {
+	if id.IsZero() {
+		return
 	}
-	r := &vmmRow{vmm: v, name: w.name('v')}
-	r.lastGen = r.vmm.Runtime.Generation
-	w.vmms[id] = r
-	w.vmmOrder = append(w.vmmOrder, r)
-	return r
+	r := w.vmms[id]
+	row, err := w.st.VMMFetch(w.ctx, id)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return
+	case err != nil:
+		w.unexpected("vmm_fetch", w.vmmName(id), err)
+		return
+	case r == nil && row.TimeDeleted.IsZero():
+		r = &vmmRow{vmm: row.VMM, name: w.vmmName(id), lastGen: row.VMM.Runtime.Generation}
+		w.vmms[id] = r
+		w.vmmOrder = append(w.vmmOrder, r)
+		w.touch(w.instByID[row.VMM.InstanceID])
+	case r == nil:
+	case !row.TimeDeleted.IsZero():
+		w.dropVMM(r)
+	default:
+		w.reloadVMM(r)
+	}
+}
+
+// syncMigration reads a saga's migration back, adding it to the world's
+// rows when the saga inserted it.
+func (w *World) syncMigration(id migration.ID) {
+	if id.IsZero() {
+		return
+	}
+	if m := w.migs[id]; m != nil {
+		w.reloadMigration(m)
+		return
+	}
+	row, err := w.st.MigrationFetch(w.ctx, id)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return
+	case err != nil:
+		w.unexpected("migration_fetch", id.String(), err)
+		return
+	}
+	m := &migRow{rec: row.Migration, lastSrc: row.Migration.Source.Generation, lastDst: row.Migration.Target.Generation}
+	w.migs[id] = m
+	w.migOrder = append(w.migOrder, m)
+	w.touch(w.instByID[m.rec.InstanceID])
 }
 
 // deleteVMM marks a VMM row deleted (vmm_mark_deleted, §8.2: only a
@@ -505,16 +535,21 @@ func (w *World) deleteVMM(id vmmstate.ID) bool {
 	case !res.Applied:
 		return false
 	}
+	w.dropVMM(r)
+	return true
+}
+
+// dropVMM takes a VMM whose record is marked deleted off the world's rows,
+// releasing its reservation; an answering sled-agent forgets it.
+func (w *World) dropVMM(r *vmmRow) {
+	id := r.vmm.ID
 	delete(w.vmms, id)
 	w.touch(w.instByID[r.vmm.InstanceID])
-	if sl := w.sledByID(r.vmm.SledID); sl != nil {
-		sl.release(id)
-		if sl.answers() {
-			sl.forget(id)
-		}
+	w.release(id)
+	if sl := w.sledByID(r.vmm.SledID); sl != nil && sl.answers() {
+		sl.forget(id)
 	}
 	w.stats.VMMsDeleted++
-	return true
 }
 
 // name of a VMM for traces.

@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"context"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// sledAgents is the control plane's client of the world's sled-agents,
+// as package sagas calls them (sagas.SledAgent): each call reaches the
+// sled-agent of the VMM's sled, through the faults the world injects.
+type sledAgents World
+
+func agentError(o failure.Outcome) error { return &sagas.AgentError{Outcome: o} }
+
+var noSuchInstance = failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
+
+// Register implements sagas.SledAgent: the sled-agent starts the VMM (a
+// start) or waits for the migration in (a target), §12 step 4; a VMM it
+// holds already is answered as it is.
+func (a *sledAgents) Register(_ context.Context, v vmmstate.VMM, mig migration.ID) (instancestate.Report, error) {
+	w := (*World)(a)
+	sl := w.sledByID(v.SledID)
+	switch {
+	case sl == nil || !sl.answers():
+		return instancestate.Report{}, agentError(*w.commError())
+	case sl.find(v.ID) != nil:
+		return sl.find(v.ID).report(), nil
+	}
+	if w.fault(FaultStartTransient) && w.chance(10) {
+		w.stats.Faults[FaultStartTransient]++
+		if mig.IsZero() && w.chance(4) {
+			return instancestate.Report{}, agentError(noSuchInstance)
+		}
+		return instancestate.Report{}, agentError(failure.Outcome{Status: 500})
+	}
+	row := w.vmms[v.ID]
+	if row == nil {
+		return instancestate.Report{}, agentError(noSuchInstance)
+	}
+	p := pStarting
+	if !mig.IsZero() {
+		p = pMigrating
+	}
+	return w.register(sl, row, p, mig).report(), nil
+}
+
+// Migrate implements sagas.SledAgent: the target is told to pull from the
+// source (INSTANCE_MIGRATE). A source that cannot send makes Propolis fail
+// the migration; a request whose answer is lost (FaultSagaUnwind) reached
+// the target all the same, and the migration runs on while the saga
+// unwinds (§15).
+func (a *sledAgents) Migrate(_ context.Context, target, src vmmstate.VMM, mig migration.ID) error {
+	w := (*World)(a)
+	sl := w.sledByID(target.SledID)
+	if sl == nil || !sl.answers() {
+		return agentError(*w.commError())
+	}
+	dst := sl.find(target.ID)
+	switch {
+	case dst == nil || dst.p.halted():
+		return agentError(noSuchInstance)
+	case dst.flight != nil && dst.flight.id == mig:
+		return nil // asked again
+	}
+	f := &flight{id: mig, src: w.agentOf(src.ID), dst: dst}
+	if s := f.src; s == nil || s.p != pRunning || s.flight != nil {
+		f.src, f.outcome = &agentVMM{gone: true}, migration.Failed
+	} else {
+		s.flight, s.role, s.sidePh = f, migration.Source, 0
+	}
+	dst.flight, dst.role, dst.sidePh = f, migration.Target, 0
+	if w.fault(FaultSagaUnwind) && w.chance(4) {
+		w.stats.Faults[FaultSagaUnwind]++
+		return agentError(failure.Outcome{Communication: failure.CommTimeout})
+	}
+	return nil
+}
+
+// Unregister implements sagas.SledAgent: the sled-agent stops the VMM and
+// forgets it, answering with its last state (§3.2).
+func (a *sledAgents) Unregister(_ context.Context, v vmmstate.VMM) (instancestate.Report, error) {
+	w := (*World)(a)
+	sl := w.sledByID(v.SledID)
+	if sl == nil || !sl.answers() {
+		return instancestate.Report{}, agentError(*w.commError())
+	}
+	ag := sl.find(v.ID)
+	if ag == nil {
+		return instancestate.Report{}, agentError(noSuchInstance)
+	}
+	if !ag.p.halted() {
+		w.observe(ag, pDestroyed)
+	}
+	sl.forget(v.ID)
+	return ag.report(), nil
+}
+
+// agentOf finds the sled-agent's record of a VMM wherever it runs.
+func (w *World) agentOf(id vmmstate.ID) *agentVMM {
+	row := w.vmms[id]
+	if row == nil {
+		return nil
+	}
+	sl := w.sledByID(row.vmm.SledID)
+	if sl == nil || !sl.answers() {
+		return nil
+	}
+	return sl.find(id)
+}
