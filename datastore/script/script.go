@@ -54,6 +54,7 @@ var scriptOps = map[string][]jsonread.Key{
 	"sled_report":                   {jsonread.Req("vmm_id"), jsonread.Req("report")},
 	"instance_request":              {jsonread.Req("instance_id"), jsonread.Req("request")},
 	"instance_update_saga":          {jsonread.Req("instance_id"), jsonread.Req("saga_id")},
+	"saga":                          {jsonread.Req("saga"), jsonread.Req("params"), jsonread.Opt("fail_at"), jsonread.Opt("replay")},
 	"find_instances_needing_update": {},
 	"find_reincarnatable_instances": {},
 	"vmm_list_abandoned":            {},
@@ -280,6 +281,7 @@ func Run(ctx context.Context, st datastore.Store, in io.Reader, out io.Writer) e
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	now := Epoch
+	sw := newSagaWorld(st)
 	for n := 1; sc.Scan(); n++ {
 		b := sc.Bytes()
 		if len(bytes.TrimSpace(b)) == 0 {
@@ -293,7 +295,7 @@ func Run(ctx context.Context, st datastore.Store, in io.Reader, out io.Writer) e
 		if !line.now.IsZero() {
 			now = line.now
 		}
-		result, opErr, err := runOp(ctx, st, line, now)
+		result, opErr, err := runOp(ctx, st, sw, line, now)
 		if err != nil {
 			w.Flush()
 			var de *wire.DecodeError
@@ -391,7 +393,7 @@ func withDeleted(rec []byte, deleted time.Time) []byte {
 // runOp decodes the line's arguments and runs its operation. A bad
 // argument is a decode error (exit 2); a refusal is the *datastore.Error
 // returned as opErr (an ok:false line); anything else is err.
-func runOp(ctx context.Context, st datastore.Store, line scriptLine, now time.Time) (result any, opErr *datastore.Error, err error) {
+func runOp(ctx context.Context, st datastore.Store, sw *sagaWorld, line scriptLine, now time.Time) (result any, opErr *datastore.Error, err error) {
 	a := &argDecoder{line: line}
 	instanceID := func() instancestate.ID { return vmmstate.InstanceIDFromUUID(a.uuidArg("instance_id")) }
 	vmmID := func(key string) vmmstate.ID { return vmmstate.IDFromUUID(a.uuidArg(key)) }
@@ -644,6 +646,8 @@ func runOp(ctx context.Context, st datastore.Store, line scriptLine, now time.Ti
 			}
 			return map[string]any{"outcome": o.String(), "updates": plans}, err
 		})
+	case "saga":
+		res, werr = runSaga(ctx, sw, a, now)
 	case "find_instances_needing_update":
 		do(func() (any, error) {
 			ids, err := st.FindInstancesNeedingUpdate(ctx, now)

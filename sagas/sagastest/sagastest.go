@@ -199,6 +199,22 @@ func NewSleds(slots int, sleds ...vmmstate.SledID) *Sleds {
 	return s
 }
 
+// Add adds sled with room for slots VMMs, or sets the room of a sled
+// already there to slots less what it holds, and makes it the sled Reserve
+// tries first.
+func (s *Sleds) Add(sled vmmstate.SledID, slots int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := 0
+	for _, sl := range s.held {
+		if sl == sled {
+			held++
+		}
+	}
+	s.room[sled] = max(slots-held, 0)
+	s.order = append([]vmmstate.SledID{sled}, slices.DeleteFunc(s.order, func(x vmmstate.SledID) bool { return x == sled })...)
+}
+
 // Reserve implements sagas.Sleds.
 func (s *Sleds) Reserve(_ context.Context, _ instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
 	s.mu.Lock()
