@@ -18,7 +18,8 @@
 //
 // Above the records, InstanceRequest and InstanceUpdateSaga apply the
 // library's decisions through any Store: a user's request (§10, D16, D23)
-// and the instance-update saga (§13, D11).
+// and the instance-update saga (§13, D11) in one call. Package sagas runs
+// every saga, this one included, as steps with their undo.
 //
 // Rules are cited by id: §… names a section of the reference behaviour
 // (docs/reference.md in the repository), D… a decision where vmlife

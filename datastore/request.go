@@ -103,6 +103,12 @@ const MaxUpdateRounds = 8
 // error: another updater holds the lock (locked), or the state moved while
 // the lock was held (conflict: the lock is released, as the saga's undo
 // does). It returns the plans committed, in order.
+//
+// It is the saga in one call, for a caller that runs it inline: one lock,
+// no handover, three round trips a round. Package sagas has the same saga
+// as steps for a saga executor (sagas.Update: the lock handed to the real
+// saga, §13.2, and the sleds' room released); a property test there holds
+// the two to the same records for any snapshot.
 func InstanceUpdateSaga(ctx context.Context, st Store, id instancestate.ID, saga instancestate.UpdaterID, now time.Time) (UpdateOutcome, []instancestate.Plan, error) {
 	var done []instancestate.Plan
 	outcome := func(o UpdateOutcome) UpdateOutcome {
