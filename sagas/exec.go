@@ -133,7 +133,9 @@ type Exec struct {
 
 // NewExec returns an executor for s over env, before its first step.
 func NewExec(env *Env, s Saga) *Exec {
-	return &Exec{saga: s, steps: s.Steps(env), last: -1}
+	steps := s.Steps(env)
+	return &Exec{saga: s, steps: steps, last: -1,
+		done: make([]int, 0, len(steps)), ran: make([]string, 0, len(steps))}
 }
 
 // Saga returns the saga the executor runs.
