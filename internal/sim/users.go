@@ -1,0 +1,177 @@
+package sim
+
+import (
+	"strconv"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// Users: requests decided by the library, and what the decisions say
+// to do (§10, D16).
+
+// requestWeights say how often users send each request.
+var requestWeights = [...]int{
+	instancestate.RequestStart:   4,
+	instancestate.RequestStop:    3,
+	instancestate.RequestReboot:  2,
+	instancestate.RequestMigrate: 3,
+	instancestate.RequestDelete:  1,
+}
+
+// userRequest: a user sends one request about one instance, decided by
+// instancestate.Decide; the intent is written only when the request is
+// accepted (D16), and the decision's action is carried out.
+func (w *World) userRequest() {
+	if len(w.instances) == 0 {
+		return
+	}
+	in := w.instances[w.intn(len(w.instances))]
+	total := 0
+	for _, x := range requestWeights {
+		total += x
+	}
+	n := w.intn(total)
+	req := instancestate.RequestStart
+	for r, x := range requestWeights {
+		if n < x {
+			req = instancestate.Request(r)
+			break
+		}
+		n -= x
+	}
+	s := w.snapshot(in)
+	var (
+		d    instancestate.Decision
+		err  error
+		dest *sled
+	)
+	if req == instancestate.RequestMigrate {
+		// §10.5: the destination is the user's choice, any sled in the
+		// rack — the instance's own included.
+		if dest = w.pickSled(func(sl *sled) bool { return !sl.expunged }); dest == nil {
+			return
+		}
+		d, err = instancestate.DecideMigrate(s, dest.id)
+	} else {
+		d, err = instancestate.Decide(s, req, w.now)
+	}
+	if err != nil {
+		w.unexpected("Decide("+req.String()+")", in.name, err)
+		return
+	}
+	w.record(in, req, d)
+	w.carryOut(in, s, d, dest)
+}
+
+// record counts a decision and checks D16 on it.
+func (w *World) record(in *instRow, req instancestate.Request, d instancestate.Decision) {
+	w.stats.Decisions[d.Action]++
+	if d.Accepted() {
+		w.stats.Requests[req][0]++
+	} else {
+		w.stats.Requests[req][1]++
+		if d.Intent != 0 {
+			w.violate("D16", in.name, "a rejected "+req.String()+" request carries intent "+d.Intent.String())
+		}
+	}
+	w.tracef("request %v %s: %v %d %s", req, in.name, d.Action, d.Status, d.Message)
+}
+
+// carryOut does what a decision says.
+func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.Decision, dest *sled) {
+	// D16: the intent of an accepted request is written, in the same
+	// write as the runtime that goes with it.
+	if d.Intent != 0 && d.Action != instancestate.ActionUpdateRuntime && in.rec.IntendedState != d.Intent {
+		if _, err := w.st.InstanceSetIntendedState(w.ctx, in.rec.ID, d.Intent); err != nil {
+			w.unexpected("instance_set_intended_state", in.name, err)
+		}
+		w.reload(in)
+	}
+	switch d.Action {
+	case instancestate.ActionStartSaga:
+		if in.starts < 2 {
+			w.startStart(in, failure.StartReasonUser)
+		}
+	case instancestate.ActionSendToSled:
+		w.sendToSled(s.Active, d.SledRequest)
+	case instancestate.ActionUpdateRuntime:
+		// §10.2: written with the generation guard.
+		if !d.Runtime.Generation.After(in.rec.Runtime.Generation) {
+			w.violate("§10.2", in.name, "UpdateRuntime does not advance the generation")
+			return
+		}
+		if !w.writeRuntime(in, "instance_update_runtime", d.Runtime, d.Intent) {
+			w.violate("§10.2", in.name, "the runtime of an accepted request was not written")
+		}
+	case instancestate.ActionMigrateSaga:
+		if in.migrates == 0 && dest != nil {
+			in.migrates++
+			w.launch(in, &sagas.Migrate{Instance: in.rec.ID, Source: s.Active.ID, Destination: dest.id})
+		}
+	case instancestate.ActionDeleteSaga:
+		if in.deletes == 0 {
+			in.deletes++
+			w.launch(in, &sagas.Delete{Instance: in.rec.ID})
+		}
+	}
+}
+
+// sendToSled is §10.2's SendToSled: vmm_put_state to the VMM's sled-agent.
+// A call that proves the VMM gone marks it failed (§10.4, D18); any other
+// failure changes nothing, and the reconciler asks again later (D19).
+func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
+	sl := w.sledByID(v.SledID)
+	if sl == nil {
+		return
+	}
+	var out *failure.Outcome
+	var a *agentVMM
+	switch {
+	case !sl.answers():
+		out = w.commError()
+	default:
+		a = sl.find(v.ID)
+		switch {
+		case a == nil:
+			out = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
+		case a.p.halted():
+			out = &failure.Outcome{Status: 410, ErrorCode: failure.ErrorCodeNoSuchInstance}
+		case w.fault(FaultStartTransient) && w.chance(20):
+			// §3.4: a full request queue, an error of the sled-agent's
+			// own, or Propolis refusing the request (its 4xx passes
+			// through). None proves the VMM gone (D18).
+			w.stats.Faults[FaultStartTransient]++
+			out = [...]*failure.Outcome{
+				{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"},
+				{Status: 500},
+				{Status: 409},
+			}[w.intn(3)]
+		}
+	}
+	if out != nil {
+		cl, err := failure.Classify(*out)
+		if err != nil {
+			w.unexpected("Classify", w.vmmName(v.ID), err)
+			return
+		}
+		w.stats.SledCalls[strconv.Itoa(cl.HTTPStatus)]++
+		// D18: only proof of death fails a VMM; MarkFailed ignores a 404
+		// about a VMM not yet registered on its sled (still creating).
+		if cl.VMMGone {
+			w.markFailed(v.ID, cl.Reason)
+		}
+		return
+	}
+	w.stats.SledCalls["200"]++
+	switch req {
+	case instancestate.SledRequestStopped:
+		a.goal = goalStop
+	case instancestate.SledRequestReboot:
+		if a.p == pRunning && a.goal == goalNone {
+			a.goal = goalReboot
+		}
+	}
+}
