@@ -98,4 +98,3 @@ func TestPropUpdateSagaIsInstanceUpdateSaga(t *testing.T) {
 		}
 	})
 }
-
