@@ -239,9 +239,6 @@ func (x *Exec) Again(ctx context.Context) error {
 	s := x.steps[x.last]
 	var err error
 	if x.lastUndo {
-		if s.Undo == nil {
-			return nil
-		}
 		err = s.Undo(ctx)
 	} else {
 		err = s.Do(ctx)

@@ -16,6 +16,7 @@ import (
 type logSaga struct {
 	n           int
 	fail, stuck int
+	end         int // the step that ends the saga early; 0: none
 	log         []string
 }
 
@@ -28,8 +29,11 @@ func (s *logSaga) Steps(*sagas.Env) []sagas.Step {
 		out = append(out, sagas.Step{Name: name,
 			Do: func(context.Context) error {
 				s.log = append(s.log, "do "+name)
-				if i == s.fail {
+				switch {
+				case i == s.fail:
 					return errors.New("boom")
+				case i == s.end && i > 0:
+					return sagas.EndForTest("enough")
 				}
 				return nil
 			},
@@ -69,6 +73,16 @@ func TestExecOrder(t *testing.T) {
 		{"Again replays the node that ran", &logSaga{n: 2, fail: -1, stuck: -1},
 			func(x *sagas.Exec) { x.Next(ctx); _ = x.Again(ctx) }, sagas.Completed,
 			[]string{"do a", "do a", "do b"}, []string{"a", "b"}, nil},
+		{"Again replays an undo", &logSaga{n: 3, fail: 2, stuck: -1},
+			func(x *sagas.Exec) { x.Next(ctx); x.Next(ctx); x.Next(ctx); x.Next(ctx); _ = x.Again(ctx) }, sagas.Unwound,
+			[]string{"do a", "do b", "do c", "undo b", "undo b", "undo a"}, []string{"a", "b", "c"}, []string{"b", "a"}},
+		{"a step ends the saga early", &logSaga{n: 3, fail: -1, stuck: -1, end: 1},
+			func(x *sagas.Exec) { x.Next(ctx); x.Next(ctx); _ = x.Again(ctx) }, sagas.Completed,
+			[]string{"do a", "do b", "do b"}, []string{"a", "b"}, nil},
+		{"no steps", &logSaga{n: 0, fail: -1, stuck: -1}, nil, sagas.Completed, nil, nil, nil},
+		{"Skip before the unwind is Next", &logSaga{n: 2, fail: -1, stuck: -1},
+			func(x *sagas.Exec) { x.Skip(ctx) }, sagas.Completed,
+			[]string{"do a", "do b"}, []string{"a", "b"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := sagas.NewExec(&sagas.Env{}, tc.saga)
@@ -81,7 +95,7 @@ func TestExecOrder(t *testing.T) {
 				}
 				x.Next(ctx)
 			}
-			if x.Outcome() != tc.outcome || !cmp.Equal(tc.saga.log, tc.log) || !cmp.Equal(x.Ran(), tc.ran) || !cmp.Equal(x.Undone(), tc.undone) {
+			if x.Outcome() != tc.outcome || !cmp.Equal(tc.saga.log, tc.log, emptyIsNil) || !cmp.Equal(x.Ran(), tc.ran, emptyIsNil) || !cmp.Equal(x.Undone(), tc.undone, emptyIsNil) {
 				t.Errorf("outcome %v, log %v, ran %v, undone %v", x.Outcome(), tc.saga.log, x.Ran(), x.Undone())
 			}
 			if x.Next(ctx) != true || len(tc.saga.log) != len(tc.log) {
@@ -103,6 +117,47 @@ func TestExecDescribes(t *testing.T) {
 	x.Next(context.Background())
 	if name, undo := x.NextNode(); name != "a" || !undo || !strings.Contains(x.String(), "undo a") || !x.Unwinding() {
 		t.Errorf("next %q %v, %q", name, undo, x.String())
+	}
+	x.Next(context.Background())
+	if name, undo := x.NextNode(); name != "" || undo || x.String() != "delete unwound" {
+		t.Errorf("after the end: next %q %v, %q", name, undo, x.String())
+	}
+}
+
+// TestLastRan: a node that ran can be run again; one that failed, or
+// none yet, cannot.
+func TestLastRan(t *testing.T) {
+	ctx := context.Background()
+	x := sagas.NewExec(&sagas.Env{}, &logSaga{n: 2, fail: 1, stuck: -1})
+	if x.LastRan() {
+		t.Error("LastRan before any node")
+	}
+	x.Next(ctx)
+	if !x.LastRan() {
+		t.Error("not LastRan after the first step")
+	}
+	x.Next(ctx)
+	if x.LastRan() {
+		t.Error("LastRan after a failed step")
+	}
+}
+
+// TestRunRunsEachNodeOnce: without Replay, Run runs each node once; with
+// it, twice.
+func TestRunRunsEachNodeOnce(t *testing.T) {
+	f := newFixture(t)
+	for _, replay := range []bool{false, true} {
+		s := &logSaga{n: 2, fail: -1, stuck: -1}
+		if _, err := sagas.Run(f.ctx, f.w.Env, s, sagas.Options{Replay: replay}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"do a", "do b"}
+		if replay {
+			want = []string{"do a", "do a", "do b", "do b"}
+		}
+		if !cmp.Equal(s.log, want) {
+			t.Errorf("replay %v: %v", replay, s.log)
+		}
 	}
 }
 

@@ -249,3 +249,107 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// startTo runs a start saga's steps up to and including step, and returns
+// its executor.
+func (f *fixture) startTo(s *sagas.Start, step string) *sagas.Exec {
+	f.t.Helper()
+	x := sagas.NewExec(f.w.Env, s)
+	for !x.Done() {
+		name, _ := x.NextNode()
+		x.Next(f.ctx)
+		if name == step {
+			return x
+		}
+	}
+	f.t.Fatalf("no step %s", step)
+	return nil
+}
+
+// TestStartUndoFindsTheInstanceMovedOn: §14, the mark-as-starting undo
+// writes under the generation guard; an instance that moved on keeps its
+// VMM (which the unwind marks saga_unwound, D11), and no start failure is
+// recorded when the user has since stopped it (D13).
+func TestStartUndoFindsTheInstanceMovedOn(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	x := f.startTo(s, sagas.StepRegister)
+	// The instance moves on: a runtime at the next generation, and the
+	// user's stop.
+	in := f.instance()
+	rt := in.Runtime
+	g, err := rt.Generation.Next()
+	f.must(err)
+	rt.Generation = g
+	if r, err := f.st.InstanceUpdateRuntime(f.ctx, instID, rt, instancestate.IntendStopped); err != nil || !r.Applied {
+		t.Fatal(r, err)
+	}
+	x.Fail(f.ctx)
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	if x.Outcome() != sagas.Unwound || !s.UnwindSkipped || s.Recorded {
+		t.Fatalf("outcome %v, skipped %v, recorded %v", x.Outcome(), s.UnwindSkipped, s.Recorded)
+	}
+	in = f.instance()
+	if in.Runtime.ActiveVMM != s.VMM || in.StartFailure.Cause != 0 {
+		t.Errorf("instance %+v, failure %+v", in.Runtime, in.StartFailure)
+	}
+}
+
+// TestStartUndoReplayedIsNoSkip: the undo run again finds its own write,
+// which is not the instance moving on.
+func TestStartUndoReplayedIsNoSkip(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	x := f.startTo(s, sagas.StepMarkAsStarting)
+	x.Fail(f.ctx) // at ensure_registered
+	x.Next(f.ctx) // undo mark_as_starting
+	if err := x.Again(f.ctx); err != nil || s.UnwindSkipped {
+		t.Fatalf("again: %v, skipped %v", err, s.UnwindSkipped)
+	}
+}
+
+// TestUnclassifiableAnswerIsInternal: a sled-agent answer failure cannot
+// classify is the start's internal cause, never proof of death (D18).
+func TestUnclassifiableAnswerIsInternal(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 200})
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	f.run(s, sagas.Options{})
+	if s.Cause != failure.CauseInternal {
+		t.Errorf("cause %v", s.Cause)
+	}
+}
+
+func TestAgentErrorSays(t *testing.T) {
+	for o, want := range map[failure.Outcome]string{
+		{Status: 500}: "sled-agent: 500",
+		{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}: "sled-agent: 404 NO_SUCH_INSTANCE",
+		{Communication: failure.CommTimeout}:                      "sled-agent: no response (timeout)",
+	} {
+		if got := (&sagas.AgentError{Outcome: o}).Error(); got != want {
+			t.Errorf("%+v: %q, want %q", o, got, want)
+		}
+	}
+	if got := (&sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}).Error(); got != "no sled has room: insufficient_capacity" {
+		t.Error(got)
+	}
+}
+
+// TestDeleteSaysWhoDeleted: the saga whose write deleted the instance says
+// so, run again or not; a second saga finds it deleted already.
+func TestDeleteSaysWhoDeleted(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	d := &sagas.Delete{Instance: instID}
+	f.run(d, sagas.Options{Replay: true})
+	again := &sagas.Delete{Instance: instID}
+	r := f.run(again, sagas.Options{})
+	if !d.Deleted || again.Deleted || r.Outcome != sagas.Completed {
+		t.Errorf("first %v, second %v (%+v)", d.Deleted, again.Deleted, r)
+	}
+}
