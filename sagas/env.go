@@ -138,6 +138,11 @@ func classify(err error) (gone bool, reason failure.Reason, cause failure.Cause)
 // the caller when the instance needs an update saga.
 func applyReport(ctx context.Context, env *Env, instance instancestate.ID, id vmmstate.ID, r instancestate.Report) error {
 	res, err := env.Store.SledReport(ctx, id, r)
+	if errors.Is(err, datastore.ErrGone) && (r.MigrationIn != nil || r.MigrationOut != nil) {
+		// A side names a migration deleted with its instance (§8.2): the
+		// VMM's own state is still the agent's word, and is recorded.
+		res, err = env.Store.SledReport(ctx, id, instancestate.Report{VMM: r.VMM})
+	}
 	switch {
 	case errors.Is(err, datastore.ErrIllegalTransition), errors.Is(err, datastore.ErrTerminal), errors.Is(err, datastore.ErrGone):
 		// A report the records have moved past (D7): nothing to write.
@@ -178,9 +183,10 @@ func unregister(ctx context.Context, env *Env, instance instancestate.ID, id vmm
 	gone, reason, _ := classify(err)
 	var ae *AgentError
 	switch {
-	case gone && row.VMM.Runtime.State == vmmstate.Destroyed:
-		// The records already say the VMM is off its sled (this undo ran
-		// before, and wrote the agent's answer): the agent's 404 is that.
+	case gone && row.VMM.Runtime.State.IsTerminal():
+		// The records already say the VMM halted (this undo ran before and
+		// wrote the agent's answer, or the VMM failed meanwhile): the
+		// agent's 404 is that, and proves nothing new.
 		return nil
 	case gone:
 		if ferr := markFailed(ctx, env, instance, id, reason); ferr != nil {

@@ -353,3 +353,36 @@ func TestDeleteSaysWhoDeleted(t *testing.T) {
 		t.Errorf("first %v, second %v (%+v)", d.Deleted, again.Deleted, r)
 	}
 }
+
+// TestUnregisterAfterTheMigrationWentAway: the target's last report names
+// a migration deleted meanwhile (§8.2: gone); its own state is recorded
+// all the same, so the unregister undo, run again, finds it halted.
+func TestUnregisterAfterTheMigrationWentAway(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	m := &sagas.Migrate{Instance: instID, Source: srcID, Destination: sledB}
+	x := sagas.NewExec(f.w.Env, m)
+	for name := ""; name != sagas.StepRegisterTarget; {
+		name, _ = x.NextNode()
+		x.Next(f.ctx)
+	}
+	if _, err := f.st.MigrationMarkDeleted(f.ctx, m.Migration, f.now); err != nil {
+		t.Fatal(err)
+	}
+	x.Fail(f.ctx) // at migrate
+	x.Next(f.ctx) // undo ensure_target_registered
+	if err := x.Again(f.ctx); err != nil {
+		t.Fatalf("the undo run again: %v", err)
+	}
+	row, err := f.st.VMMFetch(f.ctx, m.Target)
+	f.must(err)
+	if row.VMM.Runtime.State != vmmstate.Destroyed {
+		t.Errorf("target %v", row.VMM.Runtime.State)
+	}
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	if x.Outcome() != sagas.Unwound {
+		t.Errorf("%v: %v", x.Outcome(), x.Err())
+	}
+}

@@ -137,12 +137,19 @@ func (w *World) sync(f *inFlight, last instancestate.Snapshot) {
 		return
 	}
 	if !in.deleted {
-		if _, err := w.st.InstanceFetchAll(w.ctx, in.rec.ID); errors.Is(err, datastore.ErrNotFound) {
+		s, err := w.st.InstanceFetchAll(w.ctx, in.rec.ID)
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
 			in.final = last
 			w.removeInstance(in)
 			w.tracef("deleted %s", in.name)
-		} else {
-			w.reload(in)
+		case err != nil:
+			w.unexpected("instance_fetch_all", in.name, err)
+		default:
+			w.reloaded(in, s.Instance)
+			// A VMM the node unregistered reports its migration sides
+			// too: the migration the instance links is read back.
+			w.syncMigration(s.Instance.Runtime.MigrationID)
 		}
 	}
 	// A saga's undo runs on after its instance is deleted: its VMM and
@@ -314,9 +321,11 @@ func (w *World) removeInstance(in *instRow) {
 		}
 	}
 	w.dropped = append(w.dropped, in)
+	w.unlinked(in.rec.Runtime, instancestate.Runtime{})
 	for _, m := range w.migOrder {
-		if m.rec.InstanceID == in.rec.ID {
+		if m.rec.InstanceID == in.rec.ID && w.migs[m.rec.ID] == m {
 			delete(w.migs, m.rec.ID)
+			w.migDead++
 		}
 	}
 	w.stats.Deleted++

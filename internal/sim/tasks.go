@@ -77,39 +77,56 @@ func (w *World) reconcile() {
 // reap is the abandoned-VMM reaper (§18): every destroyable VMM no
 // instance links is deleted and its reservation released. Sled-agents
 // that answer forget the VMMs the database no longer runs, and migration
-// rows that no instance links and that have an outcome are deleted.
+// rows that no instance links and that have an outcome are deleted. It
+// looks only at what changed since it last ran (the world's queues),
+// never at the whole fleet.
 func (w *World) reap() {
-	for _, r := range w.vmmOrder {
-		if !r.vmm.Runtime.State.IsDestroyable() || w.vmms[r.vmm.ID] != r {
-			continue
+	q := w.reapQ
+	w.reapQ = nil
+	for _, r := range q {
+		if w.vmms[r.vmm.ID] != r || !r.vmm.Runtime.State.IsDestroyable() {
+			continue // deleted, or not destroyable: queued again when it is
 		}
 		if in := w.live(r.vmm.InstanceID); in != nil && links(in, r.vmm.ID) {
-			continue
+			continue // queued again when the instance lets it go
 		}
 		if w.deleteVMM(r.vmm.ID) {
 			w.stats.Reaped++
 		}
 	}
-	for _, sl := range w.sleds {
-		if !sl.answers() {
+	fq := w.forgetQ
+	w.forgetQ = nil
+	for _, f := range fq {
+		if f.sl.expunged {
+			continue // its VMMs went with it
+		}
+		if !f.sl.answers() {
+			w.forgetQ = append(w.forgetQ, f) // until it answers again
 			continue
 		}
-		for i := 0; i < len(sl.agent); i++ {
-			a := sl.agent[i]
-			r := w.vmms[a.id]
-			if r == nil || r.vmm.Runtime.State.Kind() == vmmstate.KindSagaUnwound && a.flight == nil {
-				sl.forget(a.id)
-				i--
-			}
+		a := f.sl.find(f.id)
+		if a == nil {
+			continue
+		}
+		switch r := w.vmms[f.id]; {
+		case r == nil:
+			f.sl.forget(f.id)
+		case r.vmm.Runtime.State.Kind() != vmmstate.KindSagaUnwound:
+		case a.flight == nil:
+			f.sl.forget(f.id)
+		default:
+			w.forgetQ = append(w.forgetQ, f) // until its migration ends
 		}
 	}
-	for _, m := range w.migOrder {
+	mq := w.migQ
+	w.migQ = nil
+	for _, m := range mq {
 		if w.migs[m.rec.ID] != m {
 			continue
 		}
 		in := w.live(m.rec.InstanceID)
 		if in != nil && in.rec.Runtime.MigrationID == m.rec.ID {
-			continue
+			continue // queued again when the instance lets it go
 		}
 		if m.rec.Source.IsTerminal() && m.rec.Target.IsTerminal() ||
 			w.vmms[m.rec.Source.VMM] == nil && w.vmms[m.rec.Target.VMM] == nil {
@@ -118,27 +135,74 @@ func (w *World) reap() {
 			// last migration in every report, which a deleted row would
 			// refuse (§8.2: gone).
 			delete(w.migs, m.rec.ID)
+			w.migDead++
+			continue
 		}
+		w.migQ = append(w.migQ, m) // in flight: looked at again
 	}
 	w.compact()
 }
 
-// compact drops deleted rows from the ordered lists.
+// forgetting is a VMM a sled-agent may still hold although the database
+// no longer runs it.
+type forgetting struct {
+	sl *sled
+	id vmmstate.ID
+}
+
+// mayReap queues a VMM row for the reaper when it is destroyable, and a
+// saga_unwound one for its sled-agent to forget.
+func (w *World) mayReap(r *vmmRow) {
+	st := r.vmm.Runtime.State
+	if st.IsDestroyable() {
+		w.reapQ = append(w.reapQ, r)
+	}
+	if st.Kind() == vmmstate.KindSagaUnwound {
+		if sl := w.sledByID(r.vmm.SledID); sl != nil {
+			w.forgetQ = append(w.forgetQ, forgetting{sl, r.vmm.ID})
+		}
+	}
+}
+
+// unlinked queues what an instance's runtime stopped linking, going from
+// old to now: its VMMs for the reaper, its migration for deletion.
+func (w *World) unlinked(old, now instancestate.Runtime) {
+	for _, id := range [...]vmmstate.ID{old.ActiveVMM, old.TargetVMM} {
+		if id.IsZero() || id == now.ActiveVMM || id == now.TargetVMM {
+			continue
+		}
+		if r := w.vmms[id]; r != nil {
+			w.reapQ = append(w.reapQ, r)
+		}
+	}
+	if id := old.MigrationID; !id.IsZero() && id != now.MigrationID {
+		if m := w.migs[id]; m != nil {
+			w.migQ = append(w.migQ, m)
+		}
+	}
+}
+
+// compact drops deleted rows from the ordered lists once half of a list
+// is dead, so that it costs, amortized, a constant per deleted row.
 func (w *World) compact() {
-	vs := w.vmmOrder[:0]
-	for _, r := range w.vmmOrder {
-		if w.vmms[r.vmm.ID] == r {
-			vs = append(vs, r)
+	if w.vmmDead > len(w.vmmOrder)/2 {
+		vs := w.vmmOrder[:0]
+		for _, r := range w.vmmOrder {
+			if w.vmms[r.vmm.ID] == r {
+				vs = append(vs, r)
+			}
 		}
+		clear(w.vmmOrder[len(vs):])
+		w.vmmOrder, w.vmmDead = vs, 0
 	}
-	clear(w.vmmOrder[len(vs):])
-	w.vmmOrder = vs
-	ms := w.migOrder[:0]
-	for _, m := range w.migOrder {
-		if w.migs[m.rec.ID] == m {
-			ms = append(ms, m)
+	if w.migDead > len(w.migOrder)/2 {
+		ms := w.migOrder[:0]
+		for _, m := range w.migOrder {
+			if w.migs[m.rec.ID] == m {
+				ms = append(ms, m)
+			}
 		}
+		clear(w.migOrder[len(ms):])
+		w.migOrder, w.migDead = ms, 0
 	}
-	clear(w.migOrder[len(ms):])
-	w.migOrder = ms
 }

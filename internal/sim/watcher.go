@@ -17,25 +17,37 @@ import (
 // that its sled is unreachable (D18).
 func (w *World) watch() {
 	// §8.1 lists VMMs not in NONEXISTENT_STATES: §4.2's exists_on_sled.
-	// The watcher picks one of them at random: counted, then found, so
-	// that no list of a fleet's VMMs is built at every check.
+	// The watcher picks one of them at random, by drawing rows until one
+	// is listed (a few draws: most rows are), and only after eight misses
+	// by counting them — no list of a fleet's VMMs is built at a check.
 	listed := func(r *vmmRow) bool { return r.vmm.Runtime.State.ExistsOnSled() && w.vmms[r.vmm.ID] == r }
-	n := 0
-	for _, r := range w.vmmOrder {
-		if listed(r) {
-			n++
-		}
-	}
-	if n == 0 {
+	if len(w.vmmOrder) == 0 {
 		return
 	}
 	var r *vmmRow
-	for k, i := w.intn(n), 0; r == nil; i++ {
-		if listed(w.vmmOrder[i]) {
-			if k == 0 {
-				r = w.vmmOrder[i]
+	for range 8 {
+		if c := w.vmmOrder[w.intn(len(w.vmmOrder))]; listed(c) {
+			r = c
+			break
+		}
+	}
+	if r == nil {
+		n := 0
+		for _, c := range w.vmmOrder {
+			if listed(c) {
+				n++
 			}
-			k--
+		}
+		if n == 0 {
+			return
+		}
+		for k, i := w.intn(n), 0; r == nil; i++ {
+			if listed(w.vmmOrder[i]) {
+				if k == 0 {
+					r = w.vmmOrder[i]
+				}
+				k--
+			}
 		}
 	}
 	sl := w.sledByID(r.vmm.SledID)

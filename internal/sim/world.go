@@ -128,6 +128,17 @@ type World struct {
 	sagaEnv *sagas.Env
 	heldOn  map[vmmstate.ID]*sled // the sled each reservation is on
 
+	// What the reaper looks at when it next runs, so that it never scans
+	// the fleet: VMM rows that became destroyable or lost the instance
+	// linking them, VMMs a sled-agent may hold that the database no longer
+	// runs, and migrations that may no longer be needed. Rows deleted
+	// since the lists were last compacted are counted, and the lists
+	// compacted once they are half dead.
+	reapQ            []*vmmRow
+	forgetQ          []forgetting
+	migQ             []*migRow
+	vmmDead, migDead int
+
 	touched []*instRow // instances to check at the end of the step
 	dues    dueHeap    // instances to check when their cooldown ends
 
@@ -443,9 +454,18 @@ func (w *World) reload(in *instRow) {
 		w.unexpected("instance_fetch_all", in.name, err)
 		return
 	}
-	w.notBefore(in.name, "state_generation", s.Instance.Runtime.Generation, in.rec.Runtime.Generation)
-	w.notBefore(in.name, "updater_gen", s.Instance.UpdaterGen, in.rec.UpdaterGen)
-	in.rec = s.Instance
+	w.reloaded(in, s.Instance)
+}
+
+// reloaded takes rec, just read from the store, as an instance's record,
+// checking that no generation went back, and marks it for the end-of-step
+// check.
+func (w *World) reloaded(in *instRow, rec instancestate.Instance) {
+	w.touch(in)
+	w.unlinked(in.rec.Runtime, rec.Runtime)
+	w.notBefore(in.name, "state_generation", rec.Runtime.Generation, in.rec.Runtime.Generation)
+	w.notBefore(in.name, "updater_gen", rec.UpdaterGen, in.rec.UpdaterGen)
+	in.rec = rec
 }
 
 // writeRuntime writes an instance's runtime, and intent unless it is
@@ -544,10 +564,15 @@ func (w *World) deleteVMM(id vmmstate.ID) bool {
 func (w *World) dropVMM(r *vmmRow) {
 	id := r.vmm.ID
 	delete(w.vmms, id)
+	w.vmmDead++
 	w.touch(w.instByID[r.vmm.InstanceID])
 	w.release(id)
-	if sl := w.sledByID(r.vmm.SledID); sl != nil && sl.answers() {
-		sl.forget(id)
+	if sl := w.sledByID(r.vmm.SledID); sl != nil {
+		if sl.answers() {
+			sl.forget(id)
+		} else {
+			w.forgetQ = append(w.forgetQ, forgetting{sl, id})
+		}
 	}
 	w.stats.VMMsDeleted++
 }
@@ -575,6 +600,7 @@ func (w *World) reloadVMM(r *vmmRow) {
 	}
 	w.notBefore(r.name, "VMM generation", row.VMM.Runtime.Generation, r.vmm.Runtime.Generation)
 	r.vmm = row.VMM
+	w.mayReap(r)
 }
 
 // reloadMigration reads a migration's row back after the store wrote it,
@@ -589,6 +615,9 @@ func (w *World) reloadMigration(m *migRow) {
 	w.notBefore(m.rec.ID.String(), "migration source generation", row.Migration.Source.Generation, m.rec.Source.Generation)
 	w.notBefore(m.rec.ID.String(), "migration target generation", row.Migration.Target.Generation, m.rec.Target.Generation)
 	m.rec = row.Migration
+	if m.rec.Source.IsTerminal() && m.rec.Target.IsTerminal() {
+		w.migQ = append(w.migQ, m)
+	}
 }
 
 // notBefore checks, at every write, that a stored generation did not go
