@@ -3,7 +3,6 @@ package sim
 import (
 	"strconv"
 
-	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/sagas"
 )
 
@@ -92,18 +91,7 @@ func (w *World) chooseAction() Action {
 	weights[ActReconcile] = 180
 	weights[ActReaper] = 60
 	weights[ActIdle] = 30
-	off, parted, up := 0, 0, 0
-	for _, sl := range w.sleds {
-		switch {
-		case sl.expunged:
-		case sl.power != failure.PowerA0:
-			off++
-		case sl.partitioned:
-			parted++
-		default:
-			up++
-		}
-	}
+	off, parted, up := w.sledCensus()
 	if w.fault(FaultSledOff) && off == 0 && up > 1 {
 		weights[ActSledOff] = 2
 	}

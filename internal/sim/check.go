@@ -160,6 +160,10 @@ func (w *World) checkInstance(in *instRow) {
 	in.prev, in.hasPrev = s, true
 	r, err := instancestate.Reincarnate(s, w.now)
 	in.mayReincarnate = err != nil || r.Should || r.Status == instancestate.CoolingDown
+	if in.mayReincarnate && !in.reincListed {
+		in.reincListed = true
+		w.reincList = append(w.reincList, in)
+	}
 	// The one time-based change (D15): when the cooldown ends, the
 	// reincarnation decision and what the instance says of itself change.
 	if k, until := s.Instance.Karma(w.now); k == instancestate.CoolingDown && !until.Equal(in.due) {

@@ -37,6 +37,7 @@ func (w *World) addSled(slot int) *sled {
 	}
 	w.sleds = append(w.sleds, sl)
 	w.sledAt[sl.id] = sl
+	w.sledsChanged()
 	return sl
 }
 
@@ -179,6 +180,7 @@ func (w *World) register(sl *sled, r *vmmRow, p propolis, mig migration.ID) *age
 		a.in, a.hasIn = migration.Registered(mig, w.now), true
 	}
 	sl.agent = append(sl.agent, a)
+	w.agents = append(w.agents, a)
 	return a
 }
 

@@ -20,6 +20,36 @@ func (w *World) pickSled(ok func(*sled) bool) *sled {
 
 func healthy(sl *sled) bool { return sl.inService() && !sl.partitioned }
 
+// census counts the sleds that are off, cut off and up; it is counted
+// again only after a sled changed (sledsChanged), not at every step.
+type census struct {
+	off, parted, up int
+	counted         bool
+}
+
+func (w *World) sledCensus() (off, parted, up int) {
+	if !w.census.counted {
+		c := census{counted: true}
+		for _, sl := range w.sleds {
+			switch {
+			case sl.expunged:
+			case sl.power != failure.PowerA0:
+				c.off++
+			case sl.partitioned:
+				c.parted++
+			default:
+				c.up++
+			}
+		}
+		w.census = c
+	}
+	return w.census.off, w.census.parted, w.census.up
+}
+
+// sledsChanged marks the census stale: a sled was added, or its power,
+// partition or policy changed.
+func (w *World) sledsChanged() { w.census.counted = false }
+
 // lose takes every VMM off a sled-agent, as a power loss does; the other
 // side of any of their migrations sees the migration fail.
 func (w *World) lose(sl *sled) {
@@ -31,6 +61,7 @@ func (w *World) lose(sl *sled) {
 }
 
 func (w *World) sledOff() {
+	w.sledsChanged()
 	sl := w.pickSled(healthy)
 	if sl == nil {
 		return
@@ -45,6 +76,7 @@ func (w *World) sledOff() {
 }
 
 func (w *World) sledOn() {
+	w.sledsChanged()
 	sl := w.pickSled(func(sl *sled) bool { return !sl.expunged && sl.power != failure.PowerA0 })
 	if sl == nil {
 		return
@@ -54,6 +86,7 @@ func (w *World) sledOn() {
 }
 
 func (w *World) sledPartition() {
+	w.sledsChanged()
 	sl := w.pickSled(healthy)
 	if sl == nil {
 		return
@@ -64,6 +97,7 @@ func (w *World) sledPartition() {
 }
 
 func (w *World) sledHeal() {
+	w.sledsChanged()
 	sl := w.pickSled(func(sl *sled) bool { return sl.partitioned })
 	if sl == nil {
 		return
@@ -75,6 +109,7 @@ func (w *World) sledHeal() {
 // sledExpunge expunges a sled (its VMMs die with it) and adds a new sled
 // in its slot, so the world keeps its capacity.
 func (w *World) sledExpunge() {
+	w.sledsChanged()
 	sl := w.pickSled(func(sl *sled) bool { return sl.inService() })
 	if sl == nil {
 		return

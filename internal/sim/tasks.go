@@ -14,13 +14,17 @@ import (
 // to 16 per activation.
 func (w *World) reincarnationTask() {
 	started := 0
-	for _, in := range w.instances {
+	keep := w.reincList[:0]
+	for i, in := range w.reincList {
 		if started == 16 {
+			keep = append(keep, w.reincList[i:]...)
 			break
 		}
-		if !in.mayReincarnate {
-			continue // its last check says no restart is due or coming
+		if in.deleted || !in.mayReincarnate {
+			in.reincListed = false // listed again when a check says so
+			continue
 		}
+		keep = append(keep, in)
 		r, err := instancestate.Reincarnate(w.snapshot(in), w.now)
 		if err != nil {
 			w.unexpected("Reincarnate", in.name, err)
@@ -32,6 +36,8 @@ func (w *World) reincarnationTask() {
 			w.startStart(in, failure.StartReasonAutoRestart)
 		}
 	}
+	clear(w.reincList[len(keep):])
+	w.reincList = keep
 }
 
 // reconcile follows instancestate.Next for one instance (D19).

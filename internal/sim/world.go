@@ -76,6 +76,7 @@ type instRow struct {
 	// task reads (any other changes only when it is touched, and is
 	// checked again then).
 	mayReincarnate bool
+	reincListed    bool // in World.reincList
 	// last generations seen, for the world's "never decreases" check.
 	lastGen, lastUpdaterGen generation.Generation
 }
@@ -121,6 +122,11 @@ type World struct {
 	migOrder []*migRow
 
 	sleds  []*sled // every sled, expunged ones included (the watcher still lists their VMMs)
+	census census  // of the sleds' states, counted when one changed
+	// agents are the VMMs the sled-agents hold, across sleds, for a
+	// Propolis tick to draw from; forgotten ones (gone) are dropped as
+	// they are drawn.
+	agents []*agentVMM
 	sledAt map[vmmstate.SledID]*sled
 	net    []message
 
@@ -138,6 +144,11 @@ type World struct {
 	forgetQ          []forgetting
 	migQ             []*migRow
 	vmmDead, migDead int
+
+	// reincList holds the instances whose last check said mayReincarnate,
+	// in the order they first did: the reincarnation task reads it, not
+	// the fleet, and drops those that no longer qualify.
+	reincList []*instRow
 
 	touched []*instRow // instances to check at the end of the step
 	dues    dueHeap    // instances to check when their cooldown ends
