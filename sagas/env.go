@@ -85,6 +85,8 @@ type AgentError struct {
 	Outcome failure.Outcome
 }
 
+// Error says what the sled-agent answered: its status and error code, or
+// why no answer came.
 func (e *AgentError) Error() string {
 	if e.Outcome.Status == 0 {
 		return fmt.Sprintf("sled-agent: no response (%v)", e.Outcome.Communication)
@@ -115,6 +117,7 @@ type PlacementError struct {
 	Cause failure.Cause
 }
 
+// Error names the cause.
 func (e *PlacementError) Error() string { return "no sled has room: " + e.Cause.String() }
 
 // classify reads a sled-agent call's error: whether it proves the VMM gone

@@ -5,6 +5,10 @@
 //	{"op":"vmm_insert","vmm":{…}}
 //	{"now":"2026-01-01T00:01:00Z","op":"sled_report","vmm_id":"…","report":{…}}
 //
+// One operation, saga, runs any saga of package sagas to its end, with a
+// failure injected at a named step or every node run twice, against
+// package sagastest's in-memory sled-agent and sleds.
+//
 // Each result line says whether the operation was applied, which guard held
 // when it was not (D25), or why it was refused. A script is a story of the
 // datastore, step by step, readable as a transcript; the same script run

@@ -299,7 +299,8 @@ func IDs(kind byte) func() uuid.UUID {
 }
 
 // World is an Env over a store with an in-memory Agent and Sleds, and the
-// instances it asked update sagas for.
+// instances it asked update sagas for. Its Env's UpdateNeeded appends to
+// Update without a lock: run one saga at a time on a World.
 type World struct {
 	Env    *sagas.Env
 	Agent  *Agent
