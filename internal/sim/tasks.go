@@ -192,23 +192,23 @@ func (w *World) unlinked(old, now instancestate.Runtime) {
 // is dead, so that it costs, amortized, a constant per deleted row.
 func (w *World) compact() {
 	if w.vmmDead > len(w.vmmOrder)/2 {
-		vs := w.vmmOrder[:0]
-		for _, r := range w.vmmOrder {
-			if w.vmms[r.vmm.ID] == r {
-				vs = append(vs, r)
-			}
-		}
-		clear(w.vmmOrder[len(vs):])
-		w.vmmOrder, w.vmmDead = vs, 0
+		w.vmmOrder = keepLive(w.vmmOrder, func(r *vmmRow) bool { return w.vmms[r.vmm.ID] == r })
+		w.vmmDead = 0
 	}
 	if w.migDead > len(w.migOrder)/2 {
-		ms := w.migOrder[:0]
-		for _, m := range w.migOrder {
-			if w.migs[m.rec.ID] == m {
-				ms = append(ms, m)
-			}
-		}
-		clear(w.migOrder[len(ms):])
-		w.migOrder, w.migDead = ms, 0
+		w.migOrder = keepLive(w.migOrder, func(m *migRow) bool { return w.migs[m.rec.ID] == m })
+		w.migDead = 0
 	}
+}
+
+// keepLive keeps, in place and in order, the rows of list that are live.
+func keepLive[T any](list []*T, live func(*T) bool) []*T {
+	out := list[:0]
+	for _, x := range list {
+		if live(x) {
+			out = append(out, x)
+		}
+	}
+	clear(list[len(out):])
+	return out
 }
