@@ -121,6 +121,13 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 
 // plan is PlanUpdate on a snapshot already validated.
 func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
+	// Most of a fleet: no migration or target linked, and an active VMM
+	// (if any) that is not dead. None of the steps below changes anything
+	// for it, so it is answered before a runtime and a plan are built.
+	if !s.HasMigration() && !s.HasTarget() &&
+		!(s.HasActive() && unlinkable(s.Active.Runtime.State)) {
+		return Plan{}, false, nil
+	}
 	// An overflow matters only if there is something to write: a snapshot
 	// that needs nothing says so even at the largest generation.
 	rt, overflow := s.Instance.Runtime.next(now)
