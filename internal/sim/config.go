@@ -45,12 +45,14 @@ const (
 	// met (affinity_unsatisfiable, anti_affinity_unsatisfiable,
 	// local_storage_unavailable; D13, D15).
 	FaultStartPermanent
-	// FaultSagaUnwind: start and migrate sagas fail at a random node and
-	// unwind (§14, §15), a MARK_AS_STARTING undo loses its race, and a
-	// migrate request reaches its target although the call fails.
+	// FaultSagaUnwind: create, start, migrate and update sagas fail at a
+	// random node and unwind (§13–§16; not a delete, whose intent the user
+	// already wrote), a MARK_AS_STARTING undo loses its race, and a migrate
+	// request reaches its target although the call fails.
 	FaultSagaUnwind
-	// FaultSagaReplay: a saga node runs twice, as Steno re-runs a node it
-	// cannot tell finished (§13.1); every node must be idempotent.
+	// FaultSagaReplay: a saga node — an action or an undo — runs twice, as
+	// Steno re-runs a node it cannot tell finished (§13.1); every node must
+	// be idempotent, and the second run is checked to change nothing.
 	FaultSagaReplay
 )
 
