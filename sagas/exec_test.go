@@ -175,6 +175,11 @@ func TestNames(t *testing.T) {
 			t.Errorf("%d: %q", o, o.String())
 		}
 	}
+	for th, want := range map[sagas.Then]string{sagas.ThenNothing: "nothing", sagas.ThenUpdate: "update", sagas.ThenRestart: "restart", 7: "sagas.Then(7)"} {
+		if th.String() != want {
+			t.Errorf("%d: %q", th, th.String())
+		}
+	}
 	if sagas.Kind(0).String() != "sagas.Kind(0)" {
 		t.Error(sagas.Kind(0).String())
 	}

@@ -3,6 +3,7 @@ package sagas
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
@@ -51,6 +52,16 @@ const (
 	ThenUpdate       // the plan still has work: chain another update saga
 	ThenRestart      // the instance should be restarted (§17, D15, D22)
 )
+
+var thenNames = [...]string{ThenNothing: "nothing", ThenUpdate: "update", ThenRestart: "restart"}
+
+// String returns what comes next as `vmlife script` prints it.
+func (t Then) String() string {
+	if int(t) >= len(thenNames) {
+		return "sagas.Then(" + strconv.Itoa(int(t)) + ")"
+	}
+	return thenNames[t]
+}
 
 // How an update saga ends early (Exec.Ended).
 const (

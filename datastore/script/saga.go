@@ -154,7 +154,7 @@ func runSaga(ctx context.Context, sw *sagaWorld, a *argDecoder, now time.Time) (
 		out["migration_id"] = nullID(s.Migration.IsZero(), s.Migration.String())
 	case *sagas.Update:
 		out["committed"] = s.Committed
-		out["then"] = [...]string{sagas.ThenNothing: "nothing", sagas.ThenUpdate: "update", sagas.ThenRestart: "restart"}[s.Then]
+		out["then"] = s.Then.String()
 	}
 	return out, nil
 }
