@@ -9,12 +9,14 @@ import (
 )
 
 // TestPropDecisionsDoNotAllocate pins what the fleet benchmark measures:
-// on every snapshot shape instancetest reaches, each of the six decisions
-// allocates nothing — Conditions through AppendConditions into a buffer
+// on every snapshot shape instancetest reaches, each of the six decisions,
+// and each of them on a Checked (made by Reset, its plan and reincarnation
+// worked out afresh each run), allocates nothing — Conditions through AppendConditions into a buffer
 // with room, since a returned slice is an allocation by construction.
 // Messages and explanations are built only when asked for.
 func TestPropDecisionsDoNotAllocate(t *testing.T) {
 	conds := make([]instancestate.Condition, 0, 8)
+	var c instancestate.Checked
 	rapid.Check(t, func(rt *rapid.T) {
 		s, now := drawn(rt)
 		for _, d := range []struct {
@@ -27,6 +29,16 @@ func TestPropDecisionsDoNotAllocate(t *testing.T) {
 			{"Reincarnate", func() { _, _ = instancestate.Reincarnate(s, now) }},
 			{"AppendConditions", func() { conds, _ = instancestate.AppendConditions(conds[:0], s, now) }},
 			{"Next", func() { _, _ = instancestate.Next(s, now) }},
+			{"Checked", func() {
+				if err := c.Reset(&s); err != nil {
+					rt.Fatal(err)
+				}
+				_ = c.EffectiveState()
+				_, _, _ = c.PlanUpdate(now)
+				_ = c.Reincarnate(now)
+				conds = c.Conditions(now, conds[:0])
+				_ = c.Next(now)
+			}},
 		} {
 			if n := testing.AllocsPerRun(3, d.f); n != 0 {
 				rt.Fatalf("%s allocates %v times on %v", d.name, n, s)

@@ -16,6 +16,7 @@ type Checked struct {
 	// once per time.
 	planAt, reincAt time.Time
 	planOK, reincOK bool
+	settled         bool // the snapshot needs no plan (Snapshot.settled); plan is stale
 	plan            Plan
 	planRequired    bool
 	planErr         error
@@ -55,11 +56,25 @@ func (c *Checked) EffectiveState() State { return c.s.effective() }
 // PlanUpdate is PlanUpdate without the validation; the error is only ever
 // the largest state generation, past which no plan can be written.
 func (c *Checked) PlanUpdate(now time.Time) (Plan, bool, error) {
-	if !c.planOK || !c.planAt.Equal(now) {
-		c.plan, c.planRequired, c.planErr = c.s.plan(now)
-		c.planAt, c.planOK = now, true
+	c.planFor(now)
+	if c.settled {
+		return Plan{}, false, nil
 	}
 	return c.plan, c.planRequired, c.planErr
+}
+
+// planFor works the plan out at now unless it already has been.
+func (c *Checked) planFor(now time.Time) {
+	if c.planOK && c.planAt.Equal(now) {
+		return
+	}
+	c.planAt, c.planOK = now, true
+	// Most of a fleet needs no plan: say so without copying one.
+	if c.settled = c.s.settled(); c.settled {
+		c.planRequired, c.planErr = false, nil
+		return
+	}
+	c.plan, c.planRequired, c.planErr = c.s.plan(now)
 }
 
 // Reincarnate is Reincarnate without the validation.
@@ -79,6 +94,6 @@ func (c *Checked) Conditions(now time.Time, dst []Condition) []Condition {
 
 // Next is Next without the validation.
 func (c *Checked) Next(now time.Time) NextAction {
-	_, required, err := c.PlanUpdate(now)
-	return c.s.nextAfterPlan(now, c.Reincarnate(now), required && err == nil)
+	c.planFor(now)
+	return c.s.nextAfterPlan(now, c.Reincarnate(now), c.planRequired && c.planErr == nil)
 }

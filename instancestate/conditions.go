@@ -105,10 +105,10 @@ func (s *Snapshot) conditions(r Reincarnation) []Condition { return s.appendCond
 
 // appendConditions appends the snapshot's conditions to out.
 func (s *Snapshot) appendConditions(out []Condition, r Reincarnation) []Condition {
-	if f := s.Instance.StartFailure; s.Instance.HasStartFailure() {
+	if f := s.Instance.StartFailure; s.Instance.hasStartFailure() {
 		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), msg: f.Message(), Since: f.Time})
 	}
-	if since := s.SledUnreachableSince; !since.IsZero() && s.HasActive() {
+	if since := s.SledUnreachableSince; !since.IsZero() && s.hasActive() {
 		out = append(out, Condition{Type: CondSledUnreachable, Reason: "unreachable", Since: since, sled: s.Active.SledID})
 	}
 	if r.Needs && r.Status == CoolingDown {

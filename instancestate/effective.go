@@ -38,9 +38,8 @@ func EffectiveState(s Snapshot) (State, error) {
 
 // effective is EffectiveState on a snapshot already validated.
 func (s *Snapshot) effective() State {
-	rt := s.Instance.Runtime
-	if rt.State != NexusVMM {
-		return byNexusState[rt.State]
+	if st := s.Instance.Runtime.State; st != NexusVMM {
+		return byNexusState[st]
 	}
 	active := s.Active.Runtime.State
 	if active != vmmstate.SagaUnwound && s.migrationDominates() {
@@ -63,7 +62,7 @@ func (s *Snapshot) migrationDominates() bool {
 	if s.Migration.EitherSideFailed() {
 		return false
 	}
-	if s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound {
+	if s.hasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound {
 		return false
 	}
 	return true

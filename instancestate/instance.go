@@ -111,7 +111,12 @@ func New(id ID, start bool, auto AutoRestart, now time.Time) Instance {
 }
 
 // HasStartFailure reports whether a start failure is recorded (D13).
-func (i Instance) HasStartFailure() bool { return i.StartFailure.Cause.IsValid() }
+func (i Instance) HasStartFailure() bool { return i.hasStartFailure() }
+
+// hasStartFailure and isLocked are the exported forms through a pointer,
+// which the package calls so as not to copy the instance (see hasActive).
+func (i *Instance) hasStartFailure() bool { return i.StartFailure.Cause.IsValid() }
+func (i *Instance) isLocked() bool        { return !i.UpdaterID.IsZero() }
 
 // RecordStartFailure returns i with f recorded as why the last start failed
 // (D13). f must be valid; the record is otherwise unchanged.
@@ -131,4 +136,4 @@ func (i Instance) ClearStartFailure() Instance {
 }
 
 // IsLocked reports whether an updater holds the instance-updater lock (§9).
-func (i Instance) IsLocked() bool { return !i.UpdaterID.IsZero() }
+func (i Instance) IsLocked() bool { return i.isLocked() }

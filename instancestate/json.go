@@ -146,7 +146,7 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"updater_gen":`...)
 	b, _ = i.UpdaterGen.AppendText(b)
 	b = append(b, `,"start_failure":`...)
-	if i.HasStartFailure() {
+	if i.hasStartFailure() {
 		f, err := i.StartFailure.MarshalJSON()
 		if err != nil {
 			return nil, err
@@ -296,9 +296,9 @@ func (s *Snapshot) appendJSON(b []byte) ([]byte, error) {
 		has bool
 		m   func() ([]byte, error)
 	}{
-		{`,"active_vmm":`, s.HasActive(), s.Active.MarshalJSON},
-		{`,"target_vmm":`, s.HasTarget(), s.Target.MarshalJSON},
-		{`,"migration":`, s.HasMigration(), s.Migration.MarshalJSON},
+		{`,"active_vmm":`, s.hasActive(), s.Active.MarshalJSON},
+		{`,"target_vmm":`, s.hasTarget(), s.Target.MarshalJSON},
+		{`,"migration":`, s.hasMigration(), s.Migration.MarshalJSON},
 	} {
 		b = append(b, rec.key...)
 		if !rec.has {

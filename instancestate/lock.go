@@ -21,7 +21,7 @@ func (i Instance) Lock(updater UpdaterID) (Instance, Lock, error) {
 		return i, Lock{}, &RuleError{Rule: "an updater has an id", Field: "updater_id", Detail: "nil UUID"}
 	case i.UpdaterID == updater:
 		return i, Lock{Updater: updater, Gen: i.UpdaterGen}, nil
-	case i.IsLocked():
+	case i.isLocked():
 		return i, Lock{}, &ConflictError{Op: "lock", Message: "instance already locked by another saga", Status: 409, Err: ErrAlreadyLocked}
 	}
 	g, err := i.UpdaterGen.Next()

@@ -78,7 +78,7 @@ func Next(s Snapshot, now time.Time) (NextAction, error) {
 }
 
 func (s *Snapshot) next(now time.Time, r Reincarnation) NextAction {
-	if s.Instance.IsLocked() {
+	if s.Instance.isLocked() {
 		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
 	}
 	_, required, err := s.plan(now)
@@ -88,7 +88,7 @@ func (s *Snapshot) next(now time.Time, r Reincarnation) NextAction {
 // nextAfterPlan is next once whether the update plan has work is known.
 func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bool) NextAction {
 	in := &s.Instance
-	if in.IsLocked() {
+	if in.isLocked() {
 		return NextAction{Action: NextNone, Why: "an instance updater holds the lock"}
 	}
 	if planRequired {
@@ -106,7 +106,7 @@ func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bo
 		// D22: only the user's own start that never ran is rolled forward
 		// here; an instance the control plane lost is restarted only as a
 		// reincarnation, under the policy and cooldown (above).
-		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.HasStartFailure() && !in.VMMLost.IsSet() {
+		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.hasStartFailure() && !in.VMMLost.IsSet() {
 			return NextAction{Action: NextStart, Why: "intended to run, stopped, and no start has failed"}
 		}
 	case IntendStopped:

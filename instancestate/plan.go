@@ -119,13 +119,18 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	return s.plan(now)
 }
 
+// settled reports whether the update plan has nothing to do whatever the
+// time: no migration or target linked, and an active VMM (if any) that is
+// not dead. It is most of a fleet, answered before a runtime and a plan
+// are built; none of plan's steps would change anything for it.
+func (s *Snapshot) settled() bool {
+	return !s.hasMigration() && !s.hasTarget() &&
+		!(s.hasActive() && unlinkable(s.Active.Runtime.State))
+}
+
 // plan is PlanUpdate on a snapshot already validated.
 func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
-	// Most of a fleet: no migration or target linked, and an active VMM
-	// (if any) that is not dead. None of the steps below changes anything
-	// for it, so it is answered before a runtime and a plan are built.
-	if !s.HasMigration() && !s.HasTarget() &&
-		!(s.HasActive() && unlinkable(s.Active.Runtime.State)) {
+	if s.settled() {
 		return Plan{}, false, nil
 	}
 	// An overflow matters only if there is something to write: a snapshot
@@ -139,10 +144,10 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 		targetGone    bool // step 2 unlinked the target VMM
 		m             = s.Migration
 		hasMigration  = s.liveMigration()
-		staleLink     = s.HasMigration() && !hasMigration // D21
+		staleLink     = s.hasMigration() && !hasMigration // D21
 		intentRunning = s.Instance.IntendedState == IntendRunning
 	)
-	if staleLink && !s.HasActive() {
+	if staleLink && !s.hasActive() {
 		// A failed, stopped or deleted instance that kept its migration's
 		// ids (the watcher failed its VMM mid-migration): only the link
 		// goes, with an unwound or dead target (D11). It has no VMM, so
@@ -151,14 +156,14 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 			return Plan{}, false, overflowed("state_generation", overflow)
 		}
 		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
-		if s.HasTarget() && unlinkable(s.Target.Runtime.State) {
+		if s.hasTarget() && unlinkable(s.Target.Runtime.State) {
 			p.DestroyTargetVMM = s.Target.ID
 		}
 		return p, true, nil
 	}
 
 	// Step 1.
-	if s.HasActive() && unlinkable(s.Active.Runtime.State) {
+	if s.hasActive() && unlinkable(s.Active.Runtime.State) {
 		st := s.Active.Runtime.State
 		p.Runtime.ActiveVMM = vmmstate.ID{}
 		p.DestroyActiveVMM = s.Active.ID
@@ -172,7 +177,7 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 	}
 
 	// Step 2.
-	if s.HasTarget() && unlinkable(s.Target.Runtime.State) {
+	if s.hasTarget() && unlinkable(s.Target.Runtime.State) {
 		p.Runtime.TargetVMM = vmmstate.ID{}
 		p.DestroyTargetVMM = s.Target.ID
 		required, targetGone = true, true
@@ -195,17 +200,17 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 		// migrating forever (§7 rule 1) and refuse every new migration.
 		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
 		required = true
-		if !activeGone && s.HasActive() {
+		if !activeGone && s.hasActive() {
 			p.Network = Network{Action: NetworkUpdate, VMM: s.Active.ID, Sled: s.Active.SledID}
 		}
 	case m.EitherSideCompleted():
 		target := m.Target.VMM
-		if p.Runtime.ActiveVMM != target && !targetGone && s.HasTarget() {
+		if p.Runtime.ActiveVMM != target && !targetGone && s.hasTarget() {
 			p.Runtime.ActiveVMM = target
 			p.Network = Network{Action: NetworkUpdate, VMM: target, Sled: s.Target.SledID}
 			required = true
 		}
-		if targetGone || !s.HasTarget() && p.Runtime.ActiveVMM != target {
+		if targetGone || !s.hasTarget() && p.Runtime.ActiveVMM != target {
 			// The target is gone (or was unlinked earlier): the source has
 			// handed the guest over, so nothing runs it any more. If the
 			// target failed, the guest died with it: the instance failed,
@@ -243,7 +248,7 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 			// (and the unwound start's reason of D15 survives the unlink).
 			if intentRunning && p.Intent == IntentUnchanged && s.Instance.Runtime.State == NexusVMM {
 				cause := LostMidMigration
-				if s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound {
+				if s.hasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound {
 					cause = LostStartUnwound
 				}
 				p.Lost = VMMLost{Cause: cause, Time: now}

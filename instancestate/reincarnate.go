@@ -62,7 +62,10 @@ type Reincarnation struct {
 // Karma returns what the policy and cooldown allow at now (§17.1): never →
 // Nirvana; a last automatic restart whose cooldown (configured or 5 minutes)
 // has not yet passed → CoolingDown until it does; otherwise WillReincarnate.
-func (i Instance) Karma(now time.Time) (Karma, time.Time) {
+func (i Instance) Karma(now time.Time) (Karma, time.Time) { return i.karma(now) }
+
+// karma is Karma through a pointer (see hasActive).
+func (i *Instance) karma(now time.Time) (Karma, time.Time) {
 	if i.AutoRestart.EffectivePolicy() == PolicyNever {
 		return Nirvana, time.Time{}
 	}
@@ -121,18 +124,18 @@ var whys = func() (w [numDown][4]string) {
 func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
 	in := &s.Instance
 	var r Reincarnation
-	r.Status, r.Until = in.Karma(now)
+	r.Status, r.Until = in.karma(now)
 	down := -1 // why the instance needs a restart, if it does
 	switch {
 	case in.IntendedState != IntendRunning:
 		r.Why = "the intended state is not running"
-	case in.HasStartFailure() && !in.StartFailure.Transient:
+	case in.hasStartFailure() && !in.StartFailure.Transient:
 		r.Why = "the last start failed permanently: waiting for a user"
 	case in.Runtime.State == NexusFailed:
 		down = downFailed
-	case s.HasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound:
+	case s.hasActive() && s.Active.Runtime.State == vmmstate.SagaUnwound:
 		down = downUnwound
-	case in.Runtime.State == NexusNoVMM && in.HasStartFailure():
+	case in.Runtime.State == NexusNoVMM && in.hasStartFailure():
 		down = downTransient
 	case in.Runtime.State == NexusNoVMM && in.VMMLost.IsSet():
 		// D22: left without a VMM by the control plane, not by the user or
@@ -151,7 +154,7 @@ func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
 	case CoolingDown:
 		r.Why = whys[down][1]
 	case WillReincarnate:
-		if in.IsLocked() {
+		if in.isLocked() {
 			r.Why = whys[down][2]
 		} else {
 			r.Should = true

@@ -74,9 +74,9 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 	var rec *vmmstate.VMM
 	switch {
 	case vmm.IsZero():
-	case s.HasActive() && s.Active.ID == vmm:
+	case s.hasActive() && s.Active.ID == vmm:
 		rec = &out.Active
-	case s.HasTarget() && s.Target.ID == vmm:
+	case s.hasTarget() && s.Target.ID == vmm:
 		rec = &out.Target
 	}
 	if rec == nil {
@@ -86,14 +86,14 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 	rows := Rows{VMM: &rec.Runtime}
 	var inNotLinked, outNotLinked bool
 	if r.MigrationOut != nil {
-		if out.HasMigration() && r.MigrationOut.MigrationID == out.Migration.ID {
+		if out.hasMigration() && r.MigrationOut.MigrationID == out.Migration.ID {
 			rows.MigrationOut = &out.Migration
 		} else {
 			outNotLinked = true
 		}
 	}
 	if r.MigrationIn != nil {
-		if out.HasMigration() && r.MigrationIn.MigrationID == out.Migration.ID {
+		if out.hasMigration() && r.MigrationIn.MigrationID == out.Migration.ID {
 			rows.MigrationIn = &out.Migration
 		} else {
 			inNotLinked = true
@@ -108,7 +108,7 @@ func ApplyReport(s Snapshot, vmm vmmstate.ID, r Report) (Snapshot, ReportResult,
 	res.MigrationInNotLinked, res.MigrationOutNotLinked = inNotLinked, outNotLinked
 	// When the active VMM is also the linked target (after a migration was
 	// folded in, §13.3), both copies of its record move together.
-	if s.HasActive() && s.HasTarget() && s.Active.ID == s.Target.ID {
+	if s.hasActive() && s.hasTarget() && s.Active.ID == s.Target.ID {
 		out.Active.Runtime, out.Target.Runtime = rec.Runtime, rec.Runtime
 	}
 	return out, res, nil

@@ -197,7 +197,7 @@ func (s *Snapshot) notFound() Decision {
 // can be sent to. A saga_unwound active VMM is not one: it reads as stopped
 // and is treated as no VMM (D10).
 func (s *Snapshot) residentVMM() bool {
-	return s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound
+	return s.hasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound
 }
 
 // decideStart is §10.3 with D10 and D16.

@@ -54,7 +54,7 @@ func MarkAsStarting(s Snapshot, vmm vmmstate.VMM, reason failure.StartReason, no
 		return in, conflict("VMM %v is %v: only a VMM still being created can be started", vmm.ID, vmm.Runtime.State)
 	case in.IntendedState != IntendRunning:
 		return in, conflict("instance is no longer intended to run (intended state %v)", in.IntendedState)
-	case s.HasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound,
+	case s.hasActive() && s.Active.Runtime.State != vmmstate.SagaUnwound,
 		// Created or deleted meanwhile: neither creating nor destroyed has
 		// an edge into vmm (NexusMoves).
 		in.Runtime.State != NexusVMM && !CanMove(in.Runtime.State, NexusVMM):
@@ -120,7 +120,7 @@ func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmsta
 	switch {
 	case id.IsZero() || target.IsZero():
 		return in, &RuleError{Rule: "a migration links a migration id and a target VMM", Field: "migration_id", Detail: "nil UUID"}
-	case rt.ActiveVMM != src || !s.HasActive():
+	case rt.ActiveVMM != src || !s.hasActive():
 		return in, conflict
 	case s.Active.Runtime.State != vmmstate.Running && s.Active.Runtime.State != vmmstate.Rebooting:
 		return in, conflict
@@ -128,8 +128,8 @@ func SetMigrationIDs(s Snapshot, src vmmstate.ID, id migration.ID, target vmmsta
 		return in, nil // §8.1 (b): an idempotent retry
 	case rt.MigrationID.IsZero() && rt.TargetVMM.IsZero():
 		// §8.1 (a)
-	case s.HasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound &&
-		s.HasMigration() && s.Migration.Source.State == migration.Failed && s.Migration.Target.State == migration.Failed:
+	case s.hasTarget() && s.Target.Runtime.State == vmmstate.SagaUnwound &&
+		s.hasMigration() && s.Migration.Source.State == migration.Failed && s.Migration.Target.State == migration.Failed:
 		// §8.1 (c): clobber an unwound migrate saga's leftovers.
 	default:
 		return in, conflict

@@ -29,13 +29,20 @@ type Snapshot struct {
 }
 
 // HasActive reports whether the snapshot holds the active VMM's record.
-func (s Snapshot) HasActive() bool { return !s.Active.ID.IsZero() }
+func (s Snapshot) HasActive() bool { return s.hasActive() }
 
 // HasTarget reports whether the snapshot holds the migration target VMM's record.
-func (s Snapshot) HasTarget() bool { return !s.Target.ID.IsZero() }
+func (s Snapshot) HasTarget() bool { return s.hasTarget() }
 
 // HasMigration reports whether the snapshot holds the migration record.
-func (s Snapshot) HasMigration() bool { return !s.Migration.ID.IsZero() }
+func (s Snapshot) HasMigration() bool { return s.hasMigration() }
+
+// The package calls these, not the exported forms: a method on a Snapshot
+// value called through a pointer copies all 600 bytes of it first, even
+// inlined, and the decisions ask these questions many times per snapshot.
+func (s *Snapshot) hasActive() bool    { return !s.Active.ID.IsZero() }
+func (s *Snapshot) hasTarget() bool    { return !s.Target.ID.IsZero() }
+func (s *Snapshot) hasMigration() bool { return !s.Migration.ID.IsZero() }
 
 // The rules of D17 as narrowed by D21, by the names Validate reports. The
 // first three hold for every row any writer produces (the database's CHECK
@@ -111,7 +118,7 @@ func (s *Snapshot) checkVMM(field string, linked vmmstate.ID, v *vmmstate.VMM) e
 
 func (s *Snapshot) checkMigration() error {
 	rt, m := &s.Instance.Runtime, &s.Migration
-	present := s.HasMigration()
+	present := s.hasMigration()
 	switch {
 	case rt.MigrationID.IsZero() && present:
 		return broken(RuleUnlinkedRecord, "migration", "migration %v given but the instance links none", m.ID)
@@ -140,7 +147,7 @@ func (s *Snapshot) checkMigration() error {
 // linked to an instance with no active VMM, or whose sides are both other
 // VMMs, is a stale link (D21) that only the update plan acts on.
 func (s *Snapshot) liveMigration() bool {
-	if !s.HasMigration() || !s.HasActive() {
+	if !s.hasMigration() || !s.hasActive() {
 		return false
 	}
 	id := s.Active.ID
@@ -169,7 +176,7 @@ func (in *Instance) validate() error {
 	case in.AutoRestart.Cooldown < 0:
 		return broken(RuleValidFields, "auto_restart_cooldown", "%v (accepted: a positive duration or null)", in.AutoRestart.Cooldown)
 	}
-	if in.HasStartFailure() {
+	if in.hasStartFailure() {
 		if err := in.StartFailure.Validate(); err != nil {
 			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
 		}
