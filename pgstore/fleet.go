@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,8 +14,9 @@ import (
 )
 
 // The fleet queries whose answer is a decision of the library (the update
-// plan, reincarnation) read the live instances with the rows they link in
-// one read-only transaction and ask the same decision Memory asks; the
+// plan, reincarnation) read the live instances with the rows they link, a
+// page at a time in one read-only transaction, and ask the same decision
+// Memory asks; the
 // ones that are plain filters are plain SQL, their state lists read from
 // vmmstate's kind table.
 
@@ -32,44 +34,84 @@ func (s *Store) FindReincarnatableInstances(ctx context.Context, now time.Time) 
 	})
 }
 
-// decideFleet loads every live instance (only the unlocked ones when
-// unlocked is set) with its linked rows into a Memory and runs decide.
+// fleetPage is how many instances a fleet query reads into memory at a
+// time, unless a test set another (Store.fleetPage).
+const fleetPage = 1000
+
+// decideFleet runs decide over every live instance (only the unlocked ones
+// when unlocked is set), a page of instances at a time in id order, each
+// page loaded with the rows it links into a fresh Memory. The pages are
+// read in one read-only SERIALIZABLE transaction, so together they are one
+// consistent snapshot of the fleet, and what is held in memory is one page
+// and the answer, however large the fleet. decide answers in id order
+// (sortIDs), so the pages' answers, appended, are too.
 func (s *Store) decideFleet(ctx context.Context, unlocked bool, decide func(*datastore.Memory) ([]instancestate.ID, error)) ([]instancestate.ID, error) {
+	page := s.fleetPage
+	if page <= 0 {
+		page = fleetPage
+	}
 	var out []instancestate.ID
 	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		const live = `FROM instance WHERE time_deleted IS NULL AND (NOT $1 OR updater_id IS NULL)`
-		var t datastore.Tables
-		rows, err := tx.Query(ctx, `SELECT `+instanceColumns+` `+live, unlocked)
-		if err != nil {
-			return err
+		out = out[:0] // a retried transaction starts again
+		after := pgtype.UUID{Valid: true} // the nil UUID: below every instance id (none is nil)
+		for {
+			t, last, err := readFleetPage(ctx, tx, unlocked, after, page)
+			if err != nil || len(t.Instances) == 0 {
+				return err
+			}
+			m := datastore.NewMemory()
+			if err := m.Load(ctx, t); err != nil {
+				return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+			}
+			ids, err := decide(m)
+			if err != nil {
+				return err
+			}
+			out = append(out, ids...)
+			if len(t.Instances) < page {
+				return nil
+			}
+			after = last
 		}
-		if t.Instances, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.InstanceRow, error) { return scanInstance(r) }); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `SELECT `+vmmColumns+` FROM vmm WHERE id IN
-			(SELECT active_propolis_id `+live+` UNION SELECT target_propolis_id `+live+`)`, unlocked)
-		if err != nil {
-			return err
-		}
-		if t.VMMs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.VMMRow, error) { return scanVMM(r) }); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `SELECT `+migrationColumns+` FROM migration WHERE id IN
-			(SELECT migration_id `+live+`)`, unlocked)
-		if err != nil {
-			return err
-		}
-		if t.Migrations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.MigrationRow, error) { return scanMigration(r) }); err != nil {
-			return err
-		}
-		m := datastore.NewMemory()
-		if err := m.Load(ctx, t); err != nil {
-			return err
-		}
-		out, err = decide(m)
-		return err
 	})
 	return out, err
+}
+
+// readFleetPage reads the next page of live instances after the id after,
+// at most n, in id order, with the VMM
+// and migration rows they link, and returns the last instance id read.
+func readFleetPage(ctx context.Context, tx pgx.Tx, unlocked bool, after pgtype.UUID, n int) (datastore.Tables, pgtype.UUID, error) {
+	var t datastore.Tables
+	rows, err := tx.Query(ctx, `SELECT `+instanceColumns+` FROM instance
+		WHERE time_deleted IS NULL AND (NOT $1 OR updater_id IS NULL) AND id > $2
+		ORDER BY id LIMIT $3`, unlocked, after, n)
+	if err != nil {
+		return t, after, err
+	}
+	if t.Instances, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.InstanceRow, error) { return scanInstance(r) }); err != nil || len(t.Instances) == 0 {
+		return t, after, err
+	}
+	var vmms, migs []pgUUID
+	for _, row := range t.Instances {
+		rt := &row.Instance.Runtime
+		vmms = append(vmms, uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID()))
+		migs = append(migs, uuidOf(rt.MigrationID.UUID()))
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+vmmColumns+` FROM vmm WHERE id = ANY($1)`, present(vmms)).Query(func(rows pgx.Rows) error {
+		var err error
+		t.VMMs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.VMMRow, error) { return scanVMM(r) })
+		return err
+	})
+	b.Queue(`SELECT `+migrationColumns+` FROM migration WHERE id = ANY($1)`, present(migs)).Query(func(rows pgx.Rows) error {
+		var err error
+		t.Migrations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.MigrationRow, error) { return scanMigration(r) })
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return t, after, err
+	}
+	return t, uuidOf(t.Instances[len(t.Instances)-1].Instance.ID.UUID()), nil
 }
 
 // kindsWhere lists the VMM kinds for which keep is true, as the state

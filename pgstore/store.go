@@ -16,8 +16,9 @@ import (
 
 // Store is datastore.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	own  bool // Close closes the pool
+	pool      *pgxpool.Pool
+	own       bool // Close closes the pool
+	fleetPage int  // instances a fleet query reads at a time; 0: the const fleetPage
 }
 
 var _ datastore.Store = (*Store)(nil)

@@ -93,6 +93,7 @@ var cases = []struct {
 	{"§8.2/ListAbandoned", testListAbandoned},
 	{"FindInstancesNeedingUpdate", testFindNeedingUpdate},
 	{"FindReincarnatableInstances", testFindReincarnatable},
+	{"FleetQueriesAreTheDecisions", testFleetQueriesAreTheDecisions},
 	{"InstanceRequest", testInstanceRequest},
 	{"InstanceUpdateSaga", testInstanceUpdateSaga},
 	{"Model", testModel},
