@@ -52,8 +52,10 @@ func (s *Store) decideFleet(ctx context.Context, unlocked bool, decide func(*dat
 	}
 	var out []instancestate.ID
 	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		out = out[:0] // a retried transaction starts again
-		after := pgtype.UUID{Valid: true} // the nil UUID: below every instance id (none is nil)
+		// A retried transaction starts again, from the nil UUID: below
+		// every instance id (none is nil).
+		out = out[:0]
+		after := pgtype.UUID{Valid: true}
 		for {
 			t, last, err := readFleetPage(ctx, tx, unlocked, after, page)
 			if err != nil || len(t.Instances) == 0 {
