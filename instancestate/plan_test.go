@@ -416,7 +416,15 @@ func TestPlanGenerationOverflow(t *testing.T) {
 	}
 	checkRuleErr(t, "plan at max generation", err, "", "state_generation")
 
-	p, ok, err := PlanUpdate(snap().vmm(vmmstate.Running).gen(maxGen()).valid(t), t1)
+	// The same for the stale link of an instance without a VMM (D21),
+	// which the plan answers before its steps.
+	p, ok, err := PlanUpdate(snap().nexus(NexusFailed).migration(migration.Failed, migration.Failed).gen(maxGen()).valid(t), t1)
+	if ok || p != (Plan{}) {
+		t.Fatalf("a plan came with the overflow of a stale link: %v %+v", ok, p)
+	}
+	checkRuleErr(t, "stale link at max generation", err, "", "state_generation")
+
+	p, ok, err = PlanUpdate(snap().vmm(vmmstate.Running).gen(maxGen()).valid(t), t1)
 	if err != nil || ok || p != (Plan{}) {
 		t.Fatalf("nothing to do at max generation: got %v, %+v, %v; want no update", ok, p, err)
 	}
