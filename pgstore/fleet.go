@@ -16,9 +16,8 @@ import (
 // The fleet queries whose answer is a decision of the library (the update
 // plan, reincarnation) read the live instances with the rows they link, a
 // page at a time in one read-only transaction, and ask the same decision
-// Memory asks; the
-// ones that are plain filters are plain SQL, their state lists read from
-// vmmstate's kind table.
+// Memory asks; the ones that are plain filters are plain SQL, their state
+// lists read from vmmstate's kind table.
 
 // FindInstancesNeedingUpdate implements datastore.Store.
 func (s *Store) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
@@ -80,8 +79,8 @@ func (s *Store) decideFleet(ctx context.Context, unlocked bool, decide func(*dat
 }
 
 // readFleetPage reads the next page of live instances after the id after,
-// at most n, in id order, with the VMM
-// and migration rows they link, and returns the last instance id read.
+// at most n, in id order, with the VMM and migration rows they link, and
+// returns the last instance id read.
 func readFleetPage(ctx context.Context, tx pgx.Tx, unlocked bool, after pgtype.UUID, n int) (datastore.Tables, pgtype.UUID, error) {
 	var t datastore.Tables
 	rows, err := tx.Query(ctx, `SELECT `+instanceColumns+` FROM instance
