@@ -22,6 +22,13 @@
 //   - Reincarnate, Conditions and Next say whether to restart, why the
 //     instance is not running, and what to do next (D13–D15, D19).
 //
+// A background task that asks several decisions of every instance — the
+// updater, the reincarnation task, a reconciler — validates each snapshot
+// once with Check, or with Checked.Reset on one Checked it reuses, and asks
+// the Checked: the six decisions together then cost a few times a
+// hand-written switch over the same records and allocate nothing
+// (docs/performance.md, "A fleet sweep").
+//
 // Like the rest of vmlife the package is pure: every function takes the
 // time as now, reads nothing else, and returns new values (D1, D2). Package
 // instancetest has rapid generators of valid snapshots and invariant

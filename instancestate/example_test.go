@@ -286,6 +286,35 @@ func ExampleNext() {
 	// created, not started  start
 }
 
+// A background task's sweep: validate each snapshot once with Reset, then
+// ask the decisions it needs of one reused Checked. A snapshot that breaks
+// a rule is reported and skipped; nothing is allocated per instance.
+func ExampleChecked_Reset() {
+	broken := exOnVMM(vmmstate.Running)
+	broken.Active.InstanceID = vmmstate.InstanceIDFromUUID(uuid.MustParse("1b000000-0000-4000-8000-0000000000ff"))
+	fleet := []instancestate.Snapshot{
+		exOnVMM(vmmstate.Running),
+		exOnVMM(vmmstate.Destroyed),
+		exStopped(instancestate.NexusFailed),
+		broken,
+	}
+	var c instancestate.Checked
+	for i := range fleet {
+		if err := c.Reset(&fleet[i]); err != nil {
+			fmt.Printf("%d: skipped: %v\n", i, err)
+			continue
+		}
+		_, required, _ := c.PlanUpdate(exNow)
+		fmt.Printf("%d: %-8v update %-5v reincarnate %-5v next %v\n",
+			i, c.EffectiveState(), required, c.Reincarnate(exNow).Should, c.Next(exNow).Action)
+	}
+	// Output:
+	// 0: running  update false reincarnate false next none
+	// 1: stopping update true  reincarnate false next run_update
+	// 2: failed   update false reincarnate true  next reincarnate
+	// 3: skipped: instancestate: active_vmm.instance_id: 1b000000-0000-4000-8000-0000000000ff, but the instance is 1b000000-0000-4000-8000-000000000001 breaks ids_agree
+}
+
 func ExampleMarkAsStarting() {
 	s := exStopped(instancestate.NexusFailed)
 	in, err := instancestate.MarkAsStarting(s, vmmstate.New(exNewVMM, s.Instance.ID, exSled2, exNow), failure.StartReasonAutoRestart, exNow)
