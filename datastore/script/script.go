@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -61,15 +62,16 @@ var scriptOps = map[string][]jsonread.Key{
 	"vmm_list_by_sled":              {jsonread.Req("sled_id")},
 }
 
-// opKeys are the key tables, made once: "op", "now", then the op's own.
-var opKeys = func() map[string]*jsonread.Keys {
+// opKeys are the key tables, made once, when the first script line is
+// read (not at every start of the tool): "op", "now", then the op's own.
+var opKeys = sync.OnceValue(func() map[string]*jsonread.Keys {
 	out := make(map[string]*jsonread.Keys, len(scriptOps))
 	for op, keys := range scriptOps {
 		out[op] = jsonread.NewKeys(append([]jsonread.Key{jsonread.Req("op"), jsonread.Opt("now")}, keys...)...).
 			Hint("op", strings.Join(opNames(), ", ")).Hint("now", jsonread.AcceptTime)
 	}
 	return out
-}()
+})
 
 func opNames() []string {
 	names := make([]string, 0, len(scriptOps))
@@ -103,7 +105,7 @@ func parseScriptLine(b []byte) (scriptLine, error) {
 	if err := d.End(); err != nil {
 		return scriptLine{}, err
 	}
-	keys, ok := opKeys[op]
+	keys, ok := opKeys()[op]
 	if !ok {
 		q := strconv.Quote(op)
 		return scriptLine{}, &wire.DecodeError{Path: "op", Problem: "unknown value " + q, Value: q, Accepted: strings.Join(opNames(), ", ")}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkStart measures starting the tool, one process per iteration:
+// `vmlife explain` on docs/cli.md's example document, beside two programs
+// that do nothing — an empty one, and one that links
+// github.com/google/uuid, vmlife's one runtime dependency (which imports
+// package net, and so links libc wherever cgo is enabled) — each built as
+// `go build` builds it here and with CGO_ENABLED=0, all in the same run.
+// Compare each with EmptyProgram's ns/op (docs/performance.md, "Starting
+// the tool").
+func BenchmarkStart(b *testing.B) {
+	dir := b.TempDir()
+	build := func(name, pkg string, env ...string) string {
+		b.Helper()
+		path := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", path, pkg)
+		cmd.Env = append(os.Environ(), env...)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
+		return path
+	}
+	const noCgo = "CGO_ENABLED=0"
+	input, err := filepath.Abs(filepath.Join("testdata", "explain", "migrating_in_flight.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []struct {
+		name string
+		path string
+		args []string
+	}{
+		{"EmptyProgram", build("empty", "./testdata/start/empty"), nil},
+		{"UUIDOnly", build("uuidonly", "./testdata/start/uuidonly"), nil},
+		{"UUIDOnlyNoCgo", build("uuidonly-nocgo", "./testdata/start/uuidonly", noCgo), nil},
+		{"Explain", build("vmlife", "."), []string{"explain", input}},
+		{"ExplainNoCgo", build("vmlife-nocgo", ".", noCgo), []string{"explain", input}},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				cmd := exec.Command(p.path, p.args...)
+				cmd.Stdout = io.Discard
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("%s: %v", p.name, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,4 @@
+// Command empty does nothing: the baseline of BenchmarkStart.
+package main
+
+func main() {}
