@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/vmlife/vmlife/pgstore/internal/pgtest"
 )
 
 // TestBadStore: a malformed DSN, a server that does not answer and a
@@ -34,50 +32,10 @@ func TestBadStore(t *testing.T) {
 	}
 }
 
-// testDSN is the test database, in a schema of its own: VMLIFE_PG_DSN,
-// skipping without it unless CI=true.
-func testDSN(t *testing.T, schema string) string {
-	t.Helper()
-	dsn := os.Getenv("VMLIFE_PG_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("VMLIFE_PG_DSN is not set: start a server with `scripts/postgres start`")
-		}
-		t.Skip("VMLIFE_PG_DSN is not set: start a server with `scripts/postgres start` and export the DSN it prints last")
-	}
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	name := fmt.Sprintf("%s_%d", schema, os.Getpid())
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + name
-	}
-	return dsn + sep + "search_path=" + name
-}
-
 // TestSimulate runs a small simulation with its records in PostgreSQL,
 // then refuses to run another over them.
 func TestSimulate(t *testing.T) {
-	dsn := testDSN(t, "vmlife_pg_simulate")
+	dsn := pgtest.Schema(t)
 	args := []string{"simulate", "--store", dsn, "--instances", "4", "--steps", "300", "--seed", "5"}
 	var stdout, stderr bytes.Buffer
 	if status := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); status != 0 || !strings.HasSuffix(stdout.String(), "violations: 0\n") {
@@ -92,7 +50,7 @@ func TestSimulate(t *testing.T) {
 
 // TestScript runs a script against the test database, when there is one.
 func TestScript(t *testing.T) {
-	dsn := testDSN(t, "vmlife_pg_script")
+	dsn := pgtest.Schema(t)
 	var stdout, stderr bytes.Buffer
 	in := "{\"op\":\"vmm_list_by_sled\",\"sled_id\":\"55555555-5555-4555-8555-555555555555\"}\n{\"op\":\"nope\"}\n"
 	status := run(context.Background(), []string{"script", "--store", dsn}, strings.NewReader(in), &stdout, &stderr)

@@ -1,0 +1,78 @@
+// Package pgtest gives the pgstore module's tests a database: the server
+// VMLIFE_PG_DSN names, and in it a schema of each test's own, dropped when
+// the test ends, so that every test starts from an empty database.
+//
+// Without VMLIFE_PG_DSN a test is skipped with a message naming the script
+// that starts a server (scripts/postgres start) — except in CI (CI=true),
+// where a missing database fails the run.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DSN returns the test server's DSN, from VMLIFE_PG_DSN; without it the
+// test is skipped, or fails in CI.
+func DSN(t testing.TB) string {
+	t.Helper()
+	d := os.Getenv("VMLIFE_PG_DSN")
+	if d == "" {
+		msg := "VMLIFE_PG_DSN is not set: start a server with `scripts/postgres start` and export the DSN it prints last"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return d
+}
+
+var schemas atomic.Int64
+
+// Schema creates a schema of the test's own on the test server, drops it
+// (with everything in it) when the test ends, and returns a DSN whose
+// search_path is that schema. Cleanups registered after Schema returns —
+// closing a store opened on the DSN — run before the drop.
+func Schema(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	base := DSN(t)
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), schemas.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	return WithSearchPath(base, name)
+}
+
+// WithSearchPath adds search_path to a URL or key=value DSN.
+func WithSearchPath(dsn, schema string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&search_path=" + schema
+		}
+		return dsn + "?search_path=" + schema
+	}
+	return dsn + " search_path=" + schema
+}
