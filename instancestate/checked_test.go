@@ -114,12 +114,25 @@ func TestCheckedRefusesInvalid(t *testing.T) {
 		if err := c.Reset(&s); err != nil {
 			t.Fatal(err)
 		}
+		now := instancetest.Now(s).Draw(t, "now")
+		c.PlanUpdate(now) // worked out, and kept, for s
+		c.Reincarnate(now)
 		err := c.Reset(&bad)
 		if err == nil || err.Error() != want.Error() || !errors.Is(err, instancestate.ErrInvalidRecord) {
 			t.Fatalf("Reset: %v, want %v", err, want)
 		}
 		if c.Snapshot() != (instancestate.Snapshot{}) {
 			t.Fatalf("a refused Reset kept %+v", c.Snapshot())
+		}
+		// Every decision then answers as on the zero Checked (and neither
+		// panics), whatever the refused Reset found worked out before it.
+		var zero instancestate.Checked
+		gotP, gotReq, gotErr := c.PlanUpdate(now)
+		wantP, wantReq, wantErr := zero.PlanUpdate(now)
+		if c.EffectiveState() != zero.EffectiveState() || gotP != wantP || gotReq != wantReq || gotErr != wantErr ||
+			c.Reincarnate(now) != zero.Reincarnate(now) || c.Next(now) != zero.Next(now) ||
+			!slices.Equal(c.Conditions(now, nil), zero.Conditions(now, nil)) {
+			t.Fatalf("after a refused Reset the decisions differ from the zero Checked's")
 		}
 	})
 }
