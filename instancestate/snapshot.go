@@ -38,7 +38,7 @@ func (s Snapshot) HasTarget() bool { return s.hasTarget() }
 func (s Snapshot) HasMigration() bool { return s.hasMigration() }
 
 // The package calls these, not the exported forms: a method on a Snapshot
-// value called through a pointer copies all 600 bytes of it first, even
+// value called through a pointer copies all 608 bytes of it first, even
 // inlined, and the decisions ask these questions many times per snapshot.
 func (s *Snapshot) hasActive() bool    { return !s.Active.ID.IsZero() }
 func (s *Snapshot) hasTarget() bool    { return !s.Target.ID.IsZero() }
