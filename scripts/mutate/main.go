@@ -3,6 +3,10 @@
 //
 //	go run ./scripts/mutate ./vmmstate ./migration
 //
+// Each package is tested from its own directory, so a package of a nested
+// module works the same way (pgstore's tests need a database:
+// VMLIFE_PG_DSN=… go run ./scripts/mutate -file fleet.go ./pgstore).
+//
 // A mutant is the package with one small change a careless edit could make:
 // a comparison turned around or loosened (< ↔ <=, == ↔ !=), && ↔ ||, + ↔ -,
 // ++ ↔ --, a negation dropped, true ↔ false, a condition of a tagless
@@ -286,8 +290,11 @@ func goTest(ctx context.Context, pkg, overlay string) ([]byte, error) {
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
 	}
-	args = append(args, pkg)
+	// Run in the package's directory, so that a package of a nested
+	// module (pgstore) is tested by its own module.
+	args = append(args, ".")
 	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = pkg
 	cmd.WaitDelay = 5 * time.Second
 	return cmd.CombinedOutput()
 }
