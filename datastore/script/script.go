@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,21 +67,16 @@ var scriptOps = map[string][]jsonread.Key{
 // read (not at every start of the tool): "op", "now", then the op's own.
 var opKeys = sync.OnceValue(func() map[string]*jsonread.Keys {
 	out := make(map[string]*jsonread.Keys, len(scriptOps))
+	accepted := strings.Join(opNames(), ", ")
 	for op, keys := range scriptOps {
 		out[op] = jsonread.NewKeys(append([]jsonread.Key{jsonread.Req("op"), jsonread.Opt("now")}, keys...)...).
-			Hint("op", strings.Join(opNames(), ", ")).Hint("now", jsonread.AcceptTime)
+			Hint("op", accepted).Hint("now", jsonread.AcceptTime)
 	}
 	return out
 })
 
-func opNames() []string {
-	names := make([]string, 0, len(scriptOps))
-	for op := range scriptOps {
-		names = append(names, op)
-	}
-	slices.Sort(names)
-	return names
-}
+// opNames returns the operations' names, sorted.
+func opNames() []string { return slices.Sorted(maps.Keys(scriptOps)) }
 
 // headKeys finds "op" on a line before its own table is known.
 var headKeys = jsonread.NewKeys(jsonread.Req("op")).Lenient().Hint("op", "an operation name")
