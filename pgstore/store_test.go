@@ -7,7 +7,7 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/datastore/storetest"
 	"github.com/vmlife/vmlife/pgstore"
-	"github.com/vmlife/vmlife/pgstore/internal/pgtest"
+	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 )
 
 // fresh opens a store in a schema of its own, dropped when the test ends:
@@ -21,7 +21,7 @@ func fresh(t testing.TB) *pgstore.Store {
 // freshDSN is fresh, with the DSN that opens the same schema again.
 func freshDSN(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
-	own := pgtest.Schema(t)
+	own := pgstoretest.Schema(t)
 	st, err := pgstore.Open(context.Background(), own)
 	if err != nil {
 		t.Fatal(err)

@@ -469,17 +469,48 @@ func TestBinaryLinksNoTestLibrary(t *testing.T) {
 	}
 }
 
-// TestNoDatabaseDriver: no package of the root module — library, command
-// or example — depends on a database driver; the PostgreSQL store and
-// its command live in the nested pgstore module.
-func TestNoDatabaseDriver(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/vmlife/vmlife/...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/jackc/") || strings.HasPrefix(dep, "github.com/vmlife/vmlife/pgstore") {
-			t.Errorf("the root module depends on %s", dep)
+// TestLibraryLinksNoDriver: no library package of the root module, nor
+// anything it imports, is a database driver or pgstore — importing vmlife
+// never adds a driver to a build. The one importer of pgstore is this
+// command's database path (store.go), and no test of a library package
+// imports it either.
+func TestLibraryLinksNoDriver(t *testing.T) {
+	list := func(args ...string) []string {
+		t.Helper()
+		cmd := exec.Command("go", append([]string{"list"}, args...)...)
+		cmd.Dir = "../.." // the root module: ./... stops at the nested modules
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %q: %v", args, err)
 		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	isDriver := func(p string) bool {
+		return strings.HasPrefix(p, "github.com/jackc/") || strings.HasPrefix(p, "github.com/vmlife/vmlife/pgstore")
+	}
+	libs := strings.Fields(strings.Join(list("-f", `{{if ne .Name "main"}}{{.ImportPath}}{{end}}`, "./..."), " "))
+	if len(libs) < 10 {
+		t.Fatalf("found %d library packages (%q): the listing is broken", len(libs), libs)
+	}
+	for _, dep := range list(append([]string{"-deps"}, libs...)...) {
+		if isDriver(dep) {
+			t.Errorf("a library package depends on %s", dep)
+		}
+	}
+	importers := 0
+	for _, line := range list("-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "./...") {
+		f := strings.Fields(line)
+		for _, imp := range f[1:] {
+			if !isDriver(imp) {
+				continue
+			}
+			if f[0] != "github.com/vmlife/vmlife/cmd/vmlife" {
+				t.Errorf("%s imports %s; only the command's database path may", f[0], imp)
+			}
+			importers++
+		}
+	}
+	if importers == 0 {
+		t.Error("cmd/vmlife imports no pgstore: --store has no database path")
 	}
 }

@@ -14,22 +14,22 @@ import (
 func init() {
 	commands["script"] = command{
 		run:   runScript,
-		usage: "script [--store DSN] [FILE]\tapply JSON Lines of datastore operations to a store, one result line each (docs/cli.md)",
+		usage: "script [--store DSN] [FILE]\tapply JSON Lines of datastore operations, one result line each, to a fresh in-memory store or the PostgreSQL database DSN names (docs/cli.md)",
 	}
 }
 
 // runScript is `vmlife script [--store DSN] [FILE]`.
 func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	dsn, haveStore, args, err := storeFlag(args)
+	if err != nil {
+		return finish(stderr, "script", err)
+	}
 	var file string
 	for _, a := range args {
 		switch {
 		case a == "-h" || a == "-help" || a == "--help":
 			commandUsage(stdout, "script")
 			return exitOK
-		case a == "--store" || strings.HasPrefix(a, "--store="):
-			// The vmlife command links no database driver (importing vmlife
-			// never adds one); the PostgreSQL build is pgstore's.
-			return finish(stderr, "script", badInput("--store", "this vmlife links no database driver; for PostgreSQL run vmlife-pg from the pgstore module (cd pgstore && go run ./cmd/vmlife-pg script --store DSN)", "no --store: a fresh in-memory store"))
 		case a != "-" && strings.HasPrefix(a, "-"):
 			return finish(stderr, "script", badInput("arguments", fmt.Sprintf("unknown flag %q", a), "-h, --store DSN, a FILE, - for standard input"))
 		case file != "":
@@ -48,5 +48,14 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	return finish(stderr, "script", script.Run(context.Background(), datastore.NewMemory(), in, stdout))
+	var st datastore.Store = datastore.NewMemory()
+	if haveStore {
+		pg, err := openStore(dsn)
+		if err != nil {
+			return finish(stderr, "script", err)
+		}
+		defer pg.Close()
+		st = pg
+	}
+	return finish(stderr, "script", script.Run(context.Background(), st, in, stdout))
 }

@@ -11,8 +11,8 @@ import (
 func init() {
 	commands["simulate"] = command{
 		run: runSimulate,
-		usage: "simulate [--instances N] [--steps N] [--seed S] [--faults LIST] [--json]\t" +
-			"run a seeded simulation of a control plane built only on vmlife's decisions, " +
+		usage: "simulate [--store DSN] [--instances N] [--steps N] [--seed S] [--faults LIST] [--json]\t" +
+			"run a seeded simulation of a control plane built only on vmlife's decisions (its records in memory, or with --store in an empty PostgreSQL database), " +
 			"check every invariant after every step, and print a summary (exit 1 on a violation)",
 	}
 }
@@ -20,11 +20,9 @@ func init() {
 // runSimulate runs the simulation (sim.Run) and exits 1 when it found a
 // violation.
 func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	for _, a := range args {
-		if a == "--store" || strings.HasPrefix(a, "--store=") {
-			// As for script: the vmlife command links no database driver.
-			return finish(stderr, "simulate", badInput("--store", "this vmlife links no database driver; for PostgreSQL run vmlife-pg from the pgstore module (cd pgstore && go run ./cmd/vmlife-pg simulate --store DSN)", "no --store: a fresh in-memory store"))
-		}
+	dsn, haveStore, args, err := storeFlag(args)
+	if err != nil {
+		return finish(stderr, "simulate", err)
 	}
 	o, help, err := sim.ParseArgs(args)
 	if help {
@@ -35,6 +33,16 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return finish(stderr, "simulate", err)
+	}
+	if haveStore {
+		// The world's records in PostgreSQL: the same seed prints the
+		// same summary as in memory.
+		st, err := openEmptyStore(dsn)
+		if err != nil {
+			return finish(stderr, "simulate", err)
+		}
+		defer st.Close()
+		o.Config.Store = st
 	}
 	s, err := sim.Run(o, stdout, stderr)
 	if err != nil {

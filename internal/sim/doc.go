@@ -7,10 +7,10 @@
 // their reports, users, sagas and background tasks, all at a simulated
 // time that starts at Epoch and advances by Tick per step (D1: nothing
 // reads the clock). The database is a datastore.Store (Config.Store: the
-// in-memory one unless given, PostgreSQL through vmlife-pg): every record
-// is written through its guarded operations and every snapshot read from
-// it, and what the world holds of a record is checked against the store
-// after every step. The world only holds state and delivers messages.
+// in-memory one unless given; `vmlife simulate --store` gives pgstore's):
+// every record is written through its guarded operations and every
+// snapshot read from it, and what the world holds of a record is checked
+// against the store after every step. The world only holds state and delivers messages.
 // Every decision is a vmlife call:
 //
 //   - users' start, stop, reboot, migrate and delete requests are answered

@@ -1,11 +1,13 @@
-// Package pgtest gives the pgstore module's tests a database: the server
+// Package pgstoretest gives tests a PostgreSQL database: the server
 // VMLIFE_PG_DSN names, and in it a schema of each test's own, dropped when
-// the test ends, so that every test starts from an empty database.
+// the test ends, so that every test starts from an empty database. vmlife's
+// own tests of pgstore and of `vmlife --store` use it, and so can a user's
+// tests of code built on pgstore.
 //
 // Without VMLIFE_PG_DSN a test is skipped with a message naming the script
 // that starts a server (scripts/postgres start) — except in CI (CI=true),
 // where a missing database fails the run.
-package pgtest
+package pgstoretest
 
 import (
 	"context"

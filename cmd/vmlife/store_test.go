@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmlife/vmlife/pgstore"
+	"github.com/vmlife/vmlife/pgstore/pgstoretest"
+)
+
+// TestStoreBadInput: --store without a DSN, twice, empty, malformed, or
+// naming a server that does not answer is bad input for both commands that
+// keep records — exit 2, one line naming --store, nothing on stdout.
+func TestStoreBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store"}, "--store: no DSN after it (accepted: a postgres:// URL"},
+		{[]string{"--store="}, "--store: empty"},
+		{[]string{"--store", " "}, "--store: empty"},
+		{[]string{"--store", "x", "--store=y"}, "--store: given twice (accepted: one --store)"},
+		{[]string{"--store", "postgres://%zz"}, "--store: pgstore: DSN"},
+		{[]string{"--store", "port=notanumber"}, "--store: pgstore: DSN"},
+		{[]string{"--store=host=/nonexistent-vmlife-dir user=postgres connect_timeout=2"}, "--store: pgstore: the server does not answer"},
+	} {
+		for _, cmd := range []string{"script", "simulate"} {
+			args := append([]string{cmd}, c.args...)
+			status, stdout, stderr := runInProcess(args, "")
+			if status != exitBadInput || stdout != "" || strings.Count(stderr, "\n") != 1 ||
+				!strings.HasPrefix(stderr, "vmlife "+cmd+": "+c.want) {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, status, stdout, stderr, c.want)
+			}
+		}
+	}
+	// A simulation's own flags are still checked, before the database is
+	// opened.
+	status, _, stderr := runInProcess([]string{"simulate", "--store", "postgres://%zz", "--instances", "0"}, "")
+	if status != exitBadInput || !strings.Contains(stderr, "--instances") {
+		t.Errorf("simulate --instances 0 with --store: exit %d, stderr %q", status, stderr)
+	}
+}
+
+// TestScriptTranscriptsOnPostgres runs every script of testdata/script
+// with --store on a database of its own, and compares the whole
+// transcript — exit status, stdout, stderr — with the golden file the
+// in-memory store wrote: the same script, the same output (DATASTORE's
+// conformance check from outside).
+func TestScriptTranscriptsOnPostgres(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "script", "*.jsonl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts under testdata/script: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".jsonl"), func(t *testing.T) {
+			dsn := pgstoretest.Schema(t)
+			want, err := os.ReadFile(strings.TrimSuffix(file, ".jsonl") + ".golden")
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, stdout, stderr := runInProcess([]string{"script", "--store", dsn, file}, "")
+			if got := transcript(status, stdout, stderr); got != string(want) {
+				t.Errorf("with --store:\n%s\nin memory (the golden file):\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestSimulateOnPostgres: the simulation with its records in PostgreSQL
+// prints what it prints in memory for the same seed, and a second run over
+// the same records is refused (its ids would collide).
+func TestSimulateOnPostgres(t *testing.T) {
+	dsn := pgstoretest.Schema(t)
+	args := []string{"simulate", "--instances", "4", "--steps", "400", "--seed", "5"}
+	memStatus, mem, _ := runInProcess(args, "")
+	status, pg, stderr := runInProcess(append(args, "--store", dsn), "")
+	if status != exitOK || memStatus != exitOK || pg != mem || !strings.HasSuffix(pg, "violations: 0\n") {
+		t.Fatalf("with --store: exit %d, stderr %q, stdout\n%s\nin memory: exit %d, stdout\n%s", status, stderr, pg, memStatus, mem)
+	}
+	status, stdout, stderr := runInProcess(append(args, "--store="+dsn), "")
+	if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: the database holds instances") {
+		t.Fatalf("a second run over the same records: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}
+
+// TestStoreSchemaOfAnotherVersion: a database whose schema this vmlife
+// does not know is bad input, and is left as it was.
+func TestStoreSchemaOfAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgstoretest.Schema(t)
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO vmlife_schema (version, name) VALUES (99, '0099_future')`); err != nil {
+		t.Fatal(err)
+	}
+	line := `{"op":"vmm_insert","vmm":{"id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","instance_id":"11111111-1111-4111-8111-111111111111","sled_id":"55555555-5555-4555-8555-555555555555","state":"creating","state_generation":1,"time_state_updated":"2026-01-01T00:00:00Z"}}` + "\n"
+	for _, cmd := range []string{"script", "simulate"} {
+		status, stdout, stderr := runInProcess([]string{cmd, "--store", dsn}, line)
+		if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: pgstore: ") || !strings.Contains(stderr, "schema") {
+			t.Errorf("%s on a newer schema: exit %d, stdout %q, stderr %q", cmd, status, stdout, stderr)
+		}
+	}
+	var vmms int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmm`).Scan(&vmms); err != nil || vmms != 0 {
+		t.Fatalf("after the refusals: %d VMM rows (%v); want none", vmms, err)
+	}
+}
