@@ -50,11 +50,11 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var st datastore.Store = datastore.NewMemory()
 	if haveStore {
-		pg, err := openStore(dsn)
+		pg, closeStore, err := openStore(dsn, false)
 		if err != nil {
 			return finish(stderr, "script", err)
 		}
-		defer pg.Close()
+		defer closeStore()
 		st = pg
 	}
 	return finish(stderr, "script", script.Run(context.Background(), st, in, stdout))

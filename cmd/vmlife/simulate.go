@@ -37,11 +37,11 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if haveStore {
 		// The world's records in PostgreSQL: the same seed prints the
 		// same summary as in memory.
-		st, err := openEmptyStore(dsn)
+		st, closeStore, err := openStore(dsn, true)
 		if err != nil {
 			return finish(stderr, "simulate", err)
 		}
-		defer st.Close()
+		defer closeStore()
 		o.Config.Store = st
 	}
 	s, err := sim.Run(o, stdout, stderr)

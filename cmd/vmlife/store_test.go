@@ -1,3 +1,5 @@
+//go:build !vmlife_nodb
+
 package main
 
 import (

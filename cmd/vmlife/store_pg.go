@@ -1,0 +1,44 @@
+//go:build !vmlife_nodb
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/pgstore"
+)
+
+// openTimeout bounds connecting and bringing the schema up to date, so a
+// server that never answers is bad input rather than a hang.
+const openTimeout = 30 * time.Second
+
+// openStore opens the PostgreSQL store dsn names, creating or upgrading
+// its schema, and returns it with the function that closes it. Every way
+// it can fail — a malformed DSN, a server that does not answer, a schema
+// of another version — is bad input (exit 2), and nothing is written.
+// With empty, a database that holds an instance is refused too: a
+// simulation numbers its ids afresh on every run.
+func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows (docs/pgstore.md)")
+	}
+	if !empty {
+		return st, st.Close, nil
+	}
+	var used bool
+	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance)`).Scan(&used); err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("--store: %w", err)
+	}
+	if used {
+		st.Close()
+		return nil, nil, badInput("--store", "the database holds instances", "a database with none: a simulation's ids start again at every run")
+	}
+	return st, st.Close, nil
+}
