@@ -14,6 +14,26 @@ import (
 
 type pgUUID = pgtype.UUID
 
+// The reads of readRows, before their locking clause. Each gathers the
+// ids first — an ARRAY of a UNION of key lookups: the ids given ($1), the
+// ones the instance links (when $2), and for migrations every one of the
+// instance not deleted (when $3) — and then reads the rows by primary key.
+// Written as an OR of the same conditions, each would scan the whole table
+// on every operation (TestReadsAreKeyLookups).
+const (
+	readInstance = `SELECT ` + instanceColumns + ` FROM instance WHERE id = $1`
+	readVMMs     = `SELECT ` + vmmColumns + ` FROM vmm WHERE id = ANY(ARRAY(
+			SELECT unnest($1::UUID[])
+			UNION ALL SELECT active_propolis_id FROM instance WHERE $2 AND id = $3
+			UNION ALL SELECT target_propolis_id FROM instance WHERE $2 AND id = $3))
+		ORDER BY id`
+	readMigrations = `SELECT ` + migrationColumns + ` FROM migration WHERE id = ANY(ARRAY(
+			SELECT unnest($1::UUID[])
+			UNION ALL SELECT migration_id FROM instance WHERE $2 AND id = $4
+			UNION ALL SELECT id FROM migration WHERE $3 AND instance_id = $4 AND time_deleted IS NULL))
+		ORDER BY id`
+)
+
 // readRows begins a transaction and reads the rows k names, deleted or
 // not, in one round trip: locked (FOR UPDATE) for a write, committed with
 // the reads for a read-only operation.
@@ -29,7 +49,7 @@ func readRows(ctx context.Context, conn *pgx.Conn, k keys, readOnly bool) (datas
 	}
 	in := uuidOf(k.instance)
 	if in.Valid {
-		b.Queue(`SELECT `+instanceColumns+` FROM instance WHERE id = $1`+forUpdate, in).Query(func(rows pgx.Rows) error {
+		b.Queue(readInstance+forUpdate, in).Query(func(rows pgx.Rows) error {
 			var err error
 			t.Instances, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.InstanceRow, error) { return scanInstance(r) })
 			return err
@@ -40,20 +60,14 @@ func readRows(ctx context.Context, conn *pgx.Conn, k keys, readOnly bool) (datas
 	links := in.Valid && k.links
 	vmms, migs := present(k.vmms), present(k.migrations)
 	if links || len(vmms) > 0 {
-		b.Queue(`SELECT `+vmmColumns+` FROM vmm WHERE id = ANY($1) OR ($2 AND id IN (
-				SELECT active_propolis_id FROM instance WHERE id = $3
-				UNION ALL SELECT target_propolis_id FROM instance WHERE id = $3))
-			ORDER BY id`+forUpdate, vmms, links, in).Query(func(rows pgx.Rows) error {
+		b.Queue(readVMMs+forUpdate, vmms, links, in).Query(func(rows pgx.Rows) error {
 			var err error
 			t.VMMs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.VMMRow, error) { return scanVMM(r) })
 			return err
 		})
 	}
 	if links || len(migs) > 0 || k.allMigrations {
-		b.Queue(`SELECT `+migrationColumns+` FROM migration WHERE id = ANY($1)
-			OR ($2 AND id IN (SELECT migration_id FROM instance WHERE id = $4))
-			OR ($3 AND instance_id = $4)
-			ORDER BY id`+forUpdate, migs, links, k.allMigrations, in).Query(func(rows pgx.Rows) error {
+		b.Queue(readMigrations+forUpdate, migs, links, k.allMigrations, in).Query(func(rows pgx.Rows) error {
 			var err error
 			t.Migrations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.MigrationRow, error) { return scanMigration(r) })
 			return err

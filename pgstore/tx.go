@@ -75,7 +75,8 @@ func retry(ctx context.Context, attempt func() error) error {
 
 // keys names the rows one operation reads: an instance (with the rows it
 // links when links is set), VMMs and migrations by id, and optionally
-// every migration of the instance. A writing operation locks them (FOR
+// every migration of the instance not deleted (what instance_delete marks
+// and instance_list_migrations lists). A writing operation locks them (FOR
 // UPDATE) in one order — instance, VMMs, migrations, each by id — so
 // writers never deadlock.
 type keys struct {
