@@ -38,6 +38,13 @@ func TestStoreBadInput(t *testing.T) {
 			}
 		}
 	}
+	// A password in the DSN is never echoed.
+	for _, dsn := range []string{"postgres://u:hunter2@host:notaport/db", "host=/nonexistent-vmlife-dir user=u password=hunter2 connect_timeout=2"} {
+		status, _, stderr := runInProcess([]string{"script", "--store", dsn}, "")
+		if status != exitBadInput || strings.Contains(stderr, "hunter2") {
+			t.Errorf("--store %q: exit %d, stderr %q; want exit 2 and no password", dsn, status, stderr)
+		}
+	}
 	// A simulation's own flags are still checked, before the database is
 	// opened.
 	status, _, stderr := runInProcess([]string{"simulate", "--store", "postgres://%zz", "--instances", "0"}, "")
