@@ -8,7 +8,13 @@
 //
 // It is a module of its own (github.com/vmlife/vmlife/pgstore) so that the
 // driver, github.com/jackc/pgx/v5, is in the build only of programs that
-// import it.
+// import it: among vmlife's own packages, only the vmlife command does, for
+// `vmlife script --store` and `vmlife simulate --store`.
+//
+// To test code built on pgstore, package pgstoretest gives each test a
+// schema of its own on the server VMLIFE_PG_DSN names, dropped when the
+// test ends; datastore/storetest is the conformance suite any store
+// passes, and pgstore's own tests run it.
 //
 // # Schema
 //
