@@ -21,11 +21,7 @@ import (
 // table on every operation, and a long simulation slowed as its tables grew.
 func TestReadsAreKeyLookups(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, pgstoretest.Schema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testStore(t)
 	// 5,000 instances, each running on a VMM of its own with a migration
 	// out of it, and as many deleted migrations.
 	if _, err := st.pool.Exec(ctx, `
@@ -112,6 +108,18 @@ func literal(t *testing.T, v any) string {
 	}
 	t.Fatalf("literal: no SQL form for %T", v)
 	return ""
+}
+
+// testStore opens a store on a schema of the test's own (package
+// pgstoretest), closed before the schema is dropped.
+func testStore(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(context.Background(), pgstoretest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
 }
 
 // checkKeyLookups fails t when the JSON plan reads a table other than by

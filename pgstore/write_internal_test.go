@@ -12,7 +12,6 @@ import (
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/generation"
-	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -22,11 +21,7 @@ import (
 // refused as errRetry, and the other writes beside it are not kept.
 func TestWriteRowsTouchingNothingIsRetried(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, pgstoretest.Schema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// first leads the id, so that rows sort as the test means them to.
 	vmm := func(first byte, gen uint32) datastore.VMMRow {
