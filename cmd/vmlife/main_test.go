@@ -72,7 +72,13 @@ func transcript(status int, stdout, stderr string) string {
 // runBinary runs the built vmlife with args and stdin.
 func runBinary(t *testing.T, stdin io.Reader, args ...string) (status int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(vmlifeBinary(t), args...)
+	return runBuilt(t, vmlifeBinary(t), stdin, args...)
+}
+
+// runBuilt runs the program at bin (a build of vmlife) with args and stdin.
+func runBuilt(t *testing.T, bin string, stdin io.Reader, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

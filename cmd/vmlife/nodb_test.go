@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,18 +25,8 @@ func TestNoDBBuild(t *testing.T) {
 		t.Fatalf("go build -tags vmlife_nodb: %v\n%s", err, msg)
 	}
 	run := func(args ...string) (int, string, string) {
-		cmd := exec.Command(bin, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			return exit.ExitCode(), stdout.String(), stderr.String()
-		case err != nil:
-			t.Fatal(err)
-		}
-		return 0, stdout.String(), stderr.String()
+		t.Helper()
+		return runBuilt(t, bin, strings.NewReader(""), args...)
 	}
 	for _, cmd := range []string{"script", "simulate"} {
 		status, stdout, stderr := run(cmd, "--store", "postgres://localhost/x")
