@@ -5,7 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/vmlife/vmlife/internal/sim"
+	"github.com/vmlife/vmlife/sim"
 )
 
 // TestSimulateAsInMemory: the simulator with its records in PostgreSQL

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/vmlife/vmlife/internal/sim"
+	"github.com/vmlife/vmlife/sim"
 )
 
 func init() {

@@ -5,7 +5,7 @@
 //
 // They model what the sagas need and no more: an Agent holds the VMMs
 // registered with it and answers with their state; it does not run them
-// (the simulator's sled-agents do, in internal/sim).
+// (the simulator's sled-agents do, in package sim).
 package sagastest
 
 import (

@@ -3,7 +3,7 @@ package sim_test
 import (
 	"fmt"
 
-	"github.com/vmlife/vmlife/internal/sim"
+	"github.com/vmlife/vmlife/sim"
 )
 
 // A world driven by a seeded chooser: every step is one action, checked
