@@ -132,7 +132,7 @@ func ExampleParsePowerState() {
 }
 
 // The transience table (D13): only an unsatisfiable constraint system is
-// permanent, so only it waits for a user (D15, seed 003).
+// permanent, so only it waits for a user (D15).
 func ExampleAllCauses() {
 	for _, c := range failure.AllCauses() {
 		fmt.Printf("%-27s transient=%-5v %s\n", c, c.Transient(), c.Description())

@@ -12,7 +12,7 @@ import (
 	"github.com/vmlife/vmlife/wire"
 )
 
-// Cause says why an instance failed to start (D13, seed 003). The zero
+// Cause says why an instance failed to start (D13). The zero
 // value is invalid.
 //
 // A client that meets a cause it does not know should show the start
@@ -53,7 +53,7 @@ var causes = enum.New[Cause]("failure.Cause", false,
 // are down or busy, and a sled-agent error, a vanished VMM or an internal
 // error may not recur: all transient. An affinity or anti-affinity system
 // that cannot be satisfied stays unsatisfiable until a user changes it
-// (seed 003): permanent, so it is not retried in a loop.
+// (D15): permanent, so it is not retried in a loop.
 var causeTable = [...]struct {
 	transient   bool
 	description string

@@ -26,13 +26,13 @@ func TestStartReasonEnum(t *testing.T) {
 	checkEnum(t, "failure.StartReason", failure.AllStartReasons(), startReasonNames, failure.ParseStartReason)
 }
 
-// TestCauseTransience walks the transience table (D13, D15, seed 003): only
+// TestCauseTransience walks the transience table (D13, D15): only
 // an unsatisfiable constraint system is permanent.
 func TestCauseTransience(t *testing.T) {
 	want := map[failure.Cause]bool{
 		failure.CauseInsufficientCapacity:      true,
-		failure.CauseAffinityUnsatisfiable:     false, // seed 003: permanent until a user acts
-		failure.CauseAntiAffinityUnsatisfiable: false, // seed 003: permanent until a user acts
+		failure.CauseAffinityUnsatisfiable:     false, // D15: permanent until a user acts
+		failure.CauseAntiAffinityUnsatisfiable: false, // D15: permanent until a user acts
 		failure.CauseLocalStorageUnavailable:   true,
 		failure.CauseSledAgentError:            true,
 		failure.CauseVMMGone:                   true,

@@ -23,7 +23,7 @@ var byActiveVMM = [...]State{
 	vmmstate.KindMigrating:   Migrating,
 	vmmstate.KindFailed:      Stopping, // rule 3: a failed VMM must be unlinked before the instance reads failed
 	vmmstate.KindDestroyed:   Stopping, // rule 2
-	vmmstate.KindSagaUnwound: Stopped,  // D10 (seed 004): a new start may proceed at once
+	vmmstate.KindSagaUnwound: Stopped,  // D10: a new start may proceed at once
 }
 
 // EffectiveState is the state the external API shows for the instance (§7 as

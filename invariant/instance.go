@@ -321,7 +321,7 @@ func checkMigrationStep(b, a migration.Record) error {
 }
 
 // CheckExplained reports an instance that is meant to run, is not running,
-// and does not say why (seed 003, D13, D19). With intended state running
+// and does not say why (D13, D19). With intended state running
 // and an effective state other than running, one of these must hold:
 //
 //   - a condition says why: StartFailed (the last start failed, D13),

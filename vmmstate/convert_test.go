@@ -92,7 +92,7 @@ func TestDomainToSledAgent(t *testing.T) {
 	}
 }
 
-// D8 (seed 001): domain → external at the VMM level, written out. creating
+// D8: domain → external at the VMM level, written out. creating
 // reads as starting and saga_unwound as stopped (D10); repairing is never
 // produced (§2.1).
 func TestDomainToExternal(t *testing.T) {

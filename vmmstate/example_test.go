@@ -133,7 +133,7 @@ func ExampleSledAgentRuntime_Runtime() {
 	// failed(from_sled_agent) 9 2026-11-21T10:00:00Z
 }
 
-// Domain → external, VMM level (D8, seed 001): creating reads as starting,
+// Domain → external, VMM level (D8): creating reads as starting,
 // saga_unwound as stopped.
 func ExampleState_External() {
 	for _, s := range []vmmstate.State{vmmstate.Creating, vmmstate.Rebooting, vmmstate.Failed(failure.NoSuchInstance), vmmstate.SagaUnwound} {

@@ -79,7 +79,7 @@ func (e *External) Scan(src any) error {
 func (e External) Value() (driver.Value, error) { return externals.Value(e) }
 
 // External returns what a VMM in state s looks like from the outside, on its
-// own (D8, seed 001): creating reads as starting and saga_unwound as stopped
+// own (D8): creating reads as starting and saga_unwound as stopped
 // (a new start may proceed at once, D10); the others map to their namesake.
 // An invalid s gives the invalid zero External.
 //

@@ -39,7 +39,7 @@ type kindRow struct {
 	onSled      bool           // §4.2: a VMM process exists (or may) on a sled
 	reportable  bool           // D7: a sled-agent can report it (§3.1)
 	sledAgent   SledAgentState // D8: the sled-agent wire form
-	external    External       // D8 (seed 001): the VMM-level external state
+	external    External       // D8: the VMM-level external state
 }
 
 var kindTable = [...]kindRow{
