@@ -18,13 +18,27 @@ import (
 // a guard held (Result.Reason says which); or an *Error whose Kind says why
 // the operation was refused, nothing written. Times are passed in (D1).
 //
+// Times: a store keeps every time it is given — in a record, a runtime, a
+// report, a "now" — as StoreTime makes it: truncated to the microsecond
+// (PostgreSQL's precision), in UTC. A caller may pass time.Now(); nothing
+// is refused for its nanoseconds, and every store reads back the same
+// record.
+//
+// No instance names a record it cannot read: a VMM or migration that a
+// live instance links is not deleted (ReasonLinked) until the update saga
+// has unlinked it, so InstanceFetchAll of a live instance always reads a
+// snapshot the decisions accept, and the update plan can repair it.
+//
 // An implementation is safe for concurrent use, and every read it returns
 // is a consistent snapshot. storetest.Run checks an implementation against
 // all of this.
 type Store interface {
-	// InstanceInsert, VMMInsert and MigrationInsert insert a record, or
-	// return the stored one when its id exists (idempotent, §8.1–§8.3).
-	// A record that breaks a row rule (D17, D21) is ErrInvalidRequest.
+	// InstanceInsert, VMMInsert and MigrationInsert insert a record. An
+	// identical retry — the record stored under its id, times as the
+	// store keeps them — returns it (idempotent, §8.1–§8.3); any other
+	// record under a used id is ErrConflict, nothing written (D29). A
+	// record that breaks a row rule (D17, D21), or a migration without
+	// its creation time, is ErrInvalidRequest.
 	InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error)
 	VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error)
 	MigrationInsert(ctx context.Context, m migration.Record) (migration.Record, error)
@@ -41,8 +55,10 @@ type Store interface {
 	// InstanceUpdateRuntime writes rt where the stored generation is older
 	// (§8.1), and with it intent unless it is IntentUnchanged — the one
 	// write of a decision and the intent that goes with it (D16, D25). It
-	// does not look at the updater lock (Omicron's own test writes it
-	// while the instance is locked, §21.2).
+	// writes the six runtime columns (state, generation, time, the three
+	// ids) and leaves rt.TimeLastAutoRestarted as stored: only a start
+	// stamps it (D22). It does not look at the updater lock (Omicron's own
+	// test writes it while the instance is locked, §21.2).
 	InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error)
 	// InstanceSetIntendedState writes the intent of an accepted request
 	// (D16); on a deleted instance it is ErrNotFound (§21.2).
@@ -78,7 +94,8 @@ type Store interface {
 	InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error)
 	InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, lock instancestate.Lock) (Result, error)
 	// InstanceCommitUpdate writes a plan's runtime, intent and loss (D22)
-	// and releases the lock in one write (§9, §13.4).
+	// and releases the lock in one write (§9, §13.4). Like
+	// InstanceUpdateRuntime it leaves time_last_auto_restarted as stored.
 	InstanceCommitUpdate(ctx context.Context, id instancestate.ID, lock instancestate.Lock, p instancestate.Plan) (Result, error)
 	// InstanceDelete marks the instance destroyed and deleted, and its
 	// migrations deleted (§8.1); idempotent. A state that forbids deletion
@@ -94,11 +111,14 @@ type Store interface {
 	VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (Result, error)
 	// VMMMarkSagaUnwound marks a VMM its creating saga unwound (§8.2, D7).
 	VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error)
-	// VMMMarkDeleted soft-deletes a destroyable VMM (§8.2).
+	// VMMMarkDeleted soft-deletes a destroyable VMM (§8.2) that its
+	// instance, live, no longer links (else ReasonLinked).
 	VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error)
 
 	// MigrationMarkFailed fails both sides (§8.3; terminal sides kept).
 	MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error)
+	// MigrationMarkDeleted soft-deletes a migration its instance, live, no
+	// longer links (else ReasonLinked).
 	MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error)
 	// InstanceListMigrations lists an instance's migrations not deleted,
 	// sorted.
@@ -154,9 +174,14 @@ const (
 	// ReasonNotDestroyable: a VMM not in a destroyable state (§4.2) is not
 	// deleted.
 	ReasonNotDestroyable
+	// ReasonLinked: a VMM its live instance still links, as active or
+	// target, or a migration it still links, is not deleted: the update
+	// saga unlinks it first (§13.2), so that no instance is left naming a
+	// record it cannot read.
+	ReasonLinked
 )
 
-var reasons = enum.New[Reason]("datastore.Reason", false, "stale", "deleted", "unchanged", "not_destroyable")
+var reasons = enum.New[Reason]("datastore.Reason", false, "stale", "deleted", "unchanged", "not_destroyable", "linked")
 
 // String returns the reason's wire string ("stale", …), "" for ReasonNone.
 func (r Reason) String() string {

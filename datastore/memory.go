@@ -46,6 +46,7 @@ func (m *Memory) lock(ctx context.Context) error {
 
 // InstanceInsert implements Store.
 func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+	in = StoreInstance(in)
 	return insert(m, ctx, "instance_insert", m.instances, in.ID, in, in.Validate,
 		func(in instancestate.Instance) *InstanceRow { return &InstanceRow{Instance: in} },
 		func(r *InstanceRow) instancestate.Instance { return r.Instance })
@@ -53,6 +54,7 @@ func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) 
 
 // VMMInsert implements Store.
 func (m *Memory) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+	v = StoreVMM(v)
 	return insert(m, ctx, "vmm_insert", m.vmms, v.ID, v, v.Validate,
 		func(v vmmstate.VMM) *VMMRow { return &VMMRow{VMM: v} },
 		func(r *VMMRow) vmmstate.VMM { return r.VMM })
@@ -60,15 +62,24 @@ func (m *Memory) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, e
 
 // MigrationInsert implements Store.
 func (m *Memory) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
-	return insert(m, ctx, "migration_insert", m.migrations, rec.ID, rec, rec.Validate,
+	rec = StoreMigration(rec)
+	validate := func() error {
+		if rec.TimeCreated.IsZero() {
+			// The column is NOT NULL: every store refuses it alike.
+			return errNoTimeCreated
+		}
+		return rec.Validate()
+	}
+	return insert(m, ctx, "migration_insert", m.migrations, rec.ID, rec, validate,
 		func(rec migration.Record) *MigrationRow { return &MigrationRow{Migration: rec} },
 		func(r *MigrationRow) migration.Record { return r.Migration })
 }
 
 // insert is the three inserts (§8.1–§8.3): a record that breaks a row rule
-// is refused, an id already stored returns the stored record (idempotent),
+// is refused, a retry of the record stored under its id returns it
+// (idempotent), a different record under a used id is a conflict (D29),
 // and anything else becomes a new row.
-func insert[ID comparable, Rec any, Row any](m *Memory, ctx context.Context, op string, table map[ID]*Row, id ID, rec Rec,
+func insert[ID comparable, Rec comparable, Row any](m *Memory, ctx context.Context, op string, table map[ID]*Row, id ID, rec Rec,
 	validate func() error, row func(Rec) *Row, stored func(*Row) Rec) (Rec, error) {
 	var zero Rec
 	if err := validate(); err != nil {
@@ -79,7 +90,10 @@ func insert[ID comparable, Rec any, Row any](m *Memory, ctx context.Context, op 
 	}
 	defer m.mu.Unlock()
 	if r, ok := table[id]; ok {
-		return stored(r), nil
+		if got := stored(r); got != rec {
+			return zero, refuse(op, KindConflict, "id %v already names a different record (D29)", id)
+		}
+		return rec, nil
 	}
 	table[id] = row(rec)
 	return rec, nil
@@ -151,9 +165,13 @@ func (m *Memory) MigrationFetch(ctx context.Context, id migration.ID) (Migration
 // InstanceUpdateRuntime implements Store.
 func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error) {
 	const op = "instance_update_runtime"
+	rt = storeRuntime(rt)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		next := row.Instance
 		next.Runtime = rt
+		// The write sets the six runtime columns it is given and leaves
+		// time_last_auto_restarted as stored: only a start stamps it (D22).
+		next.Runtime.TimeLastAutoRestarted = row.Instance.Runtime.TimeLastAutoRestarted
 		if intent != instancestate.IntentUnchanged {
 			next.IntendedState = intent
 		}
@@ -192,6 +210,7 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 // InstanceSetMigrationIDs implements Store.
 func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
 	const op = "instance_set_migration_ids"
+	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {
 		if !row.TimeDeleted.IsZero() {
 			return instancestate.Instance{}, refuse(op, KindConflict, "another migration is already in progress")
@@ -218,6 +237,7 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 // InstanceUnsetMigrationIDs implements Store.
 func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error) {
 	const op = "instance_unset_migration_ids"
+	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		switch {
 		case !row.TimeDeleted.IsZero():
@@ -238,6 +258,7 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 // InstanceMarkAsStarting implements Store.
 func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
 	const op = "instance_mark_as_starting"
+	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {
 		if !row.TimeDeleted.IsZero() {
 			return instancestate.Instance{}, refuse(op, KindNotFound, "instance %v is deleted", id)
@@ -261,6 +282,7 @@ func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID
 // InstanceRecordStartFailure implements Store.
 func (m *Memory) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (Result, error) {
 	const op = "instance_record_start_failure"
+	f.Time = StoreTime(f.Time)
 	next := func(in instancestate.Instance) (instancestate.Instance, error) { return in.ClearStartFailure(), nil }
 	if f != (failure.StartFailure{}) {
 		if err := f.Validate(); err != nil {
@@ -338,6 +360,7 @@ func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID,
 // InstanceCommitUpdate implements Store.
 func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (Result, error) {
 	const op = "instance_commit_update"
+	p = StorePlan(p)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		if !row.TimeDeleted.IsZero() {
 			return Result{}, refuse(op, KindNotFound, "instance %v is deleted", id) // §9
@@ -349,6 +372,9 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 		case !ok:
 			return notApplied(ReasonStale), nil // already committed
 		}
+		// A plan never moves the time of the last automatic restart: only
+		// a start stamps it (D22).
+		in.Runtime.TimeLastAutoRestarted = row.Instance.Runtime.TimeLastAutoRestarted
 		if err := in.Validate(); err != nil {
 			return Result{}, classify(op, err)
 		}
@@ -360,6 +386,7 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 // InstanceDelete implements Store.
 func (m *Memory) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error) {
 	const op = "instance_delete"
+	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
 		if !row.TimeDeleted.IsZero() {
 			return notApplied(ReasonDeleted), nil // idempotent (§21.2)
@@ -412,6 +439,7 @@ func (m *Memory) writeVMM(ctx context.Context, op string, id vmmstate.ID, change
 func (m *Memory) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (Result, error) {
 	// The control plane's write of a runtime obeys what a sled-agent's
 	// report does (Runtime.Observe): the generation guard, D6 and D7.
+	rt.TimeUpdated = StoreTime(rt.TimeUpdated)
 	return m.writeVMM(ctx, "vmm_update_runtime", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
 		return stored.Observe(rt)
 	})
@@ -419,6 +447,7 @@ func (m *Memory) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmsta
 
 // VMMMarkFailed implements Store.
 func (m *Memory) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (Result, error) {
+	now = StoreTime(now)
 	return m.writeVMM(ctx, "vmm_mark_failed", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
 		return stored.MarkFailed(reason, now)
 	})
@@ -426,6 +455,7 @@ func (m *Memory) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failu
 
 // VMMMarkSagaUnwound implements Store.
 func (m *Memory) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error) {
+	now = StoreTime(now)
 	return m.writeVMM(ctx, "vmm_mark_saga_unwound", id, func(stored vmmstate.Runtime) (vmmstate.Runtime, vmmstate.Outcome, error) {
 		return stored.Transition(vmmstate.SagaUnwound, now)
 	})
@@ -434,6 +464,7 @@ func (m *Memory) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now tim
 // VMMMarkDeleted implements Store.
 func (m *Memory) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error) {
 	const op = "vmm_mark_deleted"
+	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
 		return Result{}, err
 	}
@@ -446,14 +477,26 @@ func (m *Memory) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Ti
 		return notApplied(ReasonDeleted), nil
 	case !row.VMM.Runtime.State.IsDestroyable():
 		return notApplied(ReasonNotDestroyable), nil
+	case m.links(row.VMM.InstanceID, id):
+		return notApplied(ReasonLinked), nil
 	}
 	row.TimeDeleted = now
 	return applied(), nil
 }
 
+// links reports whether instance in, live, links VMM id as its active or
+// target VMM. Only a VMM's own instance can link it (a snapshot whose
+// records name another instance breaks ids_agree), so it is the one asked.
+func (m *Memory) links(in instancestate.ID, id vmmstate.ID) bool {
+	row, ok := m.instances[in]
+	return ok && row.TimeDeleted.IsZero() &&
+		(row.Instance.Runtime.ActiveVMM == id || row.Instance.Runtime.TargetVMM == id)
+}
+
 // MigrationMarkFailed implements Store.
 func (m *Memory) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error) {
 	const op = "migration_mark_failed"
+	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
 		return Result{}, err
 	}
@@ -476,6 +519,7 @@ func (m *Memory) MigrationMarkFailed(ctx context.Context, id migration.ID, now t
 // MigrationMarkDeleted implements Store.
 func (m *Memory) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error) {
 	const op = "migration_mark_deleted"
+	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
 		return Result{}, err
 	}
@@ -486,9 +530,17 @@ func (m *Memory) MigrationMarkDeleted(ctx context.Context, id migration.ID, now 
 		return Result{}, refuse(op, KindNotFound, "no migration %v", id)
 	case !row.TimeDeleted.IsZero():
 		return notApplied(ReasonDeleted), nil
+	case m.linksMigration(row.Migration.InstanceID, id):
+		return notApplied(ReasonLinked), nil
 	}
 	row.TimeDeleted = now
 	return applied(), nil
+}
+
+// linksMigration reports whether instance in, live, links migration id.
+func (m *Memory) linksMigration(in instancestate.ID, id migration.ID) bool {
+	row, ok := m.instances[in]
+	return ok && row.TimeDeleted.IsZero() && row.Instance.Runtime.MigrationID == id
 }
 
 // InstanceListMigrations implements Store.
@@ -512,6 +564,7 @@ func (m *Memory) InstanceListMigrations(ctx context.Context, id instancestate.ID
 // SledReport implements Store.
 func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (SledReportResult, error) {
 	const op = "sled_report"
+	r = StoreReport(r)
 	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {
 		return SledReportResult{}, classify(op, err)
 	}
@@ -566,6 +619,7 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 // FindInstancesNeedingUpdate implements Store: the live, unlocked instances
 // whose update plan (§13.3, D11, D21) has work at now.
 func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -586,6 +640,7 @@ func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) 
 // reincarnation decision says will_reincarnate at now with the lock free
 // (§17.2, D15, D22).
 func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}

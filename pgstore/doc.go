@@ -44,8 +44,9 @@
 // with migration sides is one such transaction. docs/pgstore.md lists each
 // statement with the guard it implements and the rule it cites.
 //
-// Times are TIMESTAMPTZ, which keeps microseconds: a time with nanoseconds
-// is refused (ErrInvalidRequest naming it) rather than rounded.
+// Times are TIMESTAMPTZ, which keeps microseconds: as every store does
+// (datastore.StoreTime), a time is truncated to the microsecond before it
+// is written or compared, so a caller may pass time.Now().
 //
 // The SQL stays in the subset CockroachDB also runs (docs/pgstore.md
 // says what was kept portable and how).

@@ -3,10 +3,13 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
@@ -25,9 +28,20 @@ var (
 	unlockInstance = oneStatement("instance", instanceColumns,
 		"updater_id = NULL, updater_gen = updater_gen + 1",
 		"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4", "1")
-	// VMMMarkDeleted: a live VMM in a destroyable state (§4.2, §8.2).
-	deleteVMM = oneStatement("vmm", vmmColumns, "time_deleted = $2",
-		"time_deleted IS NULL AND state::TEXT = ANY($3)", "1")
+	// VMMMarkDeleted: a live VMM in a destroyable state (§4.2, §8.2) that
+	// no live instance links. The instance that owns the VMM (the only one
+	// that can link it, ids_agree) is locked first, by id, so that a start
+	// or a migration linking the VMM at the same moment is waited for and
+	// its link seen: a read of the row as the statement began would miss
+	// it, and leave the instance linking a deleted VMM.
+	deleteVMM = `WITH old AS (SELECT ` + vmmColumns + ` FROM vmm WHERE id = $1),
+		owner AS (SELECT active_propolis_id, target_propolis_id, time_deleted FROM instance
+			WHERE id = (SELECT instance_id FROM vmm WHERE id = $1) FOR UPDATE),
+		upd AS (UPDATE vmm SET time_deleted = $2 WHERE id = $1 AND time_deleted IS NULL AND state::TEXT = ANY($3)
+			AND NOT EXISTS (SELECT 1 FROM owner WHERE time_deleted IS NULL
+				AND (active_propolis_id = $1 OR target_propolis_id = $1))
+			RETURNING 1)
+		SELECT old.*, (SELECT 1 FROM upd) FROM old`
 )
 
 // InstanceUpdaterLock implements datastore.Store.
@@ -57,39 +71,55 @@ func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, 
 
 // VMMMarkDeleted implements datastore.Store.
 func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("vmm_mark_deleted", now); err != nil {
+	now = datastore.StoreTime(now)
+	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) }
+	var old vmmScan
+	var wrote pgtype.Int8
+	err := s.pool.QueryRow(ctx, deleteVMM, uuidOf(id.UUID()), timeOf(now), destroyableKinds).Scan(append(old.dest(), &wrote)...)
+	switch {
+	case err == nil && wrote.Valid:
+		return datastore.Result{Applied: true}, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return rule(datastore.NewMemory()) // not found
+	case err != nil:
 		return datastore.Result{}, err
 	}
-	return writeOnce(s, ctx, "vmm_mark_deleted", &vmmScan{}, deleteVMM,
-		[]any{uuidOf(id.UUID()), timeOf(now), destroyableKinds},
-		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil },
-		func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) })
+	// Not written: the rule says why — deleted, not destroyable, or linked
+	// (which needs the owner's row) — on the VMM and its instance read in
+	// one transaction, which also writes the deletion should a racing
+	// writer have allowed it since.
+	row, err := old.row()
+	if err != nil {
+		return datastore.Result{}, fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+	}
+	k := vmmKeys(id)
+	k.instance = row.VMM.InstanceID.UUID()
+	return run(s, ctx, k, false, rule)
 }
 
 // Instance.Commit: a plan's runtime, intent and loss (D22) written and the
 // lock released, while this saga holds the lock at this generation and the
-// plan's generation is newer (§9, §13.4).
+// plan's generation is newer (§9, §13.4). time_last_auto_restarted is not
+// the plan's to write: only a start stamps it (D22).
 var commitInstance = oneStatement("instance", instanceColumns,
 	`state = $5, time_state_updated = $6, state_generation = $7, active_propolis_id = $8,
-	target_propolis_id = $9, migration_id = $10, time_last_auto_restarted = $11,
-	intended_state = COALESCE($12, intended_state),
-	vmm_lost_cause = COALESCE($13, vmm_lost_cause),
-	time_vmm_lost = CASE WHEN $13 IS NULL THEN time_vmm_lost ELSE $14 END,
+	target_propolis_id = $9, migration_id = $10,
+	intended_state = COALESCE($11, intended_state),
+	vmm_lost_cause = COALESCE($12, vmm_lost_cause),
+	time_vmm_lost = CASE WHEN $12 IS NULL THEN time_vmm_lost ELSE $13 END,
 	updater_id = NULL, updater_gen = updater_gen + 1`,
 	"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4 AND state_generation < $7", "1")
 
 // InstanceCommitUpdate implements datastore.Store.
 func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
 	const op = "instance_commit_update"
-	if err := micro(op, p.Runtime.TimeUpdated, p.Runtime.TimeLastAutoRestarted, p.Lost.Time); err != nil {
-		return datastore.Result{}, err
-	}
+	p = datastore.StorePlan(p)
 	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
 	rt := p.Runtime
 	res, err := writeOnce(s, ctx, op, &instanceScan{}, commitInstance,
 		[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64),
 			rt.State.String(), timeOf(rt.TimeUpdated), rt.Generation.Int64(), uuidOf(rt.ActiveVMM.UUID()),
-			uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()), timeOf(rt.TimeLastAutoRestarted),
+			uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()),
 			textOf(p.Intent, p.Intent != instancestate.IntentUnchanged),
 			textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time)},
 		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)

@@ -12,9 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
-	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/pgstore"
@@ -172,53 +170,6 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Code != "23514" || pe.ConstraintName != c.constraint {
 			t.Errorf("%s %v: %v, want CHECK %s to refuse it", c.constraint, c.args, err, c.constraint)
 		}
-	}
-}
-
-// TestTimesKeepMicroseconds: PostgreSQL keeps microseconds, so a time with
-// nanoseconds is refused, naming it, and nothing is written; a time with
-// microseconds reads back exactly.
-func TestTimesKeepMicroseconds(t *testing.T) {
-	st := fresh(t)
-	ctx := context.Background()
-	v := vmmstate.New(vmmstate.IDFromUUID(uuid.New()), vmmstate.InstanceIDFromUUID(uuid.New()), vmmstate.SledIDFromUUID(uuid.New()),
-		t0.Add(1500*time.Nanosecond))
-	_, err := st.VMMInsert(ctx, v)
-	if !errors.Is(err, datastore.ErrInvalidRequest) || !strings.Contains(err.Error(), "nanoseconds") {
-		t.Fatalf("VMMInsert with nanoseconds = %v, want invalid_request", err)
-	}
-	if _, err := st.VMMFetch(ctx, v.ID); !errors.Is(err, datastore.ErrNotFound) {
-		t.Fatalf("a refused insert wrote: %v", err)
-	}
-	v.Runtime.TimeUpdated = t0.Add(1500 * time.Microsecond)
-	if _, err := st.VMMInsert(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	rt := vmmstate.Runtime{State: vmmstate.Starting, Generation: generation.Of(2), TimeUpdated: t0.Add(time.Nanosecond)}
-	if _, err := st.VMMUpdateRuntime(ctx, v.ID, rt); !errors.Is(err, datastore.ErrInvalidRequest) {
-		t.Fatalf("VMMUpdateRuntime with nanoseconds = %v, want invalid_request", err)
-	}
-	if row, err := st.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
-		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
-	}
-	// The same for every time an operation writes: an instance's cooldown
-	// (an INTERVAL), a report's time, a "now".
-	in := instancestate.New(v.InstanceID, true, instancestate.AutoRestart{Cooldown: time.Minute + time.Nanosecond}, t0)
-	if _, err := st.InstanceInsert(ctx, in); !errors.Is(err, datastore.ErrInvalidRequest) {
-		t.Fatalf("InstanceInsert with a nanosecond cooldown = %v, want invalid_request", err)
-	}
-	if _, err := st.InstanceFetchAll(ctx, in.ID); !errors.Is(err, datastore.ErrNotFound) {
-		t.Fatalf("a refused instance insert wrote: %v", err)
-	}
-	r := instancestate.Report{VMM: vmmstate.SledAgentRuntime{State: vmmstate.SledAgentStarting, Generation: generation.Of(2), TimeUpdated: t0.Add(time.Nanosecond)}}
-	if _, err := st.SledReport(ctx, v.ID, r); !errors.Is(err, datastore.ErrInvalidRequest) {
-		t.Fatalf("SledReport at a nanosecond = %v, want invalid_request", err)
-	}
-	if _, err := st.VMMMarkFailed(ctx, v.ID, failure.SledOff, t0.Add(time.Nanosecond)); !errors.Is(err, datastore.ErrInvalidRequest) {
-		t.Fatalf("VMMMarkFailed at a nanosecond = %v, want invalid_request", err)
-	}
-	if row, err := st.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
-		t.Fatalf("VMMFetch = %v, %v; want %v unchanged", row.VMM, err, v)
 	}
 }
 

@@ -2,9 +2,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -73,28 +75,6 @@ func (s *Store) Close() {
 // Pool returns the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// micro refuses a time PostgreSQL cannot keep: TIMESTAMPTZ and INTERVAL
-// hold microseconds, and a nanosecond silently dropped would make a row
-// read back different from the one written.
-func micro(op string, ts ...time.Time) error {
-	for _, t := range ts {
-		if t.Nanosecond()%1000 != 0 {
-			return &datastore.Error{Op: op, Kind: datastore.KindInvalidRequest,
-				Message: fmt.Sprintf("time %s has nanoseconds: PostgreSQL keeps whole microseconds", t.Format(time.RFC3339Nano))}
-		}
-	}
-	return nil
-}
-
-func instanceTimes(in instancestate.Instance) []time.Time {
-	return []time.Time{in.Runtime.TimeUpdated, in.Runtime.TimeLastAutoRestarted, in.StartFailure.Time, in.VMMLost.Time,
-		time.Unix(0, int64(in.AutoRestart.Cooldown))}
-}
-
-func migrationTimes(m migration.Record) []time.Time {
-	return []time.Time{m.TimeCreated, m.Source.TimeUpdated, m.Target.TimeUpdated}
-}
-
 func instanceKeys(id instancestate.ID) keys { return keys{instance: id.UUID()} }
 
 // withLinks is k reading the rows the instance links too: the operations
@@ -108,9 +88,6 @@ func migrationKeys(id migration.ID) keys { return keys{migrations: []pgUUID{uuid
 
 // InstanceInsert implements datastore.Store.
 func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
-	if err := micro("instance_insert", instanceTimes(in)...); err != nil {
-		return instancestate.Instance{}, err
-	}
 	return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 		return m.InstanceInsert(ctx, in)
 	})
@@ -118,9 +95,6 @@ func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (
 
 // VMMInsert implements datastore.Store.
 func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
-	if err := micro("vmm_insert", v.Runtime.TimeUpdated); err != nil {
-		return vmmstate.VMM{}, err
-	}
 	return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
 		return m.VMMInsert(ctx, v)
 	})
@@ -128,9 +102,6 @@ func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, er
 
 // MigrationInsert implements datastore.Store.
 func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
-	if err := micro("migration_insert", migrationTimes(rec)...); err != nil {
-		return migration.Record{}, err
-	}
 	return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
 		return m.MigrationInsert(ctx, rec)
 	})
@@ -159,9 +130,6 @@ func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.
 
 // InstanceUpdateRuntime implements datastore.Store.
 func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (datastore.Result, error) {
-	if err := micro("instance_update_runtime", rt.TimeUpdated, rt.TimeLastAutoRestarted); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceUpdateRuntime(ctx, id, rt, intent)
 	})
@@ -176,9 +144,6 @@ func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.I
 
 // InstanceSetMigrationIDs implements datastore.Store.
 func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
-	if err := micro("instance_set_migration_ids", now); err != nil {
-		return instancestate.Instance{}, err
-	}
 	return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 		return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
 	})
@@ -186,9 +151,6 @@ func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
 func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("instance_unset_migration_ids", now); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
 	})
@@ -196,9 +158,6 @@ func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.
 
 // InstanceMarkAsStarting implements datastore.Store.
 func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
-	if err := micro("instance_mark_as_starting", now); err != nil {
-		return instancestate.Instance{}, err
-	}
 	k := withLinks(instanceKeys(id))
 	k.vmms = []pgUUID{uuidOf(vmm.UUID())}
 	return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
@@ -208,9 +167,6 @@ func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID,
 
 // InstanceRecordStartFailure implements datastore.Store.
 func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
-	if err := micro("instance_record_start_failure", f.Time); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceRecordStartFailure(ctx, id, f)
 	})
@@ -225,9 +181,6 @@ func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate
 
 // InstanceDelete implements datastore.Store.
 func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("instance_delete", now); err != nil {
-		return datastore.Result{}, err
-	}
 	k := withLinks(instanceKeys(id))
 	k.allMigrations = true
 	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
@@ -237,9 +190,6 @@ func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now tim
 
 // VMMUpdateRuntime implements datastore.Store.
 func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
-	if err := micro("vmm_update_runtime", rt.TimeUpdated); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMUpdateRuntime(ctx, id, rt)
 	})
@@ -247,9 +197,6 @@ func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstat
 
 // VMMMarkFailed implements datastore.Store.
 func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
-	if err := micro("vmm_mark_failed", now); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMMarkFailed(ctx, id, reason, now)
 	})
@@ -257,9 +204,6 @@ func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failur
 
 // VMMMarkSagaUnwound implements datastore.Store.
 func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("vmm_mark_saga_unwound", now); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMMarkSagaUnwound(ctx, id, now)
 	})
@@ -267,9 +211,6 @@ func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time
 
 // MigrationMarkFailed implements datastore.Store.
 func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("migration_mark_failed", now); err != nil {
-		return datastore.Result{}, err
-	}
 	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.MigrationMarkFailed(ctx, id, now)
 	})
@@ -277,10 +218,19 @@ func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now ti
 
 // MigrationMarkDeleted implements datastore.Store.
 func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
-	if err := micro("migration_mark_deleted", now); err != nil {
+	// The instance that owns the migration is read and locked with it: a
+	// migration it links is not deleted (datastore.ReasonLinked). Its id
+	// never changes, so it is found before the transaction.
+	k := migrationKeys(id)
+	var owner pgUUID
+	err := s.pool.QueryRow(ctx, `SELECT instance_id FROM migration WHERE id = $1`, uuidOf(id.UUID())).Scan(&owner)
+	switch {
+	case err == nil:
+		k.instance = owner.Bytes
+	case !errors.Is(err, pgx.ErrNoRows):
 		return datastore.Result{}, err
 	}
-	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.MigrationMarkDeleted(ctx, id, now)
 	})
 }
@@ -297,16 +247,10 @@ func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID)
 // SledReport implements datastore.Store: one transaction over the VMM row
 // and the migration rows the report names.
 func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
-	const op = "sled_report"
+	r = datastore.StoreReport(r)
 	k := vmmKeys(vmm)
-	if err := micro(op, r.VMM.TimeUpdated); err != nil {
-		return datastore.SledReportResult{}, err
-	}
 	for _, side := range [...]*migration.Report{r.MigrationOut, r.MigrationIn} {
 		if side != nil {
-			if err := micro(op, side.TimeUpdated); err != nil {
-				return datastore.SledReportResult{}, err
-			}
 			k.migrations = append(k.migrations, uuidOf(side.MigrationID.UUID()))
 		}
 	}

@@ -63,8 +63,11 @@ var cases = []struct {
 	name string
 	run  func(*fixture)
 }{
-	{"InsertIsIdempotent", testInsertIsIdempotent},
+	{"D29/InsertIsIdempotentAndAnIDNamesOneRecord", testInsertIsIdempotent},
 	{"InsertRefusesInvalidRows", testInsertRefusesInvalidRows},
+	{"§8.3/MigrationInsertNeedsTimeCreated", testMigrationInsertNeedsTimeCreated},
+	{"TimesAreMicroseconds", testTimesAreMicroseconds},
+	{"D22/WritesKeepWhatTheyWereNotGiven", testWritesKeepWhatTheyWereNotGiven},
 	{"FetchAllReadsDeletedRecordsAbsent", testFetchAllReadsDeletedAbsent},
 	{"§21.2/UpdaterAcquiresLock", testUpdaterAcquiresLock},
 	{"§21.2/UpdaterLockIsIdempotent", testUpdaterLockIsIdempotent},
@@ -241,25 +244,51 @@ func (f *fixture) lockedBy(id instancestate.ID) (instancestate.UpdaterID, genera
 	return s.Instance.UpdaterID, s.Instance.UpdaterGen
 }
 
+// testInsertIsIdempotent: D29 — an identical retry of an insert answers
+// the record as stored; a different record under a used id is a conflict,
+// and the stored record is left as it was.
 func testInsertIsIdempotent(f *fixture) {
 	in := f.instance()
+	if got := must(f.st.InstanceInsert(f.ctx, in)); got != in {
+		f.fatal("a retry of the same instance returned %+v, want the stored %+v", got, in)
+	}
 	again := in
 	again.IntendedState = instancestate.IntendRunning
-	if got := must(f.st.InstanceInsert(f.ctx, again)); got != in {
-		f.fatal("a second insert with the same id returned %+v, want the stored %+v", got, in)
+	_, err := f.st.InstanceInsert(f.ctx, again)
+	f.wantKind("another instance under a used id (D29)", err, datastore.KindConflict)
+	if got := f.fetch(in.ID).Instance; got != in {
+		f.fatal("a refused insert changed the stored instance: %+v", got)
 	}
+
 	v := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-	other := v
-	other.Runtime.State = vmmstate.Running
-	if got := must(f.st.VMMInsert(f.ctx, other)); got != v {
-		f.fatal("VMM insert not idempotent: %+v", got)
+	if got := must(f.st.VMMInsert(f.ctx, v)); got != v {
+		f.fatal("a retry of the same VMM returned %+v", got)
 	}
+	// Another instance's VMM under the same id: the start saga that sent it
+	// must not take the stored one for its own.
+	other := v
+	other.InstanceID = vmmstate.InstanceIDFromUUID(f.uid('i'))
+	_, err = f.st.VMMInsert(f.ctx, other)
+	f.wantKind("another instance's VMM under a used id (D29)", err, datastore.KindConflict)
+	other = v
+	other.Runtime.State = vmmstate.Running
+	_, err = f.st.VMMInsert(f.ctx, other)
+	f.wantKind("another state under a used VMM id (D29)", err, datastore.KindConflict)
+	if got := must(f.st.VMMFetch(f.ctx, v.ID)); got.VMM != v || !got.TimeDeleted.IsZero() {
+		f.fatal("a refused insert changed the stored VMM: %+v", got)
+	}
+
 	m := migration.New(migration.IDFromUUID(f.uid('m')), in.ID, v.ID, vmmstate.IDFromUUID(f.uid('v')), t0)
 	must(f.st.MigrationInsert(f.ctx, m))
+	if got := must(f.st.MigrationInsert(f.ctx, m)); got != m {
+		f.fatal("a retry of the same migration returned %+v", got)
+	}
 	m2 := m
 	m2.Source.State = migration.Failed
-	if got := must(f.st.MigrationInsert(f.ctx, m2)); got != m {
-		f.fatal("migration insert not idempotent: %+v", got)
+	_, err = f.st.MigrationInsert(f.ctx, m2)
+	f.wantKind("another migration under a used id (D29)", err, datastore.KindConflict)
+	if got := must(f.st.MigrationFetch(f.ctx, m.ID)).Migration; got != m {
+		f.fatal("a refused insert changed the stored migration: %+v", got)
 	}
 }
 
@@ -280,11 +309,22 @@ func testInsertRefusesInvalidRows(f *fixture) {
 
 func testFetchAllReadsDeletedAbsent(f *fixture) {
 	in, v := f.running()
-	// A destroyed VMM deleted while still linked reads as absent (§8.1).
+	// A destroyed VMM the instance still links is not deleted (it would
+	// read absent, and leave the instance naming a record it cannot read):
+	// the update saga unlinks it, and deletes it after.
 	f.expect("destroy", true, 0)(f.st.VMMUpdateRuntime(f.ctx, v.ID, vmmstate.Runtime{State: vmmstate.Destroyed, Generation: gen(4), TimeUpdated: at(4)}))
-	f.expect("delete", true, 0)(f.st.VMMMarkDeleted(f.ctx, v.ID, at(5)))
-	if s := f.fetch(in.ID); s.HasActive() || s.Instance.Runtime.ActiveVMM != v.ID {
-		f.fatal("deleted linked VMM: %+v", s)
+	f.expect("delete while linked", false, datastore.ReasonLinked)(f.st.VMMMarkDeleted(f.ctx, v.ID, at(5)))
+	if s := f.fetch(in.ID); s.Active != must(f.st.VMMFetch(f.ctx, v.ID)).VMM || s.Validate() != nil {
+		f.fatal("a refused delete left %+v", s)
+	}
+	if o, _ := must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, in.ID, f.updater(), at(6))); o != datastore.UpdateCommitted {
+		f.fatal("update saga: %v", o)
+	}
+	f.expect("delete once unlinked", false, datastore.ReasonDeleted)(f.st.VMMMarkDeleted(f.ctx, v.ID, at(7)))
+	// A deleted record reads absent: the snapshot of an instance that no
+	// longer links it does not carry it.
+	if s := f.fetch(in.ID); s.HasActive() || !s.Instance.Runtime.ActiveVMM.IsZero() || s.Validate() != nil {
+		f.fatal("after the unlink: %+v", s)
 	}
 	_, err := f.st.InstanceFetchAll(f.ctx, vmmstate.InstanceIDFromUUID(f.uid('i')))
 	f.wantKind("no such instance", err, datastore.KindNotFound)
@@ -479,9 +519,10 @@ func testSetMigrationIDs(f *fixture) {
 	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m2.ID, dst2.ID, at(5))
 	f.wantKind("old target unwound, migration not failed", err, datastore.KindConflict)
 	f.expect("old migration failed", true, 0)(f.st.MigrationMarkFailed(f.ctx, m.ID, at(6)))
-	// (c) reads the leftovers even once they are deleted (reaped).
-	f.expect("old target deleted", true, 0)(f.st.VMMMarkDeleted(f.ctx, dst.ID, at(6)))
-	f.expect("old migration deleted", true, 0)(f.st.MigrationMarkDeleted(f.ctx, m.ID, at(6)))
+	// The leftovers are still linked, so no reaper deletes them (an
+	// instance never names a record it cannot read); (c) replaces them.
+	f.expect("old target deleted while linked", false, datastore.ReasonLinked)(f.st.VMMMarkDeleted(f.ctx, dst.ID, at(6)))
+	f.expect("old migration deleted while linked", false, datastore.ReasonLinked)(f.st.MigrationMarkDeleted(f.ctx, m.ID, at(6)))
 	clobbered := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, src.ID, m2.ID, dst2.ID, at(6)))
 	if clobbered.Runtime.MigrationID != m2.ID || clobbered.Runtime.TargetVMM != dst2.ID {
 		f.fatal("(c) did not replace the leftovers: %+v", clobbered.Runtime)
