@@ -50,7 +50,7 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var st datastore.Store = datastore.NewMemory()
 	if haveStore {
-		pg, closeStore, err := openStore(dsn, false)
+		pg, closeStore, err := openStore(dsn, true)
 		if err != nil {
 			return finish(stderr, "script", err)
 		}

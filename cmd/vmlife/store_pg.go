@@ -19,8 +19,9 @@ const openTimeout = 30 * time.Second
 // its schema, and returns it with the function that closes it. Every way
 // it can fail — a malformed DSN, a server that does not answer, a schema
 // of another version — is bad input (exit 2), and nothing is written.
-// With empty, a database that holds an instance is refused too: a
-// simulation numbers its ids afresh on every run.
+// With empty, a database that holds any record is refused too: a
+// simulation, and a script's sagas, number their ids afresh on every run,
+// and would meet an earlier run's records under them (D29).
 func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
@@ -32,13 +33,15 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 		return st, st.Close, nil
 	}
 	var used bool
-	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance)`).Scan(&used); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance) OR EXISTS (SELECT 1 FROM vmm)
+		OR EXISTS (SELECT 1 FROM migration)`).Scan(&used); err != nil {
 		st.Close()
 		return nil, nil, fmt.Errorf("--store: %w", err)
 	}
 	if used {
 		st.Close()
-		return nil, nil, badInput("--store", "the database holds instances", "a database with none: a simulation's ids start again at every run")
+		return nil, nil, badInput("--store", "the database holds records of an earlier run",
+			"an empty database: the ids a simulation or a script's sagas make start again at every run (D29)")
 	}
 	return st, st.Close, nil
 }

@@ -90,8 +90,44 @@ func TestSimulateOnPostgres(t *testing.T) {
 		t.Fatalf("with --store: exit %d, stderr %q, stdout\n%s\nin memory: exit %d, stdout\n%s", status, stderr, pg, memStatus, mem)
 	}
 	status, stdout, stderr := runInProcess(append(args, "--store="+dsn), "")
-	if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: the database holds instances") {
+	if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: the database holds records") {
 		t.Fatalf("a second run over the same records: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}
+
+// TestScriptRefusesAUsedDatabase: a script's sagas number their ids from
+// the same start at every run, so a second run over the first one's rows
+// would meet them under its own ids (D29): it is refused as bad input
+// naming --store, nothing written, as simulate refuses one. A database
+// holding only a VMM is used too.
+func TestScriptRefusesAUsedDatabase(t *testing.T) {
+	script := filepath.Join("testdata", "script", "sagas.jsonl")
+	dsn := pgstoretest.Schema(t)
+	if status, _, stderr := runInProcess([]string{"script", "--store", dsn, script}, ""); status != exitOK {
+		t.Fatalf("the first run: exit %d, stderr %q", status, stderr)
+	}
+	status, stdout, stderr := runInProcess([]string{"script", "--store", dsn, script}, "")
+	if status != exitBadInput || stdout != "" || strings.Count(stderr, "\n") != 1 ||
+		!strings.HasPrefix(stderr, "vmlife script: --store: the database holds records") {
+		t.Fatalf("a second run over the first one's records: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	ctx := context.Background()
+	lone := pgstoretest.Schema(t)
+	line := `{"op":"vmm_insert","vmm":{"id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","instance_id":"11111111-1111-4111-8111-111111111111","sled_id":"55555555-5555-4555-8555-555555555555","state":"creating","state_generation":1,"time_state_updated":"2026-01-01T00:00:00Z"}}` + "\n"
+	if status, _, stderr := runInProcess([]string{"script", "--store", lone}, line); status != exitOK {
+		t.Fatalf("a VMM alone: exit %d, stderr %q", status, stderr)
+	}
+	if status, _, _ := runInProcess([]string{"script", "--store", lone}, line); status != exitBadInput {
+		t.Fatalf("a database holding a VMM alone: exit %d, want %d", status, exitBadInput)
+	}
+	st, err := pgstore.Open(ctx, lone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var vmms int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmm`).Scan(&vmms); err != nil || vmms != 1 {
+		t.Fatalf("after the refusal: %d VMM rows (%v); want the one", vmms, err)
 	}
 }
 
