@@ -1,11 +1,16 @@
 package storetest
 
 import (
+	"encoding/json"
+	"errors"
+	"slices"
+
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -154,4 +159,175 @@ func (m *model) compare(t *rapid.T, f *fixture) {
 			t.Fatalf("VMM %d: %+v, %v; model %+v, deleted %v", i, row, err, v, m.deleted[i])
 		}
 	}
+}
+
+// testNoInstanceIsBricked draws random sequences of what a control plane
+// and its reapers do at once — sled reports, failures, unwound starts,
+// starts and migrations linking VMMs, update sagas, deletions of VMMs,
+// migrations and instances — over two instances, and checks after every
+// step that every live instance is readable (its snapshot validates and
+// encodes as the snapshot document) and repairable (the fleet query lists
+// it exactly when its update plan has work); at the end, update sagas
+// bring every live instance to rest. A refusal is any operation's right
+// answer; a store failure is not.
+func testNoInstanceIsBricked(f *fixture) {
+	rapid.Check(f.t, func(t *rapid.T) {
+		type inst struct {
+			id      instancestate.ID
+			vmms    []vmmstate.ID
+			migs    []migration.ID
+			deleted bool
+		}
+		sled := f.sled()
+		var insts []*inst
+		for range 2 {
+			in := f.noVMM(f.instance())
+			f.expect("meant to run", true, 0)(f.st.InstanceSetIntendedState(f.ctx, in.ID, instancestate.IntendRunning))
+			insts = append(insts, &inst{id: in.ID})
+		}
+		newVMM := func(in *inst) vmmstate.ID {
+			v := f.vmm(in.id, sled, vmmstate.Creating, 1)
+			in.vmms = append(in.vmms, v.ID)
+			return v.ID
+		}
+		refusal := func(op string, err error) {
+			var e *datastore.Error
+			if err != nil && !errors.As(err, &e) {
+				t.Fatalf("%s: a store failure, not an answer: %v", op, err)
+			}
+		}
+		for step := range rapid.IntRange(1, 25).Draw(t, "steps") {
+			now := at(step)
+			in := rapid.SampledFrom(insts).Draw(t, "instance")
+			if len(in.vmms) == 0 {
+				newVMM(in)
+			}
+			v := rapid.SampledFrom(in.vmms).Draw(t, "vmm")
+			if rapid.Bool().Draw(t, "a linked VMM") {
+				// Half the time, a VMM the instance links: the ones whose
+				// deletion would leave it naming a record it cannot read.
+				if s, err := f.st.InstanceFetchAll(f.ctx, in.id); err == nil {
+					for _, id := range []vmmstate.ID{s.Instance.Runtime.TargetVMM, s.Instance.Runtime.ActiveVMM} {
+						if !id.IsZero() {
+							v = id
+						}
+					}
+				}
+			}
+			switch op := rapid.IntRange(0, 10).Draw(t, "op"); op {
+			case 0: // a sled-agent's report
+				r := report(rapid.SampledFrom(vmmstate.AllSledAgentStates()).Draw(t, "reported"),
+					uint32(rapid.IntRange(1, 8).Draw(t, "reported gen")), now)
+				_, err := f.st.SledReport(f.ctx, v, r)
+				refusal("sled_report", err)
+			case 1: // the watcher's proof of death
+				_, err := f.st.VMMMarkFailed(f.ctx, v, rapid.SampledFrom(failure.AllReasons()).Draw(t, "reason"), now)
+				refusal("vmm_mark_failed", err)
+			case 2: // a start saga unwinding
+				_, err := f.st.VMMMarkSagaUnwound(f.ctx, v, now)
+				refusal("vmm_mark_saga_unwound", err)
+			case 3: // a reaper, as early as it can
+				_, err := f.st.VMMMarkDeleted(f.ctx, v, now)
+				refusal("vmm_mark_deleted", err)
+			case 4: // a start linking a fresh VMM
+				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.id, newVMM(in), failure.StartReasonUser, now)
+				refusal("instance_mark_as_starting", err)
+			case 5: // a migration linking a fresh target
+				s, err := f.st.InstanceFetchAll(f.ctx, in.id)
+				if err != nil || !s.HasActive() {
+					continue
+				}
+				dst := newVMM(in)
+				m := f.migration(in.id, s.Active.ID, dst)
+				in.migs = append(in.migs, m.ID)
+				_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.id, s.Active.ID, m.ID, dst, now)
+				refusal("instance_set_migration_ids", err)
+			case 6: // a migration's end, or its reaping
+				if len(in.migs) == 0 {
+					continue
+				}
+				m := rapid.SampledFrom(in.migs).Draw(t, "migration")
+				var err error
+				if rapid.Bool().Draw(t, "fail it") {
+					_, err = f.st.MigrationMarkFailed(f.ctx, m, now)
+				} else {
+					_, err = f.st.MigrationMarkDeleted(f.ctx, m, now)
+				}
+				refusal("migration mark", err)
+			case 7, 8: // the update saga
+				_, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, in.id, f.updater(), now)
+				refusal("instance_update_saga", err)
+			case 9: // the delete saga's write
+				res, err := f.st.InstanceDelete(f.ctx, in.id, now)
+				refusal("instance_delete", err)
+				in.deleted = in.deleted || err == nil && res.Applied
+			case 10: // a user's request to start again
+				_, err := datastore.InstanceRequest(f.ctx, f.st, in.id, instancestate.RequestStart, now)
+				refusal("instance_request", err)
+			}
+
+			// Readable, and repairable.
+			var needing []instancestate.ID
+			for _, in := range insts {
+				s, err := f.st.InstanceFetchAll(f.ctx, in.id)
+				if in.deleted {
+					if !errors.Is(err, datastore.ErrNotFound) {
+						t.Fatalf("step %d: deleted instance %v read: %v", step, in.id, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("step %d: instance %v cannot be read: %v", step, in.id, err)
+				}
+				if err := s.Validate(); err != nil {
+					t.Fatalf("step %d: instance %v is bricked: %v\n%+v", step, in.id, err, s)
+				}
+				if _, err := json.Marshal(s); err != nil {
+					t.Fatalf("step %d: instance %v does not encode: %v", step, in.id, err)
+				}
+				if _, required, _ := instancestate.PlanUpdate(s, now); required && !s.Instance.IsLocked() {
+					needing = append(needing, in.id)
+				}
+			}
+			var listed []instancestate.ID
+			for _, id := range must(f.st.FindInstancesNeedingUpdate(f.ctx, now)) {
+				for _, in := range insts {
+					if in.id == id {
+						listed = append(listed, id)
+					}
+				}
+			}
+			if !sameIDs(listed, needing) {
+				t.Fatalf("step %d: find_instances_needing_update lists %v of these, want %v", step, listed, needing)
+			}
+		}
+		// Update sagas bring every live instance to rest.
+		for _, in := range insts {
+			if in.deleted {
+				continue
+			}
+			for range datastore.MaxUpdateRounds {
+				if _, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, in.id, f.updater(), at(100)); err != nil {
+					t.Fatalf("repairing %v: %v", in.id, err)
+				}
+			}
+			s := f.fetch(in.id)
+			if _, required, err := instancestate.PlanUpdate(s, at(100)); err != nil || required {
+				t.Fatalf("%v not at rest after update sagas: required %v, %v\n%+v", in.id, required, err, s)
+			}
+		}
+	})
+}
+
+// sameIDs reports whether a and b hold the same ids, in any order.
+func sameIDs(a, b []instancestate.ID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			return false
+		}
+	}
+	return true
 }

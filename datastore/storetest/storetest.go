@@ -12,7 +12,9 @@
 // concurrency: goroutines racing one guarded write — every guarded write of
 // the interface — of which exactly one applies, no generation ever
 // decreasing, and the end state that of a sequential replay. A rapid model test (Model)
-// checks random sequences of operations against a plain sequential model.
+// checks random sequences of operations against a plain sequential model,
+// and another (ModelWithDeletes) that no sequence with deletes
+// leaves an instance that cannot be read or repaired.
 //
 // Rules are cited by id: §… names a section of the reference behaviour
 // (docs/reference.md in the repository), D… a decision where vmlife
@@ -68,6 +70,7 @@ var cases = []struct {
 	{"§8.3/MigrationInsertNeedsTimeCreated", testMigrationInsertNeedsTimeCreated},
 	{"TimesAreMicroseconds", testTimesAreMicroseconds},
 	{"D22/WritesKeepWhatTheyWereNotGiven", testWritesKeepWhatTheyWereNotGiven},
+	{"D33/RestartFailuresKept", testRestartFailuresKept},
 	{"FetchAllReadsDeletedRecordsAbsent", testFetchAllReadsDeletedAbsent},
 	{"§21.2/UpdaterAcquiresLock", testUpdaterAcquiresLock},
 	{"§21.2/UpdaterLockIsIdempotent", testUpdaterLockIsIdempotent},
@@ -100,6 +103,7 @@ var cases = []struct {
 	{"InstanceRequest", testInstanceRequest},
 	{"InstanceUpdateSaga", testInstanceUpdateSaga},
 	{"Model", testModel},
+	{"ModelWithDeletes/NoInstanceIsBricked", testNoInstanceIsBricked},
 	{"Concurrency/OneOfManyGuardedWritesApplies", testRacingVMMWrites},
 	{"Concurrency/OneLockHolder", testRacingLocks},
 	{"Concurrency/UpdateSagasAndReports", testRacingSagasAndReports},
