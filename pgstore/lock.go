@@ -82,7 +82,7 @@ func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Tim
 	case errors.Is(err, pgx.ErrNoRows):
 		return rule(datastore.NewMemory()) // not found
 	case err != nil:
-		return datastore.Result{}, err
+		return datastore.Result{}, answered(err)
 	}
 	// Not written: the rule says why — deleted, not destroyable, or linked
 	// (which needs the owner's row) — on the VMM and its instance read in

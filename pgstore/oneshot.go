@@ -48,7 +48,7 @@ func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql 
 		err := s.pool.QueryRow(ctx, sql, args...).Scan(append(old.dest(), &wrote)...)
 		found := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return zero, err
+			return zero, answered(err)
 		}
 		if wrote.Valid {
 			return onWrite(wrote.Int64)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
@@ -203,5 +204,28 @@ func TestOpenRace(t *testing.T) {
 	var n int
 	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&n); err != nil || n != pgstore.SchemaVersion {
 		t.Fatalf("%d schema rows, %v; want %d", n, err, pgstore.SchemaVersion)
+	}
+}
+
+// TestADatabaseThatAnswersIsAnAnswer: a row the database refuses — here
+// by a CHECK added behind vmlife's back, which vmlife's rules do not know —
+// is an invalid_request refusal (a *datastore.Error: `vmlife script` prints
+// it as the line's result and goes on), not a store failure, and nothing
+// is written.
+func TestADatabaseThatAnswersIsAnAnswer(t *testing.T) {
+	st := fresh(t)
+	ctx := context.Background()
+	banned := vmmstate.SledIDFromUUID(uuid.New())
+	if _, err := st.Pool().Exec(ctx, fmt.Sprintf(`ALTER TABLE vmm ADD CONSTRAINT no_banned_sled CHECK (sled_id <> '%s')`, banned)); err != nil {
+		t.Fatal(err)
+	}
+	v := vmmstate.New(vmmstate.IDFromUUID(uuid.New()), vmmstate.InstanceIDFromUUID(uuid.New()), banned, t0)
+	_, err := st.VMMInsert(ctx, v)
+	var de *datastore.Error
+	if !errors.As(err, &de) || de.Kind != datastore.KindInvalidRequest || !strings.Contains(err.Error(), "no_banned_sled") {
+		t.Fatalf("VMMInsert refused by the database = %v, want an invalid_request answer", err)
+	}
+	if _, err := st.VMMFetch(ctx, v.ID); !errors.Is(err, datastore.ErrNotFound) {
+		t.Fatalf("a refused insert wrote: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,7 +139,7 @@ func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*d
 	})
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, answered(err)
 	}
 	return out, opErr
 }
@@ -149,4 +150,18 @@ func rollback(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = conn.Exec(ctx, "ROLLBACK")
+}
+
+// answered turns the database refusing a row — a constraint (SQLSTATE
+// class 23) or a value no column takes (class 22) — into what it is: an
+// answer (invalid_request), never a store failure. vmlife's own rules run
+// first and refuse such rows themselves; this is the backstop for a rule
+// the database keeps and they do not, so that both stores still answer.
+func answered(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")) {
+		return &datastore.Error{Op: "pgstore", Kind: datastore.KindInvalidRequest,
+			Message: "the database refuses the row: " + pe.Message, Err: err}
+	}
+	return err
 }

@@ -271,14 +271,18 @@ func (a *argDecoder) lock(key string) (l instancestate.Lock) {
 // *wire.DecodeError (matching wire.ErrDecode) whose path starts with the
 // line number ("line 3: vmm.state"), and nothing after that line runs. A
 // refused operation is not an error: it is an "ok": false line, and the
-// run goes on. Any other error (writing out, reading in, the store failing)
-// is returned as it is.
-func Run(ctx context.Context, st datastore.Store, in io.Reader, out io.Writer) error {
+// run goes on. A store that fails under a line, rather than answering it
+// — a lost connection, under any operation or any step of a saga line — ends
+// the run with a *StoreFailure that says whether the line's write may have
+// been committed; the line's result is not written. Any other error
+// (writing out, reading in) is returned as it is.
+func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), wire.MaxDocumentSize) // D24: a line is bounded
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	now := Epoch
+	st := &watched{st: store}
 	sw := newSagaWorld(st)
 	for n := 1; sc.Scan(); n++ {
 		b := sc.Bytes()
@@ -294,12 +298,16 @@ func Run(ctx context.Context, st datastore.Store, in io.Reader, out io.Writer) e
 			now = line.now
 		}
 		result, opErr, err := runOp(ctx, st, sw, line, now)
-		if err != nil {
+		var de *wire.DecodeError
+		switch fail := st.take(); {
+		case err != nil && errors.As(err, &de):
 			w.Flush()
-			var de *wire.DecodeError
-			if errors.As(err, &de) {
-				return lineError(n, err)
-			}
+			return lineError(n, err)
+		case fail != nil:
+			w.Flush()
+			return &StoreFailure{Line: n, Op: line.op, Writes: !readOnly[line.op], Err: fail}
+		case err != nil:
+			w.Flush()
 			return fmt.Errorf("line %d: %w", n, err)
 		}
 		res := scriptOutput{Line: n, Op: line.op, OK: opErr == nil}
@@ -442,6 +450,11 @@ func runOp(ctx context.Context, st datastore.Store, sw *sagaWorld, line scriptLi
 		if a.err == nil {
 			if verr := m.Validate(); verr != nil {
 				a.err = &wire.DecodeError{Path: "migration", Problem: verr.Error(), Err: verr}
+			} else if m.TimeCreated.IsZero() {
+				// Optional in the snapshot document, but every store keeps
+				// it: a record without it is not one a store can hold.
+				a.err = &wire.DecodeError{Path: "migration.time_created", Problem: "null",
+					Accepted: "an RFC 3339 time: when the migration was created"}
 			}
 		}
 		do(func() (any, error) {
