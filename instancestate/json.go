@@ -422,11 +422,15 @@ func (doc *ReportDocument) UnmarshalJSON(b []byte) error {
 }
 
 // MarshalJSON writes the plan as `vmlife explain` shows it (docs/cli.md,
-// "update"): {"state", "state_generation", "active_propolis_id",
-// "target_propolis_id", "migration_id", "intended_state" (the new intent or
-// null), "destroy_active_vmm", "destroy_target_vmm", "network" (null,
-// {"action":"update","vmm","sled"} or {"action":"delete"}), "deprovision",
-// "migration_reservations" (null or {"active","target"})}.
+// "update"): {"state", "state_generation", "time_state_updated",
+// "active_propolis_id", "target_propolis_id", "migration_id",
+// "intended_state" (the new intent or null), "vmm_lost" (the loss to
+// record, D22, or null), "destroy_active_vmm", "destroy_target_vmm",
+// "network" (null, {"action":"update","vmm","sled"} or
+// {"action":"delete"}), "deprovision", "migration_reservations" (null or
+// {"active","target"})}. Every column a commit writes is in it, so that a
+// caller outside Go that applies the document writes what the Go path
+// does.
 func (p Plan) MarshalJSON() ([]byte, error) {
 	if !p.Runtime.State.IsValid() {
 		return nil, &RuleError{Rule: RuleValidFields, Field: "state", Detail: p.Runtime.State.String()}
@@ -436,6 +440,11 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 	b = append(b, p.Runtime.State.String()...)
 	b = append(b, `","state_generation":`...)
 	b, _ = p.Runtime.Generation.AppendText(b)
+	if !wire.CanWriteTime(p.Runtime.TimeUpdated) {
+		return nil, &RuleError{Rule: RuleValidFields, Field: "time_state_updated", Detail: p.Runtime.TimeUpdated.String()}
+	}
+	b = append(b, `,"time_state_updated":`...)
+	b = wire.AppendTimeOrNull(b, p.Runtime.TimeUpdated)
 	b = append(b, `,"active_propolis_id":`...)
 	b = wire.AppendIDOrNull(b, p.Runtime.ActiveVMM)
 	b = append(b, `,"target_propolis_id":`...)
@@ -447,6 +456,19 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 		b = append(b, '"')
 		b = append(b, p.Intent.String()...)
 		b = append(b, '"')
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"vmm_lost":`...)
+	if l := p.Lost; l.IsSet() {
+		if !l.Cause.IsValid() || !wire.CanWriteTime(l.Time) {
+			return nil, &RuleError{Rule: RuleValidFields, Field: "vmm_lost", Detail: l.Cause.String()}
+		}
+		b = append(b, `{"cause":"`...)
+		b = append(b, l.Cause.String()...)
+		b = append(b, `","time":`...)
+		b = wire.AppendTimeOrNull(b, l.Time)
+		b = append(b, '}')
 	} else {
 		b = append(b, "null"...)
 	}

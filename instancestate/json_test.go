@@ -138,11 +138,12 @@ func TestPlanJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil || len(m) != 11 {
+		if err := json.Unmarshal(b, &m); err != nil || len(m) != 13 {
 			t.Fatalf("%s: %d keys, %v", b, len(m), err)
 		}
-		for _, k := range []string{"state", "state_generation", "active_propolis_id", "target_propolis_id", "migration_id",
-			"intended_state", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision", "migration_reservations"} {
+		for _, k := range []string{"state", "state_generation", "time_state_updated", "active_propolis_id", "target_propolis_id",
+			"migration_id", "intended_state", "vmm_lost", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision",
+			"migration_reservations"} {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("%s: no key %q", b, k)
 			}

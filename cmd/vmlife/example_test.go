@@ -85,10 +85,15 @@ func Example_explain() {
 	//   "update": {
 	//     "state": "no_vmm",
 	//     "state_generation": 4,
+	//     "time_state_updated": "2026-11-21T10:00:00Z",
 	//     "active_propolis_id": null,
 	//     "target_propolis_id": null,
 	//     "migration_id": null,
 	//     "intended_state": null,
+	//     "vmm_lost": {
+	//       "cause": "start_unwound",
+	//       "time": "2026-11-21T10:00:00Z"
+	//     },
 	//     "destroy_active_vmm": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",
 	//     "destroy_target_vmm": null,
 	//     "network": {

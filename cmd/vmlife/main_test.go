@@ -214,8 +214,9 @@ func checkExplainKeys(t *testing.T, out map[string]json.RawMessage) {
 	checkKeys(t, "", out, "effective_state", "update", "requests", "reincarnation", "conditions", "next_action")
 	if string(out["update"]) != "null" {
 		u := object(t, out["update"])
-		checkKeys(t, "update", u, "state", "state_generation", "active_propolis_id", "target_propolis_id", "migration_id",
-			"intended_state", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision", "migration_reservations")
+		checkKeys(t, "update", u, "state", "state_generation", "time_state_updated", "active_propolis_id", "target_propolis_id",
+			"migration_id", "intended_state", "vmm_lost", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision",
+			"migration_reservations")
 		if string(u["network"]) != "null" {
 			n := object(t, u["network"])
 			switch string(n["action"]) {
