@@ -89,7 +89,7 @@ func (c *Checked) Reincarnate(now time.Time) Reincarnation {
 // Conditions is Conditions without the validation, appending to dst (which
 // may be nil) so that a sweep can reuse one buffer.
 func (c *Checked) Conditions(now time.Time, dst []Condition) []Condition {
-	return c.s.appendConditions(dst, c.Reincarnate(now))
+	return c.s.appendConditions(dst, now, c.Reincarnate(now))
 }
 
 // Next is Next without the validation.

@@ -28,10 +28,18 @@ const (
 	// its VMM (D22); Reason is the LostCause, Since when. It stays until a
 	// start links a VMM, whatever the policy allows.
 	CondVMMLost
+	// CondNotProgressing: a record has stayed in a transient state past
+	// its deadline (D30, D32); Reason is the state, Since when it entered
+	// it or last progressed, Record which record. Nothing is failed for it.
+	CondNotProgressing
+	// CondMigrationStalled: the linked migration stalled and is to be
+	// aborted (D34); Reason is the StallReason, Since the last progress or
+	// the migration's start, Record the migration.
+	CondMigrationStalled
 )
 
 var conditionTypes = enum.New[ConditionType]("instancestate.ConditionType", false,
-	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost")
+	"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost", "NotProgressing", "MigrationStalled")
 
 // AllConditionTypes returns the condition types in declaration order.
 func AllConditionTypes() []ConditionType { return conditionTypes.All() }
@@ -55,19 +63,22 @@ func (t *ConditionType) UnmarshalText(b []byte) error { return unmarshal(conditi
 func (t ConditionType) AppendText(b []byte) ([]byte, error) { return conditionTypes.Append(b, t) }
 
 // Condition is one observation about an instance (D14): a type, a one-word
-// reason, a message for people (Message), and when it began or ends (zero:
-// not applicable).
+// reason, a message for people (Message), when it began or ends (zero:
+// not applicable), and the record it is about (zero: the instance as a
+// whole; set for NotProgressing and MigrationStalled).
 type Condition struct {
 	Type   ConditionType
 	Reason string
 	Since  time.Time
 	Until  time.Time
+	Record RecordRef
 
 	// The message is built when asked for, so that deciding over a fleet
 	// allocates nothing: msg when it is a constant, or from sled and the
 	// times for the conditions that name them.
-	msg  string
-	sled vmmstate.SledID
+	msg   string
+	sled  vmmstate.SledID
+	limit time.Duration // the deadline or budget that passed
 }
 
 // Message returns the condition's sentence for people. Conditions that
@@ -77,7 +88,15 @@ func (c Condition) Message() string {
 	case CondSledUnreachable:
 		return fmt.Sprintf("the sled %v running the instance has not answered since %s; the VMM is not assumed dead", c.sled, c.Since.UTC().Format(time.RFC3339))
 	case CondAutoRestartCoolingDown:
-		return fmt.Sprintf("an automatic restart is due and waits for the cooldown to end at %s", c.Until.UTC().Format(time.RFC3339))
+		what := map[string]string{waitBackoff: "the restart backoff", waitPlacementRetry: "the retry of a start that found no room"}[c.Reason]
+		if what == "" {
+			what = "the cooldown"
+		}
+		return fmt.Sprintf("an automatic restart is due and waits for %s to end at %s", what, c.Until.UTC().Format(time.RFC3339))
+	case CondNotProgressing:
+		return c.notProgressingMessage()
+	case CondMigrationStalled:
+		return c.migrationStalledMessage()
 	}
 	return c.msg
 }
@@ -88,7 +107,7 @@ func Conditions(s Snapshot, now time.Time) ([]Condition, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	return s.conditions(s.reincarnation(now)), nil
+	return s.appendConditions(nil, now, s.reincarnation(now)), nil
 }
 
 // AppendConditions is Conditions appending to dst, so that a loop over a
@@ -98,13 +117,11 @@ func AppendConditions(dst []Condition, s Snapshot, now time.Time) ([]Condition, 
 	if err := s.validate(); err != nil {
 		return dst, err
 	}
-	return s.appendConditions(dst, s.reincarnation(now)), nil
+	return s.appendConditions(dst, now, s.reincarnation(now)), nil
 }
 
-func (s *Snapshot) conditions(r Reincarnation) []Condition { return s.appendConditions(nil, r) }
-
 // appendConditions appends the snapshot's conditions to out.
-func (s *Snapshot) appendConditions(out []Condition, r Reincarnation) []Condition {
+func (s *Snapshot) appendConditions(out []Condition, now time.Time, r Reincarnation) []Condition {
 	if f := s.Instance.StartFailure; s.Instance.hasStartFailure() {
 		out = append(out, Condition{Type: CondStartFailed, Reason: f.Cause.String(), msg: f.Message(), Since: f.Time})
 	}
@@ -112,10 +129,20 @@ func (s *Snapshot) appendConditions(out []Condition, r Reincarnation) []Conditio
 		out = append(out, Condition{Type: CondSledUnreachable, Reason: "unreachable", Since: since, sled: s.Active.SledID})
 	}
 	if r.Needs && r.Status == CoolingDown {
-		out = append(out, Condition{Type: CondAutoRestartCoolingDown, Reason: "cooldown", Until: r.Until})
+		reason := r.wait
+		if reason == "" {
+			reason = waitCooldown
+		}
+		out = append(out, Condition{Type: CondAutoRestartCoolingDown, Reason: reason, Until: r.Until})
 	}
 	if l := s.Instance.VMMLost; l.IsSet() && s.Instance.IntendedState == IntendRunning && s.Instance.Runtime.State == NexusNoVMM {
 		out = append(out, Condition{Type: CondVMMLost, Reason: l.Cause.String(), msg: l.message(), Since: l.Time})
+	}
+	if st, ok := s.notProgressing(now); ok {
+		out = append(out, st.condition())
+	}
+	if a, ok := s.stalledMigration(now); ok {
+		out = append(out, a.condition())
 	}
 	return out
 }

@@ -274,14 +274,14 @@ func TestKarmaWire(t *testing.T) {
 // TestConditionTypeWire: D14's condition types, Kubernetes-style names.
 func TestConditionTypeWire(t *testing.T) {
 	checkEnum[ConditionType](t, enumSpec[ConditionType]{
-		typ: "instancestate.ConditionType", names: []string{"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost"},
+		typ: "instancestate.ConditionType", names: []string{"StartFailed", "SledUnreachable", "AutoRestartCoolingDown", "VMMLost", "NotProgressing", "MigrationStalled"},
 	})
 }
 
 // TestNextKindWire: docs/cli.md's next_action.action strings.
 func TestNextKindWire(t *testing.T) {
 	checkEnum[NextKind](t, enumSpec[NextKind]{
-		typ: "instancestate.NextKind", names: []string{"none", "start", "stop", "run_update", "reincarnate", "wait"},
+		typ: "instancestate.NextKind", names: []string{"none", "start", "stop", "run_update", "reincarnate", "wait", "inspect", "abort_migration"},
 		all: AllNextKinds,
 	})
 }

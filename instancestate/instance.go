@@ -88,6 +88,11 @@ type Instance struct {
 	// run, without a VMM for a reason no guest shutdown or start failure
 	// gives (D22); its zero value means nothing was lost.
 	VMMLost VMMLost
+	// RestartFailures counts the times in a row the instance went down
+	// needing a restart without having run stably in between (D33): the
+	// update plan writes it when it leaves the instance failed or without
+	// its VMM. A restart backoff reads it; vmlife's column, not Omicron's.
+	RestartFailures int
 }
 
 // New returns the record of an instance just created (§6.9, §16): creating,

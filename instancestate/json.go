@@ -32,13 +32,12 @@ var (
 		jsonread.Opt("active_propolis_id"), jsonread.Opt("target_propolis_id"), jsonread.Opt("migration_id"),
 		jsonread.Req("intended_state"), jsonread.Opt("auto_restart_policy"), jsonread.Opt("auto_restart_cooldown_secs"),
 		jsonread.Opt("time_last_auto_restarted"), jsonread.Opt("updater_id"), jsonread.Req("updater_gen"),
-		jsonread.Opt("start_failure"), jsonread.Opt("vmm_lost")).
+		jsonread.Opt("start_failure"), jsonread.Opt("vmm_lost"), jsonread.Opt("restart_failures")).
 		Hint("id", jsonread.AcceptUUID).Hint("state", nexusStates.Accepted()).
 		Hint("state_generation", jsonread.AcceptGen).Hint("time_state_updated", jsonread.AcceptTime).
 		Hint("intended_state", intendedStates.Accepted()).Hint("updater_gen", jsonread.AcceptGen)
-	documentKeys = jsonread.NewKeys(jsonread.Req("now"), jsonread.Req("instance"), jsonread.Opt("active_vmm"),
-		jsonread.Opt("target_vmm"), jsonread.Opt("migration"), jsonread.Opt("sled_unreachable_since")).
-		Hint("now", jsonread.AcceptTime).Hint("instance", instanceKeys.Accepted())
+	documentKeys = jsonread.NewKeys(documentFields()...).
+			Hint("now", jsonread.AcceptTime).Hint("instance", instanceKeys.Accepted())
 	reportDocumentKeys = jsonread.NewKeys(append(documentFields(), jsonread.Req("vmm_id"), jsonread.Req("report"))...).
 				Hint("now", jsonread.AcceptTime).Hint("instance", instanceKeys.Accepted()).
 				Hint("vmm_id", jsonread.AcceptUUID).Hint("report", `{"vmm_state", "migration_in", "migration_out"}`)
@@ -46,7 +45,8 @@ var (
 
 func documentFields() []jsonread.Key {
 	return []jsonread.Key{jsonread.Req("now"), jsonread.Req("instance"), jsonread.Opt("active_vmm"),
-		jsonread.Opt("target_vmm"), jsonread.Opt("migration"), jsonread.Opt("sled_unreachable_since")}
+		jsonread.Opt("target_vmm"), jsonread.Opt("migration"), jsonread.Opt("sled_unreachable_since"),
+		jsonread.Opt("policy"), jsonread.Opt("memory_gib"), jsonread.Opt("migrations_in_flight")}
 }
 
 var acceptCooldown = "a positive integer number of seconds up to " + strconv.FormatInt(MaxCooldownSecs, 10)
@@ -168,6 +168,10 @@ func (i Instance) appendJSON(b []byte) ([]byte, error) {
 	} else {
 		b = append(b, "null"...)
 	}
+	if n := i.RestartFailures; n != 0 { // D33: written only when there is a count
+		b = append(b, `,"restart_failures":`...)
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
 	return append(b, '}'), nil
 }
 
@@ -224,6 +228,8 @@ func (i *Instance) decode(d *jsonread.Decoder) {
 				d.Value(&f)
 				i.StartFailure = f
 			}
+		case 15:
+			i.RestartFailures = int(d.Int64(0, MaxRestartFailures, acceptFailures))
 		case 14:
 			o := d.Object(lostKeys)
 			for o.Next() {
@@ -313,7 +319,7 @@ func (s *Snapshot) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"sled_unreachable_since":`...)
 	b = wire.AppendTimeOrNull(b, s.SledUnreachableSince)
-	return append(b, '}'), nil
+	return s.appendInputsJSON(b)
 }
 
 // UnmarshalJSON reads a snapshot document strictly (D3) and validates the
@@ -355,6 +361,20 @@ func (doc *Document) decodeKey(d *jsonread.Decoder, k int) {
 		decodeMigration(d, &s.Migration)
 	case 5:
 		s.SledUnreachableSince = d.Time()
+	case 6:
+		decodePolicy(d, &s.Policy)
+	case 7:
+		s.MemoryGiB = int(d.Int64(0, MaxMemoryGiB, acceptMemory))
+	case 8:
+		o := d.Object(loadKeys)
+		for o.Next() {
+			n := int(d.Int64(0, math.MaxInt32, acceptCount))
+			if o.Key() == 0 {
+				s.MigrationsInFlight.Fleet = n
+			} else {
+				s.MigrationsInFlight.Sled = n
+			}
+		}
 	}
 }
 
@@ -403,9 +423,9 @@ func (doc *ReportDocument) UnmarshalJSON(b []byte) error {
 	o := d.Object(reportDocumentKeys)
 	for o.Next() {
 		switch k := o.Key(); k {
-		case 6:
+		case 9:
 			v.VMM = vmmstate.IDFromUUID(d.UUID(true))
-		case 7:
+		case 10:
 			v.Report.decode(&d, reportKeys)
 		default:
 			v.decodeKey(&d, k)
@@ -488,6 +508,14 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 		b = append(b, `{"action":"delete"}`...)
 	default:
 		b = append(b, "null"...)
+	}
+	if !p.StopTargetVMM.IsZero() { // D37: written only when set
+		b = append(b, `,"stop_target_vmm":`...)
+		b = wire.AppendIDOrNull(b, p.StopTargetVMM)
+	}
+	if p.RestartFailures != 0 { // D33: written only when set
+		b = append(b, `,"restart_failures":`...)
+		b = strconv.AppendInt(b, int64(p.RestartFailures), 10)
 	}
 	b = append(b, `,"deprovision":`...)
 	b = strconv.AppendBool(b, p.Deprovision)

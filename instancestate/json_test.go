@@ -138,8 +138,23 @@ func TestPlanJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil || len(m) != 13 {
-			t.Fatalf("%s: %d keys, %v", b, len(m), err)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		// D33, D37: restart_failures and stop_target_vmm only when set.
+		optional := 0
+		if _, ok := m["restart_failures"]; ok != (p.RestartFailures != 0) {
+			t.Fatalf("%s: restart_failures written %v, count %d", b, ok, p.RestartFailures)
+		} else if ok {
+			optional++
+		}
+		if _, ok := m["stop_target_vmm"]; ok != !p.StopTargetVMM.IsZero() {
+			t.Fatalf("%s: stop_target_vmm written %v, plan %v", b, ok, p.StopTargetVMM)
+		} else if ok {
+			optional++
+		}
+		if len(m) != 13+optional {
+			t.Fatalf("%s: %d keys", b, len(m))
 		}
 		for _, k := range []string{"state", "state_generation", "time_state_updated", "active_propolis_id", "target_propolis_id",
 			"migration_id", "intended_state", "vmm_lost", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision",

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // NextKind is what the control plane should do next to converge an
@@ -18,15 +20,25 @@ const (
 	NextRunUpdate                       // run the instance-update saga: PlanUpdate has work
 	NextReincarnate                     // run a start saga with reason auto_restart (D15)
 	NextWait                            // nothing until NextAction.Until (a cooldown)
+	// NextInspect: a record is past the deadline of a transient state
+	// (D32): look at NextAction.Record — ask the sled-agent on
+	// NextAction.Sled about the VMM and health-check the sled, or inspect
+	// the create saga of an instance still creating. Only what the looking
+	// proves may fail anything (D18, D30).
+	NextInspect
+	// NextAbortMigration: the linked migration stalled (D34): mark
+	// NextAction.Migration failed and ask the sled-agent on NextAction.Sled
+	// to stop NextAction.StopVMM, its target. The source keeps running.
+	NextAbortMigration
 )
 
 var nextKinds = enum.New[NextKind]("instancestate.NextKind", false,
-	"none", "start", "stop", "run_update", "reincarnate", "wait")
+	"none", "start", "stop", "run_update", "reincarnate", "wait", "inspect", "abort_migration")
 
-// AllNextKinds returns the six next actions in declaration order.
+// AllNextKinds returns the next actions in declaration order.
 func AllNextKinds() []NextKind { return nextKinds.All() }
 
-// IsValid reports whether k is one of the six next actions.
+// IsValid reports whether k is one of the next actions.
 func (k NextKind) IsValid() bool { return nextKinds.Valid(k) }
 
 // String returns the wire string, or "instancestate.NextKind(n)".
@@ -49,6 +61,11 @@ type NextAction struct {
 	Action NextKind
 	Until  time.Time // NextWait: when to ask again
 	Why    string
+
+	Record    RecordRef       // NextInspect: the record past its deadline
+	Sled      vmmstate.SledID // NextInspect: the VMM's sled (zero for the instance); NextAbortMigration: the target's sled
+	Migration migration.ID    // NextAbortMigration: the migration to mark failed
+	StopVMM   vmmstate.ID     // NextAbortMigration: the target VMM to stop
 }
 
 // Next says what the control plane should do next to bring the instance to
@@ -59,14 +76,18 @@ type NextAction struct {
 //
 //  1. an updater holds the lock: none (it is converging the instance);
 //  2. the update plan has work: run_update (§13.3, D11);
-//  3. an automatic restart is due: reincarnate, or wait until the cooldown
-//     ends (D15);
-//  4. the user wants it running, it is stopped with no VMM, and neither a
+//  3. the linked migration stalled under the snapshot's migration policy:
+//     abort_migration (D34);
+//  4. an automatic restart is due: reincarnate, or wait until the cooldown
+//     or backoff ends (D15, D33);
+//  5. the user wants it running, it is stopped with no VMM, and neither a
 //     start failure nor a lost VMM is recorded — the user's own start never
 //     ran (D13, D22): start;
-//  5. the user wants it stopped and it is starting, running, rebooting or
+//  6. the user wants it stopped and it is starting, running, rebooting or
 //     migrating: stop;
-//  6. otherwise none — a recorded start failure waits for a user and says
+//  7. a record is past the deadline of its transient state: inspect it
+//     (D30, D32) — never fail it;
+//  8. otherwise none — a recorded start failure waits for a user and says
 //     so through the StartFailed condition (D13, D14).
 //
 // It validates the snapshot first (D17).
@@ -94,6 +115,9 @@ func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bo
 	if planRequired {
 		return NextAction{Action: NextRunUpdate, Why: "the instance record does not yet reflect its VMMs and migration"}
 	}
+	if a, ok := s.stalledMigration(now); ok {
+		return a.next() // D34
+	}
 	switch {
 	case r.Should:
 		return NextAction{Action: NextReincarnate, Why: r.Why}
@@ -114,6 +138,9 @@ func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bo
 		case Starting, Running, Rebooting, Migrating:
 			return NextAction{Action: NextStop, Why: "intended to be stopped but still running"}
 		}
+	}
+	if st, ok := s.notProgressing(now); ok {
+		return st.inspect() // D30, D32: look, never fail
 	}
 	return NextAction{Action: NextNone, Why: r.Why} // nothing to do, and why not
 }

@@ -126,6 +126,17 @@ func TestNextAgreesAndIsIdempotent(t *testing.T) {
 			if d, _ := Decide(s, RequestStart, t1); d.Action != ActionStartSaga {
 				t.Errorf("start, but a start would be %v", d.Action)
 			}
+		case NextInspect:
+			// D30, D32: look at a record past its deadline, nothing more.
+			c, stuck, _ := NotProgressing(s, t1)
+			if !stuck || c.Record != n.Record || planned || r.Should {
+				t.Errorf("inspect %+v while NotProgressing says %+v, %v (plan %v, reincarnate %v)", n.Record, c, stuck, planned, r.Should)
+			}
+		case NextAbortMigration:
+			a, stalled, _ := StalledMigration(s, t1)
+			if !stalled || a.Migration != n.Migration || a.StopVMM != n.StopVMM || a.StopVMM == s.Active.ID || planned {
+				t.Errorf("abort_migration %+v while StalledMigration says %+v, %v (plan %v)", n, a, stalled, planned)
+			}
 		case NextNone:
 		default:
 			t.Fatalf("invalid next action %v", n.Action)

@@ -73,9 +73,17 @@ type Plan struct {
 	Lost             VMMLost
 	DestroyActiveVMM vmmstate.ID
 	DestroyTargetVMM vmmstate.ID
-	Network          Network
-	Deprovision      bool // release virtual provisioning and the metrics producer
-	Reservations     Reservations
+	// StopTargetVMM is a target VMM the plan unlinks while it still lives
+	// (its migration failed or can no longer finish): ask its sled-agent
+	// to stop it, so that no VMM the records no longer link keeps a guest
+	// running (D37); zero: none.
+	StopTargetVMM vmmstate.ID
+	// RestartFailures is the instance's count of failed restarts to write
+	// when the plan leaves it down needing a restart (D33); zero: unchanged.
+	RestartFailures int
+	Network         Network
+	Deprovision     bool // release virtual provisioning and the metrics producer
+	Reservations    Reservations
 }
 
 // unlinkable reports whether the update plan unlinks a VMM in state st:
@@ -159,6 +167,7 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 		if s.hasTarget() && unlinkable(s.Target.Runtime.State) {
 			p.DestroyTargetVMM = s.Target.ID
 		}
+		p.StopTargetVMM = s.targetToStop(&p)
 		return p, true, nil
 	}
 
@@ -239,9 +248,12 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 		// Omicron leaves it linked until a sled-agent fails it; a target
 		// still alive is left to the abandoned-VMM reaper.
 		p.Runtime.MigrationID, p.Runtime.TargetVMM = migration.ID{}, vmmstate.ID{}
-		if activeFailed {
+		if activeFailed && s.Instance.IntendedState != IntendStopped {
 			p.Runtime.State = NexusFailed
 		} else {
+			// D36: a VMM found gone while the user's stop was under way
+			// leaves the instance stopped, as asked — not failed, and so
+			// not restarted.
 			p.Runtime.State = NexusNoVMM
 			// D22: an instance meant to run, left with no VMM by anything
 			// but its guest, says why, so that only the policy restarts it
@@ -256,14 +268,38 @@ func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
 		}
 		p.Network = Network{Action: NetworkDelete}
 		p.Deprovision = true
+		// D33: going down needing a restart counts as a failed restart,
+		// unless a start found no room (retried on its own schedule).
+		if intentRunning && (p.Runtime.State == NexusFailed || p.Lost.IsSet()) &&
+			!(s.Instance.hasStartFailure() && placementFailure(s.Instance.StartFailure)) {
+			at := now
+			if s.hasActive() && activeGone {
+				at = s.Active.Runtime.TimeUpdated
+			}
+			p.RestartFailures = s.failureCount(at)
+		}
 	}
 	if !required {
 		return Plan{}, false, nil
 	}
+	p.StopTargetVMM = s.targetToStop(&p)
 	if overflow != nil {
 		return Plan{}, false, overflowed("state_generation", overflow)
 	}
 	return p, true, nil
+}
+
+// targetToStop is D37: the target VMM that plan p unlinks while it still
+// lives — not destroyed by the plan, not made active — or zero.
+func (s *Snapshot) targetToStop(p *Plan) vmmstate.ID {
+	if !s.hasTarget() || !p.Runtime.TargetVMM.IsZero() || p.Runtime.ActiveVMM == s.Target.ID || !p.DestroyTargetVMM.IsZero() {
+		return vmmstate.ID{}
+	}
+	switch s.Target.Runtime.State.Kind() {
+	case vmmstate.KindCreating, vmmstate.KindStarting, vmmstate.KindRunning, vmmstate.KindRebooting, vmmstate.KindMigrating:
+		return s.Target.ID
+	}
+	return vmmstate.ID{}
 }
 
 // Apply returns the snapshot after the plan is committed and the VMMs it
@@ -312,6 +348,9 @@ func (i Instance) withPlan(p Plan) Instance {
 	}
 	if p.Lost.IsSet() {
 		i.VMMLost = p.Lost
+	}
+	if p.RestartFailures > 0 {
+		i.RestartFailures = p.RestartFailures
 	}
 	return i
 }

@@ -53,6 +53,35 @@ type planRow struct {
 
 func some(p Plan) *Plan { return &p }
 
+// withLiveness adds to a wanted plan what D33 and D37 add, restated here
+// as the rules read: an instance meant to run that had a VMM and is left
+// failed or lost counts a failed restart (one more than before, or one
+// after a stable run or with no automatic restart behind it), unless a
+// start found no room; and a target VMM the plan unlinks while it still
+// lives, neither destroyed nor made active, is to be stopped. Rows that
+// want either already say so.
+func withLiveness(s Snapshot, want Plan) Plan {
+	in := s.Instance
+	noRoom := in.HasStartFailure() && in.StartFailure.Transient &&
+		in.StartFailure.Cause != failure.CauseSledAgentError && in.StartFailure.Cause != failure.CauseVMMGone && in.StartFailure.Cause != failure.CauseInternal
+	if want.RestartFailures == 0 && in.IntendedState == IntendRunning && in.Runtime.State == NexusVMM && !noRoom &&
+		(want.Runtime.State == NexusFailed || want.Lost.IsSet()) {
+		want.RestartFailures = 1
+		last := in.Runtime.TimeLastAutoRestarted
+		if at := s.Active.Runtime.TimeUpdated; !last.IsZero() && at.Sub(last) < DefaultStableAfter {
+			want.RestartFailures = in.RestartFailures + 1
+		}
+	}
+	if want.StopTargetVMM.IsZero() && s.HasTarget() && want.Runtime.TargetVMM.IsZero() &&
+		want.Runtime.ActiveVMM != s.Target.ID && want.DestroyTargetVMM.IsZero() {
+		switch s.Target.Runtime.State {
+		case vmmstate.Creating, vmmstate.Starting, vmmstate.Running, vmmstate.Rebooting, vmmstate.Migrating:
+			want.StopTargetVMM = s.Target.ID
+		}
+	}
+	return want
+}
+
 // withLost adds to a wanted plan the loss D22 records, restated here as
 // the rule reads: an instance that had a VMM and is meant to run, left
 // no_vmm without a guest shutdown, records how — its unwound start, or a
@@ -85,7 +114,7 @@ func checkPlan(t *testing.T, r planRow) {
 		}
 		return
 	}
-	want := withLost(r.s, *r.want)
+	want := withLiveness(r.s, withLost(r.s, *r.want))
 	if !ok || p != want {
 		t.Errorf("%s: got %v, differing from the plan wanted in %s", r.name, ok, planDiff(p, want))
 		return
@@ -159,7 +188,8 @@ func TestPlanActiveTerminalNoMigration(t *testing.T) {
 		}
 		for _, i := range AllIntendedStates() {
 			s := snap().vmm(st).intent(i).valid(t)
-			w := noVMM(planBase(s), st.IsFailed())
+			// D36: a VMM gone under the user's stop leaves it stopped.
+			w := noVMM(planBase(s), st.IsFailed() && i != IntendStopped)
 			w.DestroyActiveVMM = vmmA
 			if st == vmmstate.Destroyed && i == IntendRunning {
 				w.Intent = IntendGuestShutdown // the guest stopped itself

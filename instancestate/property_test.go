@@ -500,6 +500,17 @@ func (w *walk) step(t *rapid.T) (string, *instancetest.SledReport) {
 			w.update(t)
 		case instancestate.NextWait:
 			w.now = n.Until
+		case instancestate.NextAbortMigration:
+			// D34: the migration is marked failed; the stop of its
+			// target reaches the walk as that VMM's reports.
+			m, _, err := s.Migration.MarkFailed(w.now)
+			if err != nil {
+				t.Fatalf("abort_migration: MarkFailed: %v", err)
+			}
+			s.Migration = m
+		case instancestate.NextInspect:
+			// D30: looking changes nothing; what it proves arrives as a
+			// report.
 		}
 		return op + " " + n.Action.String(), nil
 	case "unwind start":

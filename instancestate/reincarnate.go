@@ -57,6 +57,8 @@ type Reincarnation struct {
 	Should bool
 	// Why says, in a sentence, which rule decided.
 	Why string
+
+	wait string // why it cools down: "" (the cooldown) or a reason of D33
 }
 
 // Karma returns what the policy and cooldown allow at now (§17.1): never →
@@ -124,8 +126,9 @@ var whys = func() (w [numDown][4]string) {
 func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
 	in := &s.Instance
 	var r Reincarnation
-	r.Status, r.Until = in.karma(now)
-	down := -1 // why the instance needs a restart, if it does
+	var wait string
+	r.Status, r.Until, wait = s.karma(now) // D15, or D33's backoff
+	down := -1                             // why the instance needs a restart, if it does
 	switch {
 	case in.IntendedState != IntendRunning:
 		r.Why = "the intended state is not running"
@@ -153,6 +156,9 @@ func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
 		r.Why = whys[down][0]
 	case CoolingDown:
 		r.Why = whys[down][1]
+		if wait != waitCooldown {
+			r.wait = wait
+		}
 	case WillReincarnate:
 		if in.isLocked() {
 			r.Why = whys[down][2]

@@ -288,7 +288,8 @@ func (s *Snapshot) toSled(e State, req SledRequest, intent IntendedState) Decisi
 }
 
 // decideMigrate is §10.5 (the API's checks, in its order; local storage is
-// outside vmlife's records). Migrating writes no intent.
+// outside vmlife's records), then D35's limits of migrations in flight.
+// Migrating writes no intent.
 func (s *Snapshot) decideMigrate(dest vmmstate.SledID) Decision {
 	switch {
 	case !s.residentVMM() || s.Active.Runtime.State != vmmstate.Running:
@@ -297,6 +298,9 @@ func (s *Snapshot) decideMigrate(dest vmmstate.SledID) Decision {
 		return reject(400, "instance is already running on destination sled")
 	case !s.Instance.Runtime.MigrationID.IsZero():
 		return reject(409, "instance is already migrating")
+	}
+	if d, limited := s.migrationLimited(); limited {
+		return d // D35
 	}
 	return accept(ActionMigrateSaga, 0)
 }

@@ -20,12 +20,20 @@ import (
 // watcher last found the active VMM's sled unreachable without proof of
 // death (D18), the time of the first failed check; zero otherwise. It feeds
 // the SledUnreachable condition (D14) and nothing else.
+//
+// Policy, MemoryGiB and MigrationsInFlight are inputs of the liveness
+// decisions, passed in like now (D30, D32–D35); their zero values are the
+// defaults: deadlines on, restart backoff off, no migration limits or
+// budgets, memory unknown, no migration counted.
 type Snapshot struct {
 	Instance             Instance
 	Active               vmmstate.VMM
 	Target               vmmstate.VMM
 	Migration            migration.Record
 	SledUnreachableSince time.Time
+	Policy               Policy
+	MemoryGiB            int           // the instance's memory, for the migration budget (D34); zero: unknown
+	MigrationsInFlight   MigrationLoad // for the migration limits (D35)
 }
 
 // HasActive reports whether the snapshot holds the active VMM's record.
@@ -38,7 +46,7 @@ func (s Snapshot) HasTarget() bool { return s.hasTarget() }
 func (s Snapshot) HasMigration() bool { return s.hasMigration() }
 
 // The package calls these, not the exported forms: a method on a Snapshot
-// value called through a pointer copies all 608 bytes of it first, even
+// value called through a pointer copies all 736 bytes of it first, even
 // inlined, and the decisions ask these questions many times per snapshot.
 func (s *Snapshot) hasActive() bool    { return !s.Active.ID.IsZero() }
 func (s *Snapshot) hasTarget() bool    { return !s.Target.ID.IsZero() }
@@ -92,6 +100,39 @@ func (s *Snapshot) validate() error {
 	}
 	if err := s.checkMigration(); err != nil {
 		return err
+	}
+	return s.checkInputs()
+}
+
+// checkInputs checks the liveness inputs: no negative duration but a
+// deadline (negative: off), no negative count, a memory size in range.
+func (s *Snapshot) checkInputs() error {
+	b, mp, load := &s.Policy.Backoff, &s.Policy.Migration, &s.MigrationsInFlight
+	for _, f := range [...]struct {
+		name string
+		d    time.Duration
+	}{
+		{"policy.restart_backoff.base", b.Base}, {"policy.restart_backoff.cap", b.Cap},
+		{"policy.restart_backoff.stable", b.StableAfter}, {"policy.restart_backoff.placement_retry", b.PlacementRetry},
+		{"policy.migration.progress_deadline", mp.ProgressDeadline}, {"policy.migration.budget_per_gib", mp.BudgetPerGiB},
+	} {
+		if f.d < 0 {
+			return broken(RuleValidFields, f.name, "%v (accepted: a positive duration, or zero for the default)", f.d)
+		}
+	}
+	for _, f := range [...]struct {
+		name string
+		n    int
+	}{
+		{"policy.migration.fleet_limit", mp.FleetLimit}, {"policy.migration.sled_limit", mp.SledLimit},
+		{"migrations_in_flight.fleet", load.Fleet}, {"migrations_in_flight.sled", load.Sled},
+	} {
+		if f.n < 0 {
+			return broken(RuleValidFields, f.name, "%d (accepted: a count, 0 or more)", f.n)
+		}
+	}
+	if s.MemoryGiB < 0 || s.MemoryGiB > MaxMemoryGiB {
+		return broken(RuleValidFields, "memory_gib", "%d (accepted: 0 to %d)", s.MemoryGiB, MaxMemoryGiB)
 	}
 	return nil
 }
@@ -180,6 +221,9 @@ func (in *Instance) validate() error {
 		if err := in.StartFailure.Validate(); err != nil {
 			return &RuleError{Rule: RuleValidFields, Field: "start_failure", Detail: err.Error(), Err: err}
 		}
+	}
+	if in.RestartFailures < 0 || in.RestartFailures > MaxRestartFailures {
+		return broken(RuleValidFields, "restart_failures", "%d (accepted: 0 to %d)", in.RestartFailures, MaxRestartFailures)
 	}
 	if l := in.VMMLost; l.IsSet() && !l.Cause.IsValid() {
 		return broken(RuleValidFields, "vmm_lost", "cause %v (accepted: %s)", l.Cause, lostCauses.Accepted())

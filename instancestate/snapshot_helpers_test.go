@@ -176,6 +176,20 @@ func (b builder) gen(g generation.Generation) builder {
 	return b
 }
 
+// liveness sets the liveness policy (D32–D35).
+func (b builder) liveness(p Policy) builder {
+	b.s.Policy = p
+	return b
+}
+
+// tight is a policy under which every transient state and every migration
+// in flight at t0 is past its deadline at t1 (D32, D34).
+var tight = Policy{
+	Deadlines: Deadlines{InstanceCreating: 30 * time.Second, VMMCreating: 30 * time.Second, Starting: 30 * time.Second,
+		Stopping: 30 * time.Second, Rebooting: 30 * time.Second, Migrating: 30 * time.Second},
+	Migration: MigrationPolicy{ProgressDeadline: 30 * time.Second},
+}
+
 func (b builder) build() Snapshot { return b.s }
 
 // valid builds the snapshot and fails the test unless it is valid: a table
@@ -309,6 +323,19 @@ func corpus(t testing.TB) []Snapshot {
 				add(snap().vmm(vmmstate.Stopping).migration(src, tgt).target(st).folded())
 			}
 		}
+		// D32, D34: the same records under deadlines they are past.
+		for _, i := range AllIntendedStates() {
+			add(snap().vmm(st).intent(i).liveness(tight))
+		}
+		add(snap().vmm(vmmstate.Running).migration(migration.InProgress, migration.InProgress).target(st).liveness(tight))
+		add(snap().vmm(vmmstate.Migrating).migration(migration.Pending, migration.InProgress).target(st).liveness(tight))
 	}
+	add(snap().nexus(NexusCreating).liveness(tight))
 	return out
+}
+
+// restartFailures sets the count of failed restarts (D33).
+func (b builder) restartFailures(n int) builder {
+	b.s.Instance.RestartFailures = n
+	return b
 }

@@ -152,6 +152,31 @@ func CheckSnapshotAt(s instancestate.Snapshot, now time.Time) error {
 	if again, err := instancestate.Next(s, now); err != nil || again != n {
 		return broken("D19: Next is not idempotent: %+v, then %+v (%v)", n, again, err)
 	}
+	return checkLiveness(s, now, n, has)
+}
+
+// checkLiveness checks what D30, D32 and D34 promise: Next inspects only
+// the record NotProgressing names, and aborts only the migration
+// StalledMigration names, stopping its target and never the active VMM.
+func checkLiveness(s instancestate.Snapshot, now time.Time, n instancestate.NextAction, has map[instancestate.ConditionType]bool) error {
+	c, stuck, err := instancestate.NotProgressing(s, now)
+	switch {
+	case err != nil:
+		return broken("NotProgressing: %w", err)
+	case stuck != has[instancestate.CondNotProgressing]:
+		return broken("D32: NotProgressing %v, condition shown %v", stuck, has[instancestate.CondNotProgressing])
+	case n.Action == instancestate.NextInspect && (!stuck || n.Record != c.Record):
+		return broken("D32: Next inspects %+v, NotProgressing says %+v (%v)", n.Record, c.Record, stuck)
+	}
+	a, stalled, err := instancestate.StalledMigration(s, now)
+	switch {
+	case err != nil:
+		return broken("StalledMigration: %w", err)
+	case stalled != has[instancestate.CondMigrationStalled]:
+		return broken("D34: StalledMigration %v, condition shown %v", stalled, has[instancestate.CondMigrationStalled])
+	case n.Action == instancestate.NextAbortMigration && (!stalled || n.Migration != a.Migration || n.StopVMM != a.StopVMM || n.StopVMM == s.Active.ID):
+		return broken("D34: Next aborts %+v, StalledMigration says %+v (%v)", n, a, stalled)
+	}
 	return nil
 }
 
@@ -174,7 +199,8 @@ func checkDecision(s instancestate.Snapshot, r instancestate.Request, d instance
 		return broken("D16: Decide(%v) rejected (%d %q) yet writes intent %v", r, d.Status, d.Message, d.Intent)
 	case (d.Status == 404) != (rt.State == instancestate.NexusDestroyed):
 		return broken("D23: Decide(%v) on a %v instance answers %d", r, rt.State, d.Status)
-	case !d.Accepted() && (d.Message == "" || d.Status != 400 && d.Status != 404 && d.Status != 409 && d.Status != 500):
+	case !d.Accepted() && (d.Message == "" || d.Status != 400 && d.Status != 404 && d.Status != 409 && d.Status != 500 &&
+		!(d.Status == 503 && r == instancestate.RequestMigrate)):
 		return broken("Decide(%v): rejected with status %d and message %q", r, d.Status, d.Message)
 	case d.Accepted() && d.Intent != intentOf[r]:
 		return broken("§10.1: Decide(%v) accepted with intent %v, want %v", r, d.Intent, intentOf[r])

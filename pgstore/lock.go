@@ -97,7 +97,8 @@ func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Tim
 	return run(s, ctx, k, false, rule)
 }
 
-// Instance.Commit: a plan's runtime, intent and loss (D22) written and the
+// Instance.Commit: a plan's runtime, intent, loss (D22) and count of failed
+// restarts (D33, when it writes one) written and the
 // lock released, while this saga holds the lock at this generation and the
 // plan's generation is newer (§9, §13.4). time_last_auto_restarted is not
 // the plan's to write: only a start stamps it (D22).
@@ -107,6 +108,7 @@ var commitInstance = oneStatement("instance", instanceColumns,
 	intended_state = COALESCE($11, intended_state),
 	vmm_lost_cause = COALESCE($12, vmm_lost_cause),
 	time_vmm_lost = CASE WHEN $12 IS NULL THEN time_vmm_lost ELSE $13 END,
+	restart_failures = CASE WHEN $14::INT8 = 0 THEN restart_failures ELSE $14 END,
 	updater_id = NULL, updater_gen = updater_gen + 1`,
 	"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4 AND state_generation < $7", "1")
 
@@ -121,7 +123,7 @@ func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l
 			rt.State.String(), timeOf(rt.TimeUpdated), rt.Generation.Int64(), uuidOf(rt.ActiveVMM.UUID()),
 			uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()),
 			textOf(p.Intent, p.Intent != instancestate.IntentUnchanged),
-			textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time)},
+			textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time), int64(p.RestartFailures)},
 		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "23514" || pe.Code == "22P02") {

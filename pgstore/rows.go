@@ -22,7 +22,7 @@ const (
 		active_propolis_id, target_propolis_id, migration_id, updater_id, updater_gen,
 		intended_state, auto_restart_policy, auto_restart_cooldown, time_last_auto_restarted,
 		start_failure_cause, start_failure_transient, start_failure_reason, time_start_failed,
-		vmm_lost_cause, time_vmm_lost`
+		vmm_lost_cause, time_vmm_lost, restart_failures`
 	vmmColumns = `id, time_deleted, instance_id, sled_id, time_state_updated, state_generation,
 		state, failure_reason`
 	migrationColumns = `id, instance_id, time_created, time_deleted,
@@ -116,7 +116,7 @@ func instanceValues(r datastore.InstanceRow) []any {
 		uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()), uuidOf(in.UpdaterID.UUID()), in.UpdaterGen.Int64(),
 		in.IntendedState.String(), textOf(in.AutoRestart.Policy, in.AutoRestart.Policy != 0), intervalOf(in.AutoRestart.Cooldown), timeOf(rt.TimeLastAutoRestarted),
 		textOf(sf.Cause, in.HasStartFailure()), transient, textOf(sf.Reason, in.HasStartFailure()), timeOf(sf.Time),
-		textOf(lost.Cause, lost.IsSet()), timeOf(lost.Time),
+		textOf(lost.Cause, lost.IsSet()), timeOf(lost.Time), int64(in.RestartFailures),
 	}
 }
 
@@ -135,7 +135,7 @@ type instanceScan struct {
 	deleted, updated, lastRestart, startFailed, lostAt pgtype.Timestamptz
 	state, intent                                      string
 	policy, sfCause, sfReason, lostCause               pgtype.Text
-	gen, updaterGen                                    int64
+	gen, updaterGen, restartFailures                   int64
 	cooldown                                           pgtype.Interval
 	transient                                          pgtype.Bool
 }
@@ -146,7 +146,7 @@ func (c *instanceScan) dest() []any {
 		&c.active, &c.target, &c.mig, &c.updater, &c.updaterGen,
 		&c.intent, &c.policy, &c.cooldown, &c.lastRestart,
 		&c.sfCause, &c.transient, &c.sfReason, &c.startFailed,
-		&c.lostCause, &c.lostAt}
+		&c.lostCause, &c.lostAt, &c.restartFailures}
 }
 
 // row reads the scanned columns strictly.
@@ -192,6 +192,10 @@ func (c *instanceScan) row() (datastore.InstanceRow, error) {
 		return datastore.InstanceRow{}, err
 	}
 	in.VMMLost.Time = timeFrom(c.lostAt)
+	if c.restartFailures < 0 || c.restartFailures > instancestate.MaxRestartFailures {
+		return datastore.InstanceRow{}, &columnError{"instance", "restart_failures", fmt.Errorf("%d is out of range 0..%d", c.restartFailures, instancestate.MaxRestartFailures)}
+	}
+	in.RestartFailures = int(c.restartFailures) // D33
 	return datastore.InstanceRow{Instance: in, TimeDeleted: timeFrom(c.deleted)}, nil
 }
 

@@ -95,15 +95,15 @@ func present(ids []pgUUID) []pgUUID {
 // row it finds changed is retried (errRetry) rather than overwritten.
 const (
 	insertInstance = `INSERT INTO instance (` + instanceColumns + `) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (id) DO NOTHING`
 	updateInstance = `UPDATE instance SET time_deleted = $2, state = $3, time_state_updated = $4,
 		state_generation = $5, active_propolis_id = $6, target_propolis_id = $7, migration_id = $8,
 		updater_id = $9, updater_gen = $10, intended_state = $11, auto_restart_policy = $12,
 		auto_restart_cooldown = $13, time_last_auto_restarted = $14, start_failure_cause = $15,
 		start_failure_transient = $16, start_failure_reason = $17, time_start_failed = $18,
-		vmm_lost_cause = $19, time_vmm_lost = $20
-		WHERE id = $1 AND state_generation = $21 AND updater_gen = $22`
+		vmm_lost_cause = $19, time_vmm_lost = $20, restart_failures = $21
+		WHERE id = $1 AND state_generation = $22 AND updater_gen = $23`
 	insertVMM = `INSERT INTO vmm (` + vmmColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO NOTHING`
 	updateVMM = `UPDATE vmm SET time_deleted = $2, time_state_updated = $5, state_generation = $6,

@@ -71,7 +71,7 @@ func TestSchemaEnumsAreTheLibrarys(t *testing.T) {
 func TestOpenRefusesUnknownSchemas(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct{ name, sql, problem string }{
-		{"newer", `INSERT INTO vmlife_schema (version, name) VALUES (2, '0002_future')`, "newer than this pgstore"},
+		{"newer", fmt.Sprintf(`INSERT INTO vmlife_schema (version, name) VALUES (%d, '%04d_future')`, pgstore.SchemaVersion+1, pgstore.SchemaVersion+1), "newer than this pgstore"},
 		{"foreign", `UPDATE vmlife_schema SET name = '0001_someone_else' WHERE version = 1`, "not a migration of this pgstore"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

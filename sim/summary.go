@@ -32,7 +32,7 @@ type counters struct {
 	MarkedFailed [6]int // by failure.Reason
 	Watcher      map[string]int
 	SledCalls    map[string]int // outcomes of vmm_put_state by the status the API answers
-	Next         [7]int         // by instancestate.NextKind
+	Next         [9]int         // by instancestate.NextKind
 	UpdateEnds   map[string]int
 
 	Created, Deleted, GuestShutdowns, Reincarnations int

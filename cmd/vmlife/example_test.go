@@ -99,6 +99,7 @@ func Example_explain() {
 	//     "network": {
 	//       "action": "delete"
 	//     },
+	//     "restart_failures": 1,
 	//     "deprovision": true,
 	//     "migration_reservations": null
 	//   },

@@ -45,17 +45,34 @@ type (
 		Should bool    `json:"should"`
 	}
 	conditionJSON struct {
-		Type    string  `json:"type"`
-		Reason  string  `json:"reason"`
-		Message string  `json:"message"`
-		Since   *string `json:"since"`
-		Until   *string `json:"until"`
+		Type    string      `json:"type"`
+		Reason  string      `json:"reason"`
+		Message string      `json:"message"`
+		Since   *string     `json:"since"`
+		Until   *string     `json:"until"`
+		Record  *recordJSON `json:"record,omitempty"` // NotProgressing, MigrationStalled (D32, D34)
+	}
+	recordJSON struct {
+		Kind string `json:"kind"`
+		ID   string `json:"id"`
 	}
 	nextActionJSON struct {
-		Action string  `json:"action"`
-		Until  *string `json:"until,omitempty"` // only for wait
+		Action    string      `json:"action"`
+		Until     *string     `json:"until,omitempty"`     // only for wait
+		Record    *recordJSON `json:"record,omitempty"`    // only for inspect (D32)
+		Sled      string      `json:"sled,omitempty"`      // inspect: the VMM's sled; abort_migration: the target's
+		Migration string      `json:"migration,omitempty"` // only for abort_migration (D34)
+		StopVMM   string      `json:"stop_vmm,omitempty"`  // only for abort_migration
 	}
 )
+
+// recordOrNil writes a record reference, or nil for none.
+func recordOrNil(r instancestate.RecordRef) *recordJSON {
+	if r.IsZero() {
+		return nil
+	}
+	return &recordJSON{Kind: r.Kind.String(), ID: r.ID.String()}
+}
 
 // explain decodes a snapshot document and asks the library every question
 // docs/cli.md's explain answers, each at the document's now. Every answer is the
@@ -117,7 +134,7 @@ func explain(input []byte) (any, error) {
 	for _, c := range conds {
 		out.Conditions = append(out.Conditions, conditionJSON{
 			Type: c.Type.String(), Reason: c.Reason, Message: c.Message(),
-			Since: stampOrNull(c.Since), Until: stampOrNull(c.Until),
+			Since: stampOrNull(c.Since), Until: stampOrNull(c.Until), Record: recordOrNil(c.Record),
 		})
 	}
 
@@ -126,8 +143,16 @@ func explain(input []byte) (any, error) {
 		return nil, ruleInput(err, true)
 	}
 	out.NextAction = nextActionJSON{Action: next.Action.String()}
-	if next.Action == instancestate.NextWait {
+	switch next.Action {
+	case instancestate.NextWait:
 		out.NextAction.Until = stampOrNull(next.Until)
+	case instancestate.NextInspect:
+		out.NextAction.Record = recordOrNil(next.Record)
+		if !next.Sled.IsZero() {
+			out.NextAction.Sled = next.Sled.String()
+		}
+	case instancestate.NextAbortMigration:
+		out.NextAction.Migration, out.NextAction.StopVMM, out.NextAction.Sled = next.Migration.String(), next.StopVMM.String(), next.Sled.String()
 	}
 	return out, nil
 }

@@ -214,9 +214,15 @@ func checkExplainKeys(t *testing.T, out map[string]json.RawMessage) {
 	checkKeys(t, "", out, "effective_state", "update", "requests", "reincarnation", "conditions", "next_action")
 	if string(out["update"]) != "null" {
 		u := object(t, out["update"])
-		checkKeys(t, "update", u, "state", "state_generation", "time_state_updated", "active_propolis_id", "target_propolis_id",
+		keys := []string{"state", "state_generation", "time_state_updated", "active_propolis_id", "target_propolis_id",
 			"migration_id", "intended_state", "vmm_lost", "destroy_active_vmm", "destroy_target_vmm", "network", "deprovision",
-			"migration_reservations")
+			"migration_reservations"}
+		for _, k := range []string{"stop_target_vmm", "restart_failures"} { // D37, D33: only when set
+			if _, ok := u[k]; ok {
+				keys = append(keys, k)
+			}
+		}
+		checkKeys(t, "update", u, keys...)
 		if string(u["network"]) != "null" {
 			n := object(t, u["network"])
 			switch string(n["action"]) {
@@ -248,12 +254,27 @@ func checkExplainKeys(t *testing.T, out map[string]json.RawMessage) {
 		t.Errorf("conditions is not a list: %s", out["conditions"])
 	}
 	for i, c := range conds {
-		checkKeys(t, fmt.Sprintf("conditions[%d]", i), c, "type", "reason", "message", "since", "until")
+		switch string(c["type"]) {
+		case `"NotProgressing"`, `"MigrationStalled"`: // D32, D34: which record
+			checkKeys(t, fmt.Sprintf("conditions[%d]", i), c, "type", "reason", "message", "since", "until", "record")
+			checkKeys(t, fmt.Sprintf("conditions[%d].record", i), object(t, c["record"]), "kind", "id")
+		default:
+			checkKeys(t, fmt.Sprintf("conditions[%d]", i), c, "type", "reason", "message", "since", "until")
+		}
 	}
 	next := object(t, out["next_action"])
-	if string(next["action"]) == `"wait"` {
+	switch string(next["action"]) {
+	case `"wait"`:
 		checkKeys(t, "next_action", next, "action", "until")
-	} else {
+	case `"inspect"`: // D32: the sled only for a VMM
+		if _, ok := next["sled"]; ok {
+			checkKeys(t, "next_action", next, "action", "record", "sled")
+		} else {
+			checkKeys(t, "next_action", next, "action", "record")
+		}
+	case `"abort_migration"`: // D34
+		checkKeys(t, "next_action", next, "action", "migration", "stop_vmm", "sled")
+	default:
 		checkKeys(t, "next_action", next, "action")
 	}
 }

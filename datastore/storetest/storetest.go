@@ -70,6 +70,7 @@ var cases = []struct {
 	{"§8.3/MigrationInsertNeedsTimeCreated", testMigrationInsertNeedsTimeCreated},
 	{"TimesAreMicroseconds", testTimesAreMicroseconds},
 	{"D22/WritesKeepWhatTheyWereNotGiven", testWritesKeepWhatTheyWereNotGiven},
+	{"D33/RestartFailuresKept", testRestartFailuresKept},
 	{"FetchAllReadsDeletedRecordsAbsent", testFetchAllReadsDeletedAbsent},
 	{"§21.2/UpdaterAcquiresLock", testUpdaterAcquiresLock},
 	{"§21.2/UpdaterLockIsIdempotent", testUpdaterLockIsIdempotent},
