@@ -134,6 +134,10 @@ type Store interface {
 	FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error)
+	// VMMListBySled lists what the instance watcher checks on a sled
+	// (§18): the VMMs placed there, not deleted, in a state ListedBySled
+	// keeps, whose instance exists and is not deleted — active and target
+	// VMMs alike.
 	VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error)
 }
 
@@ -308,3 +312,10 @@ func classify(op string, err error) error {
 	}
 	return &Error{Op: op, Kind: kind, Message: err.Error(), Err: err}
 }
+
+// ListedBySled reports whether VMMListBySled lists a VMM of kind k: one
+// that may still run on its sled (§4.2) and has not failed. A failed VMM
+// is already known dead (D6: nothing the watcher finds changes it), and a
+// creating, unwound or destroyed one has no process to check — Omicron's
+// watcher leaves them out too (its PR #11100).
+func ListedBySled(k vmmstate.Kind) bool { return k.ExistsOnSled() && k != vmmstate.KindFailed }

@@ -677,8 +677,8 @@ func (m *Memory) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
 	return sortIDs(out), nil
 }
 
-// VMMListBySled implements Store: the VMMs on sled that exist on it (§4.2),
-// not deleted (§8.1).
+// VMMListBySled implements Store: the VMMs on sled the instance watcher
+// checks (ListedBySled), not deleted, of a live instance (§8.1, §18).
 func (m *Memory) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error) {
 	if err := m.lock(ctx); err != nil {
 		return nil, err
@@ -686,7 +686,10 @@ func (m *Memory) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmm
 	defer m.mu.Unlock()
 	var out []vmmstate.ID
 	for id, row := range m.vmms {
-		if row.VMM.SledID == sled && row.TimeDeleted.IsZero() && row.VMM.Runtime.State.ExistsOnSled() {
+		if row.VMM.SledID != sled || !row.TimeDeleted.IsZero() || !ListedBySled(row.VMM.Runtime.State.Kind()) {
+			continue
+		}
+		if in, ok := m.instances[row.VMM.InstanceID]; ok && in.TimeDeleted.IsZero() {
 			out = append(out, id)
 		}
 	}

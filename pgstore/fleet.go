@@ -129,7 +129,7 @@ func kindsWhere(keep func(vmmstate.Kind) bool) []string {
 
 var (
 	destroyableKinds = kindsWhere(vmmstate.Kind.IsDestroyable)
-	onSledKinds      = kindsWhere(vmmstate.Kind.ExistsOnSled)
+	bySledKinds      = kindsWhere(datastore.ListedBySled)
 )
 
 // VMMListAbandoned implements datastore.Store (§8.2): destroyable VMMs,
@@ -143,12 +143,13 @@ func (s *Store) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
 		ORDER BY v.id`, destroyableKinds)
 }
 
-// VMMListBySled implements datastore.Store (§8.1): the VMMs on sled that
-// exist on it (§4.2), not deleted.
+// VMMListBySled implements datastore.Store (§8.1, §18): the VMMs on sled
+// the watcher checks (datastore.ListedBySled), not deleted, joined by their
+// own instance id to an instance that is not deleted.
 func (s *Store) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error) {
-	return s.listVMMs(ctx, `SELECT id FROM vmm
-		WHERE sled_id = $2 AND time_deleted IS NULL AND state::TEXT = ANY($1)
-		ORDER BY id`, onSledKinds, uuidOf(sled.UUID()))
+	return s.listVMMs(ctx, `SELECT v.id FROM vmm v JOIN instance i ON i.id = v.instance_id
+		WHERE v.sled_id = $2 AND v.time_deleted IS NULL AND v.state::TEXT = ANY($1) AND i.time_deleted IS NULL
+		ORDER BY v.id`, bySledKinds, uuidOf(sled.UUID()))
 }
 
 func (s *Store) listVMMs(ctx context.Context, sql string, args ...any) ([]vmmstate.ID, error) {

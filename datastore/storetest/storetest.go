@@ -559,6 +559,26 @@ func testListBySled(f *fixture) {
 	// A VMM that no longer exists on its sled is not listed (§4.2).
 	in := f.noVMM(f.instance())
 	f.vmm(in.ID, sleds[0], vmmstate.Destroyed, 2)
+	// Nor one already failed, or of a deleted instance, or of no instance
+	// at all: the watcher has nothing to learn from them (§18).
+	failed, fv := f.running()
+	f.expect("fail", true, 0)(f.st.VMMMarkFailed(f.ctx, fv.ID, failure.SledOff, at(4)))
+	if got := must(f.st.VMMListBySled(f.ctx, fv.SledID)); len(got) != 0 {
+		f.fatal("a failed VMM of %v is listed: %v", failed.ID, got)
+	}
+	gone := f.noVMM(f.instance())
+	f.vmm(gone.ID, sleds[0], vmmstate.Running, 2)
+	f.expect("delete the instance", true, 0)(f.st.InstanceDelete(f.ctx, gone.ID, at(4)))
+	f.vmm(vmmstate.InstanceIDFromUUID(f.uid('i')), sleds[0], vmmstate.Running, 2)
+	// A migration's target is listed by the same rules as an active VMM:
+	// while it may run, and not once it failed.
+	migrating, src := f.running()
+	target := f.vmm(migrating.ID, sleds[1], vmmstate.Migrating, 2)
+	m := f.migration(migrating.ID, src.ID, target.ID)
+	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, src.ID, m.ID, target.ID, at(4)))
+	want[sleds[1]] = append(want[sleds[1]], target.ID)
+	deadTarget := f.vmm(migrating.ID, sleds[1], vmmstate.Migrating, 2)
+	f.expect("fail the other target", true, 0)(f.st.VMMMarkFailed(f.ctx, deadTarget.ID, failure.NoSuchInstance, at(4)))
 	for _, sl := range sleds {
 		got := must(f.st.VMMListBySled(f.ctx, sl))
 		w := sortedVMMs(want[sl])
