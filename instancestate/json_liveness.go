@@ -16,7 +16,7 @@ var (
 	acceptCount    = "an integer count, 0 or more"
 	acceptFailures = "an integer count, 0 to " + strconv.Itoa(MaxRestartFailures)
 	acceptSecs     = "an integer number of seconds, 0 to " + strconv.FormatInt(MaxCooldownSecs, 10)
-	acceptDeadline = "null (the default), 0 (off) or a positive integer number of seconds up to " + strconv.FormatInt(MaxCooldownSecs, 10)
+	acceptDeadline = "0 (off), or a positive integer number of seconds up to " + strconv.FormatInt(MaxCooldownSecs, 10)
 	acceptBase     = "a positive integer number of seconds up to " + strconv.FormatInt(MaxCooldownSecs, 10)
 
 	policyKeys = jsonread.NewKeys(jsonread.Opt("deadlines"), jsonread.Opt("restart_backoff"), jsonread.Opt("migration"))
