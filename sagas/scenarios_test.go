@@ -7,7 +7,9 @@ import (
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -384,5 +386,42 @@ func TestUnregisterAfterTheMigrationWentAway(t *testing.T) {
 	}
 	if x.Outcome() != sagas.Unwound {
 		t.Errorf("%v: %v", x.Outcome(), x.Err())
+	}
+}
+
+// TestUpdateChainsAndRestarts: §13.4 as Omicron's PR #9691 has it — an
+// update that leaves the instance needing another update and qualifying
+// for a restart says both, so that the restart is not lost behind the
+// chained update. Here a report of the stale migration link the watcher
+// left (D21) arrives while the saga runs: the instance failed under
+// best_effort, and the link still has to be cleared.
+func TestUpdateChainsAndRestarts(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	_, err := f.st.VMMMarkFailed(f.ctx, srcID, failure.SledExpunged, f.now)
+	f.must(err)
+	u := &sagas.Update{Instance: instID}
+	x := sagas.NewExec(f.w.Env, u)
+	for !x.Done() {
+		if name, _ := x.NextNode(); name == sagas.StepChain {
+			// Between the commit and the chain step, a migration id is
+			// written beside the failed instance (D21's row (a)).
+			in := f.instance()
+			m := migration.New(migration.IDFromUUID(id('m', 1)), instID, srcID, vmmstate.IDFromUUID(id('v', 9)), f.now)
+			_, err := f.st.MigrationInsert(f.ctx, m)
+			f.must(err)
+			rt := in.Runtime
+			rt.MigrationID, rt.Generation = m.ID, generation.Of(uint32(rt.Generation.Uint64())+1)
+			_, err = f.st.InstanceUpdateRuntime(f.ctx, instID, rt, instancestate.IntentUnchanged)
+			f.must(err)
+		}
+		x.Next(f.ctx)
+	}
+	if x.Outcome() != sagas.Completed || !u.Committed || u.Then != sagas.ThenUpdateAndRestart ||
+		!u.Then.Has(sagas.ThenUpdate) || !u.Then.Has(sagas.ThenRestart) {
+		t.Fatalf("outcome %v, committed %v, then %v; want update_and_restart", x.Outcome(), u.Committed, u.Then)
+	}
+	if u.Then.String() != "update_and_restart" || sagas.ThenRestart.Has(sagas.ThenUpdate) || sagas.ThenNothing.Has(sagas.ThenNothing) {
+		t.Fatalf("Then: %q, restart has update %v", u.Then, sagas.ThenRestart.Has(sagas.ThenUpdate))
 	}
 }

@@ -36,26 +36,37 @@ type Update struct {
 	Plan      instancestate.Plan
 	Committed bool
 	// Then is what the instance needs after the saga (§13.4): another
-	// update, a restart (§17), or nothing. The caller starts it.
+	// update, a restart (§17), both, or nothing. The caller starts them.
 	Then Then
 
 	parent   instancestate.Lock
 	inherits bool
 }
 
-// Then is what an update saga says comes next (§13.4's successor).
+// Then is what an update saga says comes next (§13.4's successors): a set
+// of ThenUpdate and ThenRestart, each asked for on its own. As Omicron does
+// since its PR #9691, a restart is asked for whenever the instance
+// qualifies for one, even when another update is chained too.
 type Then uint8
 
-// What comes after an update saga.
+// What comes after an update saga. ThenUpdate and ThenRestart are bits of
+// the set; ThenUpdateAndRestart is both.
 const (
-	ThenNothing Then = iota
-	ThenUpdate       // the plan still has work: chain another update saga
-	ThenRestart      // the instance should be restarted (§17, D15, D22)
+	ThenNothing          Then = 0
+	ThenUpdate           Then = 1 << 0 // the plan still has work: chain another update saga
+	ThenRestart          Then = 1 << 1 // the instance should be restarted (§17, D15, D22)
+	ThenUpdateAndRestart      = ThenUpdate | ThenRestart
 )
 
-var thenNames = [...]string{ThenNothing: "nothing", ThenUpdate: "update", ThenRestart: "restart"}
+var thenNames = [...]string{ThenNothing: "nothing", ThenUpdate: "update", ThenRestart: "restart",
+	ThenUpdateAndRestart: "update_and_restart"}
 
-// String returns what comes next as `vmlife script` prints it.
+// Has reports whether t asks for what next is: t.Has(ThenRestart) is true
+// for a restart alone and for a restart beside a chained update.
+func (t Then) Has(next Then) bool { return next != 0 && t&next == next }
+
+// String returns what comes next as `vmlife script` prints it: "nothing",
+// "update", "restart" or "update_and_restart".
 func (t Then) String() string {
 	if int(t) >= len(thenNames) {
 		return "sagas.Then(" + strconv.Itoa(int(t)) + ")"
@@ -176,18 +187,17 @@ func (s *Update) Steps(env *Env) []Step {
 				if err != nil {
 					return err
 				}
-				if _, required, err := instancestate.PlanUpdate(snap, env.Now()); err == nil && required {
-					s.Then = ThenUpdate
-					return nil
-				}
 				s.then(snap, env)
+				if _, required, err := instancestate.PlanUpdate(snap, env.Now()); err == nil && required {
+					s.Then |= ThenUpdate
+				}
 				return nil
 			}},
 	}
 }
 
 // then records whether the instance, as snap shows it, should be restarted
-// (§13.4's reincarnation hook).
+// (§13.4's reincarnation hook), whatever else comes next.
 func (s *Update) then(snap instancestate.Snapshot, env *Env) {
 	s.Then = ThenNothing
 	if r, err := instancestate.Reincarnate(snap, env.Now()); err == nil && r.Should {

@@ -67,7 +67,7 @@ func TestPropUpdateSagaIsInstanceUpdateSaga(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Outcome != sagas.Completed || u.Then != sagas.ThenUpdate {
+			if r.Outcome != sagas.Completed || !u.Then.Has(sagas.ThenUpdate) {
 				break
 			}
 		}
