@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -260,4 +261,43 @@ func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate
 	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
 		return m.SledReport(ctx, vmm, r)
 	})
+}
+
+// ErrInUse is matched (errors.Is) by the error of ClaimRun when another
+// run holds the database.
+var ErrInUse = errors.New("another run is using the database")
+
+// ClaimRun holds the database for one run of a tool whose records must not
+// meet another run's — `vmlife script` and `vmlife simulate` number their
+// ids afresh at every run (D29). Until release is called, another ClaimRun
+// on the same database, from this process or any other, fails at once
+// with ErrInUse. The hold is a row lock (the schema's first version row,
+// FOR UPDATE NOWAIT) in a transaction kept open on a connection of its
+// own, so it also ends when the process does. It writes nothing.
+func (s *Store) ClaimRun(ctx context.Context) (release func(), err error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	tx, err := c.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, `SELECT version FROM vmlife_schema WHERE version = 1 FOR UPDATE NOWAIT`)
+	}
+	end := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if tx != nil {
+			_ = tx.Rollback(ctx)
+		}
+		c.Release()
+	}
+	if err != nil {
+		end()
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+			return nil, fmt.Errorf("pgstore: %w", ErrInUse)
+		}
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	return end, nil
 }

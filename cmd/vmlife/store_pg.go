@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,9 @@ const openTimeout = 30 * time.Second
 // of another version — is bad input (exit 2), and nothing is written.
 // With empty, a database that holds any record is refused too: a
 // simulation, and a script's sagas, number their ids afresh on every run,
-// and would meet an earlier run's records under them (D29).
+// and would meet an earlier run's records under them (D29). So is one
+// another such run is using at the same moment: the run holds the
+// database (pgstore's ClaimRun) until the returned function closes it.
 func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
@@ -32,16 +35,30 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 	if !empty {
 		return st, st.Close, nil
 	}
-	var used bool
-	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance) OR EXISTS (SELECT 1 FROM vmm)
-		OR EXISTS (SELECT 1 FROM migration)`).Scan(&used); err != nil {
+	release, err := st.ClaimRun(ctx)
+	switch {
+	case errors.Is(err, pgstore.ErrInUse):
+		st.Close()
+		return nil, nil, badInput("--store", "another script or simulation is using the database",
+			"a database no other run is using: their ids would meet (D29)")
+	case err != nil:
 		st.Close()
 		return nil, nil, fmt.Errorf("--store: %w", err)
 	}
-	if used {
+	closeStore := func() {
+		release()
 		st.Close()
+	}
+	var used bool
+	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance) OR EXISTS (SELECT 1 FROM vmm)
+		OR EXISTS (SELECT 1 FROM migration)`).Scan(&used); err != nil {
+		closeStore()
+		return nil, nil, fmt.Errorf("--store: %w", err)
+	}
+	if used {
+		closeStore()
 		return nil, nil, badInput("--store", "the database holds records of an earlier run",
 			"an empty database: the ids a simulation or a script's sagas make start again at every run (D29)")
 	}
-	return st, st.Close, nil
+	return st, closeStore, nil
 }

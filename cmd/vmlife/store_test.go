@@ -131,6 +131,29 @@ func TestScriptRefusesAUsedDatabase(t *testing.T) {
 	}
 }
 
+// TestScriptRefusesADatabaseInUse: two runs at once on one database would
+// number their ids alike and touch each other's records (two processes
+// holding one updater lock under the same id): while a script or a
+// simulation runs, another is refused as bad input naming --store, and
+// once it ended the database is free again.
+func TestScriptRefusesADatabaseInUse(t *testing.T) {
+	dsn := pgstoretest.Schema(t)
+	_, closeFirst, err := openStore(dsn, true) // a run in progress
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"script", "simulate"} {
+		status, stdout, stderr := runInProcess([]string{cmd, "--store", dsn}, "")
+		if status != exitBadInput || stdout != "" || !strings.HasPrefix(stderr, "vmlife "+cmd+": --store: another script or simulation is using the database") {
+			t.Errorf("%s beside a run in progress: exit %d, stdout %q, stderr %q", cmd, status, stdout, stderr)
+		}
+	}
+	closeFirst()
+	if status, _, stderr := runInProcess([]string{"script", "--store", dsn}, `{"op":"vmm_list_abandoned"}`+"\n"); status != exitOK {
+		t.Fatalf("after the first run ended: exit %d, stderr %q", status, stderr)
+	}
+}
+
 // TestStoreSchemaOfAnotherVersion: a database whose schema this vmlife
 // does not know is bad input, and is left as it was.
 func TestStoreSchemaOfAnotherVersion(t *testing.T) {
