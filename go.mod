@@ -1,29 +1,9 @@
 module github.com/vmlife/vmlife
 
-go 1.25.0
+go 1.24
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	pgregory.net/rapid v1.3.0
 )
-
-require github.com/google/go-cmp v0.7.0
-
-// The command's database path (cmd/vmlife --store) and nothing else
-// imports pgstore, the nested module that links the PostgreSQL driver: a
-// build of the library packages has neither (TestLibraryLinksNoDriver),
-// and graph pruning keeps their go.mod files out of an importer's way.
-require github.com/vmlife/vmlife/pgstore v0.0.0
-
-require (
-	github.com/jackc/pgpassfile v1.0.0 // indirect
-	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
-	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
-)
-
-// pgstore is developed beside vmlife in this working tree, as vmlife is
-// beside pgstore in its go.mod.
-replace github.com/vmlife/vmlife/pgstore => ./pgstore

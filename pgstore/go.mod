@@ -5,7 +5,7 @@ go 1.25.0
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/vmlife/vmlife v0.0.0
+	github.com/vmlife/vmlife v0.1.0
 )
 
 require (
@@ -16,6 +16,3 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 	pgregory.net/rapid v1.3.0 // indirect
 )
-
-// pgstore is developed beside the vmlife in this working tree.
-replace github.com/vmlife/vmlife => ../
