@@ -13,9 +13,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -30,9 +32,43 @@ func DSN(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
+		noteSkipped()
 		t.Skip(msg)
 	}
 	return d
+}
+
+// skipNote is the one line a reader of `go test` sees when database tests
+// are skipped.
+const skipNote = "vmlife: PostgreSQL tests skipped (VMLIFE_PG_DSN is unset); to run them: " +
+	"export VMLIFE_PG_DSN=$(scripts/postgres start | tail -n 1) && go test work\n"
+
+var noted atomic.Bool
+
+// noteSkipped tells the person at the terminal, once per go command, that
+// database tests were skipped and how to run them. go test shows nothing a
+// passing package prints unless -v is given, so a skip would otherwise go
+// unseen; the terminal is written to directly, and only when there is one
+// (a CI log has CI=true, where a skip is a failure instead). Packages of
+// one go command share its process id, so a marker named after it keeps
+// the note to one.
+func noteSkipped() {
+	if !noted.CompareAndSwap(false, true) {
+		return
+	}
+	marker := filepath.Join(os.TempDir(), fmt.Sprintf("vmlife-dbskip-%d", os.Getppid()))
+	if fi, err := os.Stat(marker); err == nil && time.Since(fi.ModTime()) < time.Hour {
+		return
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer tty.Close()
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return
+	}
+	fmt.Fprint(tty, skipNote)
 }
 
 var schemas atomic.Int64
