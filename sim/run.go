@@ -102,7 +102,10 @@ func Accepted(name string) string {
 
 func intFlag(flag, value string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(value)
-	if err != nil || n < lo || n > hi {
+	switch {
+	case errors.Is(err, strconv.ErrSyntax):
+		return 0, badFlag(flag, fmt.Sprintf("%q is not an integer", value), Accepted(strings.TrimPrefix(flag, "--")))
+	case err != nil || n < lo || n > hi:
 		return 0, badFlag(flag, fmt.Sprintf("%q is out of range", value), Accepted(strings.TrimPrefix(flag, "--")))
 	}
 	return n, nil

@@ -82,3 +82,21 @@ func TestScriptStopsAtABadLine(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptBlamesTheRightPlace: an error names the line and the field it
+// is in, even where the line is too long to read whole or nests too deep
+// in a key the op does not take (D24's bounds).
+func TestScriptBlamesTheRightPlace(t *testing.T) {
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	long := `{"op":"vmm_list_abandoned","x":"` + strings.Repeat("a", 2<<20) + `"}`
+	for _, c := range []struct{ name, in, want string }{
+		{"deep in an argument", `{"op":"instance_insert","instance":` + deep + "}\n", "line 1: instance: nested deeper than 32 levels"},
+		{"deep after the op's keys", `{"op":"vmm_list_abandoned","later":` + deep + "}\n", "line 1: later: nested deeper"},
+		{"an over-long line", "\n" + `{"op":"vmm_list_abandoned"}` + "\n" + long + "\n", "line 3: input: a line longer than 1048576 bytes"},
+	} {
+		status, _, stderr := runInProcess([]string{"script"}, c.in)
+		if status != exitBadInput || !strings.HasPrefix(stderr, "vmlife script: "+c.want) {
+			t.Errorf("%s: exit %d, stderr %.200q; want exit 2 and %q", c.name, status, stderr, c.want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 	defer cancel()
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
-		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows (docs/pgstore.md)")
+		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}
 	if !empty {
 		return st, st.Close, nil

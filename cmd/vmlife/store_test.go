@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,4 +179,47 @@ func TestStoreSchemaOfAnotherVersion(t *testing.T) {
 	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmm`).Scan(&vmms); err != nil || vmms != 0 {
 		t.Fatalf("after the refusals: %d VMM rows (%v); want none", vmms, err)
 	}
+}
+
+// TestStoreServerThatRefuses: a server that answers with a refusal (no
+// such database, no such role) is reported as having answered, with what
+// it said — not as a server that does not answer.
+func TestStoreServerThatRefuses(t *testing.T) {
+	dsn := pgstoretest.DSN(t)
+	for _, c := range []struct{ key, value, want string }{
+		{"dbname", "vmlife_no_such_database", `the server answered and refused the connection: FATAL: database "vmlife_no_such_database" does not exist`},
+		{"user", "vmlife_no_such_role", `the server answered and refused the connection: FATAL: role "vmlife_no_such_role" does not exist`},
+	} {
+		bad := withDSNKey(t, dsn, c.key, c.value)
+		for _, cmd := range []string{"script", "simulate"} {
+			status, stdout, stderr := runInProcess([]string{cmd, "--store", bad}, "")
+			if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: pgstore: "+c.want) {
+				t.Errorf("%s with %s=%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", cmd, c.key, c.value, status, stdout, stderr, c.want)
+			}
+		}
+	}
+}
+
+// withDSNKey returns dsn with one connection setting changed, in either
+// of the forms a DSN takes.
+func withDSNKey(t *testing.T, dsn, key, value string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + key + "=" + value
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("VMLIFE_PG_DSN: %v", err)
+	}
+	switch key {
+	case "dbname":
+		u.Path = "/" + value
+	case "user":
+		u.User = url.User(value)
+	default:
+		q := u.Query()
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

@@ -284,7 +284,8 @@ func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer
 	now := Epoch
 	st := &watched{st: store}
 	sw := newSagaWorld(st)
-	for n := 1; sc.Scan(); n++ {
+	n := 1 // the number of the line being read; after the loop, of the one the scanner stopped in
+	for ; sc.Scan(); n++ {
 		b := sc.Bytes()
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
@@ -328,8 +329,8 @@ func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return &wire.DecodeError{Path: "input", Problem: "a line longer than " + strconv.Itoa(wire.MaxDocumentSize) + " bytes",
-				Accepted: "lines of at most " + strconv.Itoa(wire.MaxDocumentSize) + " bytes"}
+			return lineError(n, &wire.DecodeError{Path: "input", Problem: "a line longer than " + strconv.Itoa(wire.MaxDocumentSize) + " bytes",
+				Accepted: "lines of at most " + strconv.Itoa(wire.MaxDocumentSize) + " bytes"})
 		}
 		return err
 	}

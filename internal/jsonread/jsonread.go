@@ -336,7 +336,10 @@ func (o *Object) Next() bool {
 		if i < 0 {
 			if o.keys.lenient {
 				// D20: a key a newer writer added is skipped, whatever it
-				// holds, up to the nesting bound.
+				// holds, up to the nesting bound; an error inside it (too
+				// deep, malformed) names that key.
+				d.path[o.level] = escape(string(name))
+				d.opt[o.level] = true
 				d.skip(0)
 				afterComma = d.comma()
 				continue
