@@ -70,9 +70,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
+	case "--version":
+		return runVersion(args[1:], stdin, stdout, stderr)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -97,7 +99,8 @@ func usage(w io.Writer) {
 			fmt.Fprintf(&b, "      %s\n", what)
 		}
 	}
-	b.WriteString("\nInput is read from FILE, or standard input when FILE is absent or \"-\".\n" +
+	b.WriteString("\nvmlife help COMMAND prints a command's whole reference.\n" +
+		"Input is read from FILE, or standard input when FILE is absent or \"-\".\n" +
 		"Exit status: 0 success; 2 bad input (one line on standard error naming the\n" +
 		"field and the accepted values); 1 anything else.\n")
 	io.WriteString(w, b.String())
@@ -237,4 +240,7 @@ func jsonCommand(name string, do func(input []byte) (any, error)) func([]string,
 func commandUsage(w io.Writer, name string) {
 	synopsis, what, _ := strings.Cut(commands[name].usage, "\t")
 	fmt.Fprintf(w, "usage: vmlife %s\n\n%s\n", synopsis, strings.TrimSpace(what))
+	if _, err := reference.Open("help/" + name + ".md"); err == nil {
+		fmt.Fprintf(w, "\nThe whole reference: vmlife help %s\n", name)
+	}
 }

@@ -14,7 +14,7 @@ import (
 func init() {
 	commands["script"] = command{
 		run:   runScript,
-		usage: "script [--store DSN] [FILE]\tapply JSON Lines of datastore operations, one result line each, to a fresh in-memory store or the PostgreSQL database DSN names (docs/cli.md)",
+		usage: "script [--store DSN] [FILE]\tapply JSON Lines of datastore operations, one result line each, to a fresh in-memory store or the PostgreSQL database DSN names",
 	}
 }
 
