@@ -57,7 +57,9 @@ type Store interface {
 	// write of a decision and the intent that goes with it (D16, D25). It
 	// writes the six runtime columns (state, generation, time, the three
 	// ids) and leaves rt.TimeLastAutoRestarted as stored: only a start
-	// stamps it (D22). It does not look at the updater lock (Omicron's own
+	// stamps it (D22). A VMM or migration id it newly links must name a
+	// record the instance can read — present, not deleted, its own — else
+	// ErrInvalidRequest. It does not look at the updater lock (Omicron's own
 	// test writes it while the instance is locked, §21.2).
 	InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (Result, error)
 	// InstanceSetIntendedState writes the intent of an accepted request

@@ -178,6 +178,9 @@ func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 		if err := next.Validate(); err != nil {
 			return Result{}, classify(op, err)
 		}
+		if err := m.readableLinks(op, id, row.Instance.Runtime, rt); err != nil {
+			return Result{}, err
+		}
 		switch {
 		case !row.TimeDeleted.IsZero():
 			return notApplied(ReasonDeleted), nil
@@ -187,6 +190,40 @@ func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 		row.Instance = next
 		return applied(), nil
 	})
+}
+
+// readableLinks refuses a runtime that newly links a record the instance
+// could not read: a VMM or migration that is absent, deleted, or
+// another instance's. A link the stored runtime already has is kept as it
+// is, whatever its record: the write that repairs it must pass.
+func (m *Memory) readableLinks(op string, id instancestate.ID, stored, rt instancestate.Runtime) error {
+	for _, l := range [...]struct {
+		field     string
+		old, next vmmstate.ID
+	}{{"active_propolis_id", stored.ActiveVMM, rt.ActiveVMM}, {"target_propolis_id", stored.TargetVMM, rt.TargetVMM}} {
+		if l.next.IsZero() || l.next == l.old {
+			continue
+		}
+		switch v, ok := m.vmms[l.next]; {
+		case !ok:
+			return refuse(op, KindInvalidRequest, "%s: no VMM %v: an instance links only records it can read", l.field, l.next)
+		case !v.TimeDeleted.IsZero():
+			return refuse(op, KindInvalidRequest, "%s: VMM %v is deleted: an instance links only records it can read", l.field, l.next)
+		case v.VMM.InstanceID != id:
+			return refuse(op, KindInvalidRequest, "%s: VMM %v is instance %v's", l.field, l.next, v.VMM.InstanceID)
+		}
+	}
+	if mid := rt.MigrationID; !mid.IsZero() && mid != stored.MigrationID {
+		switch mg, ok := m.migrations[mid]; {
+		case !ok:
+			return refuse(op, KindInvalidRequest, "migration_id: no migration %v: an instance links only records it can read", mid)
+		case !mg.TimeDeleted.IsZero():
+			return refuse(op, KindInvalidRequest, "migration_id: migration %v is deleted: an instance links only records it can read", mid)
+		case mg.Migration.InstanceID != id:
+			return refuse(op, KindInvalidRequest, "migration_id: migration %v is instance %v's", mid, mg.Migration.InstanceID)
+		}
+	}
+	return nil
 }
 
 // InstanceSetIntendedState implements Store.

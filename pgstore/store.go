@@ -57,12 +57,6 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 
 func newStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err := pool.Ping(ctx); err != nil {
-		// A server that answered with an error (no such database, no
-		// such role, a refused password) did answer: say what it said.
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return nil, fmt.Errorf("pgstore: the server answered and refused the connection: %w", pgErr)
-		}
 		return nil, fmt.Errorf("pgstore: the server does not answer: %w", err)
 	}
 	s := &Store{pool: pool}
@@ -137,7 +131,12 @@ func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.
 
 // InstanceUpdateRuntime implements datastore.Store.
 func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (datastore.Result, error) {
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+	// The records the runtime links are read (and locked) too: a runtime
+	// that newly links one the instance could not read is refused.
+	k := instanceKeys(id)
+	k.vmms = []pgUUID{uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID())}
+	k.migrations = []pgUUID{uuidOf(rt.MigrationID.UUID())}
+	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceUpdateRuntime(ctx, id, rt, intent)
 	})
 }

@@ -164,12 +164,13 @@ func (m *model) compare(t *rapid.T, f *fixture) {
 // testNoInstanceIsBricked draws random sequences of what a control plane
 // and its reapers do at once — sled reports, failures, unwound starts,
 // starts and migrations linking VMMs, update sagas, deletions of VMMs,
-// migrations and instances — over two instances, and checks after every
-// step that every live instance is readable (its snapshot validates and
-// encodes as the snapshot document) and repairable (the fleet query lists
-// it exactly when its update plan has work); at the end, update sagas
-// bring every live instance to rest. A refusal is any operation's right
-// answer; a store failure is not.
+// migrations and instances, raw runtime writes linking any of the VMMs —
+// over two instances, and checks after every step that every live
+// instance is readable (its snapshot validates and encodes as the snapshot
+// document) and repairable (the fleet query lists it exactly when its
+// update plan has work); at the end, update sagas bring every live
+// instance to rest. A refusal is any operation's right answer; a store
+// failure is not.
 func testNoInstanceIsBricked(f *fixture) {
 	rapid.Check(f.t, func(t *rapid.T) {
 		type inst struct {
@@ -214,7 +215,7 @@ func testNoInstanceIsBricked(f *fixture) {
 					}
 				}
 			}
-			switch op := rapid.IntRange(0, 10).Draw(t, "op"); op {
+			switch op := rapid.IntRange(0, 11).Draw(t, "op"); op {
 			case 0: // a sled-agent's report
 				r := report(rapid.SampledFrom(vmmstate.AllSledAgentStates()).Draw(t, "reported"),
 					uint32(rapid.IntRange(1, 8).Draw(t, "reported gen")), now)
@@ -264,6 +265,16 @@ func testNoInstanceIsBricked(f *fixture) {
 			case 10: // a user's request to start again
 				_, err := datastore.InstanceRequest(f.ctx, f.st, in.id, instancestate.RequestStart, now)
 				refusal("instance_request", err)
+			case 11: // a raw runtime write linking one of the VMMs, reaped or not
+				s, err := f.st.InstanceFetchAll(f.ctx, in.id)
+				if err != nil {
+					continue
+				}
+				rt := s.Instance.Runtime
+				rt.State, rt.ActiveVMM, rt.TimeUpdated = instancestate.NexusVMM, v, now
+				rt.Generation = must(rt.Generation.Next())
+				_, err = f.st.InstanceUpdateRuntime(f.ctx, in.id, rt, instancestate.IntentUnchanged)
+				refusal("instance_update_runtime", err)
 			}
 
 			// Readable, and repairable.

@@ -333,21 +333,25 @@ func testFetchAllReadsDeletedAbsent(f *fixture) {
 	_, err := f.st.InstanceFetchAll(f.ctx, vmmstate.InstanceIDFromUUID(f.uid('i')))
 	f.wantKind("no such instance", err, datastore.KindNotFound)
 
-	// Linked ids with no row at all (no writer checks them against the
-	// other tables) read as absent too.
+	// Nor does a runtime write link a record the instance could not read:
+	// ids with no rows, a deleted record, another instance's.
 	orphan := f.noVMM(f.instance())
 	rt := orphan.Runtime
 	rt.Generation, rt.MigrationID, rt.TargetVMM = gen(3), migration.IDFromUUID(f.uid('m')), f.vmmID()
-	f.expect("link ids with no rows", true, 0)(f.st.InstanceUpdateRuntime(f.ctx, orphan.ID, rt, instancestate.IntentUnchanged))
-	if s := f.fetch(orphan.ID); s.HasTarget() || s.HasMigration() || s.Instance.Runtime.MigrationID != rt.MigrationID {
-		f.fatal("ids with no rows: %+v", s)
+	_, err = f.st.InstanceUpdateRuntime(f.ctx, orphan.ID, rt, instancestate.IntentUnchanged)
+	f.wantKind("link ids with no rows", err, datastore.KindInvalidRequest)
+	rt = orphan.Runtime
+	rt.Generation, rt.State, rt.ActiveVMM = gen(3), instancestate.NexusVMM, f.vmm(in.ID, f.sled(), vmmstate.Creating, 1).ID
+	_, err = f.st.InstanceUpdateRuntime(f.ctx, orphan.ID, rt, instancestate.IntentUnchanged)
+	f.wantKind("link another instance's VMM", err, datastore.KindInvalidRequest)
+	reaped := f.vmm(orphan.ID, f.sled(), vmmstate.Destroyed, 2)
+	f.expect("reap an unlinked VMM", true, 0)(f.st.VMMMarkDeleted(f.ctx, reaped.ID, at(6)))
+	rt.ActiveVMM = reaped.ID
+	_, err = f.st.InstanceUpdateRuntime(f.ctx, orphan.ID, rt, instancestate.IntentUnchanged)
+	f.wantKind("link a deleted VMM", err, datastore.KindInvalidRequest)
+	if s := f.fetch(orphan.ID); s.Instance != orphan || s.Validate() != nil {
+		f.fatal("refused links wrote: %+v", s.Instance)
 	}
-	// Linking a migration over them reads a snapshot that names records it
-	// does not hold: refused, as every decision refuses one (D17).
-	dst := f.vmm(orphan.ID, f.sled(), vmmstate.Creating, 1)
-	m := f.migration(orphan.ID, f.vmmID(), dst.ID)
-	_, err = f.st.InstanceSetMigrationIDs(f.ctx, orphan.ID, f.vmmID(), m.ID, dst.ID, at(6))
-	f.wantKind("set migration ids over ids with no rows", err, datastore.KindInvalidRequest)
 }
 
 func testUpdaterAcquiresLock(f *fixture) {
