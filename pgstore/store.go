@@ -57,6 +57,12 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 
 func newStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err := pool.Ping(ctx); err != nil {
+		// A server that answered with an error (no such database, no
+		// such role, a refused password) did answer: say what it said.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return nil, fmt.Errorf("pgstore: the server answered and refused the connection: %w", pgErr)
+		}
 		return nil, fmt.Errorf("pgstore: the server does not answer: %w", err)
 	}
 	s := &Store{pool: pool}
