@@ -65,7 +65,7 @@ func ExampleBackoff() {
 }
 
 // A migration with no progress for longer than its deadline is aborted
-// (D34): fail the migration, stop the target; the source keeps running.
+// (D34): stop its target, whose halt fails it; the source keeps running.
 func ExampleStalledMigration() {
 	s := exMigrating(exOnVMM(vmmstate.Migrating), vmmstate.Migrating, migration.InProgress, migration.InProgress)
 	s.Policy.Migration = instancestate.KubeVirtMigrationPolicy()

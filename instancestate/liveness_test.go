@@ -325,12 +325,9 @@ func TestStalledMigrationRows(t *testing.T) {
 		if n.Action != NextAbortMigration || n.Migration != migM || n.StopVMM != vmmB || n.Sled != sled2 {
 			t.Errorf("%s: next %+v, want abort_migration", r.name, n)
 		}
-		// Carried out: the migration marked failed, the plan unlinks the
-		// target, asks for it to stop, and keeps the source running.
-		s.Migration, _, err = s.Migration.MarkFailed(r.now)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Carried out: the target stops and reports destroyed; the plan
+		// unlinks it and its migration and keeps the source running.
+		s.Target.Runtime = vmmstate.Runtime{State: vmmstate.Destroyed, Generation: gen(targetGen + 2), TimeUpdated: r.now}
 		p, required, err := PlanUpdate(s, r.now)
 		if err != nil || !required {
 			t.Fatalf("%s: after the abort, no plan (%v)", r.name, err)
@@ -339,7 +336,8 @@ func TestStalledMigrationRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if after.Instance.Runtime.ActiveVMM != vmmA || after.HasTarget() || after.HasMigration() || p.StopTargetVMM != vmmB || p.DestroyActiveVMM != (vmmstate.ID{}) {
+		if after.Instance.Runtime.ActiveVMM != vmmA || after.HasTarget() || after.HasMigration() || p.DestroyTargetVMM != vmmB ||
+			p.DestroyActiveVMM != (vmmstate.ID{}) || p.Network != (Network{Action: NetworkUpdate, VMM: vmmA, Sled: sled1}) {
 			t.Errorf("%s: after the abort the plan %+v leaves %+v", r.name, p, after.Instance.Runtime)
 		}
 	}

@@ -26,9 +26,10 @@ const (
 	// the create saga of an instance still creating. Only what the looking
 	// proves may fail anything (D18, D30).
 	NextInspect
-	// NextAbortMigration: the linked migration stalled (D34): mark
-	// NextAction.Migration failed and ask the sled-agent on NextAction.Sled
-	// to stop NextAction.StopVMM, its target. The source keeps running.
+	// NextAbortMigration: the linked migration stalled (D34): ask the
+	// sled-agent on NextAction.Sled to stop NextAction.StopVMM, the target
+	// of NextAction.Migration, which the target's halt then fails. The
+	// source keeps running (see MigrationAbort).
 	NextAbortMigration
 )
 
@@ -64,7 +65,7 @@ type NextAction struct {
 
 	Record    RecordRef       // NextInspect: the record past its deadline
 	Sled      vmmstate.SledID // NextInspect: the VMM's sled (zero for the instance); NextAbortMigration: the target's sled
-	Migration migration.ID    // NextAbortMigration: the migration to mark failed
+	Migration migration.ID    // NextAbortMigration: the migration the stop ends
 	StopVMM   vmmstate.ID     // NextAbortMigration: the target VMM to stop
 }
 

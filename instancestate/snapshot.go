@@ -104,10 +104,34 @@ func (s *Snapshot) validate() error {
 	return s.checkInputs()
 }
 
-// checkInputs checks the liveness inputs: no negative duration but a
-// deadline (negative: off), no negative count, a memory size in range.
+// checkInputs checks the liveness inputs: the policy (Policy.Validate), no
+// negative count, a memory size in range.
 func (s *Snapshot) checkInputs() error {
-	b, mp, load := &s.Policy.Backoff, &s.Policy.Migration, &s.MigrationsInFlight
+	if err := s.Policy.Validate(); err != nil {
+		return err
+	}
+	load := &s.MigrationsInFlight
+	for _, f := range [...]struct {
+		name string
+		n    int
+	}{
+		{"migrations_in_flight.fleet", load.Fleet}, {"migrations_in_flight.sled", load.Sled},
+	} {
+		if f.n < 0 {
+			return broken(RuleValidFields, f.name, "%d (accepted: a count, 0 or more)", f.n)
+		}
+	}
+	if s.MemoryGiB < 0 || s.MemoryGiB > MaxMemoryGiB {
+		return broken(RuleValidFields, "memory_gib", "%d (accepted: 0 to %d)", s.MemoryGiB, MaxMemoryGiB)
+	}
+	return nil
+}
+
+// Validate checks a liveness policy (D32–D35) and returns a *RuleError
+// (matching ErrInvalidRecord) naming the first field out of range: no
+// negative duration but a deadline's (negative: off), no negative limit.
+func (p Policy) Validate() error {
+	b, mp := &p.Backoff, &p.Migration
 	for _, f := range [...]struct {
 		name string
 		d    time.Duration
@@ -125,14 +149,10 @@ func (s *Snapshot) checkInputs() error {
 		n    int
 	}{
 		{"policy.migration.fleet_limit", mp.FleetLimit}, {"policy.migration.sled_limit", mp.SledLimit},
-		{"migrations_in_flight.fleet", load.Fleet}, {"migrations_in_flight.sled", load.Sled},
 	} {
 		if f.n < 0 {
 			return broken(RuleValidFields, f.name, "%d (accepted: a count, 0 or more)", f.n)
 		}
-	}
-	if s.MemoryGiB < 0 || s.MemoryGiB > MaxMemoryGiB {
-		return broken(RuleValidFields, "memory_gib", "%d (accepted: 0 to %d)", s.MemoryGiB, MaxMemoryGiB)
 	}
 	return nil
 }

@@ -81,11 +81,14 @@ func (r *StallReason) UnmarshalText(b []byte) error { return unmarshal(stallReas
 // AppendText implements encoding.TextAppender.
 func (r StallReason) AppendText(b []byte) ([]byte, error) { return stallReasons.Append(b, r) }
 
-// MigrationAbort is the decision to abort a stalled migration (D34): mark
-// Migration failed and ask the sled-agent on Sled to stop StopVMM, its
-// target. The source VMM is left running; once the migration is failed,
-// the update plan unlinks the target and re-points the network at the
-// source.
+// MigrationAbort is the decision to abort a stalled migration (D34): ask
+// the sled-agent on Sled to stop StopVMM, Migration's target, which ends
+// Migration in failure. The source VMM is left running. The records are
+// not written failed ahead of the target: a target that halts fails its
+// in-flight side itself (§3.5), and one found gone ends the migration in
+// the update plan (§13.3), which unlinks it and points the network back
+// at the source — while a side that completed in the meantime can still
+// say so, so that the records never read the guest lost while it runs.
 type MigrationAbort struct {
 	Migration migration.ID
 	StopVMM   vmmstate.ID     // the migration's target VMM
@@ -172,7 +175,14 @@ func (a MigrationAbort) condition() Condition {
 // next is Next's answer for a stalled migration.
 func (a MigrationAbort) next() NextAction {
 	return NextAction{Action: NextAbortMigration, Migration: a.Migration, StopVMM: a.StopVMM, Sled: a.Sled,
-		Why: "the migration has stalled (" + a.Reason.String() + "): fail it and stop its target VMM; the source keeps running"}
+		Why: abortWhys[a.Reason]}
+}
+
+// abortWhys are Next's reasons to abort, by stall reason: built once, so
+// that deciding allocates nothing.
+var abortWhys = [...]string{
+	StallNoProgress: "the migration has not progressed within its deadline: stop its target VMM to end it; the source keeps running",
+	StallOverBudget: "the migration has run past its budget: stop its target VMM to end it; the source keeps running",
 }
 
 // migrationStalledMessage is the MigrationStalled condition's sentence.
