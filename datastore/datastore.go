@@ -238,11 +238,12 @@ const (
 	KindTerminal                               // D6: leaving destroyed or failed
 	KindInvalidRequest                         // §8.2 not that side's VMM; §8.1 deletion forbidden; contents vmlife refuses
 	KindGone                                   // §8.2: the migration is deleted
+	KindLostOwnership                          // D27: a saga write by an executor that no longer holds it
 )
 
 var errorKinds = enum.New[ErrorKind]("datastore.ErrorKind", false,
 	"not_found", "conflict", "already_locked", "not_locked", "internal",
-	"illegal_transition", "terminal", "invalid_request", "gone")
+	"illegal_transition", "terminal", "invalid_request", "gone", "lost_ownership")
 
 // String returns the kind's wire string.
 func (k ErrorKind) String() string { return errorKinds.String(k) }
@@ -267,6 +268,7 @@ var sentinels = [...]error{
 	KindNotFound: ErrNotFound, KindConflict: ErrConflict, KindAlreadyLocked: ErrAlreadyLocked,
 	KindNotLocked: ErrNotLocked, KindInternal: ErrInternal, KindIllegalTransition: ErrIllegalTransition,
 	KindTerminal: ErrTerminal, KindInvalidRequest: ErrInvalidRequest, KindGone: ErrGone,
+	KindLostOwnership: ErrLostOwnership,
 }
 
 // Error is an operation refused: nothing was written.

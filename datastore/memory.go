@@ -23,6 +23,7 @@ type Memory struct {
 	instances  map[instancestate.ID]*InstanceRow
 	vmms       map[vmmstate.ID]*VMMRow
 	migrations map[migration.ID]*MigrationRow
+	log        memSagaLog // the saga log (SagaLog), beside the records
 }
 
 // NewMemory returns an empty in-memory store.

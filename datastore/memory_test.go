@@ -19,6 +19,11 @@ func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) datastore.Store { return datastore.NewMemory() })
 }
 
+// TestMemorySagaLog runs the saga log's conformance suite on Memory.
+func TestMemorySagaLog(t *testing.T) {
+	storetest.RunSagaLog(t, func(*testing.T) datastore.SagaLog { return datastore.NewMemory() })
+}
+
 // The hot operations of a control plane on the in-memory store: a sled
 // report, the lock and commit pair, and a whole update saga.
 

@@ -1,0 +1,271 @@
+package datastore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The in-memory saga log: the sagas, their events in the order written,
+// and the executors' leases, under the store's one mutex, beside the
+// records the sagas change.
+type memSagaLog struct {
+	sagas  map[uuid.UUID]*memSaga
+	leases map[uuid.UUID]time.Time
+}
+
+type memSaga struct {
+	rec    SagaRecord
+	events []NodeEvent
+	seen   map[eventKey]bool
+}
+
+type eventKey struct {
+	node string
+	typ  EventType
+}
+
+var _ SagaLog = (*Memory)(nil)
+
+// sagaLog returns the log, made on first use (the zero log holds nothing).
+func (m *Memory) sagaLog() *memSagaLog {
+	if m.log.sagas == nil {
+		m.log.sagas = make(map[uuid.UUID]*memSaga)
+		m.log.leases = make(map[uuid.UUID]time.Time)
+	}
+	return &m.log
+}
+
+func cloneEvent(e NodeEvent) NodeEvent {
+	e.Data = bytes.Clone(e.Data)
+	return e
+}
+
+// SagaCreate implements SagaLog.
+func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
+	const op = "saga_create"
+	if err := checkSagaRecord(op, rec); err != nil {
+		return err
+	}
+	rec = StoreSagaRecord(rec)
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	l := m.sagaLog()
+	if s, ok := l.sagas[rec.ID]; ok {
+		if sameSagaRecord(s.rec, rec) {
+			return nil
+		}
+		return refuse(op, KindConflict, "saga %v already names another saga (D29)", rec.ID)
+	}
+	rec.Params = bytes.Clone(rec.Params)
+	l.sagas[rec.ID] = &memSaga{rec: rec, seen: map[eventKey]bool{}}
+	return nil
+}
+
+// owned returns the saga f holds, or the refusal.
+func (l *memSagaLog) owned(op string, f Fence, id uuid.UUID) (*memSaga, error) {
+	s, ok := l.sagas[id]
+	if !ok {
+		return nil, refuse(op, KindNotFound, "no saga %v", id)
+	}
+	if s.rec.CurrentSEC != f.SEC || s.rec.AdoptGeneration != f.Generation {
+		return nil, lostOwnership(op, s.rec, f)
+	}
+	return s, nil
+}
+
+// SagaAppend implements SagaLog.
+func (m *Memory) SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events ...NodeEvent) error {
+	const op = "saga_append"
+	if err := checkEvents(op, saga, events); err != nil {
+		return err
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	s, err := m.sagaLog().owned(op, f, saga)
+	if err != nil {
+		return err
+	}
+	if !s.rec.Unfinished() {
+		return refuse(op, KindConflict, "saga %v is %v: its log is closed", saga, s.rec.State)
+	}
+	for _, e := range events {
+		k := eventKey{e.Node, e.Type}
+		if s.seen[k] {
+			continue
+		}
+		s.seen[k] = true
+		e.Time = StoreTime(e.Time)
+		s.events = append(s.events, cloneEvent(e))
+	}
+	return nil
+}
+
+// SagaSetState implements SagaLog.
+func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState) error {
+	const op = "saga_set_state"
+	if state != SagaUnwinding && state != SagaDone {
+		return refuse(op, KindInvalidRequest, "state %v: a saga is moved to unwinding or done (abandoned by SagaAbandon)", state)
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	s, err := m.sagaLog().owned(op, f, saga)
+	if err != nil {
+		return err
+	}
+	if err := checkStateMove(op, s.rec.State, state); err != nil {
+		return err
+	}
+	s.rec.State = state
+	return nil
+}
+
+// SagaRecoveryAttempt implements SagaLog.
+func (m *Memory) SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUID) (int, error) {
+	if err := m.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	s, err := m.sagaLog().owned("saga_recovery_attempt", f, saga)
+	if err != nil {
+		return 0, err
+	}
+	s.rec.RecoveryAttempts++
+	return s.rec.RecoveryAttempts, nil
+}
+
+// SagaAbandon implements SagaLog.
+func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, reason AbandonReason, comment string, now time.Time) error {
+	const op = "saga_abandon"
+	if !abandonReasons.Valid(reason) {
+		return refuse(op, KindInvalidRequest, "abandon reason %d (accepted: %s)", reason, abandonReasons.Accepted())
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	s, err := m.sagaLog().owned(op, f, saga)
+	if err != nil {
+		return err
+	}
+	if !s.rec.Unfinished() {
+		return refuse(op, KindConflict, "saga %v is %v: only an unfinished saga is abandoned", saga, s.rec.State)
+	}
+	s.rec.State, s.rec.AbandonReason, s.rec.AbandonComment, s.rec.AbandonTime = SagaAbandoned, reason, comment, StoreTime(now)
+	return nil
+}
+
+// SagaFetch implements SagaLog.
+func (m *Memory) SagaFetch(ctx context.Context, saga uuid.UUID) (SagaRecord, []NodeEvent, error) {
+	if err := m.lock(ctx); err != nil {
+		return SagaRecord{}, nil, err
+	}
+	defer m.mu.Unlock()
+	s, ok := m.sagaLog().sagas[saga]
+	if !ok {
+		return SagaRecord{}, nil, refuse("saga_fetch", KindNotFound, "no saga %v", saga)
+	}
+	rec := s.rec
+	rec.Params = bytes.Clone(rec.Params)
+	events := make([]NodeEvent, len(s.events))
+	for i, e := range s.events {
+		events[i] = cloneEvent(e)
+	}
+	return rec, events, nil
+}
+
+// SagaListUnfinished implements SagaLog.
+func (m *Memory) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]SagaRecord, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []SagaRecord
+	for _, s := range m.sagaLog().sagas {
+		if s.rec.Unfinished() && (sec == uuid.Nil || s.rec.CurrentSEC == sec) {
+			rec := s.rec
+			rec.Params = bytes.Clone(rec.Params)
+			out = append(out, rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b SagaRecord) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out, nil
+}
+
+// SagaListStalled implements SagaLog.
+func (m *Memory) SagaListStalled(ctx context.Context, before time.Time) ([]StalledSaga, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []StalledSaga
+	for _, s := range m.sagaLog().sagas {
+		if !s.rec.Unfinished() {
+			continue
+		}
+		st := StalledSaga{Saga: s.rec, Since: s.rec.TimeCreated}
+		if n := len(s.events); n > 0 {
+			st.Last = cloneEvent(s.events[n-1])
+			st.Since = st.Last.Time
+		}
+		if st.Since.Before(before) {
+			st.Saga.Params = bytes.Clone(st.Saga.Params)
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b StalledSaga) int { return bytes.Compare(a.Saga.ID[:], b.Saga.ID[:]) })
+	return out, nil
+}
+
+// SECRenew implements SagaLog.
+func (m *Memory) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (time.Time, error) {
+	if sec == uuid.Nil {
+		return time.Time{}, refuse("sec_renew", KindInvalidRequest, "the executor's id is the nil UUID")
+	}
+	expires = StoreTime(expires)
+	if err := m.lock(ctx); err != nil {
+		return time.Time{}, err
+	}
+	defer m.mu.Unlock()
+	l := m.sagaLog()
+	if cur := l.leases[sec]; cur.After(expires) {
+		return cur, nil
+	}
+	l.leases[sec] = expires
+	return expires, nil
+}
+
+// SagaAdopt implements SagaLog.
+func (m *Memory) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	const op = "saga_adopt"
+	if sec == uuid.Nil || from == uuid.Nil || sec == from {
+		return nil, refuse(op, KindInvalidRequest, "adopting takes two different executors, neither the nil UUID")
+	}
+	now = StoreTime(now)
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	l := m.sagaLog()
+	if exp, ok := l.leases[from]; ok && exp.After(now) {
+		return nil, refuse(op, KindConflict, "executor %v holds its lease until %s", from, exp.Format(time.RFC3339Nano))
+	}
+	var ids []uuid.UUID
+	for id, s := range l.sagas {
+		if s.rec.Unfinished() && s.rec.CurrentSEC == from {
+			s.rec.CurrentSEC, s.rec.AdoptGeneration, s.rec.AdoptTime = sec, s.rec.AdoptGeneration+1, now
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	return ids, nil
+}
