@@ -129,7 +129,40 @@ type Exec struct {
 	ended     string // why a step ended the saga early
 
 	ran, undone []string
+
+	// journal, when set, records every node before and after it runs (the
+	// durable executor's log, D26); halted is why the executor stopped
+	// before the saga came to rest: a journal write that failed, or a
+	// cancelled context (D28).
+	journal journal
+	halted  error
 }
+
+// journal is where a durable executor records a saga's nodes. Each method
+// returns an error when the record could not be made durable; the
+// executor then stops where it is, as a dead process would, and the saga is
+// finished by whoever recovers it.
+type journal interface {
+	// event records that node i's action (undo false) or undo began
+	// (err nil, begin true), or how it ended.
+	event(i int, t eventKind, err error) error
+	// unwinding records that the saga turned back; finish that it came
+	// to rest.
+	unwinding() error
+	finish(Outcome) error
+}
+
+// eventKind is what happened to a node, as the journal records it.
+type eventKind uint8
+
+const (
+	evStarted eventKind = iota + 1
+	evSucceeded
+	evFailed
+	evUndoStarted
+	evUndoFinished
+	evUndoFailed
+)
 
 // NewExec returns an executor for s over env, before its first step.
 func NewExec(env *Env, s Saga) *Exec {
@@ -141,8 +174,34 @@ func NewExec(env *Env, s Saga) *Exec {
 // Saga returns the saga the executor runs.
 func (x *Exec) Saga() Saga { return x.saga }
 
-// Done reports whether the saga has ended.
-func (x *Exec) Done() bool { return x.finished }
+// Done reports whether the executor has stopped: the saga ended, or the
+// executor halted before it did (Halted).
+func (x *Exec) Done() bool { return x.finished || x.halted != nil }
+
+// Halted returns why the executor stopped before the saga came to rest —
+// its context was cancelled (D28: shutdown, never failure), or its log
+// could not be written — or nil. A halted saga is left as it was, for
+// recovery to finish.
+func (x *Exec) Halted() error { return x.halted }
+
+// halt stops the executor where it is.
+func (x *Exec) halt(err error) bool {
+	x.halted = err
+	return true
+}
+
+// record writes an event through the journal, if any, and reports whether
+// it was made durable; if not, the executor has halted.
+func (x *Exec) record(i int, t eventKind, err error) bool {
+	if x.journal == nil {
+		return true
+	}
+	if jerr := x.journal.event(i, t, err); jerr != nil {
+		x.halt(jerr)
+		return false
+	}
+	return true
+}
 
 // Outcome returns how the saga ended; zero while it runs.
 func (x *Exec) Outcome() Outcome { return x.outcome }
@@ -258,12 +317,15 @@ func (x *Exec) Again(ctx context.Context) error {
 func (x *Exec) LastRan() bool { return x.last >= 0 }
 
 func (x *Exec) run(ctx context.Context, inject error) bool {
-	if x.finished {
+	if x.Done() {
 		return true
+	}
+	if err := ctx.Err(); err != nil {
+		return x.halt(err) // D28: stop between nodes, undo nothing
 	}
 	if x.unwinding {
 		x.undoNext(ctx)
-		return x.finished
+		return x.Done()
 	}
 	if x.next >= len(x.steps) {
 		x.finish(Completed)
@@ -271,9 +333,18 @@ func (x *Exec) run(ctx context.Context, inject error) bool {
 	}
 	i := x.next
 	s := x.steps[i]
+	if !x.record(i, evStarted, nil) {
+		return true
+	}
 	err := inject
 	if err == nil {
 		err = s.Do(ctx)
+	}
+	if err != nil && inject == nil && ctx.Err() != nil {
+		// The action failed because the caller went away (D28): that is
+		// shutdown, not the saga failing. Its started event stands; the
+		// recovery runs it again.
+		return x.halt(ctx.Err())
 	}
 	var e errEnd
 	switch {
@@ -282,6 +353,9 @@ func (x *Exec) run(ctx context.Context, inject error) bool {
 		x.done = append(x.done, i)
 		x.last, x.lastUndo = i, false
 		x.next++
+		if !x.record(i, evSucceeded, nil) {
+			return true
+		}
 		if x.next == len(x.steps) {
 			x.finish(Completed)
 		}
@@ -289,6 +363,9 @@ func (x *Exec) run(ctx context.Context, inject error) bool {
 		x.ran = append(x.ran, s.Name)
 		x.last, x.lastUndo = i, false
 		x.ended = e.why
+		if !x.record(i, evSucceeded, err) {
+			return true
+		}
 		x.finish(Completed)
 	default:
 		// A failed action has nothing to undo (Steno runs the undo only of
@@ -297,9 +374,17 @@ func (x *Exec) run(ctx context.Context, inject error) bool {
 		x.last = -1
 		x.err = fmt.Errorf("%s: %w", s.Name, err)
 		x.unwinding = true
+		if !x.record(i, evFailed, x.err) {
+			return true
+		}
+		if x.journal != nil {
+			if jerr := x.journal.unwinding(); jerr != nil {
+				return x.halt(jerr)
+			}
+		}
 		x.finishUnwindIfDone()
 	}
-	return x.finished
+	return x.Done()
 }
 
 // popUndo removes and returns the latest completed step that has an
@@ -316,21 +401,48 @@ func (x *Exec) popUndo() int {
 }
 
 func (x *Exec) undoNext(ctx context.Context) {
-	i := x.popUndo()
+	i := x.peekUndo()
 	if i < 0 {
 		x.finish(Unwound)
 		return
 	}
 	s := x.steps[i]
+	if !x.record(i, evUndoStarted, nil) {
+		return
+	}
+	x.popUndo()
 	x.undone = append(x.undone, s.Name)
 	if err := s.Undo(ctx); err != nil {
+		if ctx.Err() != nil {
+			// D28: an undo cut short by shutdown is run again by the
+			// recovery, never taken for an undo that failed.
+			x.halt(ctx.Err())
+			return
+		}
 		x.last = -1
 		x.err = errors.Join(x.err, fmt.Errorf("undo %s: %w", s.Name, err))
+		if !x.record(i, evUndoFailed, err) {
+			return
+		}
 		x.finish(Stuck)
 		return
 	}
 	x.last, x.lastUndo = i, true
+	if !x.record(i, evUndoFinished, nil) {
+		return
+	}
 	x.finishUnwindIfDone()
+}
+
+// peekUndo returns the latest completed step that has an undo, without
+// removing it; -1 when none is left.
+func (x *Exec) peekUndo() int {
+	for j := len(x.done) - 1; j >= 0; j-- {
+		if i := x.done[j]; x.steps[i].Undo != nil {
+			return i
+		}
+	}
+	return -1
 }
 
 // finishUnwindIfDone ends an unwind with no undo left to run, so that a
@@ -345,6 +457,12 @@ func (x *Exec) finishUnwindIfDone() {
 }
 
 func (x *Exec) finish(o Outcome) {
+	if x.journal != nil {
+		if err := x.journal.finish(o); err != nil {
+			x.halt(err)
+			return
+		}
+	}
 	x.finished, x.outcome, x.done = true, o, nil
 	if f, ok := x.saga.(finisher); ok {
 		f.finished(o)

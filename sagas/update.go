@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
@@ -41,6 +44,7 @@ type Update struct {
 
 	parent   instancestate.Lock
 	inherits bool
+	planned  time.Time // when Plan was made from Snapshot
 }
 
 // Then is what an update saga says comes next (§13.4's successors): a set
@@ -151,11 +155,12 @@ func (s *Update) Steps(env *Env) []Step {
 				if err != nil {
 					return err
 				}
-				p, required, err := instancestate.PlanUpdate(snap, env.Now())
+				now := env.Now()
+				p, required, err := instancestate.PlanUpdate(snap, now)
 				if err != nil {
 					return err
 				}
-				s.Snapshot, s.Plan = snap, p
+				s.Snapshot, s.Plan, s.planned = snap, p, now
 				if !required {
 					if err := unlock(ctx, s.Lock); err != nil {
 						return err
@@ -193,6 +198,17 @@ func (s *Update) Steps(env *Env) []Step {
 				}
 				return nil
 			}},
+	}
+}
+
+// setSagaID takes the updater ids from the saga's own id (named): the
+// updater is the saga, as in Omicron, and the child a name derived from it.
+func (s *Update) setSagaID(id uuid.UUID) {
+	if s.Updater.IsZero() {
+		s.Updater = instancestate.UpdaterIDFromUUID(id)
+	}
+	if s.Child.IsZero() {
+		s.Child = instancestate.UpdaterIDFromUUID(uuid.NewSHA1(id, []byte("child")))
 	}
 }
 

@@ -1,0 +1,430 @@
+package sagas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/datastore"
+)
+
+// LogVersion is the version of the log this executor writes and reads
+// (SagaRecord.Version): a saga of another version is abandoned as
+// orphaned, never run (Omicron's sagas do not cross versions either).
+const LogVersion = 1
+
+// SEC is a durable saga executor (Steno's "saga execution coordinator"):
+// it runs sagas as Exec does, and records every node in a datastore.SagaLog
+// before and after it runs (D26) — started before an action, succeeded or
+// failed after it with the saga's state, the undos likewise — so that
+// whatever a process leaves when it dies, Recover (in that process
+// restarted, or in another that adopted its sagas) finishes from the log.
+//
+// Each of its writes is fenced on its identity and the adoption generation
+// at which it holds the saga (D27): once another executor has adopted a
+// saga, every write of this one is refused with datastore.ErrLostOwnership
+// and it stops touching that saga. A cancelled context stops it between
+// nodes and leaves the saga in the log as it was (D28).
+//
+// A node's outcome is written with the next node's started event, in one
+// write: one round trip a node, and never an action run before the one
+// before it is durable.
+type SEC struct {
+	// ID is the executor's identity: the saga's owner in the log.
+	ID uuid.UUID
+	// Log is where it records sagas: the same store Env.Store holds the
+	// records in, as a rule, so that one store answers both.
+	Log datastore.SagaLog
+	// Env is what the sagas run against; Env.Now also stamps the log.
+	Env *Env
+	// Lease is how long the executor's lease lasts from each renewal
+	// (every Run and Recover renews it); another executor may adopt its
+	// sagas once it has expired. Zero: DefaultLease.
+	Lease time.Duration
+	// MaxRecoveries bounds how often a saga is recovered without coming to
+	// rest before it is abandoned (AbandonTooManyAttempts). Zero:
+	// DefaultMaxRecoveries.
+	MaxRecoveries int
+
+	// crashRecovery, for tests: Recover crashes as Run's RunOptions.Crash
+	// does, once crashRecoveryAfter events of a saga are durable.
+	crashRecovery      bool
+	crashRecoveryAfter int
+}
+
+// The executor's defaults.
+const (
+	DefaultLease         = 60 * time.Second
+	DefaultMaxRecoveries = 10
+)
+
+// RunOptions are Run's faults: those of Options, and a crash.
+type RunOptions struct {
+	Options
+	// Crash stops the executor as a killed process would, once at least
+	// CrashAfter of the saga's events are durable (events written
+	// together count together); the log and the records are left as they
+	// are. A saga that comes to rest first ends as without Crash.
+	Crash      bool
+	CrashAfter int
+}
+
+// Durable is how a durable run left a saga.
+type Durable struct {
+	Saga uuid.UUID
+	Kind Kind
+	// Result is the saga's outcome; zero when it did not come to rest.
+	Result
+	// Crashed: the run stopped at RunOptions.Crash, as a killed process.
+	Crashed bool
+	// Halted is why the run stopped before the saga came to rest, other
+	// than a crash: a cancelled context (D28), a log write refused
+	// (datastore.ErrLostOwnership) or failed. The saga is left for
+	// recovery.
+	Halted error
+	// Events is how many of the saga's events are durable.
+	Events int
+	// Abandoned is why recovery gave up on the saga instead of running it;
+	// zero when it did not.
+	Abandoned datastore.AbandonReason
+}
+
+// ErrCrashed is the halt of a run stopped by RunOptions.Crash.
+var ErrCrashed = errors.New("sagas: crashed on purpose")
+
+func (c *SEC) check() error {
+	switch {
+	case c == nil || c.ID == uuid.Nil:
+		return errors.New("sagas: SEC.ID is the nil UUID")
+	case c.Log == nil:
+		return errors.New("sagas: SEC.Log is nil")
+	}
+	return c.Env.check()
+}
+
+func (c *SEC) lease() time.Duration {
+	if c.Lease > 0 {
+		return c.Lease
+	}
+	return DefaultLease
+}
+
+// Renew renews the executor's lease to now + Lease and returns when it
+// expires.
+func (c *SEC) Renew(ctx context.Context) (time.Time, error) {
+	return c.Log.SECRenew(ctx, c.ID, c.Env.Now().Add(c.lease()))
+}
+
+// Run records saga s under id (a new saga: ErrConflict if id names another
+// one) and runs it to rest, or until it halts. Its error is for the
+// caller's mistakes and for a log that cannot be written at the start;
+// how the saga ended, or why it stopped, is in Durable.
+func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Durable, error) {
+	if err := c.check(); err != nil {
+		return Durable{}, err
+	}
+	d, ok := s.(durable)
+	if !ok {
+		return Durable{}, fmt.Errorf("sagas: a %T cannot be logged", s)
+	}
+	if err := checkFailAt(s, c.Env, opt.Options); err != nil {
+		return Durable{}, err
+	}
+	if opt.Crash && opt.CrashAfter < 0 {
+		return Durable{}, fmt.Errorf("sagas: CrashAfter %d (accepted: an integer ≥ 0)", opt.CrashAfter)
+	}
+	if n, ok := s.(named); ok {
+		n.setSagaID(id)
+	}
+	state, err := d.marshalState()
+	if err != nil {
+		return Durable{}, fmt.Errorf("sagas: the %v saga's parameters: %w", s.Kind(), err)
+	}
+	// The injected failure is a parameter: a node that failed on purpose
+	// fails again when a recovery runs it, as a real failure would.
+	params, err := json.Marshal(sagaParams{State: state, FailAt: opt.FailAt})
+	if err != nil {
+		return Durable{}, err
+	}
+	if _, err := c.Renew(ctx); err != nil {
+		return Durable{}, err
+	}
+	now := c.Env.Now()
+	rec := datastore.SagaRecord{ID: id, Name: s.Kind().String(), Params: params, State: datastore.SagaRunning,
+		Creator: c.ID, TimeCreated: now, CurrentSEC: c.ID, AdoptGeneration: 1, AdoptTime: now, Version: LogVersion}
+	if err := c.Log.SagaCreate(ctx, rec); err != nil {
+		return Durable{}, err
+	}
+	x := NewExec(c.Env, s)
+	j := c.newJournal(rec, x, d, 0)
+	if opt.Crash {
+		j.crashAt = opt.CrashAfter
+		if j.crashAt == 0 {
+			j.crashed = true // killed before its first event
+			return c.durable(rec, x, j), nil
+		}
+	}
+	if _, err := c.drive(ctx, x, opt.Options); err != nil {
+		return c.durable(rec, x, j), err
+	}
+	return c.durable(rec, x, j), nil
+}
+
+// drive runs x until it stops, with Options' faults; its error is a node
+// that changed something when replayed (Options.Replay), as Run's.
+func (c *SEC) drive(ctx context.Context, x *Exec, opt Options) (*Exec, error) {
+	for !x.Done() {
+		if name, undo := x.NextNode(); !undo && opt.FailAt != "" && name == opt.FailAt {
+			x.Fail(ctx)
+		} else {
+			x.Next(ctx)
+		}
+		if opt.Replay && x.LastRan() && x.halted == nil {
+			if err := x.Again(ctx); err != nil {
+				return x, err
+			}
+		}
+	}
+	return x, nil
+}
+
+func (c *SEC) durable(rec datastore.SagaRecord, x *Exec, j *secJournal) Durable {
+	kind, _ := ParseKind(rec.Name)
+	out := Durable{Saga: rec.ID, Kind: kind, Events: j.written}
+	switch {
+	case errors.Is(x.Halted(), ErrCrashed) || j.crashed:
+		out.Crashed = true
+	case x.Halted() != nil:
+		out.Halted = x.Halted()
+	default:
+		out.Result = x.result()
+	}
+	return out
+}
+
+// checkFailAt refuses a FailAt that names no step of s.
+func checkFailAt(s Saga, env *Env, opt Options) error {
+	if opt.FailAt == "" {
+		return nil
+	}
+	var names []string
+	for _, st := range s.Steps(env) {
+		if st.Name == opt.FailAt {
+			return nil
+		}
+		names = append(names, st.Name)
+	}
+	return fmt.Errorf("fail_at: %q is not a step of the %v saga (accepted: %v)", opt.FailAt, s.Kind(), names)
+}
+
+// Adopt takes over the unfinished sagas of executor from, whose lease has
+// expired (D27), and returns their ids; Recover then runs them.
+func (c *SEC) Adopt(ctx context.Context, from uuid.UUID) ([]uuid.UUID, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c.Log.SagaAdopt(ctx, c.ID, from, c.Env.Now())
+}
+
+// Recover finishes every unfinished saga the executor owns — its own,
+// left by an earlier run of this process, and those it adopted — one at a
+// time in id order, each from its log by Steno's rules (recover.go), and
+// returns how each was left. A saga whose log cannot be read back, of a
+// version this executor does not run, or recovered MaxRecoveries times
+// already, is abandoned with the reason recorded. Recover stops at the
+// first saga that halts on a cancelled context (D28).
+func (c *SEC) Recover(ctx context.Context) ([]Durable, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if _, err := c.Renew(ctx); err != nil {
+		return nil, err
+	}
+	recs, err := c.Log.SagaListUnfinished(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Durable
+	for _, rec := range recs {
+		d, err := c.recoverOne(ctx, rec)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, d)
+		if ctx.Err() != nil {
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+func (c *SEC) maxRecoveries() int {
+	if c.MaxRecoveries > 0 {
+		return c.MaxRecoveries
+	}
+	return DefaultMaxRecoveries
+}
+
+func (c *SEC) recoverOne(ctx context.Context, rec datastore.SagaRecord) (Durable, error) {
+	f := rec.Fence()
+	kind, kerr := ParseKind(rec.Name)
+	abandon := func(reason datastore.AbandonReason, why error) (Durable, error) {
+		err := c.Log.SagaAbandon(ctx, f, rec.ID, reason, why.Error(), c.Env.Now())
+		if err != nil && !errors.Is(err, datastore.ErrLostOwnership) {
+			return Durable{}, err
+		}
+		return Durable{Saga: rec.ID, Kind: kind, Abandoned: reason, Halted: err}, nil
+	}
+	if rec.Version != LogVersion {
+		return abandon(datastore.AbandonOrphaned, fmt.Errorf("log version %d; this executor runs version %d", rec.Version, LogVersion))
+	}
+	n, err := c.Log.SagaRecoveryAttempt(ctx, f, rec.ID)
+	switch {
+	case errors.Is(err, datastore.ErrLostOwnership):
+		return Durable{Saga: rec.ID, Kind: kind, Halted: err}, nil
+	case err != nil:
+		return Durable{}, err
+	case n > c.maxRecoveries():
+		return abandon(datastore.AbandonTooManyAttempts, fmt.Errorf("recovered %d times without coming to rest", n-1))
+	}
+	if kerr != nil {
+		return abandon(datastore.AbandonUnrecoverable, kerr)
+	}
+	_, events, err := c.Log.SagaFetch(ctx, rec.ID)
+	if err != nil {
+		return Durable{}, err
+	}
+	x, d, failAt, err := resume(c.Env, kind, rec.Params, events)
+	if err != nil {
+		return abandon(datastore.AbandonUnrecoverable, err)
+	}
+	j := c.newJournal(rec, x, d, len(events))
+	if c.crashRecovery {
+		j.crashAt = c.crashRecoveryAfter
+	}
+	before := len(x.ran)
+	if x.finished {
+		// The log ends at rest but the saga's state was not yet moved:
+		// the process died in between.
+		if err := j.finish(x.outcome); err != nil {
+			x.halt(err)
+		}
+	}
+	if _, err := c.drive(ctx, x, Options{FailAt: failAt}); err != nil {
+		return Durable{}, err
+	}
+	out := c.durable(rec, x, j)
+	// Steps run during recovery only: Resume listed those run before it.
+	out.Ran = append([]string(nil), x.ran[before:]...)
+	return out, nil
+}
+
+// secJournal is the journal of one saga run by a SEC: events are
+// collected, and written when the next node is about to run or the saga
+// comes to rest — a node's outcome with the next node's start.
+type secJournal struct {
+	c       *SEC
+	rec     datastore.SagaRecord
+	x       *Exec
+	saga    durable
+	pending []datastore.NodeEvent
+	written int  // events of the saga durable
+	crashAt int  // crash once written ≥ crashAt; -1: never
+	crashed bool // it did
+	ctx     context.Context
+}
+
+func (c *SEC) newJournal(rec datastore.SagaRecord, x *Exec, d durable, written int) *secJournal {
+	j := &secJournal{c: c, rec: rec, x: x, saga: d, written: written, crashAt: -1, ctx: context.Background()}
+	x.journal = j
+	return j
+}
+
+// sagaParams is a saga record's parameters: the saga as it was created,
+// and the step a test made fail.
+type sagaParams struct {
+	State  json.RawMessage `json:"saga"`
+	FailAt string          `json:"fail_at,omitempty"`
+}
+
+// named is a saga that takes ids from its own: the update saga's
+// updater ids are its saga id and one derived from it, as Omicron's
+// updater id is the saga's — so that a step that takes the lock and dies
+// before its outcome is durable takes it again, under the same id, when it
+// is run again, instead of leaving a lock no one holds.
+type named interface{ setSagaID(uuid.UUID) }
+
+// eventData is what an outcome event carries: the saga's state after the
+// node, and its error or why it ended the saga.
+type eventData struct {
+	State json.RawMessage `json:"state"`
+	Error string          `json:"error,omitempty"`
+	Ended string          `json:"ended,omitempty"`
+}
+
+var eventTypeOf = [...]datastore.EventType{
+	evStarted: datastore.EventStarted, evSucceeded: datastore.EventSucceeded, evFailed: datastore.EventFailed,
+	evUndoStarted: datastore.EventUndoStarted, evUndoFinished: datastore.EventUndoFinished, evUndoFailed: datastore.EventUndoFailed,
+}
+
+func (j *secJournal) event(i int, t eventKind, err error) error {
+	e := datastore.NodeEvent{Saga: j.rec.ID, Node: j.x.steps[i].Name, Type: eventTypeOf[t], Time: j.c.Env.Now(), Owner: j.c.ID}
+	if t != evStarted && t != evUndoStarted {
+		state, merr := j.saga.marshalState()
+		if merr != nil {
+			return fmt.Errorf("sagas: the %v saga's state after %s: %w", j.x.saga.Kind(), e.Node, merr)
+		}
+		data := eventData{State: state}
+		var end errEnd
+		switch {
+		case errors.As(err, &end):
+			data.Ended = end.why
+		case err != nil:
+			data.Error = err.Error()
+		}
+		b, merr := json.Marshal(data)
+		if merr != nil {
+			return merr
+		}
+		e.Data = b
+	}
+	j.pending = append(j.pending, e)
+	if t == evStarted || t == evUndoStarted {
+		return j.flush() // nothing runs before its start is durable
+	}
+	return nil
+}
+
+func (j *secJournal) flush() error {
+	if len(j.pending) == 0 {
+		return nil
+	}
+	if err := j.c.Log.SagaAppend(j.ctx, j.rec.Fence(), j.rec.ID, j.pending...); err != nil {
+		return err
+	}
+	j.written += len(j.pending)
+	j.pending = j.pending[:0]
+	if j.crashAt >= 0 && j.written >= j.crashAt {
+		j.crashed = true
+		return ErrCrashed
+	}
+	return nil
+}
+
+func (j *secJournal) unwinding() error {
+	if err := j.flush(); err != nil {
+		return err
+	}
+	return j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, datastore.SagaUnwinding)
+}
+
+func (j *secJournal) finish(Outcome) error {
+	if err := j.flush(); err != nil {
+		return err
+	}
+	return j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, datastore.SagaDone)
+}
