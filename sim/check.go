@@ -66,6 +66,29 @@ func (w *World) checkAll() {
 	w.checkLinks()
 	w.checkCapacity()
 	w.checkGenerations()
+	w.checkOneRunning()
+}
+
+// checkOneRunning: no instance's guest runs in two VMMs at once — not
+// after a migration, not after a stop that raced one (D37), not after a
+// restart beside a VMM left behind — among the VMMs the sled-agents of
+// sleds in service hold (an expunged sled's VMMs are dead by policy, §18).
+func (w *World) checkOneRunning() {
+	running := make(map[vmmstate.InstanceID]*agentVMM)
+	for _, sl := range w.sleds {
+		if !sl.inService() {
+			continue
+		}
+		for _, a := range sl.agent {
+			if a.gone || a.p != pRunning {
+				continue
+			}
+			if o := running[a.inst]; o != nil {
+				w.violate("one VMM runs an instance's guest", a.inst.String(), o.name+" and "+a.name+" both run")
+			}
+			running[a.inst] = a
+		}
+	}
 }
 
 // checkTouched is the check between full ones, and it finds what they
@@ -164,11 +187,12 @@ func (w *World) checkInstance(in *instRow) {
 		in.reincListed = true
 		w.reincList = append(w.reincList, in)
 	}
-	// The one time-based change (D15): when the cooldown ends, the
-	// reincarnation decision and what the instance says of itself change.
-	if k, until := s.Instance.Karma(w.now); k == instancestate.CoolingDown && !until.Equal(in.due) {
-		in.due = until
-		heap.Push(&w.dues, due{at: until, in: in})
+	// The time-based change CheckExplained sees (D15, D33): when the
+	// cooldown or backoff ends, the reincarnation decision and what the
+	// instance says of itself change.
+	if err == nil && r.Status == instancestate.CoolingDown && !r.Until.Equal(in.due) {
+		in.due = r.Until
+		heap.Push(&w.dues, due{at: r.Until, in: in})
 	}
 }
 

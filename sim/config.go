@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/instancestate"
 )
 
 // Fault is one kind of trouble the simulator injects. The zero value is
@@ -54,6 +57,17 @@ const (
 	// Steno re-runs a node it cannot tell finished (§13.1); every node must
 	// be idempotent, and the second run is checked to change nothing.
 	FaultSagaReplay
+	// FaultVMMHang: a VMM's Propolis stops moving in a transient state —
+	// starting, stopping, rebooting — for minutes to hours of simulated
+	// time, answering health checks all the while: past its deadline the
+	// control plane says NotProgressing and inspects it, and fails
+	// nothing (D30, D32).
+	FaultVMMHang
+	// FaultMigrationStall: a live migration stops moving on both sides.
+	// Under the world's migration progress deadline the control plane
+	// aborts it — fails the migration, stops the target — and the source
+	// runs on (D34).
+	FaultMigrationStall
 )
 
 var faultNames = [...]string{
@@ -69,6 +83,8 @@ var faultNames = [...]string{
 	FaultStartPermanent:  "start_permanent",
 	FaultSagaUnwind:      "saga_unwind",
 	FaultSagaReplay:      "saga_replay",
+	FaultVMMHang:         "vmm_hang",
+	FaultMigrationStall:  "migration_stall",
 }
 
 // AllFaults returns every fault in declaration order.
@@ -211,6 +227,13 @@ type Config struct {
 	// so that a full check costs each step the same whatever the size of
 	// the world; 1 checks everything after every step.
 	FullCheckEvery int
+	// Policy is the liveness policy the world's control plane decides with
+	// (instancestate.Snapshot.Policy: deadlines, restart backoff,
+	// migration bounds). Its zero value is vmlife's defaults, except that
+	// with migration_stall injected and no migration progress deadline
+	// given, DefaultMigrationProgress applies, so that stalled migrations
+	// are aborted (D34).
+	Policy instancestate.Policy
 	// Store records the world's instances, VMMs and migrations: every
 	// write the control plane makes goes through it, and every snapshot is
 	// read from it. Nil is a fresh datastore.Memory. A store given here
@@ -225,6 +248,10 @@ const (
 	DefaultSteps        = 150000
 	DefaultSeed         = 1
 	DefaultSledCapacity = 4
+	// DefaultMigrationProgress is the migration progress deadline a world
+	// with migration_stall injected decides with when Config.Policy sets
+	// none: KubeVirt's.
+	DefaultMigrationProgress = 150 * time.Second
 	// DefaultFullCheckEvery is the full-check period of a small world:
 	// every few simulated minutes (Config.FullCheckEvery adds two steps
 	// per instance).
@@ -260,6 +287,17 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.SledCapacity == 0 {
 		c.SledCapacity = DefaultSledCapacity
+	}
+	if err := c.Policy.Validate(); err != nil {
+		field := "policy"
+		var re *instancestate.RuleError
+		if errors.As(err, &re) {
+			field = re.Field
+		}
+		return c, &ConfigError{Field: field, Accept: "durations and counts of 0 or more (a negative deadline is off)"}
+	}
+	if c.Faults.Has(FaultMigrationStall) && c.Policy.Migration.ProgressDeadline == 0 {
+		c.Policy.Migration.ProgressDeadline = DefaultMigrationProgress
 	}
 	switch {
 	case c.FullCheckEvery < 0:

@@ -32,20 +32,24 @@
 //     sled_report, to whichever rows they name;
 //   - the instance watcher classifies each check with failure.CheckHealth
 //     (D18), the reincarnation task follows Reincarnate (D15), and a
-//     reconciler follows Next (D19).
+//     reconciler follows Next (D19): it health-checks a VMM Next says to
+//     inspect (D32), aborts a migration Next says has stalled (D34), and
+//     stops a target VMM an update plan unlinked alive (D37). Every
+//     snapshot carries Config.Policy, the liveness policy.
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
 // sleds off, cut sled-agents off, expunge sleds, crash VMMs, fail starts
 // transiently and permanently, fail saga steps (Exec.Fail; never a
 // delete's, whose intent the user already wrote), lose the
-// mark-as-starting undo's race (Exec.Skip), and run saga nodes twice
-// (Exec.Again, checked to change nothing).
+// mark-as-starting undo's race (Exec.Skip), run saga nodes twice
+// (Exec.Again, checked to change nothing), hang VMMs in transient states
+// past every deadline, and stall live migrations.
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run
 // says why it does not, and the world's own rules — no VMM linked by two
-// instances, no sled over-committed, no generation decreasing, no lock
-// without its saga. Step returns the violations first seen in it. Settle
+// instances, no guest running in two VMMs, no sled over-committed, no
+// generation decreasing, no lock without its saga. Step returns the violations first seen in it. Settle
 // then stops the users and the faults, and Unsettled names every instance
 // that did not converge to its intent and does not say why (D13, D19).
 //

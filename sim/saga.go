@@ -265,6 +265,12 @@ func (w *World) updateEnded(in *instRow, x *sagas.Exec, s *sagas.Update) {
 			w.stats.ReservationSwaps++
 		}
 		w.tracef("update %s committed: %v vmm=%s target=%s", in.name, s.Plan.Runtime.State, w.vmmName(s.Plan.Runtime.ActiveVMM), w.vmmName(s.Plan.Runtime.TargetVMM))
+		// D37: a target the plan unlinked while it still lives is asked
+		// to stop, so that no VMM nothing links runs a guest.
+		if id := s.Plan.StopTargetVMM; !id.IsZero() {
+			w.stats.TargetsStopped++
+			w.stopVMM(id)
+		}
 	}
 	if in.deleted || x.Outcome() != sagas.Completed {
 		return

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"slices"
+	"time"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -130,6 +131,7 @@ const (
 // state, the runtime it reports, and the migration sides it holds.
 type agentVMM struct {
 	id      vmmstate.ID
+	inst    vmmstate.InstanceID // the instance whose guest it runs
 	name    string
 	sled    *sled
 	p       propolis
@@ -142,6 +144,7 @@ type agentVMM struct {
 	role    migration.Role // its side of flight
 	sidePh  int            // 0 not started, 1 in progress, 2 done
 	gone    bool           // forgotten by its sled-agent or lost with its sled
+	hung    int            // FaultVMMHang: Propolis does nothing before this step
 }
 
 // flight is one live migration as the two Propolis processes see it.
@@ -149,6 +152,7 @@ type flight struct {
 	id       migration.ID
 	src, dst *agentVMM
 	outcome  migration.State // 0 undecided, Completed or Failed
+	stalled  bool            // FaultMigrationStall: neither side moves until told to stop
 }
 
 func (a *agentVMM) report() instancestate.Report {
@@ -171,6 +175,7 @@ func (w *World) register(sl *sled, r *vmmRow, p propolis, mig migration.ID) *age
 	g, _ := r.vmm.Runtime.Generation.Next()
 	a := &agentVMM{
 		id:   r.vmm.ID,
+		inst: r.vmm.InstanceID,
 		name: r.name,
 		sled: sl,
 		p:    p,
@@ -250,6 +255,9 @@ func (w *World) fold(a *agentVMM, st migration.State) {
 // plane's request, take a migration one stage further, or run on (and
 // maybe shut down or crash).
 func (w *World) tick(a *agentVMM) {
+	if w.hangs(a) {
+		return
+	}
 	if a.flight != nil && a.p != pStopping && a.p != pStopped {
 		w.tickMigration(a)
 		return
@@ -299,6 +307,30 @@ func (w *World) tick(a *agentVMM) {
 	}
 }
 
+// hangs reports whether a's Propolis does nothing at this tick
+// (FaultVMMHang): it is hung, or hangs now in a transient state, for 5 to
+// 120 simulated minutes — past every default deadline (D32), so the
+// control plane reports it NotProgressing and inspects it, and must fail
+// nothing for it (D30). A settling world has no hung VMM.
+func (w *World) hangs(a *agentVMM) bool {
+	if w.settling {
+		return false
+	}
+	if a.hung > w.step {
+		return true
+	}
+	switch a.p {
+	case pStarting, pStopping, pRebooting:
+		if w.fault(FaultVMMHang) && w.chance(40) {
+			w.stats.Faults[FaultVMMHang]++
+			a.hung = w.step + int((5*time.Minute+time.Duration(w.intn(116))*time.Minute)/Tick)
+			w.tracef("propolis %s hangs %v until step %d", a.name, propolisToSled[a.p], a.hung)
+			return true
+		}
+	}
+	return false
+}
+
 // tickMigration takes a's side of its migration one stage further.
 func (w *World) tickMigration(a *agentVMM) {
 	f := a.flight
@@ -306,8 +338,24 @@ func (w *World) tickMigration(a *agentVMM) {
 	if a.role == migration.Source {
 		other = f.dst
 	}
-	if f.outcome == 0 && (other.gone || other.p.halted()) {
-		f.outcome = migration.Failed
+	if f.outcome == 0 && (other.gone || other.p.halted() || other.p == pStopping || other.p == pStopped) {
+		f.outcome = migration.Failed // the other side left the migration
+	}
+	if f.outcome == 0 && !f.stalled && w.fault(FaultMigrationStall) && w.chance(8) {
+		w.stats.Faults[FaultMigrationStall]++
+		f.stalled = true
+		w.tracef("migration %s stalls", f.id)
+	}
+	if f.outcome == 0 && a.goal == goalStop {
+		// A stop reaches a side mid-migration: it stops, and halting
+		// fails the migration (§3.5) — how a user's stop races a
+		// migration (D37), and how the control plane's abort of a stalled
+		// one ends it (D34).
+		w.observe(a, pStopping)
+		return
+	}
+	if f.stalled && f.outcome == 0 && !w.settling {
+		return // neither side moves, and nothing is reported: no progress (D34)
 	}
 	if w.fault(FaultVMMCrash) && w.chance(40) {
 		// Either side may die mid-migration; halting fails its side and

@@ -41,6 +41,7 @@ type counters struct {
 	UnwoundAlreadyTerminal                           int
 	StartedAgainstIntent                             int
 	MarkUndoLost, UnwindStartSkipped                 int
+	Inspections, MigrationsAborted, TargetsStopped   int    // D32, D34, D37
 	Decisions                                        [8]int // by instancestate.Action
 
 	ViolationOccurrences int
@@ -215,6 +216,8 @@ func (w *World) Summary() Summary {
 		{"vmms_reaped", st.Reaped}, {"unwound_vmm_already_terminal", st.UnwoundAlreadyTerminal},
 		{"mark_as_starting_undo_lost", st.MarkUndoLost}, {"unwind_start_not_applied", st.UnwindStartSkipped},
 		{"started_against_intent", st.StartedAgainstIntent},
+		{"inspections", st.Inspections}, {"migrations_aborted", st.MigrationsAborted},
+		{"unlinked_targets_stopped", st.TargetsStopped},
 	}
 	for _, a := range instancestate.AllActions() {
 		s.Decisions = append(s.Decisions, Count{a.String(), st.Decisions[a]})

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -77,6 +79,52 @@ func (w *World) reconcile() {
 		if d.Action == instancestate.ActionSendToSled {
 			w.sendToSled(s.Active, d.SledRequest)
 		}
+	case instancestate.NextInspect:
+		// D32: look at the VMM past its deadline — the watcher's health
+		// check of that one VMM, whose verdict alone may fail it (D18,
+		// D30). A VMM not yet on its sled, or an instance still
+		// creating, has a saga in flight that the world runs anyway.
+		w.stats.Inspections++
+		if r := w.vmms[vmmstate.IDFromUUID(n.Record.ID)]; r != nil && n.Record.Kind != instancestate.RecordInstance &&
+			r.vmm.Runtime.State.ExistsOnSled() {
+			w.check(r)
+		}
+	case instancestate.NextAbortMigration:
+		w.abortMigration(in, n)
+	}
+}
+
+// abortMigration carries out D34's abort of a stalled migration: the
+// target's sled-agent is told to stop it, until it has taken the request
+// (stopVMM); its halt fails the migration, the source runs on, and the
+// update plan unlinks the rest. The migration is not written failed
+// first: a handover the records have not heard of yet may have happened.
+func (w *World) abortMigration(in *instRow, n instancestate.NextAction) {
+	w.stats.MigrationsAborted++
+	w.tracef("abort migration %s of %s: stop %s", n.Migration, in.name, w.vmmName(n.StopVMM))
+	w.stopVMM(n.StopVMM)
+}
+
+// stopVMM asks a VMM's sled-agent to stop it, and asks again at every
+// reaper pass until a sled-agent has taken the request or proved the VMM
+// gone: a stop the control plane owes (D34, D37) is not lost to a busy or
+// unreachable sled-agent, as a saga node retries until it gets an answer.
+func (w *World) stopVMM(id vmmstate.ID) {
+	r := w.vmms[id]
+	if r == nil {
+		return
+	}
+	if !w.sendToSled(r.vmm, instancestate.SledRequestStopped) && !slices.Contains(w.owedStops, id) {
+		w.owedStops = append(w.owedStops, id)
+	}
+}
+
+// retryStops asks again for the stops still owed.
+func (w *World) retryStops() {
+	owed := w.owedStops
+	w.owedStops = nil
+	for _, id := range owed {
+		w.stopVMM(id)
 	}
 }
 
@@ -87,6 +135,7 @@ func (w *World) reconcile() {
 // looks only at what changed since it last ran (the world's queues),
 // never at the whole fleet.
 func (w *World) reap() {
+	w.retryStops()
 	q := w.reapQ
 	w.reapQ = nil
 	for _, r := range q {

@@ -122,10 +122,10 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 // sendToSled is §10.2's SendToSled: vmm_put_state to the VMM's sled-agent.
 // A call that proves the VMM gone marks it failed (§10.4, D18); any other
 // failure changes nothing, and the reconciler asks again later (D19).
-func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
+func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) (done bool) {
 	sl := w.sledByID(v.SledID)
 	if sl == nil {
-		return
+		return true
 	}
 	var out *failure.Outcome
 	var a *agentVMM
@@ -163,7 +163,7 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 		if cl.VMMGone {
 			w.markFailed(v.ID, cl.Reason)
 		}
-		return
+		return cl.VMMGone
 	}
 	w.stats.SledCalls["200"]++
 	switch req {
@@ -174,4 +174,5 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) {
 			a.goal = goalReboot
 		}
 	}
+	return true
 }

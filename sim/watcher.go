@@ -50,6 +50,13 @@ func (w *World) watch() {
 			}
 		}
 	}
+	w.check(r)
+}
+
+// check is one health check of VMM r (§18): ask its sled-agent, classify
+// the answer (failure.CheckHealth, D18) and act on it. The watcher runs it
+// on a VMM it picks; the reconciler on a VMM past its deadline (D32).
+func (w *World) check(r *vmmRow) {
 	sl := w.sledByID(r.vmm.SledID)
 	if sl == nil {
 		return

@@ -130,6 +130,8 @@ type World struct {
 	sledAt map[vmmstate.SledID]*sled
 	net    []message
 
+	owedStops []vmmstate.ID // stops a sled-agent has not yet taken (stopVMM)
+
 	sagas   []*inFlight
 	sagaEnv *sagas.Env
 	heldOn  map[vmmstate.ID]*sled // the sled each reservation is on
@@ -430,6 +432,7 @@ func (w *World) snapshot(in *instRow) instancestate.Snapshot {
 	if !in.unreachable.IsZero() && in.unreachableVMM == rt.ActiveVMM && !rt.ActiveVMM.IsZero() {
 		s.SledUnreachableSince = in.unreachable
 	}
+	s.Policy = w.cfg.Policy // D32–D35: what the world's control plane decides with
 	return s
 }
 
