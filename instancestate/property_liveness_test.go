@@ -134,3 +134,18 @@ func TestPropBackoffMonotonic(t *testing.T) {
 		}
 	})
 }
+
+// The liveness inputs survive the snapshot document both ways, and every
+// decision under any policy keeps vmlife's invariants (CheckSnapshotAt:
+// among them, Next inspects only what NotProgressing names and aborts
+// only what StalledMigration names, D32, D34).
+func TestPropLivenessInputs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := instancetest.WithLiveness().Draw(t, "snapshot")
+		now := instancetest.Now(s).Draw(t, "now").Add(time.Duration(rapid.IntRange(0, 86400).Draw(t, "later")) * time.Second)
+		docRoundTrip(t, instancestate.Document{Now: now, Snapshot: s})
+		if err := invariant.CheckSnapshotAt(s, now); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

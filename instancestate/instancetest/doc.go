@@ -17,6 +17,11 @@
 //     valid snapshot.
 //   - Now draws a time near a snapshot's own times, cooldown boundaries
 //     included.
+//   - Policy draws a liveness policy — deadlines default, off or set, a
+//     restart backoff off or on, migration bounds and limits (D32–D35) —
+//     and WithLiveness a snapshot carrying one, a memory size and counts
+//     of migrations in flight. Snapshot itself draws none: a snapshot read
+//     back from a store carries no policy.
 //   - Report draws one sled-agent report for a snapshot's VMMs, mostly legal
 //     but sometimes stale, duplicated, illegal, about the wrong migration or
 //     from a VMM the instance does not link; its Kind says which, and so what
