@@ -47,7 +47,7 @@ func cloneEvent(e NodeEvent) NodeEvent {
 // SagaCreate implements SagaLog.
 func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
 	const op = "saga_create"
-	if err := checkSagaRecord(op, rec); err != nil {
+	if err := CheckSagaRecord(op, rec); err != nil {
 		return err
 	}
 	rec = StoreSagaRecord(rec)
@@ -57,10 +57,7 @@ func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
 	defer m.mu.Unlock()
 	l := m.sagaLog()
 	if s, ok := l.sagas[rec.ID]; ok {
-		if sameSagaRecord(s.rec, rec) {
-			return nil
-		}
-		return refuse(op, KindConflict, "saga %v already names another saga (D29)", rec.ID)
+		return CheckSagaRetry(op, s.rec, rec)
 	}
 	rec.Params = bytes.Clone(rec.Params)
 	l.sagas[rec.ID] = &memSaga{rec: rec, seen: map[eventKey]bool{}}
@@ -70,11 +67,12 @@ func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
 // owned returns the saga f holds, or the refusal.
 func (l *memSagaLog) owned(op string, f Fence, id uuid.UUID) (*memSaga, error) {
 	s, ok := l.sagas[id]
-	if !ok {
-		return nil, refuse(op, KindNotFound, "no saga %v", id)
+	var stored *SagaRecord
+	if ok {
+		stored = &s.rec
 	}
-	if s.rec.CurrentSEC != f.SEC || s.rec.AdoptGeneration != f.Generation {
-		return nil, lostOwnership(op, s.rec, f)
+	if err := CheckFence(op, id, stored, f); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -82,7 +80,7 @@ func (l *memSagaLog) owned(op string, f Fence, id uuid.UUID) (*memSaga, error) {
 // SagaAppend implements SagaLog.
 func (m *Memory) SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events ...NodeEvent) error {
 	const op = "saga_append"
-	if err := checkEvents(op, saga, events); err != nil {
+	if err := CheckEvents(op, saga, events); err != nil {
 		return err
 	}
 	if err := m.lock(ctx); err != nil {
@@ -93,17 +91,15 @@ func (m *Memory) SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events
 	if err != nil {
 		return err
 	}
-	if !s.rec.Unfinished() {
-		return refuse(op, KindConflict, "saga %v is %v: its log is closed", saga, s.rec.State)
+	if err := CheckUnfinished(op, s.rec); err != nil {
+		return err
 	}
-	for _, e := range events {
+	for _, e := range NewEvents(events) {
 		k := eventKey{e.Node, e.Type}
-		if s.seen[k] {
-			continue
+		if !s.seen[k] {
+			s.seen[k] = true
+			s.events = append(s.events, e)
 		}
-		s.seen[k] = true
-		e.Time = StoreTime(e.Time)
-		s.events = append(s.events, cloneEvent(e))
 	}
 	return nil
 }
@@ -111,8 +107,8 @@ func (m *Memory) SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events
 // SagaSetState implements SagaLog.
 func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState) error {
 	const op = "saga_set_state"
-	if state != SagaUnwinding && state != SagaDone {
-		return refuse(op, KindInvalidRequest, "state %v: a saga is moved to unwinding or done (abandoned by SagaAbandon)", state)
+	if err := CheckSagaState(op, state); err != nil {
+		return err
 	}
 	if err := m.lock(ctx); err != nil {
 		return err
@@ -122,7 +118,7 @@ func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, stat
 	if err != nil {
 		return err
 	}
-	if err := checkStateMove(op, s.rec.State, state); err != nil {
+	if err := CheckStateMove(op, s.rec.State, state); err != nil {
 		return err
 	}
 	s.rec.State = state
@@ -146,8 +142,8 @@ func (m *Memory) SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUI
 // SagaAbandon implements SagaLog.
 func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, reason AbandonReason, comment string, now time.Time) error {
 	const op = "saga_abandon"
-	if !abandonReasons.Valid(reason) {
-		return refuse(op, KindInvalidRequest, "abandon reason %d (accepted: %s)", reason, abandonReasons.Accepted())
+	if err := CheckAbandonReason(op, reason); err != nil {
+		return err
 	}
 	if err := m.lock(ctx); err != nil {
 		return err
@@ -157,8 +153,8 @@ func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, reaso
 	if err != nil {
 		return err
 	}
-	if !s.rec.Unfinished() {
-		return refuse(op, KindConflict, "saga %v is %v: only an unfinished saga is abandoned", saga, s.rec.State)
+	if err := CheckUnfinished(op, s.rec); err != nil {
+		return err
 	}
 	s.rec.State, s.rec.AbandonReason, s.rec.AbandonComment, s.rec.AbandonTime = SagaAbandoned, reason, comment, StoreTime(now)
 	return nil
@@ -228,8 +224,8 @@ func (m *Memory) SagaListStalled(ctx context.Context, before time.Time) ([]Stall
 
 // SECRenew implements SagaLog.
 func (m *Memory) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (time.Time, error) {
-	if sec == uuid.Nil {
-		return time.Time{}, refuse("sec_renew", KindInvalidRequest, "the executor's id is the nil UUID")
+	if err := CheckSEC("sec_renew", sec); err != nil {
+		return time.Time{}, err
 	}
 	expires = StoreTime(expires)
 	if err := m.lock(ctx); err != nil {
@@ -247,8 +243,8 @@ func (m *Memory) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time)
 // SagaAdopt implements SagaLog.
 func (m *Memory) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) ([]uuid.UUID, error) {
 	const op = "saga_adopt"
-	if sec == uuid.Nil || from == uuid.Nil || sec == from {
-		return nil, refuse(op, KindInvalidRequest, "adopting takes two different executors, neither the nil UUID")
+	if err := CheckAdopters(op, sec, from); err != nil {
+		return nil, err
 	}
 	now = StoreTime(now)
 	if err := m.lock(ctx); err != nil {
@@ -256,8 +252,8 @@ func (m *Memory) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Ti
 	}
 	defer m.mu.Unlock()
 	l := m.sagaLog()
-	if exp, ok := l.leases[from]; ok && exp.After(now) {
-		return nil, refuse(op, KindConflict, "executor %v holds its lease until %s", from, exp.Format(time.RFC3339Nano))
+	if err := CheckLease(op, from, l.leases[from], now); err != nil {
+		return nil, err
 	}
 	var ids []uuid.UUID
 	for id, s := range l.sagas {

@@ -204,8 +204,10 @@ type StalledSaga struct {
 // touching the saga.
 var ErrLostOwnership = errors.New("lost ownership")
 
-// The saga log's guards, as pure functions over its rows: every store
-// calls these, so that the stores answer alike.
+// The saga log's guards, as pure functions over its arguments and rows:
+// every store calls these — Memory and pgstore alike — so that the stores
+// answer alike and each rule has one home. Each takes op, the operation as
+// `vmlife script` names it, for the refusal it returns.
 
 // StoreSagaRecord returns rec as a store keeps it: times as StoreTime
 // makes them.
@@ -214,8 +216,18 @@ func StoreSagaRecord(rec SagaRecord) SagaRecord {
 	return rec
 }
 
-// checkSagaRecord refuses a new saga's record that no executor writes.
-func checkSagaRecord(op string, rec SagaRecord) error {
+// AllSagaStates returns every saga state, in declaration order.
+func AllSagaStates() []SagaState { return sagaStates.All() }
+
+// AllAbandonReasons returns every abandon reason, in declaration order.
+func AllAbandonReasons() []AbandonReason { return abandonReasons.All() }
+
+// ParseAbandonReason returns the reason named s.
+func ParseAbandonReason(s string) (AbandonReason, error) { return abandonReasons.Parse(s) }
+
+// CheckSagaRecord refuses a new saga's record that no executor writes
+// (SagaCreate): ErrInvalidRequest.
+func CheckSagaRecord(op string, rec SagaRecord) error {
 	switch {
 	case rec.ID == uuid.Nil:
 		return refuse(op, KindInvalidRequest, "a saga needs an id")
@@ -229,6 +241,16 @@ func checkSagaRecord(op string, rec SagaRecord) error {
 	return nil
 }
 
+// CheckSagaRetry answers SagaCreate of rec under an id stored already
+// names: nil when stored is rec as created (an idempotent retry, times as
+// the store keeps them), else ErrConflict (D29).
+func CheckSagaRetry(op string, stored, rec SagaRecord) error {
+	if sameSagaRecord(stored, StoreSagaRecord(rec)) {
+		return nil
+	}
+	return refuse(op, KindConflict, "saga %v already names another saga (D29)", rec.ID)
+}
+
 // sameSagaRecord reports whether two records are the same saga as
 // created (an idempotent retry of SagaCreate).
 func sameSagaRecord(stored, rec SagaRecord) bool {
@@ -236,8 +258,9 @@ func sameSagaRecord(stored, rec SagaRecord) bool {
 		stored.Creator == rec.Creator && stored.TimeCreated.Equal(rec.TimeCreated) && stored.Version == rec.Version
 }
 
-// checkEvents refuses events that are not this saga's or of no known type.
-func checkEvents(op string, saga uuid.UUID, events []NodeEvent) error {
+// CheckEvents refuses events that are not this saga's, of no known type
+// or of no node (SagaAppend): ErrInvalidRequest.
+func CheckEvents(op string, saga uuid.UUID, events []NodeEvent) error {
 	for _, e := range events {
 		switch {
 		case e.Saga != saga:
@@ -251,17 +274,97 @@ func checkEvents(op string, saga uuid.UUID, events []NodeEvent) error {
 	return nil
 }
 
-// checkStateMove refuses a state change no executor makes: a saga moves
+// NewEvents returns the events of one SagaAppend that it writes, in order:
+// the first of each (node, type), times as StoreTime makes them. An event
+// written before is kept as it was, so a store skips those it holds.
+func NewEvents(events []NodeEvent) []NodeEvent {
+	out := make([]NodeEvent, 0, len(events))
+	seen := make(map[eventKey]bool, len(events))
+	for _, e := range events {
+		k := eventKey{e.Node, e.Type}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		e.Time = StoreTime(e.Time)
+		e.Data = bytes.Clone(e.Data)
+		out = append(out, e)
+	}
+	return out
+}
+
+// CheckSagaState refuses a state SagaSetState does not move a saga to:
+// only unwinding and done (abandoned is SagaAbandon's).
+func CheckSagaState(op string, state SagaState) error {
+	if state != SagaUnwinding && state != SagaDone {
+		return refuse(op, KindInvalidRequest, "state %v: a saga is moved to unwinding or done (abandoned by SagaAbandon)", state)
+	}
+	return nil
+}
+
+// CheckAbandonReason refuses SagaAbandon without a known reason.
+func CheckAbandonReason(op string, reason AbandonReason) error {
+	if !abandonReasons.Valid(reason) {
+		return refuse(op, KindInvalidRequest, "abandon reason %d (accepted: %s)", reason, abandonReasons.Accepted())
+	}
+	return nil
+}
+
+// CheckSEC refuses the nil UUID as an executor's id (SECRenew).
+func CheckSEC(op string, sec uuid.UUID) error {
+	if sec == uuid.Nil {
+		return refuse(op, KindInvalidRequest, "the executor's id is the nil UUID")
+	}
+	return nil
+}
+
+// CheckAdopters refuses SagaAdopt between executors that are not two
+// different ones.
+func CheckAdopters(op string, sec, from uuid.UUID) error {
+	if sec == uuid.Nil || from == uuid.Nil || sec == from {
+		return refuse(op, KindInvalidRequest, "adopting takes two different executors, neither the nil UUID")
+	}
+	return nil
+}
+
+// CheckFence is the guard of every write of a saga's log (D27): stored is
+// the saga's row, nil when there is none (ErrNotFound); a writer whose
+// fence is not the owner's is refused with ErrLostOwnership.
+func CheckFence(op string, saga uuid.UUID, stored *SagaRecord, f Fence) error {
+	switch {
+	case stored == nil:
+		return refuse(op, KindNotFound, "no saga %v", saga)
+	case stored.Fence() != f:
+		return refuse(op, KindLostOwnership, "saga %v belongs to executor %v at generation %d, not to %v at %d (D27)",
+			stored.ID, stored.CurrentSEC, stored.AdoptGeneration, f.SEC, f.Generation)
+	}
+	return nil
+}
+
+// CheckUnfinished refuses a write only an unfinished saga takes — an
+// event, abandoning it — on one that is done or abandoned: ErrConflict.
+func CheckUnfinished(op string, rec SagaRecord) error {
+	if rec.Unfinished() {
+		return nil
+	}
+	return refuse(op, KindConflict, "saga %v is %v: its log is closed", rec.ID, rec.State)
+}
+
+// CheckStateMove refuses a state change no executor makes: a saga moves
 // forward only (running → unwinding → done, or running → done).
-func checkStateMove(op string, from, to SagaState) error {
+func CheckStateMove(op string, from, to SagaState) error {
 	if from == to || from == SagaRunning || from == SagaUnwinding && to == SagaDone {
 		return nil
 	}
 	return refuse(op, KindConflict, "a saga that is %v does not become %v", from, to)
 }
 
-// lostOwnership is the refusal of a write by f on a saga it does not hold.
-func lostOwnership(op string, rec SagaRecord, f Fence) error {
-	return refuse(op, KindLostOwnership, "saga %v belongs to executor %v at generation %d, not to %v at %d (D27)",
-		rec.ID, rec.CurrentSEC, rec.AdoptGeneration, f.SEC, f.Generation)
+// CheckLease refuses adopting from's sagas at now while its lease, which
+// expires at expires, holds: ErrConflict. The zero expires is no lease
+// (an executor that never took one), adoptable at once.
+func CheckLease(op string, from uuid.UUID, expires, now time.Time) error {
+	if StoreTime(expires).After(StoreTime(now)) {
+		return refuse(op, KindConflict, "executor %v holds its lease until %s", from, expires.Format(time.RFC3339Nano))
+	}
+	return nil
 }
