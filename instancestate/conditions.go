@@ -141,8 +141,10 @@ func (s *Snapshot) appendConditions(out []Condition, now time.Time, r Reincarnat
 	if st, ok := s.notProgressing(now); ok {
 		out = append(out, st.condition())
 	}
-	if a, ok := s.stalledMigration(now); ok {
-		out = append(out, a.condition())
+	if s.hasMigration() {
+		if a, ok := s.stalledMigration(now); ok {
+			out = append(out, a.condition())
+		}
 	}
 	return out
 }

@@ -116,8 +116,10 @@ func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bo
 	if planRequired {
 		return NextAction{Action: NextRunUpdate, Why: "the instance record does not yet reflect its VMMs and migration"}
 	}
-	if a, ok := s.stalledMigration(now); ok {
-		return a.next() // D34
+	if s.hasMigration() {
+		if a, ok := s.stalledMigration(now); ok {
+			return a.next() // D34
+		}
 	}
 	switch {
 	case r.Should:

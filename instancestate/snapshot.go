@@ -107,7 +107,10 @@ func (s *Snapshot) validate() error {
 // checkInputs checks the liveness inputs: the policy (Policy.Validate), no
 // negative count, a memory size in range.
 func (s *Snapshot) checkInputs() error {
-	if err := s.Policy.Validate(); err != nil {
+	if s.Policy == (Policy{}) && s.MemoryGiB == 0 && s.MigrationsInFlight == (MigrationLoad{}) {
+		return nil // the defaults: most snapshots, answered without a look at each field
+	}
+	if err := s.Policy.validate(); err != nil {
 		return err
 	}
 	load := &s.MigrationsInFlight
@@ -130,7 +133,9 @@ func (s *Snapshot) checkInputs() error {
 // Validate checks a liveness policy (D32–D35) and returns a *RuleError
 // (matching ErrInvalidRecord) naming the first field out of range: no
 // negative duration but a deadline's (negative: off), no negative limit.
-func (p Policy) Validate() error {
+func (p Policy) Validate() error { return p.validate() }
+
+func (p *Policy) validate() error {
 	b, mp := &p.Backoff, &p.Migration
 	for _, f := range [...]struct {
 		name string
