@@ -44,6 +44,19 @@
 // with migration sides is one such transaction. docs/pgstore.md lists each
 // statement with the guard it implements and the rule it cites.
 //
+// # The saga log
+//
+// Store is also datastore.SagaLog (D26, D27): Omicron's saga and
+// saga_node_event tables, and saga_sec_lease for the executors' leases.
+// Each operation is one statement in a SERIALIZABLE transaction sent as
+// one batch (BEGIN, the statement, COMMIT): one round trip. A write of a
+// saga's log carries its fence — current_sec, adopt_generation — in its
+// own WHERE clause, and the saga's row as it was beside it, which says why
+// a refused write was refused by datastore's guards (CheckFence and the
+// rest), as Memory says it. Events are numbered in the order written by
+// the insert itself, while the saga's row is locked, and read back in
+// that order.
+//
 // Times are TIMESTAMPTZ, which keeps microseconds: as every store does
 // (datastore.StoreTime), a time is truncated to the microsecond before it
 // is written or compared, so a caller may pass time.Now().

@@ -42,6 +42,9 @@ func TestSchemaEnumsAreTheLibrarys(t *testing.T) {
 		"instance_start_failure_cause": names(failure.AllCauses()),
 		"instance_start_reason":        names(failure.AllStartReasons()),
 		"instance_vmm_lost_cause":      names(instancestate.AllLostCauses()),
+		"saga_state":                   names(datastore.AllSagaStates()),
+		"saga_abandon_reason":          names(datastore.AllAbandonReasons()),
+		"saga_node_event_type":         names(datastore.AllEventTypes()),
 	} {
 		rows, err := st.Pool().Query(context.Background(), `SELECT e.enumlabel FROM pg_enum e
 			JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -146,6 +149,12 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 	const inst = `INSERT INTO instance (id, state, time_state_updated, state_generation, updater_gen, intended_state,
 		active_propolis_id, target_propolis_id, migration_id, auto_restart_cooldown, start_failure_cause, vmm_lost_cause, time_vmm_lost)
 		VALUES (gen_random_uuid(), $1, now(), 1, 1, 'running', $2, $3, $4, $5, $6, $7::instance_vmm_lost_cause, $8)`
+	const saga = `INSERT INTO saga (id, creator, time_created, name, saga_dag, saga_state, current_sec,
+		adopt_generation, adopt_time, version, abandon_reason, abandon_time, abandon_comment)
+		VALUES (gen_random_uuid(), gen_random_uuid(), now(), $1, '{}', $2, gen_random_uuid(), $3, now(), 1,
+			$4::saga_abandon_reason, $5, CASE WHEN $4 IS NULL THEN NULL ELSE '' END)`
+	const event = `INSERT INTO saga_node_event (saga_id, node_id, event_type, event_time, creator, seq)
+		VALUES (gen_random_uuid(), $1, 'started', now(), gen_random_uuid(), $2)`
 	some := uuid.New()
 	for _, c := range []struct {
 		constraint string
@@ -163,6 +172,12 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), 1, $1, $2)`, []any{"failed", nil}},
 		{"failure_reason_iff_failed", `INSERT INTO vmm (id, instance_id, sled_id, time_state_updated, state_generation, state, failure_reason)
 			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), 1, $1, $2)`, []any{"running", "sled_off"}},
+		{"saga_has_name", saga, []any{"", "running", 1, nil, nil}},
+		{"adopt_generation_positive", saga, []any{"start", "running", 0, nil, nil}},
+		{"abandon_iff_abandoned", saga, []any{"start", "abandoned", 1, nil, nil}},
+		{"abandon_iff_abandoned", saga, []any{"start", "running", 1, "orphaned", time.Now()}},
+		{"event_has_node", event, []any{"", 1}},
+		{"seq_positive", event, []any{"a", 0}},
 		{"source_is_not_target", `INSERT INTO migration (id, instance_id, time_created, source_state, source_propolis_id, source_gen,
 			target_state, target_propolis_id, target_gen) VALUES (gen_random_uuid(), gen_random_uuid(), now(), 'pending', $1, 1, 'pending', $1, 1)`, []any{some}},
 	} {
@@ -179,9 +194,10 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 func TestOpenRace(t *testing.T) {
 	ctx := context.Background()
 	st, dsn := freshDSN(t) // a schema of its own, already migrated: drop its tables
-	for _, q := range []string{`DROP TABLE instance, vmm, migration, vmlife_schema`,
+	for _, q := range []string{`DROP TABLE instance, vmm, migration, saga, saga_node_event, saga_sec_lease, vmlife_schema`,
 		`DROP TYPE vmm_state, vmm_failure_reason, instance_state_v2, instance_intended_state, instance_auto_restart,
-			migration_state, instance_start_failure_cause, instance_start_reason, instance_vmm_lost_cause`} {
+			migration_state, instance_start_failure_cause, instance_start_reason, instance_vmm_lost_cause,
+			saga_state, saga_abandon_reason, saga_node_event_type`} {
 		if _, err := st.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,8 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Store is datastore.Store on PostgreSQL. It is safe for concurrent use.
+// Store is datastore.Store and datastore.SagaLog on PostgreSQL. It is safe
+// for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
 	own       bool // Close closes the pool
