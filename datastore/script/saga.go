@@ -3,9 +3,13 @@ package script
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
@@ -24,13 +28,43 @@ import (
 type sagaWorld struct {
 	now   time.Time
 	world *sagastest.World
+	// log is the store's saga log, nil for a store that keeps none: every
+	// saga line runs through an executor that writes it (D26).
+	log     datastore.SagaLog
+	sagaIDs func() uuid.UUID
 }
 
-func newSagaWorld(st datastore.Store) *sagaWorld {
-	sw := &sagaWorld{}
+// ScriptSEC is the executor a script's saga lines run under when they name
+// none ("sec"): the script's own process, in the saga log.
+var ScriptSEC = uuid.MustParse("5ec00000-0000-4000-8000-000000000001")
+
+func newSagaWorld(st datastore.Store, log datastore.SagaLog) *sagaWorld {
+	sw := &sagaWorld{log: log, sagaIDs: sagastest.IDs('g')}
 	sw.world = sagastest.NewWorld(st, func() time.Time { return sw.now }, 0)
 	sw.world.Env.UpdateNeeded = nil // the script runs the update saga when it says so
 	return sw
+}
+
+// newSagaID returns the next saga id the log does not hold yet: counted
+// from 1 ('g' in the first byte), so a transcript on a fresh store names
+// them before they exist, and a script run again on the same store takes
+// the ids after the earlier run's.
+func (sw *sagaWorld) newSagaID(ctx context.Context) (uuid.UUID, error) {
+	for {
+		id := sw.sagaIDs()
+		_, _, err := sw.log.SagaFetch(ctx, id)
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
+			return id, nil
+		case err != nil:
+			return uuid.Nil, err
+		}
+	}
+}
+
+// sec returns the executor named id over the script's world.
+func (sw *sagaWorld) sec(id uuid.UUID) *sagas.SEC {
+	return &sagas.SEC{ID: id, Log: sw.log, Env: sw.world.Env}
 }
 
 // sledSlots is the room of a sled a script's start or migrate names: as
@@ -129,14 +163,37 @@ func runSaga(ctx context.Context, sw *sagaWorld, a *argDecoder, now time.Time) (
 	if raw := a.line.args["replay"]; raw != nil {
 		a.read("replay", func(d *jsonread.Decoder) { opt.Replay = d.Bool() })
 	}
+	sec := a.secArg("sec")
+	ropt := sagas.RunOptions{Options: opt}
+	if raw := a.line.args["crash_after"]; raw != nil {
+		a.read("crash_after", func(d *jsonread.Decoder) {
+			ropt.Crash, ropt.CrashAfter = true, int(d.Int64(0, 1<<31-1, "an integer from 0 to 2147483647"))
+		})
+	}
 	if a.err != nil {
 		return nil, nil
 	}
-	r, err := sagas.Run(ctx, sw.world.Env, s, opt)
+	if sw.log == nil {
+		return nil, errNoLog
+	}
+	sagaID, err := sw.newSagaID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"outcome": r.Outcome.String(), "steps": orEmpty(r.Ran), "undone": orEmpty(r.Undone), "error": nil}
+	d, err := sw.sec(sec).Run(ctx, sagaID, s, ropt)
+	if err != nil {
+		return nil, err
+	}
+	if d.Halted != nil {
+		return nil, fmt.Errorf("saga %v stopped: %w", sagaID, d.Halted)
+	}
+	out := map[string]any{"saga_id": sagaID.String()}
+	if d.Crashed {
+		out["outcome"], out["events"] = "crashed", d.Events
+		return out, nil
+	}
+	r := d.Result
+	out["outcome"], out["steps"], out["undone"], out["error"] = r.Outcome.String(), orEmpty(r.Ran), orEmpty(r.Undone), nil
 	if r.Err != nil {
 		out["error"] = r.Err.Error()
 	}
@@ -157,6 +214,91 @@ func runSaga(ctx context.Context, sw *sagaWorld, a *argDecoder, now time.Time) (
 		out["then"] = s.Then.String()
 	}
 	return out, nil
+}
+
+// errNoLog is a saga line on a store that keeps no saga log.
+var errNoLog = errors.New("the store keeps no saga log (datastore.SagaLog): saga lines cannot run")
+
+// secArg reads an executor's id; absent, the script's own (ScriptSEC).
+func (a *argDecoder) secArg(key string) uuid.UUID {
+	if raw := a.line.args[key]; raw == nil {
+		return ScriptSEC
+	}
+	return a.uuidArg(key)
+}
+
+// recoverSagas is "saga_recover": the executor's unfinished sagas, each run
+// to rest from its log.
+func recoverSagas(ctx context.Context, sw *sagaWorld, sec uuid.UUID, now time.Time) (any, error) {
+	sw.now = now
+	if sw.log == nil {
+		return nil, errNoLog
+	}
+	ds, err := sw.sec(sec).Recover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(ds))
+	for _, d := range ds {
+		if d.Halted != nil && d.Abandoned == 0 {
+			if errors.Is(d.Halted, datastore.ErrLostOwnership) {
+				continue // adopted by another meanwhile: not ours to report
+			}
+			return nil, fmt.Errorf("saga %v stopped: %w", d.Saga, d.Halted)
+		}
+		o := map[string]any{"saga_id": d.Saga.String(), "saga": d.Kind.String(),
+			"steps": orEmpty(d.Ran), "undone": orEmpty(d.Undone), "error": nil}
+		if d.Abandoned != 0 {
+			o["outcome"], o["abandon_reason"] = "abandoned", d.Abandoned.String()
+		} else {
+			o["outcome"] = d.Outcome.String()
+			if d.Err != nil {
+				o["error"] = d.Err.Error()
+			}
+		}
+		out = append(out, o)
+	}
+	return map[string]any{"sagas": out}, nil
+}
+
+// fetchSaga is "saga_fetch": a saga's record and its events as written.
+func fetchSaga(ctx context.Context, sw *sagaWorld, id uuid.UUID) (any, error) {
+	if sw.log == nil {
+		return nil, errNoLog
+	}
+	rec, evs, err := sw.log.SagaFetch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]map[string]string, len(evs))
+	for i, e := range evs {
+		events[i] = map[string]string{"node": e.Node, "event": e.Type.String()}
+	}
+	saga := map[string]any{"id": rec.ID.String(), "name": rec.Name, "state": rec.State.String(),
+		"current_sec": rec.CurrentSEC.String(), "adopt_generation": rec.AdoptGeneration, "events": events}
+	if rec.AbandonReason != 0 {
+		saga["abandon_reason"] = rec.AbandonReason.String()
+	}
+	return map[string]any{"saga": saga}, nil
+}
+
+// leakedReservations is "reservation_list_leaked": the sleds' reservations
+// whose VMM is deleted or absent.
+func leakedReservations(ctx context.Context, st datastore.Store, sw *sagaWorld) (any, error) {
+	leaked := []string{}
+	for _, v := range sw.world.Sleds.Reserved() {
+		row, err := st.VMMFetch(ctx, v)
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case row.TimeDeleted.IsZero():
+			continue
+		}
+		leaked = append(leaked, v.String())
+	}
+	slices.Sort(leaked)
+	return map[string]any{"vmm_ids": leaked}, nil
 }
 
 func nullID(zero bool, s string) any {

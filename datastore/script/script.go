@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -56,7 +58,13 @@ var scriptOps = map[string][]jsonread.Key{
 	"sled_report":                   {jsonread.Req("vmm_id"), jsonread.Req("report")},
 	"instance_request":              {jsonread.Req("instance_id"), jsonread.Req("request")},
 	"instance_update_saga":          {jsonread.Req("instance_id"), jsonread.Req("saga_id")},
-	"saga":                          {jsonread.Req("saga"), jsonread.Req("params"), jsonread.Opt("fail_at"), jsonread.Opt("replay")},
+	"saga":                          {jsonread.Req("saga"), jsonread.Req("params"), jsonread.Opt("fail_at"), jsonread.Opt("replay"), jsonread.Opt("sec"), jsonread.Opt("crash_after")},
+	"saga_recover":                  {jsonread.Req("sec")},
+	"saga_adopt":                    {jsonread.Req("sec"), jsonread.Req("from")},
+	"sec_renew":                     {jsonread.Req("sec"), jsonread.Req("lease_secs")},
+	"saga_fetch":                    {jsonread.Req("saga_id")},
+	"saga_list_unfinished":          {},
+	"reservation_list_leaked":       {},
 	"find_instances_needing_update": {},
 	"find_reincarnatable_instances": {},
 	"vmm_list_abandoned":            {},
@@ -283,7 +291,8 @@ func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer
 	defer w.Flush()
 	now := Epoch
 	st := &watched{st: store}
-	sw := newSagaWorld(st)
+	log, _ := store.(datastore.SagaLog)
+	sw := newSagaWorld(st, log)
 	n := 1 // the number of the line being read; after the loop, of the one the scanner stopped in
 	for ; sc.Scan(); n++ {
 		b := sc.Bytes()
@@ -660,6 +669,47 @@ func runOp(ctx context.Context, st datastore.Store, sw *sagaWorld, line scriptLi
 		})
 	case "saga":
 		res, werr = runSaga(ctx, sw, a, now)
+	case "saga_recover":
+		sec := a.uuidArg("sec")
+		do(func() (any, error) { return recoverSagas(ctx, sw, sec, now) })
+	case "saga_adopt":
+		sec, from := a.uuidArg("sec"), a.uuidArg("from")
+		do(func() (any, error) {
+			sw.now = now
+			if sw.log == nil {
+				return nil, errNoLog
+			}
+			ids, err := sw.sec(sec).Adopt(ctx, from)
+			return map[string]any{"adopted": orEmpty(ids)}, err
+		})
+	case "sec_renew":
+		sec := a.uuidArg("sec")
+		var secs int64
+		a.read("lease_secs", func(d *jsonread.Decoder) { secs = d.Int64(1, 1<<31-1, "a number of seconds from 1 to 2147483647") })
+		do(func() (any, error) {
+			if sw.log == nil {
+				return nil, errNoLog
+			}
+			exp, err := sw.log.SECRenew(ctx, sec, now.Add(time.Duration(secs)*time.Second))
+			return map[string]any{"lease_expires": exp}, err
+		})
+	case "saga_fetch":
+		id := a.uuidArg("saga_id")
+		do(func() (any, error) { return fetchSaga(ctx, sw, id) })
+	case "saga_list_unfinished":
+		do(func() (any, error) {
+			if sw.log == nil {
+				return nil, errNoLog
+			}
+			recs, err := sw.log.SagaListUnfinished(ctx, uuid.Nil)
+			ids := make([]uuid.UUID, len(recs))
+			for i, r := range recs {
+				ids[i] = r.ID
+			}
+			return map[string]any{"saga_ids": ids}, err
+		})
+	case "reservation_list_leaked":
+		do(func() (any, error) { return leakedReservations(ctx, st, sw) })
 	case "find_instances_needing_update":
 		do(func() (any, error) {
 			ids, err := st.FindInstancesNeedingUpdate(ctx, now)
