@@ -20,7 +20,12 @@
 // which in prose.
 //
 // Flags: -timeout per mutant (default: 10× the clean run, at least 30 s),
-// -file to mutate only files whose base name matches a pattern.
+// -mem, the memory a mutant's tests may use (default 2 GiB; a mutant that
+// makes a test loop allocating is killed at that bound, not when the
+// machine runs out), -file to mutate only files whose base name matches a
+// pattern. A mutant's failing rapid property writes no failfile into the
+// tree (RAPID_NOFAILFILE), and any file a mutant's run leaves under the
+// package's testdata/ is removed.
 //
 // It is a deep check, not part of .ci/run: a package takes minutes.
 package main
@@ -39,7 +44,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -71,6 +78,7 @@ var swaps = map[token.Token][]token.Token{
 func main() {
 	timeout := flag.Duration("timeout", 0, "per-mutant test timeout (default: 10× the clean run, at least 30s)")
 	only := flag.String("file", "", "mutate only files whose base name matches this glob")
+	flag.Int64Var(&memLimit, "mem", 2<<30, "bytes of resident memory a mutant's test processes may use together")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/mutate [-timeout D] [-file GLOB] PACKAGE_DIR...")
 		flag.PrintDefaults()
@@ -273,8 +281,8 @@ func try(m mutant, pkg, tmp string, timeout time.Duration) (string, error) {
 	switch {
 	case err == nil:
 		return "survived", nil
-	case ctx.Err() != nil:
-		return "killed", nil // a mutant that loops forever is caught by the timeout
+	case ctx.Err() != nil, errors.Is(err, errMemory):
+		return "killed", nil // a mutant that loops forever, or allocates without end, is caught by the bounds
 	case bytes.Contains(out, []byte("[build failed]")) || bytes.Contains(out, []byte("[setup failed]")):
 		return "unviable", nil
 	}
@@ -285,6 +293,12 @@ func try(m mutant, pkg, tmp string, timeout time.Duration) (string, error) {
 	return "", err
 }
 
+// memLimit is -mem: the resident memory a mutant's tests may use.
+var memLimit int64
+
+// errMemory is a test run stopped at memLimit.
+var errMemory = errors.New("over the memory bound")
+
 func goTest(ctx context.Context, pkg, overlay string) ([]byte, error) {
 	args := []string{"test", "-count=1", "-failfast", "-vet=off"}
 	if overlay != "" {
@@ -293,10 +307,95 @@ func goTest(ctx context.Context, pkg, overlay string) ([]byte, error) {
 	// Run in the package's directory, so that a package of a nested
 	// module (pgstore) is tested by its own module.
 	args = append(args, ".")
+	before := testdataFiles(pkg)
+	defer removeNew(pkg, before)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = pkg
+	cmd.Env = append(os.Environ(), "RAPID_NOFAILFILE=true", fmt.Sprintf("GOMEMLIMIT=%d", memLimit/2))
+	// The test binary is the go command's child: one process group, so
+	// that the watchdog measures, and a cancel kills, all of it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	over := make(chan struct{})
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if groupRSS(cmd.Process.Pid) > memLimit {
+					close(over)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := cmd.Wait()
+	select {
+	case <-over:
+		return out.Bytes(), errMemory
+	default:
+	}
+	return out.Bytes(), err
+}
+
+// groupRSS is the resident memory, in bytes, of the processes of process
+// group pgid (Linux's /proc; 0 elsewhere).
+func groupRSS(pgid int) int64 {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total int64
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// After the command's name in parentheses: state ppid pgrp …;
+		// rss (in pages) is field 24.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 22 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		pages, _ := strconv.ParseInt(f[21], 10, 64)
+		total += pages * int64(os.Getpagesize())
+	}
+	return total
+}
+
+// testdataFiles lists the files under the package's testdata/.
+func testdataFiles(pkg string) map[string]bool {
+	files := map[string]bool{}
+	filepath.WalkDir(filepath.Join(pkg, "testdata"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files[p] = true
+		}
+		return nil
+	})
+	return files
+}
+
+// removeNew removes the files a run left under testdata/ that were not
+// there before it: a mutant's rapid failfile is no regression seed.
+func removeNew(pkg string, before map[string]bool) {
+	for p := range testdataFiles(pkg) {
+		if !before[p] {
+			os.Remove(p)
+		}
+	}
 }
 
 func clip(s string) string {
