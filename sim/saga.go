@@ -275,14 +275,15 @@ func (w *World) updateEnded(in *instRow, x *sagas.Exec, s *sagas.Update) {
 	if in.deleted || x.Outcome() != sagas.Completed {
 		return
 	}
-	switch s.Then {
-	case sagas.ThenUpdate:
+	// Both may be asked for at once (§13.4, Omicron's PR #9691): the
+	// chained update and the restart each run, and the records' guards
+	// order them.
+	if s.Then.Has(sagas.ThenUpdate) {
 		w.startUpdate(in)
-	case sagas.ThenRestart:
-		if in.starts == 0 {
-			w.stats.Reincarnations++
-			w.startStart(in, failure.StartReasonAutoRestart)
-		}
+	}
+	if s.Then.Has(sagas.ThenRestart) && in.starts == 0 {
+		w.stats.Reincarnations++
+		w.startStart(in, failure.StartReasonAutoRestart)
 	}
 }
 
