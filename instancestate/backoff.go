@@ -113,16 +113,16 @@ const (
 	waitPlacementRetry = "placement_retry" // D33: no room yet; retried on its own schedule
 )
 
-// karma is Instance.karma under the snapshot's backoff policy (D33): with
+// reincarnatability is Instance.reincarnatability under the snapshot's backoff policy (D33): with
 // the backoff off it is the fixed cooldown of D15; with it on, a start
 // that failed for want of room is retried PlacementRetry after it failed,
 // and any other restart waits Backoff.Wait of the failure count after the
 // last automatic restart. It returns the reason for a wait too.
-func (s *Snapshot) karma(now time.Time) (Karma, time.Time, string) {
+func (s *Snapshot) reincarnatability(now time.Time) (Reincarnatability, time.Time, string) {
 	in := &s.Instance
 	b := s.Policy.Backoff
 	if !b.Enabled() {
-		k, until := in.karma(now)
+		k, until := in.reincarnatability(now)
 		return k, until, waitCooldown
 	}
 	if in.AutoRestart.EffectivePolicy() == PolicyNever {

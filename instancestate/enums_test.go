@@ -31,7 +31,7 @@ type wirePtr[E any] interface {
 
 // columns names the enums that are database columns (D9): those, and only
 // those, are sql.Scanners and driver.Valuers. Decision outputs nobody
-// stores (actions, conditions, next kinds, network actions, karma) are not.
+// stores (actions, conditions, next kinds, network actions, reincarnatability) are not.
 var columns = map[string]bool{
 	"instancestate.NexusState": true, "instancestate.IntendedState": true,
 	"instancestate.AutoRestartPolicy": true, "instancestate.LostCause": true,
@@ -264,10 +264,10 @@ func TestNetworkActionWire(t *testing.T) {
 	})
 }
 
-// TestKarmaWire: docs/cli.md's reincarnation.status strings.
-func TestKarmaWire(t *testing.T) {
-	checkEnum[Karma](t, enumSpec[Karma]{
-		typ: "instancestate.Karma", names: []string{"will_reincarnate", "cooling_down", "nirvana"},
+// TestReincarnatabilityWire: docs/cli.md's reincarnation.status strings.
+func TestReincarnatabilityWire(t *testing.T) {
+	checkEnum[Reincarnatability](t, enumSpec[Reincarnatability]{
+		typ: "instancestate.Reincarnatability", names: []string{"will_reincarnate", "cooling_down", "nirvana"},
 	})
 }
 

@@ -161,9 +161,9 @@ func FuzzNetworkAction(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) { fuzzEnum[NetworkAction](t, s, false, nil) })
 }
 
-func FuzzKarma(f *testing.F) {
+func FuzzReincarnatability(f *testing.F) {
 	enumSeeds(f)
-	f.Fuzz(func(t *testing.T, s string) { fuzzEnum[Karma](t, s, false, nil) })
+	f.Fuzz(func(t *testing.T, s string) { fuzzEnum[Reincarnatability](t, s, false, nil) })
 }
 
 func FuzzConditionType(f *testing.F) {

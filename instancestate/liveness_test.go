@@ -183,11 +183,11 @@ func TestBackoffWaitRows(t *testing.T) {
 	}
 }
 
-// TestBackoffKarmaRows: D33's verdict beside D15's. Off, the fixed
+// TestBackoffReincarnatabilityRows: D33's verdict beside D15's. Off, the fixed
 // cooldown; on, the wait grows with the count from the last automatic
 // restart; a start that found no room is retried PlacementRetry after it
 // failed, whatever the count; never stays never.
-func TestBackoffKarmaRows(t *testing.T) {
+func TestBackoffReincarnatabilityRows(t *testing.T) {
 	kv := KubeVirtBackoff()
 	last := t0
 	failed := snap().nexus(NexusFailed).lastAutoRestart(last)
@@ -196,7 +196,7 @@ func TestBackoffKarmaRows(t *testing.T) {
 		b      builder
 		policy Policy
 		now    time.Time
-		want   Karma
+		want   Reincarnatability
 		until  time.Time
 		reason string
 	}{

@@ -941,7 +941,7 @@ func TestPropNoPanic(t *testing.T) {
 				t.Fatalf("%s refused (%v), yet changed the instance", what, err)
 			}
 		}
-		in.Karma(now)
+		in.Reincarnatability(now)
 		_ = in.ClearStartFailure()
 		_ = instancestate.CanMove(in.Runtime.State, other.Runtime.State)
 		_ = instancetest.ShapeOf(s)
@@ -994,9 +994,9 @@ func TestPropD22OnlyThePolicyRestarts(t *testing.T) {
 					rt.Fatalf("a plain start for an instance the control plane left without a VMM (plans applied: %v): %+v", planned, s.Instance)
 				}
 			case instancestate.NextReincarnate:
-				k, _ := s.Instance.Karma(now)
+				k, _ := s.Instance.Reincarnatability(now)
 				if s.Instance.AutoRestart.EffectivePolicy() == instancestate.PolicyNever || k != instancestate.WillReincarnate {
-					rt.Fatalf("reincarnate under policy %v with karma %v", s.Instance.AutoRestart.EffectivePolicy(), k)
+					rt.Fatalf("reincarnate under policy %v with reincarnatability %v", s.Instance.AutoRestart.EffectivePolicy(), k)
 				}
 			}
 			return

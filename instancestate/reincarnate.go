@@ -7,39 +7,43 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Karma says whether the auto-restart policy and cooldown let an instance be
+// Reincarnatability says whether the auto-restart policy and cooldown let an instance be
 // restarted now (§17.1's Reincarnatability). The zero value is invalid.
-type Karma uint8
+type Reincarnatability uint8
 
-// The karmas.
+// The reincarnatabilities.
 const (
-	WillReincarnate Karma = iota + 1 // the policy allows it and no cooldown is running
-	CoolingDown                      // the policy allows it after Reincarnation.Until
-	Nirvana                          // the policy is never: no automatic restart
+	WillReincarnate Reincarnatability = iota + 1 // the policy allows it and no cooldown is running
+	CoolingDown                                  // the policy allows it after Reincarnation.Until
+	Nirvana                                      // the policy is never: no automatic restart
 )
 
-var karmas = enum.New[Karma]("instancestate.Karma", false, "will_reincarnate", "cooling_down", "nirvana")
+var reincarnatabilities = enum.New[Reincarnatability]("instancestate.Reincarnatability", false, "will_reincarnate", "cooling_down", "nirvana")
 
-// AllKarmas returns the three karmas in declaration order.
-func AllKarmas() []Karma { return karmas.All() }
+// AllReincarnatabilities returns the three reincarnatabilities in declaration order.
+func AllReincarnatabilities() []Reincarnatability { return reincarnatabilities.All() }
 
-// IsValid reports whether k is one of the three karmas.
-func (k Karma) IsValid() bool { return karmas.Valid(k) }
+// IsValid reports whether k is one of the three reincarnatabilities.
+func (k Reincarnatability) IsValid() bool { return reincarnatabilities.Valid(k) }
 
-// String returns the wire string, or "instancestate.Karma(n)".
-func (k Karma) String() string { return karmas.String(k) }
+// String returns the wire string, or "instancestate.Reincarnatability(n)".
+func (k Reincarnatability) String() string { return reincarnatabilities.String(k) }
 
 // GoString implements fmt.GoStringer: the wire string, quoted, for %#v.
-func (k Karma) GoString() string { return karmas.GoString(k) }
+func (k Reincarnatability) GoString() string { return reincarnatabilities.GoString(k) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (k Karma) MarshalText() ([]byte, error) { return karmas.Append(nil, k) }
+func (k Reincarnatability) MarshalText() ([]byte, error) { return reincarnatabilities.Append(nil, k) }
 
 // UnmarshalText implements encoding.TextUnmarshaler; on error k is unchanged.
-func (k *Karma) UnmarshalText(b []byte) error { return unmarshal(karmas, k, b) }
+func (k *Reincarnatability) UnmarshalText(b []byte) error {
+	return unmarshal(reincarnatabilities, k, b)
+}
 
 // AppendText implements encoding.TextAppender.
-func (k Karma) AppendText(b []byte) ([]byte, error) { return karmas.Append(b, k) }
+func (k Reincarnatability) AppendText(b []byte) ([]byte, error) {
+	return reincarnatabilities.Append(b, k)
+}
 
 // Reincarnation is the auto-restart verdict for an instance (§17.1 as
 // amended by D15).
@@ -51,7 +55,7 @@ type Reincarnation struct {
 	Needs bool
 	// Status: what the policy and cooldown allow now; Until is when a
 	// running cooldown ends (CoolingDown only).
-	Status Karma
+	Status Reincarnatability
 	Until  time.Time
 	// Should: Needs, WillReincarnate, and the updater lock is free (§17.2).
 	Should bool
@@ -61,13 +65,15 @@ type Reincarnation struct {
 	wait string // why it cools down: "" (the cooldown) or a reason of D33
 }
 
-// Karma returns what the policy and cooldown allow at now (§17.1): never →
+// Reincarnatability returns what the policy and cooldown allow at now (§17.1): never →
 // Nirvana; a last automatic restart whose cooldown (configured or 5 minutes)
 // has not yet passed → CoolingDown until it does; otherwise WillReincarnate.
-func (i Instance) Karma(now time.Time) (Karma, time.Time) { return i.karma(now) }
+func (i Instance) Reincarnatability(now time.Time) (Reincarnatability, time.Time) {
+	return i.reincarnatability(now)
+}
 
-// karma is Karma through a pointer (see hasActive).
-func (i *Instance) karma(now time.Time) (Karma, time.Time) {
+// reincarnatability is Reincarnatability through a pointer (see hasActive).
+func (i *Instance) reincarnatability(now time.Time) (Reincarnatability, time.Time) {
 	if i.AutoRestart.EffectivePolicy() == PolicyNever {
 		return Nirvana, time.Time{}
 	}
@@ -127,8 +133,8 @@ func (s *Snapshot) reincarnation(now time.Time) Reincarnation {
 	in := &s.Instance
 	var r Reincarnation
 	var wait string
-	r.Status, r.Until, wait = s.karma(now) // D15, or D33's backoff
-	down := -1                             // why the instance needs a restart, if it does
+	r.Status, r.Until, wait = s.reincarnatability(now) // D15, or D33's backoff
+	down := -1                                         // why the instance needs a restart, if it does
 	switch {
 	case in.IntendedState != IntendRunning:
 		r.Why = "the intended state is not running"

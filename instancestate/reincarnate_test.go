@@ -122,9 +122,9 @@ func TestReincarnateCrossProduct(t *testing.T) {
 							if got.Status == CoolingDown && got.Needs && !strings.Contains(got.Why, "cooldown") {
 								t.Errorf("%s: %q does not say it waits for the cooldown", name, got.Why)
 							}
-							// Karma is the policy-and-cooldown half alone.
-							if k, until := b.build().Instance.Karma(now); k != want.Status || !until.Equal(want.Until) {
-								t.Errorf("%s: Karma = %v, %v", name, k, until)
+							// Reincarnatability is the policy-and-cooldown half alone.
+							if k, until := b.build().Instance.Reincarnatability(now); k != want.Status || !until.Equal(want.Until) {
+								t.Errorf("%s: Reincarnatability = %v, %v", name, k, until)
 							}
 							rows++
 						}

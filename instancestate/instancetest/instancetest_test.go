@@ -166,8 +166,8 @@ func TestSnapshotCoversEveryShape(t *testing.T) {
 		c.add("sled unreachable %v", !s.SledUnreachableSince.IsZero())
 		c.add("%v start failure %s", shape, startFailureLabel(in))
 		c.add("%v cause %v", startFailureLabel(in), in.StartFailure.Cause)
-		k, _ := in.Karma(instancetest.Reference)
-		c.add("karma %v", k)
+		k, _ := in.Reincarnatability(instancetest.Reference)
+		c.add("reincarnatability %v", k)
 		if s.HasActive() {
 			c.add("%v active %v", shape, s.Active.Runtime.State)
 		}
@@ -200,8 +200,8 @@ func TestSnapshotCoversEveryShape(t *testing.T) {
 		c.want(t, "locked %v", b)
 		c.want(t, "sled unreachable %v", b)
 	}
-	for _, k := range []instancestate.Karma{instancestate.WillReincarnate, instancestate.CoolingDown, instancestate.Nirvana} {
-		c.want(t, "karma %v", k)
+	for _, k := range []instancestate.Reincarnatability{instancestate.WillReincarnate, instancestate.CoolingDown, instancestate.Nirvana} {
+		c.want(t, "reincarnatability %v", k)
 	}
 	active := []instancetest.Shape{instancetest.ShapeVMM, instancetest.ShapeMigrationSource,
 		instancetest.ShapeMigrationSourceTargetUnlinked, instancetest.ShapeMigrationTarget, instancetest.ShapeMigrationTargetUnlinked}
