@@ -204,3 +204,33 @@ func tableSaga(name string) sagas.Saga {
 	}
 	panic("no table " + name)
 }
+
+// TestStalled: a saga whose process died mid-way is listed once its last
+// event is older than the deadline — with its instance and the node it
+// stopped at — and not before; a recovered saga is not listed (D30).
+func TestStalled(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	got, err := f.sec(secA).Run(f.ctx, sagaID, tableSaga("start"), sagas.RunOptions{Crash: true, CrashAfter: 3})
+	f.must(err)
+	if !got.Crashed {
+		t.Fatalf("no crash: %+v", got)
+	}
+	if st, err := sagas.Stalled(f.ctx, f.st, f.now.Add(time.Minute), 5*time.Minute); err != nil || len(st) != 0 {
+		t.Fatalf("stalled a minute later: %+v, %v; want none", st, err)
+	}
+	st, err := sagas.Stalled(f.ctx, f.st, f.now.Add(10*time.Minute), 5*time.Minute)
+	f.must(err)
+	want := []sagas.Stall{{Saga: sagaID, Kind: sagas.KindStart, Instance: instID, Owner: secA,
+		Node: sagas.StepAllocServer, Event: datastore.EventStarted, Since: f.now}}
+	if d := cmp.Diff(want, st, allFields); d != "" {
+		t.Fatalf("stalled (-want +got):\n%s", d)
+	}
+	f.now = f.now.Add(10 * time.Minute)
+	if _, err := f.sec(secA).Recover(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := sagas.Stalled(f.ctx, f.st, f.now.Add(time.Hour), 5*time.Minute); err != nil || len(st) != 0 {
+		t.Fatalf("after recovery: %+v, %v; want none", st, err)
+	}
+}
