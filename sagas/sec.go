@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,8 @@ type SEC struct {
 	// does, once crashRecoveryAfter events of a saga are durable.
 	crashRecovery      bool
 	crashRecoveryAfter int
+
+	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
 }
 
 // The executor's defaults.
@@ -116,7 +119,24 @@ func (c *SEC) lease() time.Duration {
 // Renew renews the executor's lease to now + Lease and returns when it
 // expires.
 func (c *SEC) Renew(ctx context.Context) (time.Time, error) {
-	return c.Log.SECRenew(ctx, c.ID, c.Env.Now().Add(c.lease()))
+	exp, err := c.Log.SECRenew(ctx, c.ID, c.Env.Now().Add(c.lease()))
+	if err == nil {
+		c.expires.Store(exp.UnixNano())
+	}
+	return exp, err
+}
+
+// renewIfDue renews the lease once half of it has run, so that a saga that
+// runs longer than a lease keeps it, and an executor that was paused past
+// its lease renews before it starts another node — the start that follows
+// is fenced, so if another executor adopted the saga meanwhile, nothing
+// more of it runs here (D27). One renewal each half lease, not each node.
+func (c *SEC) renewIfDue(ctx context.Context) error {
+	if c.Env.Now().Before(time.Unix(0, c.expires.Load()).Add(-c.lease() / 2)) {
+		return nil
+	}
+	_, err := c.Renew(ctx)
+	return err
 }
 
 // Run records saga s under id (a new saga: ErrConflict if id names another
@@ -394,6 +414,9 @@ func (j *secJournal) event(i int, t eventKind, err error) error {
 	}
 	j.pending = append(j.pending, e)
 	if t == evStarted || t == evUndoStarted {
+		if err := j.c.renewIfDue(j.ctx); err != nil {
+			return err
+		}
 		return j.flush() // nothing runs before its start is durable
 	}
 	return nil
