@@ -299,10 +299,7 @@ func refusal(op string, saga uuid.UUID, f datastore.Fence, old sagaScan, guard f
 // guard's refusal (after the fence's) on the row as it was.
 func (s *Store) fencedUpdate(ctx context.Context, op string, f datastore.Fence, saga uuid.UUID, from []string,
 	set, value string, args []any, guard func(string, datastore.SagaRecord) error) (int64, error) {
-	sql := `WITH old AS (SELECT ` + sagaColumns("") + ` FROM saga WHERE id = $1),
-		upd AS (UPDATE saga SET ` + set + ` WHERE id = $1 AND current_sec = $2 AND adopt_generation = $3
-			AND saga_state::TEXT = ANY($4) RETURNING ` + value + `)
-		SELECT old.*, (SELECT ` + value + ` FROM upd) FROM old`
+	sql := fencedStatement(set, value)
 	args = append([]any{someUUID(saga), someUUID(f.SEC), f.Generation, from}, args...)
 	var old sagaScan
 	var wrote pgtype.Int8
@@ -322,6 +319,15 @@ func (s *Store) fencedUpdate(ctx context.Context, op string, f datastore.Fence, 
 		return refusal(op, saga, f, old, guard)
 	})
 	return wrote.Int64, err
+}
+
+// fencedStatement is fencedUpdate's statement: $1 the saga, $2 and $3
+// the fence, $4 the states the write applies from.
+func fencedStatement(set, value string) string {
+	return `WITH old AS (SELECT ` + sagaColumns("") + ` FROM saga WHERE id = $1),
+		upd AS (UPDATE saga SET ` + set + ` WHERE id = $1 AND current_sec = $2 AND adopt_generation = $3
+			AND saga_state::TEXT = ANY($4) RETURNING ` + value + `)
+		SELECT old.*, (SELECT ` + value + ` FROM upd) FROM old`
 }
 
 func noGuard(string, datastore.SagaRecord) error { return nil }
@@ -409,13 +415,10 @@ func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (datastore.SagaRe
 // lookup_saga_by_sec serves it (saga_state != 'done' says the index
 // holds every row it reads).
 func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]datastore.SagaRecord, error) {
-	sql := `SELECT ` + sagaColumns("") + ` FROM saga WHERE saga_state != 'done' AND saga_state::TEXT = ANY($1)`
-	args := []any{unfinishedStates}
+	sql, args := listUnfinished(false), []any{unfinishedStates}
 	if sec != uuid.Nil {
-		sql += ` AND current_sec = $2`
-		args = append(args, someUUID(sec))
+		sql, args = listUnfinished(true), append(args, someUUID(sec))
 	}
-	sql += ` ORDER BY id`
 	var scanned []sagaScan
 	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
@@ -439,6 +442,16 @@ func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]datast
 		out = append(out, *rec)
 	}
 	return out, nil
+}
+
+// listUnfinished is SagaListUnfinished's statement: $1 the unfinished
+// states, and $2 the executor when bySEC.
+func listUnfinished(bySEC bool) string {
+	sql := `SELECT ` + sagaColumns("") + ` FROM saga WHERE saga_state != 'done' AND saga_state::TEXT = ANY($1)`
+	if bySEC {
+		sql += ` AND current_sec = $2`
+	}
+	return sql + ` ORDER BY id`
 }
 
 // SagaListStalled: each unfinished saga with its last event written (the
