@@ -24,6 +24,8 @@ type Memory struct {
 	vmms       map[vmmstate.ID]*VMMRow
 	migrations map[migration.ID]*MigrationRow
 	log        memSagaLog // the saga log (SagaLog), beside the records
+	// reservations is the sleds' room (SledReservations), made on first use.
+	reservations map[vmmstate.ID]Reservation
 }
 
 // NewMemory returns an empty in-memory store.

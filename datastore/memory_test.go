@@ -94,3 +94,9 @@ func BenchmarkInstanceUpdateSaga(b *testing.B) {
 		}
 	}
 }
+
+// TestMemoryReservations runs the reservations' conformance suite on
+// Memory.
+func TestMemoryReservations(t *testing.T) {
+	storetest.RunReservations(t, func(*testing.T) storetest.ReservationStore { return datastore.NewMemory() })
+}
