@@ -79,3 +79,61 @@ func TestSagaStatementsAreKeyLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestReservationStatementsAreKeyLookups: on 2,000 reservations over 50
+// sleds and 20,000 VMMs, most of them long deleted, the reservations'
+// statements are planned as lookups by key, custom and generic: an
+// insert, a release and a sled's list by key; the leaked list reads the
+// reservations whole — each is a candidate — and looks each one's VMM up
+// by its primary key, never scanning vmm.
+func TestReservationStatementsAreKeyLookups(t *testing.T) {
+	ctx := context.Background()
+	st := testStore(t)
+	if _, err := st.pool.Exec(ctx, `
+		INSERT INTO vmm (id, time_deleted, instance_id, sled_id, time_state_updated, state_generation, state)
+			SELECT md5(i || 'v')::UUID, CASE WHEN i > 2000 THEN now() END, md5(i || 'i')::UUID, md5((i % 50) || 's')::UUID,
+				now(), 2, CASE WHEN i > 2000 THEN 'destroyed' ELSE 'running' END::vmm_state
+			FROM generate_series(1, 20000) i;
+		INSERT INTO sled_resource_vmm (id, sled_id, instance_id, time_created)
+			SELECT md5(i || 'v')::UUID, md5((i % 50) || 's')::UUID, md5(i || 'i')::UUID, now()
+			FROM generate_series(1, 2000) i;
+		ANALYZE vmm; ANALYZE sled_resource_vmm`); err != nil {
+		t.Fatal(err)
+	}
+	vmm, sled := someUUID(uuid.New()), someUUID(uuid.New())
+	if err := st.pool.QueryRow(ctx, `SELECT id, sled_id FROM sled_resource_vmm WHERE id = md5('8v')::UUID`).Scan(&vmm, &sled); err != nil {
+		t.Fatal(err)
+	}
+	now := pgtype.Timestamptz{Time: time.Now(), Valid: true}
+	statements := []struct {
+		name  string
+		sql   string
+		args  []any
+		whole []string // tables read whole by design
+	}{
+		{"reservation_insert", reservationInsert, []any{vmm, sled, vmm, now}, nil},
+		{"reservation_delete", reservationDelete, []any{vmm}, nil},
+		{"reservation_list_by_sled", reservationsBySled, []any{sled}, nil},
+		{"reservation_list_leaked", reservationsLeaked, nil, []string{"sled_resource_vmm"}},
+	}
+	conn, err := st.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, s := range statements {
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			var plan string
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
+					return err
+				}
+				return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&plan)
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			checkKeyLookupsExcept(t, s.name+" ("+mode+")", plan, s.whole...)
+		}
+	}
+}

@@ -20,7 +20,7 @@ var schemaFiles embed.FS
 
 // SchemaVersion is the schema version this package reads and writes: the
 // number of its last migration.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrSchemaVersion is matched (errors.Is) by the *SchemaError Open returns
 // for a database whose schema this package does not know.

@@ -194,7 +194,7 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 func TestOpenRace(t *testing.T) {
 	ctx := context.Background()
 	st, dsn := freshDSN(t) // a schema of its own, already migrated: drop its tables
-	for _, q := range []string{`DROP TABLE instance, vmm, migration, saga, saga_node_event, saga_sec_lease, vmlife_schema`,
+	for _, q := range []string{`DROP TABLE instance, vmm, migration, saga, saga_node_event, saga_sec_lease, sled_resource_vmm, vmlife_schema`,
 		`DROP TYPE vmm_state, vmm_failure_reason, instance_state_v2, instance_intended_state, instance_auto_restart,
 			migration_state, instance_start_failure_cause, instance_start_reason, instance_vmm_lost_cause,
 			saga_state, saga_abandon_reason, saga_node_event_type`} {
