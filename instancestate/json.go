@@ -43,10 +43,14 @@ var (
 				Hint("vmm_id", jsonread.AcceptUUID).Hint("report", `{"vmm_state", "migration_in", "migration_out"}`)
 )
 
+// numDocumentFields is how many keys documentFields lists: a report
+// document's own keys come after them.
+var numDocumentFields = len(documentFields())
+
 func documentFields() []jsonread.Key {
 	return []jsonread.Key{jsonread.Req("now"), jsonread.Req("instance"), jsonread.Opt("active_vmm"),
 		jsonread.Opt("target_vmm"), jsonread.Opt("migration"), jsonread.Opt("sled_unreachable_since"),
-		jsonread.Opt("policy"), jsonread.Opt("memory_gib"), jsonread.Opt("migrations_in_flight")}
+		jsonread.Opt("policy"), jsonread.Opt("memory_gib"), jsonread.Opt("migrations_in_flight"), jsonread.Opt("saga")}
 }
 
 var acceptCooldown = "a positive integer number of seconds up to " + strconv.FormatInt(MaxCooldownSecs, 10)
@@ -375,6 +379,8 @@ func (doc *Document) decodeKey(d *jsonread.Decoder, k int) {
 				s.MigrationsInFlight.Sled = n
 			}
 		}
+	case 9:
+		decodeSaga(d, &s.Saga)
 	}
 }
 
@@ -423,9 +429,9 @@ func (doc *ReportDocument) UnmarshalJSON(b []byte) error {
 	o := d.Object(reportDocumentKeys)
 	for o.Next() {
 		switch k := o.Key(); k {
-		case 9:
+		case numDocumentFields:
 			v.VMM = vmmstate.IDFromUUID(d.UUID(true))
-		case 10:
+		case numDocumentFields + 1:
 			v.Report.decode(&d, reportKeys)
 		default:
 			v.decodeKey(&d, k)

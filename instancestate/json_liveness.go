@@ -5,7 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vmlife/vmlife/internal/jsonread"
+	"github.com/vmlife/vmlife/wire"
 )
 
 // The liveness inputs of the snapshot document (docs/cli.md): "policy",
@@ -22,16 +25,59 @@ var (
 	policyKeys = jsonread.NewKeys(jsonread.Opt("deadlines"), jsonread.Opt("restart_backoff"), jsonread.Opt("migration"))
 	// The deadlines, in the order of deadlineFields.
 	deadlineKeys = jsonread.NewKeys(jsonread.Opt("instance_creating_secs"), jsonread.Opt("vmm_creating_secs"),
-		jsonread.Opt("starting_secs"), jsonread.Opt("stopping_secs"), jsonread.Opt("rebooting_secs"), jsonread.Opt("migrating_secs"))
+		jsonread.Opt("starting_secs"), jsonread.Opt("stopping_secs"), jsonread.Opt("rebooting_secs"), jsonread.Opt("migrating_secs"),
+		jsonread.Opt("saga_secs"))
 	backoffKeys = jsonread.NewKeys(jsonread.Opt("base_secs"), jsonread.Opt("cap_secs"), jsonread.Opt("stable_secs"),
 		jsonread.Opt("placement_retry_secs"))
 	migrationPolicyKeys = jsonread.NewKeys(jsonread.Opt("progress_deadline_secs"), jsonread.Opt("budget_secs_per_gib"),
 		jsonread.Opt("fleet_limit"), jsonread.Opt("sled_limit"))
 	loadKeys = jsonread.NewKeys(jsonread.Opt("fleet"), jsonread.Opt("sled"))
+	sagaKeys = jsonread.NewKeys(jsonread.Req("id"), jsonread.Req("name"), jsonread.Opt("node"), jsonread.Req("since"))
 )
 
-func (d *Deadlines) fields() [6]*time.Duration {
-	return [6]*time.Duration{&d.InstanceCreating, &d.VMMCreating, &d.Starting, &d.Stopping, &d.Rebooting, &d.Migrating}
+// decodeSaga reads the document's "saga" (D30): the unfinished saga
+// working on the instance, its last event's node and time.
+func decodeSaga(d *jsonread.Decoder, sg *SagaProgress) {
+	o := d.Object(sagaKeys)
+	for o.Next() {
+		switch o.Key() {
+		case 0:
+			sg.ID = d.UUID(true)
+		case 1:
+			sg.Name = string(d.String("the saga's name: create, start, migrate, update, delete"))
+		case 2:
+			if !d.Null() {
+				sg.Node = string(d.String("the node of the saga's last event"))
+			}
+		case 3:
+			sg.Since = d.Time()
+		}
+	}
+}
+
+// appendSagaJSON writes the document's "saga" when there is one.
+func (s *Snapshot) appendSagaJSON(b []byte) []byte {
+	sg := &s.Saga
+	if sg.ID == uuid.Nil {
+		return b
+	}
+	b = append(b, `,"saga":{"id":"`...)
+	b = append(b, sg.ID.String()...)
+	b = append(b, `","name":`...)
+	b = strconv.AppendQuote(b, sg.Name)
+	b = append(b, `,"node":`...)
+	if sg.Node == "" {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendQuote(b, sg.Node)
+	}
+	b = append(b, `,"since":"`...)
+	b = wire.AppendTime(b, sg.Since)
+	return append(b, `"}`...)
+}
+
+func (d *Deadlines) fields() [7]*time.Duration {
+	return [7]*time.Duration{&d.InstanceCreating, &d.VMMCreating, &d.Starting, &d.Stopping, &d.Rebooting, &d.Migrating, &d.Saga}
 }
 
 func (b *Backoff) fields() [4]*time.Duration {
@@ -198,5 +244,6 @@ func (s *Snapshot) appendInputsJSON(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(l.Sled), 10)
 		b = append(b, '}')
 	}
+	b = s.appendSagaJSON(b)
 	return append(b, '}'), nil
 }

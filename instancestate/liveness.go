@@ -36,6 +36,7 @@ const (
 	DefaultStoppingDeadline         = 5 * time.Minute
 	DefaultRebootingDeadline        = 5 * time.Minute
 	DefaultMigratingDeadline        = 30 * time.Minute // a VMM that is a side of a migration, since its last progress
+	DefaultSagaDeadline             = 5 * time.Minute  // a saga working on the instance, since its last event
 )
 
 // Deadlines says how long each transient state may last (D30, D32). A zero
@@ -48,6 +49,7 @@ type Deadlines struct {
 	Stopping         time.Duration
 	Rebooting        time.Duration
 	Migrating        time.Duration
+	Saga             time.Duration // a saga working on the instance (Snapshot.Saga), since its last event
 }
 
 // effective returns d, or def when d is zero; ok is false when d is off.
@@ -66,6 +68,10 @@ func effective(d, def time.Duration) (time.Duration, bool) {
 func (d Deadlines) ForInstanceCreating() (time.Duration, bool) {
 	return effective(d.InstanceCreating, DefaultInstanceCreatingDeadline)
 }
+
+// ForSaga returns the deadline of a saga working on the instance, since
+// its last event, and false when it is off.
+func (d Deadlines) ForSaga() (time.Duration, bool) { return effective(d.Saga, DefaultSagaDeadline) }
 
 // ForVMM returns the deadline of a VMM in state k, and false when k is not
 // a transient state (running, stopped, a terminal state, saga_unwound) or
@@ -96,10 +102,11 @@ const (
 	RecordActiveVMM                       // the active VMM
 	RecordTargetVMM                       // the migration target VMM
 	RecordMigration                       // the migration record
+	RecordSaga                            // a saga working on the instance (Snapshot.Saga)
 )
 
 var recordKinds = enum.New[RecordKind]("instancestate.RecordKind", false,
-	"instance", "active_vmm", "target_vmm", "migration")
+	"instance", "active_vmm", "target_vmm", "migration", "saga")
 
 // AllRecordKinds returns the record kinds in declaration order.
 func AllRecordKinds() []RecordKind { return recordKinds.All() }
@@ -139,6 +146,7 @@ type stuck struct {
 	since    time.Time     // when it entered the state, or last progressed in it
 	deadline time.Duration // how long it was allowed
 	sled     vmmstate.SledID
+	saga     string // the saga's name, for a stalled saga
 }
 
 // notProgressing returns the first record of the snapshot — the instance,
@@ -147,6 +155,13 @@ type stuck struct {
 // an observation: nothing here fails a record (D30, D18).
 func (s *Snapshot) notProgressing(now time.Time) (stuck, bool) {
 	dl := &s.Policy.Deadlines
+	if sg := &s.Saga; sg.ID != uuid.Nil {
+		// A saga that stopped moving explains whatever of its instance is
+		// transient: it is named first.
+		if d, ok := dl.ForSaga(); ok && past(sg.Since, d, now) {
+			return stuck{ref: RecordRef{RecordSaga, sg.ID}, state: sg.Node, since: sg.Since, deadline: d, saga: sg.Name}, true
+		}
+	}
 	in := &s.Instance
 	if in.Runtime.State == NexusCreating {
 		if d, ok := dl.ForInstanceCreating(); ok && past(in.Runtime.TimeUpdated, d, now) {
@@ -206,11 +221,19 @@ func later(a, b time.Time) time.Time {
 
 // condition is the NotProgressing condition of a stuck record.
 func (st stuck) condition() Condition {
-	return Condition{Type: CondNotProgressing, Reason: st.state, Since: st.since, Record: st.ref, limit: st.deadline}
+	return Condition{Type: CondNotProgressing, Reason: st.state, Since: st.since, Record: st.ref, limit: st.deadline, msg: st.saga}
 }
 
 // notProgressingMessage is the NotProgressing condition's sentence.
 func (c Condition) notProgressingMessage() string {
+	if c.Record.Kind == RecordSaga {
+		at := ""
+		if c.Reason != "" {
+			at = ", its last event at node " + c.Reason
+		}
+		return fmt.Sprintf("the %s saga %s has not moved since %s%s, longer than its deadline of %v; nothing is assumed failed or undone: its executor's lease says whether it still runs",
+			c.msg, c.Record.ID, c.Since.UTC().Format(time.RFC3339), at, c.limit)
+	}
 	what := "the instance"
 	if c.Record.Kind != RecordInstance {
 		what = "the " + map[RecordKind]string{RecordActiveVMM: "active", RecordTargetVMM: "target"}[c.Record.Kind] + " VMM " + c.Record.ID.String()
@@ -240,6 +263,9 @@ func NotProgressing(s Snapshot, now time.Time) (Condition, bool, error) {
 // inspect is Next's answer for a stuck record: look at it (D32).
 func (st stuck) inspect() NextAction {
 	why := inspectWhys[st.state]
+	if st.ref.Kind == RecordSaga {
+		why = "a saga working on the instance has not moved past its deadline: check its executor's lease, and once it has expired adopt and recover the saga"
+	}
 	if st.ref.Kind == RecordInstance {
 		why = "the instance has been creating past its deadline: inspect its create saga"
 	}

@@ -1,6 +1,8 @@
 package instancestate
 
 import (
+	"github.com/google/uuid"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -50,7 +52,7 @@ func mustReinc(s Snapshot, now time.Time) Reincarnation {
 // the same snapshot with every deadline off (D30).
 func TestDeadlineRows(t *testing.T) {
 	off := Policy{Deadlines: Deadlines{InstanceCreating: DeadlineOff, VMMCreating: DeadlineOff, Starting: DeadlineOff,
-		Stopping: DeadlineOff, Rebooting: DeadlineOff, Migrating: DeadlineOff}}
+		Stopping: DeadlineOff, Rebooting: DeadlineOff, Migrating: DeadlineOff, Saga: DeadlineOff}}
 	defaults := map[vmmstate.Kind]time.Duration{
 		vmmstate.KindCreating: DefaultVMMCreatingDeadline, vmmstate.KindStarting: DefaultStartingDeadline,
 		vmmstate.KindStopping: DefaultStoppingDeadline, vmmstate.KindRebooting: DefaultRebootingDeadline,
@@ -73,6 +75,12 @@ func TestDeadlineRows(t *testing.T) {
 	}
 	rows = append(rows, row{"instance creating", snap().nexus(NexusCreating).valid(t), RecordRef{RecordInstance, instID.UUID()}, "creating", DefaultInstanceCreatingDeadline, vmmstate.SledID{}})
 	rows = append(rows, row{"instance no_vmm", snap().valid(t), RecordRef{}, "", 0, vmmstate.SledID{}})
+	// D30: a saga working on the instance that stopped moving is named,
+	// before any record it left in a transient state.
+	stalled := SagaProgress{ID: uuid.MustParse("67000000-0000-4000-8000-000000000001"), Name: "start", Node: "alloc_server", Since: t0}
+	withSaga := func(s Snapshot) Snapshot { s.Saga = stalled; return s }
+	rows = append(rows, row{"saga stalled, instance no_vmm", withSaga(snap().valid(t)), RecordRef{RecordSaga, stalled.ID}, "alloc_server", DefaultSagaDeadline, vmmstate.SledID{}})
+	rows = append(rows, row{"saga stalled, VMM starting", withSaga(snap().vmm(vmmstate.Starting).valid(t)), RecordRef{RecordSaga, stalled.ID}, "alloc_server", DefaultSagaDeadline, vmmstate.SledID{}})
 
 	walked := 0
 	for _, r := range rows {
@@ -87,7 +95,7 @@ func TestDeadlineRows(t *testing.T) {
 			{"long past the default", Policy{}, 100 * time.Hour, r.limit > 0},
 			{"off", off, 100 * time.Hour, false},
 			{"custom 1s", Policy{Deadlines: Deadlines{InstanceCreating: time.Second, VMMCreating: time.Second, Starting: time.Second,
-				Stopping: time.Second, Rebooting: time.Second, Migrating: time.Second}}, time.Second, r.limit > 0},
+				Stopping: time.Second, Rebooting: time.Second, Migrating: time.Second, Saga: time.Second}}, time.Second, r.limit > 0},
 		} {
 			walked++
 			s := r.s
@@ -134,7 +142,7 @@ func TestDeadlineRows(t *testing.T) {
 			}
 		}
 	}
-	if want := (2*len(allVMMStates) + 2) * 5; walked != want {
+	if want := (2*len(allVMMStates) + 4) * 5; walked != want {
 		t.Fatalf("walked %d rows, want %d", walked, want)
 	}
 }

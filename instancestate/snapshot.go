@@ -1,10 +1,11 @@
 package instancestate
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
-	"fmt"
+	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -21,10 +22,10 @@ import (
 // death (D18), the time of the first failed check; zero otherwise. It feeds
 // the SledUnreachable condition (D14) and nothing else.
 //
-// Policy, MemoryGiB and MigrationsInFlight are inputs of the liveness
-// decisions, passed in like now (D30, D32–D35); their zero values are the
-// defaults: deadlines on, restart backoff off, no migration limits or
-// budgets, memory unknown, no migration counted.
+// Policy, MemoryGiB, MigrationsInFlight and Saga are inputs of the
+// liveness decisions, passed in like now (D30, D32–D35); their zero values
+// are the defaults: deadlines on, restart backoff off, no migration limits
+// or budgets, memory unknown, no migration counted, no saga known.
 type Snapshot struct {
 	Instance             Instance
 	Active               vmmstate.VMM
@@ -34,6 +35,21 @@ type Snapshot struct {
 	Policy               Policy
 	MemoryGiB            int           // the instance's memory, for the migration budget (D34); zero: unknown
 	MigrationsInFlight   MigrationLoad // for the migration limits (D35)
+	Saga                 SagaProgress  // an unfinished saga working on the instance, from the saga log (D30)
+}
+
+// SagaProgress is an unfinished saga working on an instance, as its log
+// says (the caller reads it: sagas.Stalled, or the log's unfinished
+// sagas): its id and name, and its last event — the node and when — or,
+// with none, when it was created. The zero value is no saga. Past its
+// deadline (Deadlines.Saga) the snapshot has a NotProgressing condition on
+// the saga and Next asks to inspect it (D30): a stalled saga is a reason
+// to look at its executor's lease, never to undo anything.
+type SagaProgress struct {
+	ID    uuid.UUID
+	Name  string // the saga's kind: create, start, migrate, update, delete
+	Node  string // its last event's node; "" when it has none
+	Since time.Time
 }
 
 // HasActive reports whether the snapshot holds the active VMM's record.
@@ -46,7 +62,7 @@ func (s Snapshot) HasTarget() bool { return s.hasTarget() }
 func (s Snapshot) HasMigration() bool { return s.hasMigration() }
 
 // The package calls these, not the exported forms: a method on a Snapshot
-// value called through a pointer copies all 736 bytes of it first, even
+// value called through a pointer copies all 832 bytes of it first, even
 // inlined, and the decisions ask these questions many times per snapshot.
 func (s *Snapshot) hasActive() bool    { return !s.Active.ID.IsZero() }
 func (s *Snapshot) hasTarget() bool    { return !s.Target.ID.IsZero() }
@@ -107,8 +123,20 @@ func (s *Snapshot) validate() error {
 // checkInputs checks the liveness inputs: the policy (Policy.Validate), no
 // negative count, a memory size in range.
 func (s *Snapshot) checkInputs() error {
-	if s.Policy == (Policy{}) && s.MemoryGiB == 0 && s.MigrationsInFlight == (MigrationLoad{}) {
+	if s.Policy == (Policy{}) && s.MemoryGiB == 0 && s.MigrationsInFlight == (MigrationLoad{}) && s.Saga.ID == uuid.Nil {
 		return nil // the defaults: most snapshots, answered without a look at each field
+	}
+	if sg := &s.Saga; sg.ID != uuid.Nil || sg.Name != "" || sg.Node != "" || !sg.Since.IsZero() {
+		switch {
+		case sg.ID == uuid.Nil:
+			return broken(RuleValidFields, "saga.id", "missing (accepted: the saga's UUID, not the nil one)")
+		case sg.Name == "" || len(sg.Name) > 128:
+			return broken(RuleValidFields, "saga.name", "%q (accepted: 1 to 128 bytes)", sg.Name)
+		case len(sg.Node) > 128:
+			return broken(RuleValidFields, "saga.node", "%d bytes (accepted: at most 128)", len(sg.Node))
+		case sg.Since.IsZero():
+			return broken(RuleValidFields, "saga.since", "missing (accepted: the time of its last event)")
+		}
 	}
 	if err := s.Policy.validate(); err != nil {
 		return err

@@ -3,6 +3,7 @@ package instancetest
 import (
 	"time"
 
+	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
 	"github.com/vmlife/vmlife/instancestate"
@@ -62,6 +63,14 @@ func WithLiveness() *rapid.Generator[instancestate.Snapshot] {
 		s.MigrationsInFlight = instancestate.MigrationLoad{
 			Fleet: rapid.IntRange(0, 12).Draw(t, "in flight in the fleet"),
 			Sled:  rapid.IntRange(0, 12).Draw(t, "in flight out of the sled"),
+		}
+		if rapid.Bool().Draw(t, "a saga works on it") {
+			// D30: an unfinished saga, its last event up to an hour back.
+			since := s.Instance.Runtime.TimeUpdated.Add(-time.Duration(rapid.IntRange(0, 3600).Draw(t, "saga quiet for (s)")) * time.Second)
+			s.Saga = instancestate.SagaProgress{ID: uuid.UUID{0x67, 15: byte(rapid.IntRange(1, 255).Draw(t, "saga"))},
+				Name:  rapid.SampledFrom([]string{"create", "start", "migrate", "update", "delete"}).Draw(t, "saga name"),
+				Node:  rapid.SampledFrom([]string{"", "alloc_server", "ensure_registered", "commit_instance_updates"}).Draw(t, "saga node"),
+				Since: since}
 		}
 		return s
 	})
