@@ -99,6 +99,9 @@ func TestPropCrashReportsRecover(t *testing.T) {
 				rt.Fatalf("sled room held for VMM %v, which is deleted or absent", v)
 			}
 		}
+		if leaked, err := f.st.ReservationListLeaked(f.ctx); err != nil || len(leaked) != 0 {
+			rt.Fatalf("the store lists leaked reservations: %v, %v", leaked, err)
+		}
 		snap, err := f.st.InstanceFetchAll(f.ctx, instID)
 		switch {
 		case errors.Is(err, datastore.ErrNotFound):

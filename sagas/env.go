@@ -97,16 +97,17 @@ func (e *AgentError) Error() string {
 	return fmt.Sprintf("sled-agent: %d", e.Outcome.Status)
 }
 
-// Sleds keeps the sleds' room for VMMs (Omicron's sled_resource_vmm).
-// Every method is idempotent for the same VMM.
+// Sleds keeps the sleds' room for VMMs (Omicron's sled_resource_vmm):
+// each reservation is one VMM's, of one instance, on one sled. Every
+// method is idempotent for the same VMM.
 type Sleds interface {
 	// Reserve reserves room for VMM vmm of an instance on a sled the
 	// instance may run on (§14 ALLOC_SERVER) and returns the sled. When
 	// none has room it returns a *PlacementError.
 	Reserve(ctx context.Context, instance instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error)
-	// ReserveOn reserves room for vmm on sled (§15's destination), or
-	// returns a *PlacementError.
-	ReserveOn(ctx context.Context, sled vmmstate.SledID, vmm vmmstate.ID) error
+	// ReserveOn reserves room for VMM vmm of an instance on sled (§15's
+	// destination), or returns a *PlacementError.
+	ReserveOn(ctx context.Context, instance instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error
 	// Release releases vmm's room; releasing what is not held is no error.
 	Release(ctx context.Context, vmm vmmstate.ID) error
 }

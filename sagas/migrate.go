@@ -57,7 +57,7 @@ func (s *Migrate) Steps(env *Env) []Step {
 				return nil
 			}},
 		{Name: StepReserveResources,
-			Do:   func(ctx context.Context) error { return env.Sleds.ReserveOn(ctx, s.Destination, s.Target) },
+			Do:   func(ctx context.Context) error { return env.Sleds.ReserveOn(ctx, s.Instance, s.Destination, s.Target) },
 			Undo: func(ctx context.Context) error { return env.Sleds.Release(ctx, s.Target) }},
 		{Name: StepCreateTargetVMM,
 			Do: func(ctx context.Context) error {

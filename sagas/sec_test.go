@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,24 +27,51 @@ func (f *fixture) sec(id uuid.UUID) *sagas.SEC {
 }
 
 // world is everything a saga can leave: every row of the store, the
-// VMMs the sled-agent holds and the sleds' reservations.
+// VMMs the sled-agent holds and the sleds' reservations, as the sleds'
+// table holds them and as the store records them.
 type world struct {
 	Tables   datastore.Tables
 	Held     map[string]string
 	Reserved []vmmstate.ID
+	Recorded []datastore.Reservation
 }
 
 func (f *fixture) world(vmms []vmmstate.ID) world {
 	f.t.Helper()
 	tabs, err := f.st.Tables(f.ctx)
 	f.must(err)
-	w := world{Tables: tabs, Held: map[string]string{}, Reserved: f.w.Sleds.Reserved()}
+	w := world{Tables: tabs, Held: map[string]string{}, Reserved: f.w.Sleds.Reserved(), Recorded: f.recorded()}
+	if ids := reservedVMMs(w.Recorded); !slices.Equal(ids, w.Reserved) {
+		f.t.Errorf("the store records reservations for %v; the sleds hold room for %v", ids, w.Reserved)
+	}
 	for _, v := range vmms {
 		if st, ok := f.w.Agent.Holds(v); ok {
 			w.Held[v.String()] = st.String()
 		}
 	}
 	return w
+}
+
+// recorded returns the reservations the store records on the fixture's
+// sleds, by VMM id.
+func (f *fixture) recorded() []datastore.Reservation {
+	f.t.Helper()
+	var out []datastore.Reservation
+	for _, sl := range []vmmstate.SledID{sledA, sledB} {
+		rs, err := f.st.ReservationListBySled(f.ctx, sl)
+		f.must(err)
+		out = append(out, rs...)
+	}
+	datastore.SortReservations(out)
+	return out
+}
+
+func reservedVMMs(rs []datastore.Reservation) []vmmstate.ID {
+	out := make([]vmmstate.ID, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.VMM)
+	}
+	return out
 }
 
 // unfinished fails the test if the log holds a saga not at rest.

@@ -137,7 +137,7 @@ func (r *sledRoom) Reserve(_ context.Context, instance instancestate.ID, vmm vmm
 
 // ReserveOn implements sagas.Sleds: a migration's destination must be in
 // service with room.
-func (r *sledRoom) ReserveOn(_ context.Context, sled vmmstate.SledID, vmm vmmstate.ID) error {
+func (r *sledRoom) ReserveOn(_ context.Context, _ instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error {
 	w := (*World)(r)
 	sl := w.sledByID(sled)
 	switch {

@@ -11,6 +11,7 @@ package sagastest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -178,12 +179,22 @@ func (a *Agent) Len() int {
 }
 
 // Sleds is an in-memory table of sled room: each sled a number of slots,
-// each reservation one VMM. It is safe for concurrent use.
+// each reservation one VMM. With a store attached (RecordIn), each
+// reservation is also a record there (datastore.SledReservations), as
+// Omicron's sled_resource_vmm is: inserted once the sled is chosen, before
+// the room is taken, and deleted when it is released — so a process that
+// dies holding room leaves a record the store can list
+// (ReservationListLeaked) and a later Release deletes. It is safe for
+// concurrent use.
 type Sleds struct {
 	mu    sync.Mutex
 	order []vmmstate.SledID // Reserve's preference
 	room  map[vmmstate.SledID]int
 	held  map[vmmstate.ID]vmmstate.SledID
+	// records and now, when set (RecordIn), keep each reservation in a
+	// store, stamped with now.
+	records datastore.SledReservations
+	now     func() time.Time
 }
 
 // NewSleds returns a table of the given sleds, each with room for slots
@@ -196,6 +207,16 @@ func NewSleds(slots int, sleds ...vmmstate.SledID) *Sleds {
 		}
 		s.room[id] = max(slots, 0)
 	}
+	return s
+}
+
+// RecordIn makes s keep each reservation it makes as a record in r,
+// created at the time now returns, and delete it on release; it returns
+// s. Call it before the first reservation.
+func (s *Sleds) RecordIn(r datastore.SledReservations, now func() time.Time) *Sleds {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records, s.now = r, now
 	return s
 }
 
@@ -216,7 +237,7 @@ func (s *Sleds) Add(sled vmmstate.SledID, slots int) {
 }
 
 // Reserve implements sagas.Sleds.
-func (s *Sleds) Reserve(_ context.Context, _ instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
+func (s *Sleds) Reserve(ctx context.Context, instance instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sl, ok := s.held[vmm]; ok {
@@ -224,16 +245,14 @@ func (s *Sleds) Reserve(_ context.Context, _ instancestate.ID, vmm vmmstate.ID) 
 	}
 	for _, sl := range s.order {
 		if s.room[sl] > 0 {
-			s.room[sl]--
-			s.held[vmm] = sl
-			return sl, nil
+			return s.take(ctx, instance, sl, vmm, s.order)
 		}
 	}
 	return vmmstate.SledID{}, &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
 }
 
 // ReserveOn implements sagas.Sleds.
-func (s *Sleds) ReserveOn(_ context.Context, sled vmmstate.SledID, vmm vmmstate.ID) error {
+func (s *Sleds) ReserveOn(ctx context.Context, instance instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sl, ok := s.held[vmm]; ok && sl == sled {
@@ -242,15 +261,65 @@ func (s *Sleds) ReserveOn(_ context.Context, sled vmmstate.SledID, vmm vmmstate.
 	if s.room[sled] <= 0 {
 		return &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
 	}
-	s.room[sled]--
-	s.held[vmm] = sled
-	return nil
+	_, err := s.take(ctx, instance, sled, vmm, []vmmstate.SledID{sled})
+	return err
 }
 
-// Release implements sagas.Sleds.
-func (s *Sleds) Release(_ context.Context, vmm vmmstate.ID) error {
+// take reserves room for vmm on sled, under s.mu: the record first, when
+// s keeps them, then the room. A record the store holds already for vmm —
+// written by an earlier process, whose table died with it — is taken over
+// when it is on one of the sleds in (its sled is the answer), and refused
+// (the store's conflict) when not.
+func (s *Sleds) take(ctx context.Context, instance instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID, in []vmmstate.SledID) (vmmstate.SledID, error) {
+	if s.records != nil {
+		err := s.records.ReservationInsert(ctx, datastore.Reservation{VMM: vmm, Instance: instance, Sled: sled, TimeCreated: s.now()})
+		if errors.Is(err, datastore.ErrConflict) {
+			held, found, lerr := s.recorded(ctx, instance, vmm, in)
+			switch {
+			case lerr != nil:
+				return vmmstate.SledID{}, lerr
+			case !found:
+				return vmmstate.SledID{}, err
+			}
+			sled, err = held, nil
+		}
+		if err != nil {
+			return vmmstate.SledID{}, err
+		}
+	}
+	s.room[sled]--
+	s.held[vmm] = sled
+	return sled, nil
+}
+
+// recorded finds the sled, among in, on which the store records vmm's
+// reservation for instance.
+func (s *Sleds) recorded(ctx context.Context, instance instancestate.ID, vmm vmmstate.ID, in []vmmstate.SledID) (vmmstate.SledID, bool, error) {
+	for _, sl := range in {
+		rs, err := s.records.ReservationListBySled(ctx, sl)
+		if err != nil {
+			return vmmstate.SledID{}, false, err
+		}
+		for _, r := range rs {
+			if r.VMM == vmm && r.Instance == instance {
+				return sl, true, nil
+			}
+		}
+	}
+	return vmmstate.SledID{}, false, nil
+}
+
+// Release implements sagas.Sleds: the record, when s keeps them, is
+// deleted whether or not this table holds the room (a reservation of a
+// process that died is released so), then the room.
+func (s *Sleds) Release(ctx context.Context, vmm vmmstate.ID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.records != nil {
+		if _, err := s.records.ReservationDelete(ctx, vmm); err != nil {
+			return err
+		}
+	}
 	if sl, ok := s.held[vmm]; ok {
 		delete(s.held, vmm)
 		s.room[sl]++
@@ -309,9 +378,13 @@ type World struct {
 }
 
 // NewWorld returns a World over st at the time now returns, with sleds
-// of slots room each, and ids from IDs('s').
+// of slots room each, and ids from IDs('s'). When st keeps reservations
+// (datastore.SledReservations), the Sleds record theirs in it (RecordIn).
 func NewWorld(st datastore.Store, now func() time.Time, slots int, sleds ...vmmstate.SledID) *World {
 	w := &World{Agent: NewAgent(now), Sleds: NewSleds(slots, sleds...)}
+	if r, ok := st.(datastore.SledReservations); ok {
+		w.Sleds.RecordIn(r, now)
+	}
 	w.Env = &sagas.Env{Store: st, Agent: w.Agent, Sleds: w.Sleds, Now: now, NewID: IDs('s'),
 		UpdateNeeded: func(id instancestate.ID) { w.Update = append(w.Update, id) }}
 	return w
