@@ -266,3 +266,36 @@ func (w *watched) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vm
 	v, err := w.st.VMMListBySled(ctx, sled)
 	return seen(w, v, err)
 }
+
+// watchedReservations is a store's reservations, watched as watched
+// watches its records: the sleds of a saga line write through it.
+type watchedReservations struct {
+	w *watched
+	r datastore.SledReservations
+}
+
+var _ datastore.SledReservations = (*watchedReservations)(nil)
+
+// ReservationInsert implements datastore.SledReservations.
+func (w *watchedReservations) ReservationInsert(ctx context.Context, r datastore.Reservation) error {
+	_, err := seen(w.w, struct{}{}, w.r.ReservationInsert(ctx, r))
+	return err
+}
+
+// ReservationDelete implements datastore.SledReservations.
+func (w *watchedReservations) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (datastore.Result, error) {
+	v, err := w.r.ReservationDelete(ctx, vmm)
+	return seen(w.w, v, err)
+}
+
+// ReservationListBySled implements datastore.SledReservations.
+func (w *watchedReservations) ReservationListBySled(ctx context.Context, sled vmmstate.SledID) ([]datastore.Reservation, error) {
+	v, err := w.r.ReservationListBySled(ctx, sled)
+	return seen(w.w, v, err)
+}
+
+// ReservationListLeaked implements datastore.SledReservations.
+func (w *watchedReservations) ReservationListLeaked(ctx context.Context) ([]vmmstate.ID, error) {
+	v, err := w.r.ReservationListLeaked(ctx)
+	return seen(w.w, v, err)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +29,10 @@ type sagaWorld struct {
 	world *sagastest.World
 	// log is the store's saga log, nil for a store that keeps none: every
 	// saga line runs through an executor that writes it (D26).
-	log     datastore.SagaLog
+	log datastore.SagaLog
+	// resv is the store's reservations, nil for a store that keeps none:
+	// the sleds record theirs in it, and reservation_list_leaked reads it.
+	resv    datastore.SledReservations
 	sagaIDs func() uuid.UUID
 }
 
@@ -38,10 +40,13 @@ type sagaWorld struct {
 // none ("sec"): the script's own process, in the saga log.
 var ScriptSEC = uuid.MustParse("5ec00000-0000-4000-8000-000000000001")
 
-func newSagaWorld(st datastore.Store, log datastore.SagaLog) *sagaWorld {
-	sw := &sagaWorld{log: log, sagaIDs: sagastest.IDs('g')}
+func newSagaWorld(st datastore.Store, log datastore.SagaLog, resv datastore.SledReservations) *sagaWorld {
+	sw := &sagaWorld{log: log, resv: resv, sagaIDs: sagastest.IDs('g')}
 	sw.world = sagastest.NewWorld(st, func() time.Time { return sw.now }, 0)
 	sw.world.Env.UpdateNeeded = nil // the script runs the update saga when it says so
+	if resv != nil {
+		sw.world.Sleds.RecordIn(resv, func() time.Time { return sw.now })
+	}
 	return sw
 }
 
@@ -282,24 +287,19 @@ func fetchSaga(ctx context.Context, sw *sagaWorld, id uuid.UUID) (any, error) {
 	return map[string]any{"saga": saga}, nil
 }
 
-// leakedReservations is "reservation_list_leaked": the sleds' reservations
-// whose VMM is deleted or absent.
-func leakedReservations(ctx context.Context, st datastore.Store, sw *sagaWorld) (any, error) {
-	leaked := []string{}
-	for _, v := range sw.world.Sleds.Reserved() {
-		row, err := st.VMMFetch(ctx, v)
-		switch {
-		case errors.Is(err, datastore.ErrNotFound):
-		case err != nil:
-			return nil, err
-		case row.TimeDeleted.IsZero():
-			continue
-		}
-		leaked = append(leaked, v.String())
+// leakedReservations is "reservation_list_leaked": the reservations the
+// store records whose VMM is deleted or absent.
+func leakedReservations(ctx context.Context, sw *sagaWorld) (any, error) {
+	if sw.resv == nil {
+		return nil, errNoReservations
 	}
-	slices.Sort(leaked)
-	return map[string]any{"vmm_ids": leaked}, nil
+	ids, err := sw.resv.ReservationListLeaked(ctx)
+	return map[string]any{"vmm_ids": orEmpty(ids)}, err
 }
+
+// errNoReservations is reservation_list_leaked on a store that keeps no
+// reservations.
+var errNoReservations = errors.New("the store keeps no sled reservations (datastore.SledReservations)")
 
 func nullID(zero bool, s string) any {
 	if zero {

@@ -292,7 +292,11 @@ func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer
 	now := Epoch
 	st := &watched{st: store}
 	log, _ := store.(datastore.SagaLog)
-	sw := newSagaWorld(st, log)
+	var resv datastore.SledReservations
+	if r, ok := store.(datastore.SledReservations); ok {
+		resv = &watchedReservations{w: st, r: r}
+	}
+	sw := newSagaWorld(st, log, resv)
 	n := 1 // the number of the line being read; after the loop, of the one the scanner stopped in
 	for ; sc.Scan(); n++ {
 		b := sc.Bytes()
@@ -709,7 +713,7 @@ func runOp(ctx context.Context, st datastore.Store, sw *sagaWorld, line scriptLi
 			return map[string]any{"saga_ids": ids}, err
 		})
 	case "reservation_list_leaked":
-		do(func() (any, error) { return leakedReservations(ctx, st, sw) })
+		do(func() (any, error) { return leakedReservations(ctx, sw) })
 	case "find_instances_needing_update":
 		do(func() (any, error) {
 			ids, err := st.FindInstancesNeedingUpdate(ctx, now)
