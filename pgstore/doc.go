@@ -57,6 +57,10 @@
 // the insert itself, while the saga's row is locked, and read back in
 // that order.
 //
+// Store is also datastore.SledReservations: Omicron's sled_resource_vmm,
+// the room each VMM holds on a sled, one statement a round trip; the
+// leaked list looks each reservation's VMM up by key.
+//
 // Times are TIMESTAMPTZ, which keeps microseconds: as every store does
 // (datastore.StoreTime), a time is truncated to the microsecond before it
 // is written or compared, so a caller may pass time.Now().
