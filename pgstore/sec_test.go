@@ -47,13 +47,14 @@ func (f *freezing) InstanceMarkAsStarting(ctx context.Context, id instancestate.
 // start saga; its lease expires; B adopts the saga and finishes it from the
 // log, with the VMM id A chose. When A wakes, every write it tries on the
 // saga is refused (lost_ownership) and it stops: nothing of the saga is
-// written twice, nothing is lost, and nothing is left unfinished.
+// written twice, nothing is lost, and nothing is left unfinished — the
+// sled room A reserved is one record in the database, the VMM's.
 func TestTwoExecutorsOneDatabase(t *testing.T) {
 	ctx := context.Background()
 	st := fresh(t)
 	clk := &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	sled := vmmstate.SledIDFromUUID(uuid.MustParse("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"))
-	agent, sleds := sagastest.NewAgent(clk.Now), sagastest.NewSleds(4, sled)
+	agent, sleds := sagastest.NewAgent(clk.Now), sagastest.NewSleds(4, sled).RecordIn(st, clk.Now)
 	env := &sagas.Env{Store: st, Agent: agent, Sleds: sleds, Now: clk.Now, NewID: sagastest.IDs('s')}
 	inst := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.MustParse("11111111-1111-4111-8111-111111111111")), true, instancestate.AutoRestart{}, clk.Now())
 	if r, err := sagas.Run(ctx, env, &sagas.Create{Instance: inst}, sagas.Options{}); err != nil || r.Outcome != sagas.Completed {
@@ -137,6 +138,13 @@ func TestTwoExecutorsOneDatabase(t *testing.T) {
 	}
 	if agent.Len() != 1 || len(sleds.Reserved()) != 1 || sleds.Reserved()[0] != snap.Instance.Runtime.ActiveVMM {
 		t.Errorf("the sled-agent holds %d VMMs, the sleds %v; want the one VMM %v", agent.Len(), sleds.Reserved(), snap.Instance.Runtime.ActiveVMM)
+	}
+	recorded, err := st.ReservationListBySled(ctx, sled)
+	if err != nil || len(recorded) != 1 || recorded[0].VMM != snap.Instance.Runtime.ActiveVMM || recorded[0].Instance != inst.ID {
+		t.Errorf("the database records reservations %+v, %v; want the one VMM's %v", recorded, err, snap.Instance.Runtime.ActiveVMM)
+	}
+	if leaked, err := st.ReservationListLeaked(ctx); err != nil || len(leaked) != 0 {
+		t.Errorf("leaked reservations at the end: %v, %v", leaked, err)
 	}
 	if left, err := st.SagaListUnfinished(ctx, uuid.Nil); err != nil || len(left) != 0 {
 		t.Errorf("unfinished at the end: %v, %v", left, err)
