@@ -45,9 +45,12 @@ func cloneEvent(e NodeEvent) NodeEvent {
 }
 
 // SagaCreate implements SagaLog.
-func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
+func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord, events ...NodeEvent) error {
 	const op = "saga_create"
 	if err := CheckSagaRecord(op, rec); err != nil {
+		return err
+	}
+	if err := CheckEvents(op, rec.ID, events); err != nil {
 		return err
 	}
 	rec = StoreSagaRecord(rec)
@@ -56,12 +59,34 @@ func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord) error {
 	}
 	defer m.mu.Unlock()
 	l := m.sagaLog()
-	if s, ok := l.sagas[rec.ID]; ok {
-		return CheckSagaRetry(op, s.rec, rec)
+	s, ok := l.sagas[rec.ID]
+	if ok {
+		if err := CheckSagaRetry(op, s.rec, rec); err != nil {
+			return err
+		}
+		if s, err := l.owned(op, rec.Fence(), rec.ID); err != nil {
+			return err
+		} else if err := CheckUnfinished(op, s.rec); err != nil {
+			return err
+		}
+	} else {
+		rec.Params = bytes.Clone(rec.Params)
+		s = &memSaga{rec: rec, seen: map[eventKey]bool{}}
+		l.sagas[rec.ID] = s
 	}
-	rec.Params = bytes.Clone(rec.Params)
-	l.sagas[rec.ID] = &memSaga{rec: rec, seen: map[eventKey]bool{}}
+	s.append(events)
 	return nil
+}
+
+// append adds the events the log does not hold yet, in order.
+func (s *memSaga) append(events []NodeEvent) {
+	for _, e := range NewEvents(events) {
+		k := eventKey{e.Node, e.Type}
+		if !s.seen[k] {
+			s.seen[k] = true
+			s.events = append(s.events, e)
+		}
+	}
 }
 
 // owned returns the saga f holds, or the refusal.
@@ -94,20 +119,17 @@ func (m *Memory) SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events
 	if err := CheckUnfinished(op, s.rec); err != nil {
 		return err
 	}
-	for _, e := range NewEvents(events) {
-		k := eventKey{e.Node, e.Type}
-		if !s.seen[k] {
-			s.seen[k] = true
-			s.events = append(s.events, e)
-		}
-	}
+	s.append(events)
 	return nil
 }
 
 // SagaSetState implements SagaLog.
-func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState) error {
+func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState, events ...NodeEvent) error {
 	const op = "saga_set_state"
 	if err := CheckSagaState(op, state); err != nil {
+		return err
+	}
+	if err := CheckEvents(op, saga, events); err != nil {
 		return err
 	}
 	if err := m.lock(ctx); err != nil {
@@ -121,6 +143,12 @@ func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, stat
 	if err := CheckStateMove(op, s.rec.State, state); err != nil {
 		return err
 	}
+	if len(events) > 0 {
+		if err := CheckUnfinished(op, s.rec); err != nil {
+			return err
+		}
+	}
+	s.append(events)
 	s.rec.State = state
 	return nil
 }

@@ -29,11 +29,13 @@ import (
 // checks one against all of this.
 type SagaLog interface {
 	// SagaCreate records a new saga, owned by rec.CurrentSEC at
-	// generation 1, in state running. An identical retry (the same
-	// record, times as the store keeps them) is no error; another record
-	// under a used id is ErrConflict (D29). A record without an id, a
-	// name or an owner is ErrInvalidRequest.
-	SagaCreate(ctx context.Context, rec SagaRecord) error
+	// generation 1, in state running, and its first events with it, in
+	// one write (an executor's first node's start: one round trip fewer).
+	// An identical retry (the same record, times as the store keeps them)
+	// is no error, and writes the events as SagaAppend would; another
+	// record under a used id is ErrConflict (D29), nothing written. A
+	// record without an id, a name or an owner is ErrInvalidRequest.
+	SagaCreate(ctx context.Context, rec SagaRecord, events ...NodeEvent) error
 	// SagaAppend writes events of one saga, in order, in one write. An
 	// event already written — the same (saga, node, event) — is kept as
 	// it was: a retried write is idempotent. Refused with
@@ -41,9 +43,11 @@ type SagaLog interface {
 	// there is no such saga, ErrInvalidRequest for an event of another
 	// saga or of no known type.
 	SagaAppend(ctx context.Context, f Fence, saga uuid.UUID, events ...NodeEvent) error
-	// SagaSetState moves a saga to state (unwinding or done), fenced as
-	// SagaAppend. Setting the state it has is no error.
-	SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState) error
+	// SagaSetState writes events as SagaAppend does, then moves the saga
+	// to state (unwinding or done), in one write, fenced as SagaAppend:
+	// the last node's outcome and the saga's rest go together. Setting
+	// the state it has is no error.
+	SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, state SagaState, events ...NodeEvent) error
 	// SagaRecoveryAttempt counts one more recovery of the saga, fenced,
 	// and returns the count.
 	SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUID) (int, error)

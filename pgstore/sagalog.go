@@ -183,27 +183,39 @@ func (e *eventScan) event(saga uuid.UUID) (datastore.NodeEvent, error) {
 // SagaCreate: the row inserted unless its id is taken, and the row that
 // holds the id read in the same statement, so that an identical retry
 // (datastore.CheckSagaRetry) is told from another saga under a used id.
+// The first events go in with it, numbered from 1, only when the row was
+// inserted now: an identical retry writes them as SagaAppend.
 var sagaCreate = `WITH ins AS (INSERT INTO saga (id, creator, time_created, name, saga_dag, saga_state,
 		current_sec, adopt_generation, adopt_time, version, recovery_attempts)
 		VALUES ($1, $2, $3, $4, $5, $6::saga_state, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO NOTHING RETURNING 1)
+		ON CONFLICT (id) DO NOTHING RETURNING id),
+	ev AS (INSERT INTO saga_node_event (saga_id, node_id, event_type, data, event_time, creator, seq)
+		SELECT ins.id, e.node_id, e.event_type::saga_node_event_type, e.data, e.event_time, e.creator, e.ord
+		FROM ins, unnest($12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TIMESTAMPTZ[], $16::UUID[], $17::INT8[])
+			AS e (node_id, event_type, data, event_time, creator, ord)
+		RETURNING 1)
 	SELECT (SELECT count(*) FROM ins), ` + sagaColumns("s.") + `
 	FROM (SELECT 1) AS one LEFT JOIN saga AS s ON s.id = $1`
 
 // SagaCreate implements datastore.SagaLog.
-func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord) error {
+func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events ...datastore.NodeEvent) error {
 	const op = "saga_create"
 	if err := datastore.CheckSagaRecord(op, rec); err != nil {
 		return err
 	}
+	if err := datastore.CheckEvents(op, rec.ID, events); err != nil {
+		return err
+	}
 	rec = datastore.StoreSagaRecord(rec)
+	ev := eventArrays(datastore.NewEvents(events))
 	var inserted int64
 	var old sagaScan
-	return s.oneTrip(ctx, false, func(b *pgx.Batch) {
+	retried := false
+	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		b.Queue(sagaCreate, someUUID(rec.ID), someUUID(rec.Creator), instant(rec.TimeCreated), rec.Name, string(rec.Params),
 			rec.State.String(), someUUID(rec.CurrentSEC), rec.AdoptGeneration, instant(rec.AdoptTime), int64(rec.Version),
-			int64(rec.RecoveryAttempts)).QueryRow(func(row pgx.Row) error {
-			old = sagaScan{}
+			int64(rec.RecoveryAttempts), ev.nodes, ev.types, ev.data, ev.times, ev.creators, ev.ords).QueryRow(func(row pgx.Row) error {
+			old, retried = sagaScan{}, false
 			return row.Scan(append([]any{&inserted}, old.dest()...)...)
 		})
 	}, func() error {
@@ -217,8 +229,34 @@ func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord) error 
 		case stored == nil: // taken by a writer the snapshot did not see
 			return errRetry
 		}
+		retried = true
 		return datastore.CheckSagaRetry(op, *stored, rec)
 	})
+	if err != nil || !retried || len(events) == 0 {
+		return err
+	}
+	// An identical retry: its events as SagaAppend writes them.
+	return s.SagaAppend(ctx, rec.Fence(), rec.ID, events...)
+}
+
+// events is a write's events as the arrays the statements unnest.
+type events struct {
+	nodes, types []string
+	data         [][]byte
+	times        []pgtype.Timestamptz
+	creators     []pgtype.UUID
+	ords         []int64
+}
+
+func eventArrays(evs []datastore.NodeEvent) events {
+	n := len(evs)
+	a := events{nodes: make([]string, n), types: make([]string, n), data: make([][]byte, n),
+		times: make([]pgtype.Timestamptz, n), creators: make([]pgtype.UUID, n), ords: make([]int64, n)}
+	for i, e := range evs {
+		a.nodes[i], a.types[i], a.data[i] = e.Node, e.Type.String(), e.Data
+		a.times[i], a.creators[i], a.ords[i] = instant(e.Time), someUUID(e.Owner), int64(i+1)
+	}
+	return a
 }
 
 // SagaAppend: the saga's row locked (FOR UPDATE) only while the writer's
@@ -245,34 +283,34 @@ func (s *Store) SagaAppend(ctx context.Context, f datastore.Fence, saga uuid.UUI
 	if err := datastore.CheckEvents(op, saga, events); err != nil {
 		return err
 	}
-	events = datastore.NewEvents(events)
-	n := len(events)
-	nodes, types, data := make([]string, n), make([]string, n), make([][]byte, n)
-	times, creators, ords := make([]pgtype.Timestamptz, n), make([]pgtype.UUID, n), make([]int64, n)
-	for i, e := range events {
-		nodes[i], types[i], data[i] = e.Node, e.Type.String(), e.Data
-		times[i], creators[i], ords[i] = instant(e.Time), someUUID(e.Owner), int64(i+1)
-	}
+	var decide func() error
+	return s.oneTrip(ctx, false, func(b *pgx.Batch) {
+		decide = queueAppend(b, op, f, saga, eventArrays(datastore.NewEvents(events)))
+	}, func() error { return decide() })
+}
+
+// queueAppend queues sagaAppend on b and returns what decides its answer
+// once the batch has run.
+func queueAppend(b *pgx.Batch, op string, f datastore.Fence, saga uuid.UUID, ev events) func() error {
 	var old sagaScan
 	var owned, inserted int64
 	found := false
-	return s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(sagaAppend, someUUID(saga), someUUID(f.SEC), f.Generation, unfinishedStates,
-			nodes, types, data, times, creators, ords).QueryRow(func(row pgx.Row) error {
-			old, found = sagaScan{}, false
-			err := row.Scan(append(old.dest(), &owned, &inserted)...)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			found = err == nil
-			return err
-		})
-	}, func() error {
+	b.Queue(sagaAppend, someUUID(saga), someUUID(f.SEC), f.Generation, unfinishedStates,
+		ev.nodes, ev.types, ev.data, ev.times, ev.creators, ev.ords).QueryRow(func(row pgx.Row) error {
+		old, found = sagaScan{}, false
+		err := row.Scan(append(old.dest(), &owned, &inserted)...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return func() error {
 		if found && owned == 1 {
 			return nil
 		}
 		return refusal(op, saga, f, old, datastore.CheckUnfinished)
-	})
+	}
 }
 
 // refusal says why a fenced write on the saga's row as it was (old) did
@@ -299,11 +337,22 @@ func refusal(op string, saga uuid.UUID, f datastore.Fence, old sagaScan, guard f
 // guard's refusal (after the fence's) on the row as it was.
 func (s *Store) fencedUpdate(ctx context.Context, op string, f datastore.Fence, saga uuid.UUID, from []string,
 	set, value string, args []any, guard func(string, datastore.SagaRecord) error) (int64, error) {
+	return s.fencedUpdateAfter(ctx, op, f, saga, nil, from, set, value, args, guard)
+}
+
+// fencedUpdateAfter is fencedUpdate with events appended before it in the
+// same transaction and round trip (none when ev is nil).
+func (s *Store) fencedUpdateAfter(ctx context.Context, op string, f datastore.Fence, saga uuid.UUID, ev *events, from []string,
+	set, value string, args []any, guard func(string, datastore.SagaRecord) error) (int64, error) {
 	sql := fencedStatement(set, value)
 	args = append([]any{someUUID(saga), someUUID(f.SEC), f.Generation, from}, args...)
 	var old sagaScan
 	var wrote pgtype.Int8
+	var appended func() error
 	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+		if ev != nil {
+			appended = queueAppend(b, op, f, saga, *ev)
+		}
 		b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
 			old, wrote = sagaScan{}, pgtype.Int8{}
 			err := row.Scan(append(old.dest(), &wrote)...)
@@ -313,6 +362,11 @@ func (s *Store) fencedUpdate(ctx context.Context, op string, f datastore.Fence, 
 			return err
 		})
 	}, func() error {
+		if appended != nil {
+			if err := appended(); err != nil {
+				return err
+			}
+		}
 		if wrote.Valid {
 			return nil
 		}
@@ -333,12 +387,20 @@ func fencedStatement(set, value string) string {
 func noGuard(string, datastore.SagaRecord) error { return nil }
 
 // SagaSetState implements datastore.SagaLog.
-func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState) error {
+func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState, evs ...datastore.NodeEvent) error {
 	const op = "saga_set_state"
 	if err := datastore.CheckSagaState(op, state); err != nil {
 		return err
 	}
-	_, err := s.fencedUpdate(ctx, op, f, saga, moveStates(state), `saga_state = $5::saga_state`, "1",
+	if err := datastore.CheckEvents(op, saga, evs); err != nil {
+		return err
+	}
+	var ev *events
+	if len(evs) > 0 {
+		a := eventArrays(datastore.NewEvents(evs))
+		ev = &a
+	}
+	_, err := s.fencedUpdateAfter(ctx, op, f, saga, ev, moveStates(state), `saga_state = $5::saga_state`, "1",
 		[]any{state.String()}, func(op string, rec datastore.SagaRecord) error {
 			return datastore.CheckStateMove(op, rec.State, state)
 		})

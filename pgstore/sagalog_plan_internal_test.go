@@ -47,7 +47,8 @@ func TestSagaStatementsAreKeyLookups(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{"saga_create", sagaCreate, []any{saga, sec, now, "start", "{}", "running", sec, int64(1), now, int64(1), int64(0)}},
+		{"saga_create", sagaCreate, []any{saga, sec, now, "start", "{}", "running", sec, int64(1), now, int64(1), int64(0),
+			one("a"), one("started"), [][]byte{nil}, []pgtype.Timestamptz{now}, []pgUUID{sec}, []int64{1}}},
 		{"saga_append", sagaAppend, []any{saga, sec, int64(1), unfinishedStates, one("x"), one("started"), [][]byte{nil},
 			[]pgtype.Timestamptz{now}, []pgtype.UUID{sec}, []int64{1}}},
 		{"a fenced update", fencedStatement(`recovery_attempts = recovery_attempts + 1`, "recovery_attempts"),

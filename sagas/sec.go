@@ -170,28 +170,34 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	if err != nil {
 		return Durable{}, err
 	}
-	if _, err := c.Renew(ctx); err != nil {
+	if err := c.renewIfDue(ctx); err != nil {
 		return Durable{}, err
 	}
 	now := c.Env.Now()
 	rec := datastore.SagaRecord{ID: id, Name: s.Kind().String(), Params: params, State: datastore.SagaRunning,
 		Creator: c.ID, TimeCreated: now, CurrentSEC: c.ID, AdoptGeneration: 1, AdoptTime: now, Version: LogVersion}
-	if err := c.Log.SagaCreate(ctx, rec); err != nil {
-		return Durable{}, err
-	}
 	x := NewExec(c.Env, s)
+	// The saga's record is written with its first node's start (one round
+	// trip fewer), unless it is to crash before any event.
 	j := c.newJournal(rec, x, d, 0)
+	j.created = false
 	if opt.Crash {
 		j.crashAt = opt.CrashAfter
 		if j.crashAt == 0 {
+			if err := c.Log.SagaCreate(ctx, rec); err != nil {
+				return Durable{}, err
+			}
 			j.crashed = true // killed before its first event
 			return c.durable(rec, x, j), nil
 		}
 	}
-	if _, err := c.drive(ctx, x, opt.Options); err != nil {
-		return c.durable(rec, x, j), err
+	_, err = c.drive(ctx, x, opt.Options)
+	if !j.created && x.Halted() != nil {
+		// The record was refused (an id that names another saga, D29):
+		// the caller's mistake, and nothing ran.
+		return Durable{}, x.Halted()
 	}
-	return c.durable(rec, x, j), nil
+	return c.durable(rec, x, j), err
 }
 
 // drive runs x until it stops, with Options' faults; its error is a node
@@ -355,11 +361,12 @@ type secJournal struct {
 	written int  // events of the saga durable
 	crashAt int  // crash once written ≥ crashAt; -1: never
 	crashed bool // it did
+	created bool // the saga's record is in the log
 	ctx     context.Context
 }
 
 func (c *SEC) newJournal(rec datastore.SagaRecord, x *Exec, d durable, written int) *secJournal {
-	j := &secJournal{c: c, rec: rec, x: x, saga: d, written: written, crashAt: -1, ctx: context.Background()}
+	j := &secJournal{c: c, rec: rec, x: x, saga: d, written: written, crashAt: -1, created: true, ctx: context.Background()}
 	x.journal = j
 	return j
 }
@@ -417,37 +424,44 @@ func (j *secJournal) event(i int, t eventKind, err error) error {
 		if err := j.c.renewIfDue(j.ctx); err != nil {
 			return err
 		}
-		return j.flush() // nothing runs before its start is durable
+		return j.write(0) // nothing runs before its start is durable
 	}
 	return nil
 }
 
-func (j *secJournal) flush() error {
-	if len(j.pending) == 0 {
+// write makes the pending events durable in one write — with the saga's
+// record the first time, with its move to state when state is not zero —
+// and then crashes, if asked to, unless the saga has come to rest.
+func (j *secJournal) write(state datastore.SagaState) error {
+	n := len(j.pending)
+	var err error
+	switch {
+	case !j.created:
+		if err = j.c.Log.SagaCreate(j.ctx, j.rec, j.pending...); err == nil {
+			j.created = true
+			if state != 0 {
+				err = j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, state)
+			}
+		}
+	case state != 0:
+		err = j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, state, j.pending...)
+	case n == 0:
 		return nil
+	default:
+		err = j.c.Log.SagaAppend(j.ctx, j.rec.Fence(), j.rec.ID, j.pending...)
 	}
-	if err := j.c.Log.SagaAppend(j.ctx, j.rec.Fence(), j.rec.ID, j.pending...); err != nil {
+	if err != nil {
 		return err
 	}
-	j.written += len(j.pending)
+	j.written += n
 	j.pending = j.pending[:0]
-	if j.crashAt >= 0 && j.written >= j.crashAt {
+	if n > 0 && state != datastore.SagaDone && j.crashAt >= 0 && j.written >= j.crashAt {
 		j.crashed = true
 		return ErrCrashed
 	}
 	return nil
 }
 
-func (j *secJournal) unwinding() error {
-	if err := j.flush(); err != nil {
-		return err
-	}
-	return j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, datastore.SagaUnwinding)
-}
+func (j *secJournal) unwinding() error { return j.write(datastore.SagaUnwinding) }
 
-func (j *secJournal) finish(Outcome) error {
-	if err := j.flush(); err != nil {
-		return err
-	}
-	return j.c.Log.SagaSetState(j.ctx, j.rec.Fence(), j.rec.ID, datastore.SagaDone)
-}
+func (j *secJournal) finish(Outcome) error { return j.write(datastore.SagaDone) }

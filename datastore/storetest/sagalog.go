@@ -37,6 +37,7 @@ var logCases = []struct {
 	{"D26/EventsAreIdempotentAndKeptInOrder", testSagaEvents},
 	{"D27/AWriterThatLostTheSagaIsRefused", testSagaFence},
 	{"D26/StatesMoveForward", testSagaStates},
+	{"D26/EventsWrittenWithCreationAndState", testSagaEventsWithCreationAndState},
 	{"D27/AdoptionOnlyAfterTheLeaseExpired", testSagaAdopt},
 	{"D26/AbandonedWithTheReason", testSagaAbandon},
 	{"D30/StalledSagas", testSagaStalled},
@@ -362,4 +363,34 @@ func testSagaRaces(f *logFixture) {
 	if evs := f.events(rec.ID); len(evs) != 1 {
 		f.t.Errorf("log after the race: %v; want one event", evs)
 	}
+}
+
+// testSagaEventsWithCreationAndState: the first events go in with the
+// saga's record, the last with its state, each in one write; a refused
+// creation or state change writes none of its events.
+func testSagaEventsWithCreationAndState(f *logFixture) {
+	sec := f.id('e')
+	rec := datastore.SagaRecord{ID: f.id('g'), Name: "start", Params: []byte(`{"saga":{}}`), State: datastore.SagaRunning,
+		Creator: sec, TimeCreated: t0, CurrentSEC: sec, AdoptGeneration: 1, AdoptTime: t0, Version: 1}
+	first := event(rec.ID, "a", datastore.EventStarted, t0, sec)
+	f.must(f.log.SagaCreate(f.ctx, rec, first))
+	f.must(f.log.SagaCreate(f.ctx, rec, first)) // an identical retry, its event kept once
+	if got := f.events(rec.ID); !slices.Equal(got, []string{"a:started"}) {
+		f.t.Errorf("after creation with its first event: %v", got)
+	}
+	other := rec
+	other.Params = []byte(`{"saga":{"other":true}}`)
+	f.wantKind("another saga under a used id, with events", f.log.SagaCreate(f.ctx, other, event(rec.ID, "z", datastore.EventStarted, t0, sec)), datastore.KindConflict)
+	f.wantKind("a stranger's state change with events", f.log.SagaSetState(f.ctx, datastore.Fence{SEC: f.id('e'), Generation: 1}, rec.ID,
+		datastore.SagaDone, event(rec.ID, "y", datastore.EventStarted, t0, sec)), datastore.KindLostOwnership)
+	if got := f.events(rec.ID); !slices.Equal(got, []string{"a:started"}) {
+		f.t.Errorf("refused writes wrote events: %v", got)
+	}
+	f.must(f.log.SagaSetState(f.ctx, rec.Fence(), rec.ID, datastore.SagaDone, event(rec.ID, "a", datastore.EventSucceeded, at(1), sec)))
+	got, evs, err := f.log.SagaFetch(f.ctx, rec.ID)
+	f.must(err)
+	if got.State != datastore.SagaDone || len(evs) != 2 || evs[1].Node != "a" || evs[1].Type != datastore.EventSucceeded {
+		f.t.Errorf("after the last outcome with the state: %v, %v", got.State, f.events(rec.ID))
+	}
+	f.wantKind("events after done", f.log.SagaSetState(f.ctx, rec.Fence(), rec.ID, datastore.SagaDone, event(rec.ID, "b", datastore.EventStarted, t0, sec)), datastore.KindConflict)
 }
