@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,4 +223,17 @@ func withDSNKey(t *testing.T, dsn, key, value string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// TestCrashRecoverOnPostgres: crashCheck with the records and the saga
+// log in PostgreSQL — every saga, every fail_at, and three crash points
+// (the first event, the middle, the last write before rest), each script
+// in a database of its own.
+func TestCrashRecoverOnPostgres(t *testing.T) {
+	pgstoretest.DSN(t)
+	crashCheck(t, func(script string) (int, string, string) {
+		return runInProcess([]string{"script", "--store", pgstoretest.Schema(t)}, script)
+	}, func(events int) []int {
+		return slices.Compact([]int{1, events / 2, max(events-2, 1)})
+	})
 }
