@@ -184,7 +184,9 @@ func TestUnregisterRows(t *testing.T) {
 		{"the client's own error", running, nil, errOther, nil, errOther, 0, 0},
 	} {
 		st := &scripted{row: c.row, fetchErr: c.fetchErr, failedErr: c.failedErr,
-			report: func(int, instancestate.Report) (datastore.SledReportResult, error) { return datastore.SledReportResult{}, nil }}
+			report: func(int, instancestate.Report) (datastore.SledReportResult, error) {
+				return datastore.SledReportResult{}, nil
+			}}
 		env := &Env{Store: st, Agent: agentAnswer{err: c.agentErr}, Now: time.Now}
 		err := unregister(context.Background(), env, instancestate.ID{}, vmmstate.ID{})
 		if !errors.Is(err, c.err) || c.err == nil && err != nil || st.failed != c.failed || len(st.reports) != c.reports {
