@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 )
@@ -74,23 +75,34 @@ func TestReadsAreKeyLookups(t *testing.T) {
 			for j, a := range r.args {
 				values[j] = literal(t, a)
 			}
-			// As planned for these values, and as the generic plan a
-			// cached statement may switch to.
-			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-				var plan string
-				err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
-						return err
-					}
-					return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+name+" ("+strings.Join(values, ", ")+")").Scan(&plan)
-				})
-				if err != nil {
-					t.Fatalf("%s: %v", r.name, err)
-				}
+			for mode, plan := range plans(t, conn, r.name, "EXECUTE "+name+" ("+strings.Join(values, ", ")+")") {
 				checkKeyLookups(t, r.name+lock+" ("+mode+")", plan)
 			}
 		}
 	}
+}
+
+// plans returns the JSON plan of query under each plan cache mode: as
+// planned for these values, and as the generic plan a cached statement may
+// switch to.
+func plans(t *testing.T, conn *pgxpool.Conn, name, query string, args ...any) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		var plan string
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+query, args...).Scan(&plan)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[mode] = plan
+	}
+	return out
 }
 
 // literal writes a test value as SQL.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -65,17 +64,7 @@ func TestSagaStatementsAreKeyLookups(t *testing.T) {
 	}
 	defer conn.Release()
 	for _, s := range statements {
-		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-			var plan string
-			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
-					return err
-				}
-				return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&plan)
-			})
-			if err != nil {
-				t.Fatalf("%s: %v", s.name, err)
-			}
+		for mode, plan := range plans(t, conn, s.name, s.sql, s.args...) {
 			checkKeyLookups(t, s.name+" ("+mode+")", plan)
 		}
 	}
@@ -123,17 +112,7 @@ func TestReservationStatementsAreKeyLookups(t *testing.T) {
 	}
 	defer conn.Release()
 	for _, s := range statements {
-		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-			var plan string
-			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
-					return err
-				}
-				return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&plan)
-			})
-			if err != nil {
-				t.Fatalf("%s: %v", s.name, err)
-			}
+		for mode, plan := range plans(t, conn, s.name, s.sql, s.args...) {
 			checkKeyLookupsExcept(t, s.name+" ("+mode+")", plan, s.whole...)
 		}
 	}
