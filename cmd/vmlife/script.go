@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/datastore/script"
+	"github.com/vmlife/vmlife/script"
 )
 
 func init() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/datastore/script"
+	"github.com/vmlife/vmlife/script"
 	"github.com/vmlife/vmlife/wire"
 
 	// Registered for its flags only, so that the deep run
@@ -55,7 +55,7 @@ func FuzzRun(f *testing.F) {
 	f.Add([]byte(`{"op":"sled_report","vmm_id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","report":{"vmm_state":{"state":"running","gen":3,"time_updated":"2026-01-01T00:00:00Z"},"migration_in":null,"migration_out":null}}`))
 	f.Add([]byte(`{"now":"2026-01-01T00:00:00Z","op":"instance_update_saga","instance_id":"11111111-1111-4111-8111-111111111111","saga_id":"22222222-2222-4222-8222-222222222222"}`))
 	f.Add([]byte("{\"op\":\"vmm_fetch\"}\n\nnot json"))
-	if b, err := os.ReadFile("../../cmd/vmlife/testdata/script/sagas.jsonl"); err == nil {
+	if b, err := os.ReadFile("../cmd/vmlife/testdata/script/sagas.jsonl"); err == nil {
 		f.Add(b) // every saga, unwound and replayed
 	} else {
 		f.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/datastore/script"
+	"github.com/vmlife/vmlife/script"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 

@@ -12,7 +12,7 @@ import (
 // exactly the ones the language reads, so neither can gain or lose one
 // without the other.
 func TestOpsAreDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/cli.md")
+	doc, err := os.ReadFile("../docs/cli.md")
 	if err != nil {
 		t.Fatal(err)
 	}
