@@ -11,9 +11,9 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/pgstore"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -26,7 +26,7 @@ func TestSagasRunOnTheWallClock(t *testing.T) {
 	st := fresh(t)
 	ctx := context.Background()
 	sled := vmmstate.SledIDFromUUID(uuid.New())
-	w := sagastest.NewWorld(st, func() time.Time { return time.Now().Add(time.Nanosecond) }, 4, sled)
+	w := memsled.NewWorld(st, func() time.Time { return time.Now().Add(time.Nanosecond) }, 4, sled)
 	id := vmmstate.InstanceIDFromUUID(uuid.New())
 	for _, s := range []sagas.Saga{
 		&sagas.Create{Instance: instancestate.New(id, true, instancestate.AutoRestart{}, time.Now())},
@@ -58,7 +58,7 @@ func TestDurableStartAdoptedOnPostgres(t *testing.T) {
 		t.Helper()
 		st := fresh(t)
 		now := t0
-		w := sagastest.NewWorld(st, func() time.Time { return now }, 4, vmmstate.SledIDFromUUID(uuid.New()))
+		w := memsled.NewWorld(st, func() time.Time { return now }, 4, vmmstate.SledIDFromUUID(uuid.New()))
 		id := vmmstate.InstanceIDFromUUID(uuid.New())
 		if r, err := sagas.Run(ctx, w.Env, &sagas.Create{Instance: instancestate.New(id, true, instancestate.AutoRestart{}, now)}, sagas.Options{}); err != nil || r.Outcome != sagas.Completed {
 			t.Fatalf("create: %+v, %v", r, err)

@@ -12,8 +12,8 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -54,8 +54,8 @@ func TestTwoExecutorsOneDatabase(t *testing.T) {
 	st := fresh(t)
 	clk := &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	sled := vmmstate.SledIDFromUUID(uuid.MustParse("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"))
-	agent, sleds := sagastest.NewAgent(clk.Now), sagastest.NewSleds(4, sled).RecordIn(st, clk.Now)
-	env := &sagas.Env{Store: st, Agent: agent, Sleds: sleds, Now: clk.Now, NewID: sagastest.IDs('s')}
+	agent, sleds := memsled.NewAgent(clk.Now), memsled.NewSleds(4, sled).RecordIn(st, clk.Now)
+	env := &sagas.Env{Store: st, Agent: agent, Sleds: sleds, Now: clk.Now, NewID: memsled.IDs('s')}
 	inst := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.MustParse("11111111-1111-4111-8111-111111111111")), true, instancestate.AutoRestart{}, clk.Now())
 	if r, err := sagas.Run(ctx, env, &sagas.Create{Instance: inst}, sagas.Options{}); err != nil || r.Outcome != sagas.Completed {
 		t.Fatalf("create: %+v, %v", r, err)

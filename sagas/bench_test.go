@@ -8,9 +8,9 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -20,9 +20,9 @@ import (
 // (UpdateNothingOneCall) — so the executor's cost is a ratio.
 func BenchmarkSagas(b *testing.B) {
 	ctx := context.Background()
-	setup := func(b *testing.B) *sagastest.World {
+	setup := func(b *testing.B) *memsled.World {
 		st := datastore.NewMemory()
-		w := sagastest.NewWorld(st, func() time.Time { return t0 }, 1<<30, sledA)
+		w := memsled.NewWorld(st, func() time.Time { return t0 }, 1<<30, sledA)
 		c := &sagas.Create{Instance: instancestate.New(instID, true, instancestate.AutoRestart{}, t0)}
 		if r, err := sagas.Run(ctx, w.Env, c, sagas.Options{}); err != nil || r.Outcome != sagas.Completed {
 			b.Fatal(r, err)

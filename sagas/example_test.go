@@ -10,8 +10,8 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -22,7 +22,7 @@ func ExampleRun() {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	st := datastore.NewMemory()
 	sled := vmmstate.SledIDFromUUID(uuid.MustParse("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"))
-	w := sagastest.NewWorld(st, func() time.Time { return now }, 4, sled)
+	w := memsled.NewWorld(st, func() time.Time { return now }, 4, sled)
 	id := vmmstate.InstanceIDFromUUID(uuid.MustParse("11111111-1111-4111-8111-111111111111"))
 
 	create := &sagas.Create{Instance: instancestate.New(id, true, instancestate.AutoRestart{}, now)}
@@ -54,7 +54,7 @@ func ExampleExec() {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	st := datastore.NewMemory()
-	w := sagastest.NewWorld(st, func() time.Time { return now }, 0)
+	w := memsled.NewWorld(st, func() time.Time { return now }, 0)
 	id := vmmstate.InstanceIDFromUUID(uuid.MustParse("11111111-1111-4111-8111-111111111111"))
 
 	x := sagas.NewExec(w.Env, &sagas.Create{Instance: instancestate.New(id, false, instancestate.AutoRestart{}, now)})

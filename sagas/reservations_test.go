@@ -7,8 +7,8 @@ import (
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -35,7 +35,7 @@ func TestSledsRecordReservations(t *testing.T) {
 
 	// A new process: a table of its own over the same store, later.
 	f.now = f.now.Add(time.Minute)
-	fresh := sagastest.NewSleds(2, sledA, sledB).RecordIn(f.st, func() time.Time { return f.now })
+	fresh := memsled.NewSleds(2, sledA, sledB).RecordIn(f.st, func() time.Time { return f.now })
 	again, err := fresh.Reserve(f.ctx, instID, v)
 	f.must(err)
 	if again != sl {
@@ -80,7 +80,7 @@ func TestReservationOutlivesTheProcess(t *testing.T) {
 			t.Fatalf("fail_at %q: crashed %v, leaked %v; want a crash that leaves one", failAt, d.Crashed, leaked)
 		}
 		vmm := leaked[0]
-		f.w.Sleds = sagastest.NewSleds(2, sledA, sledB).RecordIn(f.st, func() time.Time { return f.now })
+		f.w.Sleds = memsled.NewSleds(2, sledA, sledB).RecordIn(f.st, func() time.Time { return f.now })
 		f.w.Env.Sleds = f.w.Sleds
 		_, err = f.sec(secA).Recover(f.ctx)
 		f.must(err)

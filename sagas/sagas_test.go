@@ -14,9 +14,9 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -36,19 +36,19 @@ var (
 	sledB  = vmmstate.SledIDFromUUID(id('b', 1))
 )
 
-// fixture is a store and a sagastest world at t0 with two sleds of room
+// fixture is a store and a memsled world at t0 with two sleds of room
 // 2, holding whatever a saga's table row sets up.
 type fixture struct {
 	t   *testing.T
 	ctx context.Context
 	st  *datastore.Memory
-	w   *sagastest.World
+	w   *memsled.World
 	now time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, ctx: context.Background(), st: datastore.NewMemory(), now: t0}
-	f.w = sagastest.NewWorld(f.st, func() time.Time { return f.now }, 2, sledA, sledB)
+	f.w = memsled.NewWorld(f.st, func() time.Time { return f.now }, 2, sledA, sledB)
 	return f
 }
 

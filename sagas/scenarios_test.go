@@ -9,15 +9,15 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // failCall makes the agent answer call c with o.
-func (f *fixture) failCall(c sagastest.Call, o failure.Outcome) {
-	f.w.Agent.Fail = func(got sagastest.Call, _ vmmstate.ID) *failure.Outcome {
+func (f *fixture) failCall(c memsled.Call, o failure.Outcome) {
+	f.w.Agent.Fail = func(got memsled.Call, _ vmmstate.ID) *failure.Outcome {
 		if got == c {
 			return &o
 		}
@@ -42,18 +42,18 @@ func TestStartFailures(t *testing.T) {
 		vmm     vmmstate.State // the new VMM's state after the unwind
 		outcome sagas.Outcome
 	}{
-		{"no room", func(f *fixture) { f.w.Sleds = sagastest.NewSleds(0, sledA); f.w.Env.Sleds = f.w.Sleds },
+		{"no room", func(f *fixture) { f.w.Sleds = memsled.NewSleds(0, sledA); f.w.Env.Sleds = f.w.Sleds },
 			failure.CauseInsufficientCapacity, 0, sagas.Unwound},
-		{"register 500", func(f *fixture) { f.failCall(sagastest.CallRegister, failure.Outcome{Status: 500}) },
+		{"register 500", func(f *fixture) { f.failCall(memsled.CallRegister, failure.Outcome{Status: 500}) },
 			failure.CauseSledAgentError, vmmstate.SagaUnwound, sagas.Unwound},
 		{"register timeout", func(f *fixture) {
-			f.failCall(sagastest.CallRegister, failure.Outcome{Communication: failure.CommTimeout})
+			f.failCall(memsled.CallRegister, failure.Outcome{Communication: failure.CommTimeout})
 		}, failure.CauseSledAgentError, vmmstate.SagaUnwound, sagas.Unwound},
 		// §11: registration's "no such instance" is the start's vmm_gone;
 		// it proves nothing about a VMM still creating, never registered
 		// (D18: MarkFailed leaves it), so the unwind marks it unwound.
 		{"register gone", func(f *fixture) {
-			f.failCall(sagastest.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+			f.failCall(memsled.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
 		}, failure.CauseVMMGone, vmmstate.SagaUnwound, sagas.Unwound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestStartFailures(t *testing.T) {
 func TestStartAfterAFailureClearsIt(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
-	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 500})
+	f.failCall(memsled.CallRegister, failure.Outcome{Status: 500})
 	f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{})
 	if f.instance().StartFailure.Cause == 0 {
 		t.Fatal("no failure recorded")
@@ -124,7 +124,7 @@ func TestStartConflictIsNoFailure(t *testing.T) {
 func TestUnregisterGoneStopsTheUnwind(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
-	f.failCall(sagastest.CallUnregister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+	f.failCall(memsled.CallUnregister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
 	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
 	r := f.run(s, sagas.Options{FailAt: sagas.StepClearStartFailure})
 	if r.Outcome != sagas.Stuck || len(r.Undone) != 1 || r.Undone[0] != sagas.StepRegister {
@@ -154,7 +154,7 @@ func TestUnregisterGoneStopsTheUnwind(t *testing.T) {
 func TestUnregisterOtherErrorIsUnregistered(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
-	f.failCall(sagastest.CallUnregister, failure.Outcome{Status: 503})
+	f.failCall(memsled.CallUnregister, failure.Outcome{Status: 503})
 	r := f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{FailAt: sagas.StepClearStartFailure})
 	if r.Outcome != sagas.Unwound {
 		t.Fatalf("%+v", r)
@@ -209,7 +209,7 @@ func TestUpdateNothing(t *testing.T) {
 func TestMigrateTargetRefused(t *testing.T) {
 	f := newFixture(t)
 	f.running()
-	f.failCall(sagastest.CallMigrate, failure.Outcome{Status: 500})
+	f.failCall(memsled.CallMigrate, failure.Outcome{Status: 500})
 	m := &sagas.Migrate{Instance: instID, Source: srcID, Destination: sledB}
 	r := f.run(m, sagas.Options{})
 	if r.Outcome != sagas.Unwound {
@@ -319,7 +319,7 @@ func TestStartUndoReplayedIsNoSkip(t *testing.T) {
 func TestUnclassifiableAnswerIsInternal(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
-	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 200})
+	f.failCall(memsled.CallRegister, failure.Outcome{Status: 200})
 	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
 	f.run(s, sagas.Options{})
 	if s.Cause != failure.CauseInternal {

@@ -10,8 +10,8 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/instancestate/instancetest"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -57,7 +57,7 @@ func TestPropUpdateSagaIsInstanceUpdateSaga(t *testing.T) {
 		}
 
 		stepwise := load(t, s)
-		w := sagastest.NewWorld(stepwise, func() time.Time { return now }, 1)
+		w := memsled.NewWorld(stepwise, func() time.Time { return now }, 1)
 		for round := 0; ; round++ {
 			if round > datastore.MaxUpdateRounds {
 				t.Fatal("the saga chains without end")

@@ -7,7 +7,7 @@
 //
 // One operation, saga, runs any saga of package sagas to its end, with a
 // failure injected at a named step or every node run twice, against
-// package sagastest's in-memory sled-agent and sleds.
+// package memsled's in-memory sled-agent and sleds.
 //
 // Each result line says whether the operation was applied, which guard held
 // when it was not (D25), or why it was refused. A script is a story of the

@@ -14,19 +14,19 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/internal/jsonread"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 	"github.com/vmlife/vmlife/wire"
 )
 
 // sagaWorld is what a script's saga lines run against, kept from line to
-// line: package sagastest's in-memory sled-agent and sleds, and ids
+// line: package memsled's in-memory sled-agent and sleds, and ids
 // counted from 1 ('s' in their first byte), over the script's store and
 // clock.
 type sagaWorld struct {
 	now   time.Time
-	world *sagastest.World
+	world *memsled.World
 	// log is the store's saga log, nil for a store that keeps none: every
 	// saga line runs through an executor that writes it (D26).
 	log datastore.SagaLog
@@ -41,8 +41,8 @@ type sagaWorld struct {
 var ScriptSEC = uuid.MustParse("5ec00000-0000-4000-8000-000000000001")
 
 func newSagaWorld(st datastore.Store, log datastore.SagaLog, resv datastore.SledReservations) *sagaWorld {
-	sw := &sagaWorld{log: log, resv: resv, sagaIDs: sagastest.IDs('g')}
-	sw.world = sagastest.NewWorld(st, func() time.Time { return sw.now }, 0)
+	sw := &sagaWorld{log: log, resv: resv, sagaIDs: memsled.IDs('g')}
+	sw.world = memsled.NewWorld(st, func() time.Time { return sw.now }, 0)
 	sw.world.Env.UpdateNeeded = nil // the script runs the update saga when it says so
 	if resv != nil {
 		sw.world.Sleds.RecordIn(resv, func() time.Time { return sw.now })

@@ -16,10 +16,10 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/pgstore"
 	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/sagas/sagastest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -68,7 +68,7 @@ func newStartWorld(b *testing.B, n int) *startWorld {
 	now := func() time.Time { return time.Now().UTC() }
 	sled := vmmstate.SledIDFromUUID(uuid.New())
 	w := &startWorld{st: st}
-	w.env = &sagas.Env{Store: st, Agent: sagastest.NewAgent(now), Sleds: sagastest.NewSleds(n+1, sled), Now: now, NewID: uuid.New}
+	w.env = &sagas.Env{Store: st, Agent: memsled.NewAgent(now), Sleds: memsled.NewSleds(n+1, sled), Now: now, NewID: uuid.New}
 	for range n {
 		in := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.New()), true, instancestate.AutoRestart{}, now())
 		if _, err := sagas.Run(ctx, w.env, &sagas.Create{Instance: in}, sagas.Options{}); err != nil {

@@ -1,12 +1,15 @@
-// Package sagastest provides what package sagas runs against in tests and
-// in `vmlife script`: an in-memory sled-agent (Agent) and an in-memory
-// table of sled room (Sleds), each able to fail a call on demand, and Env,
-// which puts them together with a datastore.
+// Package memsled provides in-memory sled-agents and sled room: what
+// sagas run against when no real sled is at hand — `vmlife script`, the
+// examples, tests. Agent is an in-memory sled-agent for every sled (a
+// sagas.SledAgent), Sleds an in-memory table of sled room (a sagas.Sleds)
+// that can record its reservations in a store, and World puts them
+// together with a datastore as a sagas.Env. Agent can fail a call on
+// demand; IDs makes deterministic ids.
 //
 // They model what the sagas need and no more: an Agent holds the VMMs
 // registered with it and answers with their state; it does not run them
 // (the simulator's sled-agents do, in package sim).
-package sagastest
+package memsled
 
 import (
 	"context"
@@ -32,9 +35,9 @@ type Call string
 
 // The calls of sagas.SledAgent.
 const (
-	CallRegister   Call = "register"
-	CallMigrate    Call = "migrate"
-	CallUnregister Call = "unregister"
+	CallRegister   Call = "register"   // SledAgent.Register
+	CallMigrate    Call = "migrate"    // SledAgent.Migrate
+	CallUnregister Call = "unregister" // SledAgent.Unregister
 )
 
 // Agent is an in-memory sled-agent for every sled. It is safe for
@@ -236,7 +239,9 @@ func (s *Sleds) Add(sled vmmstate.SledID, slots int) {
 	s.order = append([]vmmstate.SledID{sled}, slices.DeleteFunc(s.order, func(x vmmstate.SledID) bool { return x == sled })...)
 }
 
-// Reserve implements sagas.Sleds.
+// Reserve implements sagas.Sleds: room for vmm on the first sled with
+// some — in NewSleds's order, the sled Add added last first — or the sled
+// vmm holds room on already; a *sagas.PlacementError when none has room.
 func (s *Sleds) Reserve(ctx context.Context, instance instancestate.ID, vmm vmmstate.ID) (vmmstate.SledID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,7 +256,8 @@ func (s *Sleds) Reserve(ctx context.Context, instance instancestate.ID, vmm vmms
 	return vmmstate.SledID{}, &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
 }
 
-// ReserveOn implements sagas.Sleds.
+// ReserveOn implements sagas.Sleds: room for vmm on sled, or a
+// *sagas.PlacementError when it has none.
 func (s *Sleds) ReserveOn(ctx context.Context, instance instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -348,8 +354,8 @@ func (s *Sleds) Reserved() []vmmstate.ID {
 }
 
 // IDs returns deterministic ids for Env.NewID: version-4 UUIDs whose last
-// eight bytes count from 1, with kind in the first byte, so that a test's
-// ids are the same every run and say where they came from.
+// eight bytes count from 1, with kind in the first byte, so that a run's
+// ids are the same every time and say where they came from.
 func IDs(kind byte) func() uuid.UUID {
 	var n uint64
 	var mu sync.Mutex
@@ -371,10 +377,16 @@ func IDs(kind byte) func() uuid.UUID {
 // instances it asked update sagas for. Its Env's UpdateNeeded appends to
 // Update without a lock: run one saga at a time on a World.
 type World struct {
-	Env    *sagas.Env
-	Agent  *Agent
-	Sleds  *Sleds
-	Update []instancestate.ID // UpdateNeeded's calls, in order
+	// Env is what a saga runs against: the store, Agent, Sleds, the clock
+	// and ids from IDs('s').
+	Env *sagas.Env
+	// Agent is Env's sled-agent and Sleds its sleds' room, kept here so
+	// that a caller can fail a call or look at what they hold.
+	Agent *Agent
+	Sleds *Sleds
+	// Update holds the instances Env.UpdateNeeded was told about, in
+	// order.
+	Update []instancestate.ID
 }
 
 // NewWorld returns a World over st at the time now returns, with sleds
