@@ -54,14 +54,6 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// readOnly lists the operations that write nothing.
-var readOnly = map[string]bool{
-	"instance_fetch_all": true, "vmm_fetch": true, "migration_fetch": true, "instance_list_migrations": true,
-	"find_instances_needing_update": true, "find_reincarnatable_instances": true,
-	"vmm_list_abandoned": true, "vmm_list_by_sled": true,
-	"saga_fetch": true, "saga_list_unfinished": true, "reservation_list_leaked": true,
-}
-
 // failed reports whether err is the store failing rather than answering:
 // anything but a *datastore.Error.
 func failed(err error) bool {

@@ -87,13 +87,10 @@ var sagaParams = map[sagas.Kind]*jsonread.Keys{
 
 // runSaga is the "saga" operation: one saga of package sagas, run to its
 // end with the faults the line asks for (docs/cli.md).
-func runSaga(ctx context.Context, sw *sagaWorld, a *argDecoder, now time.Time) (any, error) {
+func runSaga(c *call) (any, error) {
+	ctx, sw, a, now := c.ctx, c.sw, &c.argDecoder, c.now
 	sw.now = now
-	var kind sagas.Kind
-	a.enumArg("saga", "create, start, migrate, update, delete", func(s string) (err error) {
-		kind, err = sagas.ParseKind(s)
-		return err
-	})
+	kind := enumOf(a, "saga", sagas.AllKinds(), sagas.ParseKind)
 	if a.err != nil {
 		return nil, nil
 	}
@@ -114,10 +111,7 @@ func runSaga(ctx context.Context, sw *sagaWorld, a *argDecoder, now time.Time) (
 		sled := vmmstate.SledIDFromUUID(p.uuidArg("sled_id"))
 		reason := failure.StartReasonUser
 		if raw := p.line.args["reason"]; raw != nil {
-			p.enumArg("reason", strings.Join(names(failure.AllStartReasons()), ", "), func(s string) (err error) {
-				reason, err = failure.ParseStartReason(s)
-				return err
-			})
+			reason = enumOf(p, "reason", failure.AllStartReasons(), failure.ParseStartReason)
 		}
 		sw.world.Sleds.Add(sled, sledSlots)
 		s = &sagas.Start{Instance: id, Reason: reason}
@@ -234,8 +228,13 @@ func (a *argDecoder) secArg(key string) uuid.UUID {
 
 // recoverSagas is "saga_recover": the executor's unfinished sagas, each run
 // to rest from its log.
-func recoverSagas(ctx context.Context, sw *sagaWorld, sec uuid.UUID, now time.Time) (any, error) {
-	sw.now = now
+func recoverSagas(c *call) (any, error) {
+	sec := c.uuidArg("sec")
+	if !c.ok() {
+		return nil, nil
+	}
+	ctx, sw := c.ctx, c.sw
+	sw.now = c.now
 	if sw.log == nil {
 		return nil, errNoLog
 	}
@@ -267,11 +266,15 @@ func recoverSagas(ctx context.Context, sw *sagaWorld, sec uuid.UUID, now time.Ti
 }
 
 // fetchSaga is "saga_fetch": a saga's record and its events as written.
-func fetchSaga(ctx context.Context, sw *sagaWorld, id uuid.UUID) (any, error) {
-	if sw.log == nil {
+func fetchSaga(c *call) (any, error) {
+	id := c.uuidArg("saga_id")
+	if !c.ok() {
+		return nil, nil
+	}
+	if c.sw.log == nil {
 		return nil, errNoLog
 	}
-	rec, evs, err := sw.log.SagaFetch(ctx, id)
+	rec, evs, err := c.sw.log.SagaFetch(c.ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +292,11 @@ func fetchSaga(ctx context.Context, sw *sagaWorld, id uuid.UUID) (any, error) {
 
 // leakedReservations is "reservation_list_leaked": the reservations the
 // store records whose VMM is deleted or absent.
-func leakedReservations(ctx context.Context, sw *sagaWorld) (any, error) {
-	if sw.resv == nil {
+func leakedReservations(c *call) (any, error) {
+	if c.sw.resv == nil {
 		return nil, errNoReservations
 	}
-	ids, err := sw.resv.ReservationListLeaked(ctx)
+	ids, err := c.sw.resv.ReservationListLeaked(c.ctx)
 	return map[string]any{"vmm_ids": orEmpty(ids)}, err
 }
 

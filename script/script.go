@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -29,62 +27,20 @@ import (
 // Epoch is the clock before any line sets "now" (docs/cli.md).
 var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// A script line's operations: the keys each takes after "op" and "now".
-var scriptOps = map[string][]jsonread.Key{
-	"instance_insert":               {jsonread.Req("instance")},
-	"vmm_insert":                    {jsonread.Req("vmm")},
-	"migration_insert":              {jsonread.Req("migration")},
-	"instance_fetch_all":            {jsonread.Req("instance_id")},
-	"vmm_fetch":                     {jsonread.Req("vmm_id")},
-	"migration_fetch":               {jsonread.Req("migration_id")},
-	"instance_update_runtime":       {jsonread.Req("instance_id"), jsonread.Req("runtime")},
-	"instance_set_intended_state":   {jsonread.Req("instance_id"), jsonread.Req("intended_state")},
-	"instance_set_migration_ids":    {jsonread.Req("instance_id"), jsonread.Req("source_propolis_id"), jsonread.Req("migration_id"), jsonread.Req("target_propolis_id")},
-	"instance_unset_migration_ids":  {jsonread.Req("instance_id"), jsonread.Req("migration_id"), jsonread.Req("target_propolis_id")},
-	"instance_mark_as_starting":     {jsonread.Req("instance_id"), jsonread.Req("vmm_id"), jsonread.Req("reason")},
-	"instance_record_start_failure": {jsonread.Req("instance_id"), jsonread.Opt("start_failure")},
-	"instance_updater_lock":         {jsonread.Req("instance_id"), jsonread.Req("saga_id")},
-	"instance_updater_inherit_lock": {jsonread.Req("instance_id"), jsonread.Req("lock"), jsonread.Req("child_id")},
-	"instance_updater_unlock":       {jsonread.Req("instance_id"), jsonread.Req("lock")},
-	"instance_commit_update":        {jsonread.Req("instance_id"), jsonread.Req("lock"), jsonread.Req("runtime"), jsonread.Opt("intended_state")},
-	"instance_delete":               {jsonread.Req("instance_id")},
-	"vmm_update_runtime":            {jsonread.Req("vmm_id"), jsonread.Req("runtime")},
-	"vmm_mark_failed":               {jsonread.Req("vmm_id"), jsonread.Req("reason")},
-	"vmm_mark_saga_unwound":         {jsonread.Req("vmm_id")},
-	"vmm_mark_deleted":              {jsonread.Req("vmm_id")},
-	"migration_mark_failed":         {jsonread.Req("migration_id")},
-	"migration_mark_deleted":        {jsonread.Req("migration_id")},
-	"instance_list_migrations":      {jsonread.Req("instance_id")},
-	"sled_report":                   {jsonread.Req("vmm_id"), jsonread.Req("report")},
-	"instance_request":              {jsonread.Req("instance_id"), jsonread.Req("request")},
-	"instance_update_saga":          {jsonread.Req("instance_id"), jsonread.Req("saga_id")},
-	"saga":                          {jsonread.Req("saga"), jsonread.Req("params"), jsonread.Opt("fail_at"), jsonread.Opt("replay"), jsonread.Opt("sec"), jsonread.Opt("crash_after")},
-	"saga_recover":                  {jsonread.Req("sec")},
-	"saga_adopt":                    {jsonread.Req("sec"), jsonread.Req("from")},
-	"sec_renew":                     {jsonread.Req("sec"), jsonread.Req("lease_secs")},
-	"saga_fetch":                    {jsonread.Req("saga_id")},
-	"saga_list_unfinished":          {},
-	"reservation_list_leaked":       {},
-	"find_instances_needing_update": {},
-	"find_reincarnatable_instances": {},
-	"vmm_list_abandoned":            {},
-	"vmm_list_by_sled":              {jsonread.Req("sled_id")},
-}
-
 // opKeys are the key tables, made once, when the first script line is
 // read (not at every start of the tool): "op", "now", then the op's own.
 var opKeys = sync.OnceValue(func() map[string]*jsonread.Keys {
-	out := make(map[string]*jsonread.Keys, len(scriptOps))
+	out := make(map[string]*jsonread.Keys, len(ops))
 	accepted := strings.Join(opNames(), ", ")
-	for op, keys := range scriptOps {
-		out[op] = jsonread.NewKeys(append([]jsonread.Key{jsonread.Req("op"), jsonread.Opt("now")}, keys...)...).
+	for name, op := range ops {
+		out[name] = jsonread.NewKeys(append([]jsonread.Key{jsonread.Req("op"), jsonread.Opt("now")}, op.keys...)...).
 			Hint("op", accepted).Hint("now", jsonread.AcceptTime)
 	}
 	return out
 })
 
 // opNames returns the operations' names, sorted.
-func opNames() []string { return slices.Sorted(maps.Keys(scriptOps)) }
+func opNames() []string { return slices.Sorted(maps.Keys(ops)) }
 
 // headKeys finds "op" on a line before its own table is known.
 var headKeys = jsonread.NewKeys(jsonread.Req("op")).Lenient().Hint("op", "an operation name")
@@ -145,7 +101,7 @@ func (a *argDecoder) value(key string, u json.Unmarshaler) {
 		return
 	}
 	raw := a.line.args[key]
-	if raw == nil || string(bytes.TrimSpace(raw)) == "null" {
+	if a.null(key) {
 		a.err = &wire.DecodeError{Path: key, Problem: "null", Accepted: "a value"}
 		return
 	}
@@ -157,6 +113,12 @@ func (a *argDecoder) value(key string, u json.Unmarshaler) {
 			a.err = &wire.DecodeError{Path: key, Problem: err.Error(), Err: err}
 		}
 	}
+}
+
+// null reports whether the argument key is absent or null.
+func (a *argDecoder) null(key string) bool {
+	raw := a.line.args[key]
+	return raw == nil || string(bytes.TrimSpace(raw)) == "null"
 }
 
 // read decodes the argument key with fn over a jsonread decoder.
@@ -190,6 +152,33 @@ func (a *argDecoder) enumArg(key, accepted string, parse func(string) error) {
 			d.Fail("unknown value "+q, q, accepted, err)
 		}
 	})
+}
+
+func (a *argDecoder) instanceID() instancestate.ID {
+	return vmmstate.InstanceIDFromUUID(a.uuidArg("instance_id"))
+}
+
+func (a *argDecoder) vmmID(key string) vmmstate.ID { return vmmstate.IDFromUUID(a.uuidArg(key)) }
+
+func (a *argDecoder) migrationID() migration.ID {
+	return migration.IDFromUUID(a.uuidArg("migration_id"))
+}
+
+// enumOf reads the argument key as one of all, named as parse reads them.
+func enumOf[E interface{ String() string }](a *argDecoder, key string, all []E, parse func(string) (E, error)) (v E) {
+	a.enumArg(key, strings.Join(names(all), ", "), func(s string) (err error) {
+		v, err = parse(s)
+		return err
+	})
+	return v
+}
+
+// intent reads an intended state that may be null: IntentUnchanged.
+func (a *argDecoder) intent(key string) instancestate.IntendedState {
+	if a.null(key) {
+		return instancestate.IntentUnchanged
+	}
+	return enumOf(a, key, instancestate.AllIntendedStates(), instancestate.ParseIntendedState)
 }
 
 var (
@@ -319,7 +308,7 @@ func Run(ctx context.Context, store datastore.Store, in io.Reader, out io.Writer
 			return lineError(n, err)
 		case fail != nil:
 			w.Flush()
-			return &StoreFailure{Line: n, Op: line.op, Writes: !readOnly[line.op], Err: fail}
+			return &StoreFailure{Line: n, Op: line.op, Writes: !ops[line.op].readOnly, Err: fail}
 		case err != nil:
 			w.Flush()
 			return fmt.Errorf("line %d: %w", n, err)
@@ -408,342 +397,6 @@ func withDeleted(rec []byte, deleted time.Time) []byte {
 		rec = append(rec, '"')
 	}
 	return append(rec, '}')
-}
-
-// runOp decodes the line's arguments and runs its operation. A bad
-// argument is a decode error (exit 2); a refusal is the *datastore.Error
-// returned as opErr (an ok:false line); anything else is err.
-func runOp(ctx context.Context, st datastore.Store, sw *sagaWorld, line scriptLine, now time.Time) (result any, opErr *datastore.Error, err error) {
-	a := &argDecoder{line: line}
-	instanceID := func() instancestate.ID { return vmmstate.InstanceIDFromUUID(a.uuidArg("instance_id")) }
-	vmmID := func(key string) vmmstate.ID { return vmmstate.IDFromUUID(a.uuidArg(key)) }
-	migrationID := func() migration.ID { return migration.IDFromUUID(a.uuidArg("migration_id")) }
-	intent := func(key string) (v instancestate.IntendedState) {
-		if raw := a.line.args[key]; raw == nil || string(bytes.TrimSpace(raw)) == "null" {
-			return instancestate.IntentUnchanged
-		}
-		a.enumArg(key, strings.Join(names(instancestate.AllIntendedStates()), ", "), func(s string) (err error) {
-			v, err = instancestate.ParseIntendedState(s)
-			return err
-		})
-		return v
-	}
-	var (
-		res  any
-		werr error
-	)
-	do := func(f func() (any, error)) {
-		if a.err == nil {
-			res, werr = f()
-		}
-	}
-	written := func(key string, r datastore.Result, err error) (any, error) { return resultJSON(key, r), err }
-	switch line.op {
-	case "instance_insert":
-		var in instancestate.Instance
-		a.value("instance", &in)
-		if a.err == nil {
-			if verr := in.Validate(); verr != nil {
-				a.err = &wire.DecodeError{Path: "instance", Problem: verr.Error(), Err: verr}
-			}
-		}
-		do(func() (any, error) {
-			got, err := st.InstanceInsert(ctx, in)
-			return map[string]any{"instance": got}, err
-		})
-	case "vmm_insert":
-		var v vmmstate.VMM
-		a.value("vmm", &v)
-		do(func() (any, error) {
-			got, err := st.VMMInsert(ctx, v)
-			return map[string]any{"vmm": got}, err
-		})
-	case "migration_insert":
-		var m migration.Record
-		a.value("migration", &m)
-		if a.err == nil {
-			if verr := m.Validate(); verr != nil {
-				a.err = &wire.DecodeError{Path: "migration", Problem: verr.Error(), Err: verr}
-			} else if m.TimeCreated.IsZero() {
-				// Optional in the snapshot document, but every store keeps
-				// it: a record without it is not one a store can hold.
-				a.err = &wire.DecodeError{Path: "migration.time_created", Problem: "null",
-					Accepted: "an RFC 3339 time: when the migration was created"}
-			}
-		}
-		do(func() (any, error) {
-			got, err := st.MigrationInsert(ctx, m)
-			return map[string]any{"migration": got}, err
-		})
-	case "instance_fetch_all":
-		id := instanceID()
-		do(func() (any, error) {
-			s, err := st.InstanceFetchAll(ctx, id)
-			return map[string]any{"snapshot": s}, err
-		})
-	case "vmm_fetch":
-		id := vmmID("vmm_id")
-		do(func() (any, error) {
-			row, err := st.VMMFetch(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			b, err := row.VMM.MarshalJSON()
-			return map[string]any{"vmm": json.RawMessage(withDeleted(b, row.TimeDeleted))}, err
-		})
-	case "migration_fetch":
-		id := migrationID()
-		do(func() (any, error) {
-			row, err := st.MigrationFetch(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			b, err := row.Migration.MarshalJSON()
-			return map[string]any{"migration": json.RawMessage(withDeleted(b, row.TimeDeleted))}, err
-		})
-	case "instance_update_runtime":
-		id, rt := instanceID(), a.instanceRuntime("runtime")
-		do(func() (any, error) {
-			r, err := st.InstanceUpdateRuntime(ctx, id, rt, instancestate.IntentUnchanged)
-			return written("updated", r, err)
-		})
-	case "instance_set_intended_state":
-		id, i := instanceID(), intent("intended_state")
-		do(func() (any, error) {
-			r, err := st.InstanceSetIntendedState(ctx, id, i)
-			return written("updated", r, err)
-		})
-	case "instance_set_migration_ids":
-		id, src, mig, dst := instanceID(), vmmID("source_propolis_id"), migrationID(), vmmID("target_propolis_id")
-		do(func() (any, error) {
-			in, err := st.InstanceSetMigrationIDs(ctx, id, src, mig, dst, now)
-			return map[string]any{"instance": in}, err
-		})
-	case "instance_unset_migration_ids":
-		id, mig, dst := instanceID(), migrationID(), vmmID("target_propolis_id")
-		do(func() (any, error) {
-			r, err := st.InstanceUnsetMigrationIDs(ctx, id, mig, dst, now)
-			return written("updated", r, err)
-		})
-	case "instance_mark_as_starting":
-		id, vmm := instanceID(), vmmID("vmm_id")
-		var reason failure.StartReason
-		a.enumArg("reason", strings.Join(names(failure.AllStartReasons()), ", "), func(s string) (err error) {
-			reason, err = failure.ParseStartReason(s)
-			return err
-		})
-		do(func() (any, error) {
-			in, err := st.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
-			return map[string]any{"instance": in}, err
-		})
-	case "instance_record_start_failure":
-		id := instanceID()
-		var f failure.StartFailure
-		if raw := a.line.args["start_failure"]; raw != nil && string(bytes.TrimSpace(raw)) != "null" {
-			a.value("start_failure", &f)
-		}
-		do(func() (any, error) {
-			r, err := st.InstanceRecordStartFailure(ctx, id, f)
-			return written("updated", r, err)
-		})
-	case "instance_updater_lock", "instance_updater_inherit_lock":
-		id := instanceID()
-		var l instancestate.Lock
-		if line.op == "instance_updater_lock" {
-			saga := instancestate.UpdaterIDFromUUID(a.uuidArg("saga_id"))
-			do(func() (any, error) { var err error; l, err = st.InstanceUpdaterLock(ctx, id, saga); return nil, err })
-		} else {
-			parent, child := a.lock("lock"), instancestate.UpdaterIDFromUUID(a.uuidArg("child_id"))
-			do(func() (any, error) {
-				var err error
-				l, err = st.InstanceUpdaterInheritLock(ctx, id, parent, child)
-				return nil, err
-			})
-		}
-		if res == nil && werr == nil && a.err == nil {
-			res = map[string]any{"lock": lockJSON{UpdaterID: l.Updater, LockedGen: l.Gen.Uint64()}}
-		}
-	case "instance_updater_unlock":
-		id, l := instanceID(), a.lock("lock")
-		do(func() (any, error) {
-			r, err := st.InstanceUpdaterUnlock(ctx, id, l)
-			return written("unlocked", r, err)
-		})
-	case "instance_commit_update":
-		id, l, rt, i := instanceID(), a.lock("lock"), a.instanceRuntime("runtime"), intent("intended_state")
-		do(func() (any, error) {
-			r, err := st.InstanceCommitUpdate(ctx, id, l, instancestate.Plan{Runtime: rt, Intent: i})
-			return written("committed", r, err)
-		})
-	case "instance_delete":
-		id := instanceID()
-		do(func() (any, error) {
-			r, err := st.InstanceDelete(ctx, id, now)
-			return written("deleted", r, err)
-		})
-	case "vmm_update_runtime":
-		id, rt := vmmID("vmm_id"), a.vmmRuntime("runtime")
-		do(func() (any, error) {
-			r, err := st.VMMUpdateRuntime(ctx, id, rt)
-			return written("updated", r, err)
-		})
-	case "vmm_mark_failed":
-		id := vmmID("vmm_id")
-		var reason failure.Reason
-		a.enumArg("reason", strings.Join(names(failure.AllReasons()), ", "), func(s string) (err error) {
-			reason, err = failure.ParseReason(s)
-			return err
-		})
-		do(func() (any, error) {
-			r, err := st.VMMMarkFailed(ctx, id, reason, now)
-			return written("updated", r, err)
-		})
-	case "vmm_mark_saga_unwound":
-		id := vmmID("vmm_id")
-		do(func() (any, error) {
-			r, err := st.VMMMarkSagaUnwound(ctx, id, now)
-			return written("updated", r, err)
-		})
-	case "vmm_mark_deleted":
-		id := vmmID("vmm_id")
-		do(func() (any, error) {
-			r, err := st.VMMMarkDeleted(ctx, id, now)
-			return written("deleted", r, err)
-		})
-	case "migration_mark_failed":
-		id := migrationID()
-		do(func() (any, error) {
-			r, err := st.MigrationMarkFailed(ctx, id, now)
-			return written("updated", r, err)
-		})
-	case "migration_mark_deleted":
-		id := migrationID()
-		do(func() (any, error) {
-			r, err := st.MigrationMarkDeleted(ctx, id, now)
-			return written("deleted", r, err)
-		})
-	case "instance_list_migrations":
-		id := instanceID()
-		do(func() (any, error) {
-			ids, err := st.InstanceListMigrations(ctx, id)
-			return map[string]any{"migration_ids": orEmpty(ids)}, err
-		})
-	case "sled_report":
-		id := vmmID("vmm_id")
-		var r instancestate.Report
-		if a.err == nil {
-			// D20: the sled-agent's document ignores keys it does not know,
-			// and contents vmlife refuses are an invalid_request result, not
-			// a broken script.
-			if derr := r.UnmarshalJSON(a.line.args["report"]); derr != nil {
-				return nil, &datastore.Error{Op: line.op, Kind: datastore.KindInvalidRequest, Message: derr.Error(), Err: derr}, nil
-			}
-		}
-		do(func() (any, error) {
-			res, err := st.SledReport(ctx, id, r)
-			return map[string]any{"vmm_updated": res.VMM.Applied, "migration_in_updated": res.MigrationIn.Applied,
-				"migration_out_updated": res.MigrationOut.Applied, "update_saga_needed": res.UpdateSagaNeeded}, err
-		})
-	case "instance_request":
-		id := instanceID()
-		var req instancestate.Request
-		a.enumArg("request", strings.Join(names(instancestate.AllRequests()), ", "), func(s string) (err error) {
-			req, err = instancestate.ParseRequest(s)
-			return err
-		})
-		do(func() (any, error) {
-			r, err := datastore.InstanceRequest(ctx, st, id, req, now)
-			if err != nil {
-				return nil, err
-			}
-			out := map[string]any{"action": r.Decision.Action.String(), "status": r.Decision.Status, "message": r.Decision.Message, "intended_state": nil}
-			if r.Intent != instancestate.IntentUnchanged {
-				out["intended_state"] = r.Intent.String()
-			}
-			return out, nil
-		})
-	case "instance_update_saga":
-		id, saga := instanceID(), instancestate.UpdaterIDFromUUID(a.uuidArg("saga_id"))
-		do(func() (any, error) {
-			o, plans, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, now)
-			if plans == nil {
-				plans = []instancestate.Plan{}
-			}
-			return map[string]any{"outcome": o.String(), "updates": plans}, err
-		})
-	case "saga":
-		res, werr = runSaga(ctx, sw, a, now)
-	case "saga_recover":
-		sec := a.uuidArg("sec")
-		do(func() (any, error) { return recoverSagas(ctx, sw, sec, now) })
-	case "saga_adopt":
-		sec, from := a.uuidArg("sec"), a.uuidArg("from")
-		do(func() (any, error) {
-			sw.now = now
-			if sw.log == nil {
-				return nil, errNoLog
-			}
-			ids, err := sw.sec(sec).Adopt(ctx, from)
-			return map[string]any{"adopted": orEmpty(ids)}, err
-		})
-	case "sec_renew":
-		sec := a.uuidArg("sec")
-		var secs int64
-		a.read("lease_secs", func(d *jsonread.Decoder) { secs = d.Int64(1, 1<<31-1, "a number of seconds from 1 to 2147483647") })
-		do(func() (any, error) {
-			if sw.log == nil {
-				return nil, errNoLog
-			}
-			exp, err := sw.log.SECRenew(ctx, sec, now.Add(time.Duration(secs)*time.Second))
-			return map[string]any{"lease_expires": exp}, err
-		})
-	case "saga_fetch":
-		id := a.uuidArg("saga_id")
-		do(func() (any, error) { return fetchSaga(ctx, sw, id) })
-	case "saga_list_unfinished":
-		do(func() (any, error) {
-			if sw.log == nil {
-				return nil, errNoLog
-			}
-			recs, err := sw.log.SagaListUnfinished(ctx, uuid.Nil)
-			ids := make([]uuid.UUID, len(recs))
-			for i, r := range recs {
-				ids[i] = r.ID
-			}
-			return map[string]any{"saga_ids": ids}, err
-		})
-	case "reservation_list_leaked":
-		do(func() (any, error) { return leakedReservations(ctx, sw) })
-	case "find_instances_needing_update":
-		do(func() (any, error) {
-			ids, err := st.FindInstancesNeedingUpdate(ctx, now)
-			return map[string]any{"instance_ids": orEmpty(ids)}, err
-		})
-	case "find_reincarnatable_instances":
-		do(func() (any, error) {
-			ids, err := st.FindReincarnatableInstances(ctx, now)
-			return map[string]any{"instance_ids": orEmpty(ids)}, err
-		})
-	case "vmm_list_abandoned":
-		do(func() (any, error) {
-			ids, err := st.VMMListAbandoned(ctx)
-			return map[string]any{"vmm_ids": orEmpty(ids)}, err
-		})
-	case "vmm_list_by_sled":
-		sled := vmmstate.SledIDFromUUID(a.uuidArg("sled_id"))
-		do(func() (any, error) {
-			ids, err := st.VMMListBySled(ctx, sled)
-			return map[string]any{"vmm_ids": orEmpty(ids)}, err
-		})
-	}
-	if a.err != nil {
-		return nil, nil, a.err
-	}
-	var de *datastore.Error
-	if errors.As(werr, &de) {
-		return nil, de, nil
-	}
-	return res, nil, werr
 }
 
 // orEmpty writes a nil list as [] rather than null.
