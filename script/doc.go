@@ -7,7 +7,9 @@
 //
 // One operation, saga, runs any saga of package sagas to its end, with a
 // failure injected at a named step or every node run twice, against
-// package memsled's in-memory sled-agent and sleds.
+// package memsled's in-memory sled-agent and sleds; another,
+// instance_update_saga, runs that package's update saga the same way,
+// again while it says another update is needed (D31: there is no other).
 //
 // Each result line says whether the operation was applied, which guard held
 // when it was not (D25), or why it was refused. A script is a story of the

@@ -389,18 +389,6 @@ func instanceRequest(c *call) (any, error) {
 	return out, nil
 }
 
-func instanceUpdateSaga(c *call) (any, error) {
-	id, saga := c.instanceID(), instancestate.UpdaterIDFromUUID(c.uuidArg("saga_id"))
-	if !c.ok() {
-		return nil, nil
-	}
-	o, plans, err := datastore.InstanceUpdateSaga(c.ctx, c.st, id, saga, c.now)
-	if plans == nil {
-		plans = []instancestate.Plan{}
-	}
-	return map[string]any{"outcome": o.String(), "updates": plans}, err
-}
-
 func sagaAdopt(c *call) (any, error) {
 	sec, from := c.uuidArg("sec"), c.uuidArg("from")
 	if !c.ok() {

@@ -215,6 +215,78 @@ func runSaga(c *call) (any, error) {
 	return out, nil
 }
 
+// maxChained bounds the update sagas one instance_update_saga line runs,
+// each chained after the last (§13.4): each moves the instance on, and no
+// instance needs more than a few.
+const maxChained = 8
+
+// instanceUpdateSaga is "instance_update_saga" (§13, D11): the update saga
+// of package sagas, run as a saga line runs it — through the script's
+// executor, logged under the next saga id — and again while it says
+// another update is needed (§13.4). The line's saga_id is the updater that
+// takes the lock; each saga hands it to a child of its own (§13.2). A lost
+// race is an outcome, not an error: the outcome is committed when a saga
+// committed a plan, else how the saga ended (nothing, locked, not_found),
+// or conflict when the state moved while the lock was held and the saga
+// unwound; updates are the plans committed, in order.
+func instanceUpdateSaga(c *call) (any, error) {
+	id, updater := c.instanceID(), instancestate.UpdaterIDFromUUID(c.uuidArg("saga_id"))
+	if !c.ok() {
+		return nil, nil
+	}
+	sw := c.sw
+	sw.now = c.now
+	if sw.log == nil {
+		return nil, errNoLog
+	}
+	plans := []instancestate.Plan{}
+	result := func(outcome string) (any, error) {
+		if len(plans) > 0 && outcome != outcomeConflict {
+			outcome = outcomeCommitted
+		}
+		return map[string]any{"outcome": outcome, "updates": plans}, nil
+	}
+	for range maxChained {
+		sagaID, err := sw.newSagaID(c.ctx)
+		if err != nil {
+			return nil, err
+		}
+		u := &sagas.Update{Instance: id, Updater: updater}
+		d, err := sw.sec(ScriptSEC).Run(c.ctx, sagaID, u, sagas.RunOptions{})
+		switch {
+		case err != nil:
+			return nil, err
+		case d.Halted != nil:
+			return nil, fmt.Errorf("saga %v stopped: %w", sagaID, d.Halted)
+		}
+		switch r := d.Result; {
+		case r.Outcome == sagas.Completed && r.Ended != "":
+			return result(r.Ended) // sagas.EndedNothing, EndedLocked, EndedNotFound
+		case r.Outcome == sagas.Unwound && errors.Is(r.Err, datastore.ErrConflict):
+			return result(outcomeConflict)
+		case r.Outcome == sagas.Unwound && errors.Is(r.Err, datastore.ErrNotFound):
+			return result(sagas.EndedNotFound) // deleted while the saga ran
+		case r.Outcome != sagas.Completed:
+			// A refusal is the line's answer (ok: false); anything else
+			// is the store's failure.
+			return nil, fmt.Errorf("update saga %v %v: %w", sagaID, r.Outcome, r.Err)
+		case !u.Committed:
+			return result(sagas.EndedNothing) // committed already: nothing of this saga's
+		}
+		plans = append(plans, u.Plan)
+		if !u.Then.Has(sagas.ThenUpdate) {
+			break
+		}
+	}
+	return result(outcomeCommitted)
+}
+
+// The outcomes of instance_update_saga beside sagas' Ended.
+const (
+	outcomeCommitted = "committed" // a saga committed a plan
+	outcomeConflict  = "conflict"  // the state moved while the lock was held
+)
+
 // errNoLog is a saga line on a store that keeps no saga log.
 var errNoLog = errors.New("the store keeps no saga log (datastore.SagaLog): saga lines cannot run")
 
