@@ -16,10 +16,10 @@
 // clock. The nested module pgstore implements Store on PostgreSQL, and
 // datastore/storetest is the conformance suite both pass.
 //
-// Above the records, InstanceRequest and InstanceUpdateSaga apply the
-// library's decisions through any Store: a user's request (§10, D16, D23)
-// and the instance-update saga (§13, D11) in one call. Package sagas runs
-// every saga, this one included, as steps with their undo.
+// Above the records, InstanceRequest applies a user's request (§10, D16,
+// D23) through any Store. The sagas — the instance-update saga (§13, D11)
+// among them — are package sagas', as steps with their undo, run by its
+// executor over any Store.
 //
 // Rules are cited by id: §… names a section of the reference behaviour
 // (docs/reference.md in the repository), D… a decision where vmlife

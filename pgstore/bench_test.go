@@ -12,6 +12,7 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -104,16 +105,15 @@ func parallelReports(b *testing.B, vmms []*benchVMM, report func(context.Context
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
 }
 
-// BenchmarkUpdateSaga is one whole instance-update saga with nothing to
-// do (lock, read, plan, unlock), and counts its round trips to the server.
+// BenchmarkUpdateSaga is one whole instance-update saga (sagas.Update, run
+// without a log) with nothing to do: lock, hand over, read, plan, unlock.
 func BenchmarkUpdateSaga(b *testing.B) {
 	st := fresh(b)
 	ctx := context.Background()
 	id, _ := insertRunning(b, st, vmmstate.SledIDFromUUID(uuid.New()))
-	saga := instancestate.UpdaterIDFromUUID(uuid.New())
 	for b.Loop() {
-		if o, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0); err != nil || o != datastore.UpdateNothing {
-			b.Fatal(o, err)
+		if _, r, err := updateSaga(ctx, st, id, t0); err != nil || r.Ended != sagas.EndedNothing {
+			b.Fatal(r, err)
 		}
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/pgstore"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -57,16 +57,16 @@ func traced(t testing.TB) (*pgstore.Store, *roundTrips) {
 	return st, rt
 }
 
-// TestUpdateSagaRoundTrips: a round of the instance-update saga is three
-// round trips to the server — lock, read, and commit or unlock — whether
-// it has nothing to do or commits a plan; a VMM report is one. A saga
-// that commits a plan also marks the destroyed VMM deleted (one) and runs
-// a second round to see that nothing is left (three): seven.
+// TestUpdateSagaRoundTrips: the instance-update saga (sagas.Update, run
+// without a log) is five round trips to the server when it has nothing to
+// do — lock, hand the lock over (§13.2; a transaction, two), read, unlock —
+// and a VMM report is one. A saga that commits a plan — lock, hand over,
+// read, commit — also marks the destroyed VMM deleted, releases its room
+// and reads again to see whether another update is needed (§13.4): eight.
 func TestUpdateSagaRoundTrips(t *testing.T) {
 	st, rt := traced(t)
 	ctx := context.Background()
 	id, v := insertRunning(t, st, vmmstate.SledIDFromUUID(uuid.New()))
-	saga := instancestate.UpdaterIDFromUUID(uuid.New())
 	count := func(what string, max int64, f func() error) {
 		t.Helper()
 		// Once to prepare the statements on the connection, then counted.
@@ -81,14 +81,14 @@ func TestUpdateSagaRoundTrips(t *testing.T) {
 		}
 	}
 	nothing := func() error {
-		o, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0)
-		if err == nil && o != datastore.UpdateNothing {
-			t.Fatalf("outcome %v, want nothing to do", o)
+		_, r, err := updateSaga(ctx, st, id, t0)
+		if err == nil && r.Ended != sagas.EndedNothing {
+			t.Fatalf("%+v, want nothing to do", r)
 		}
 		return err
 	}
 	_ = nothing() // prepare
-	count("update saga, nothing to do", 3, nothing)
+	count("update saga, nothing to do", 5, nothing)
 
 	g := uint32(3)
 	report := func(state vmmstate.SledAgentState) func() error {
@@ -108,11 +108,11 @@ func TestUpdateSagaRoundTrips(t *testing.T) {
 	}
 	count("sled report", 1, report(vmmstate.SledAgentDestroyed))
 	commits := func() error {
-		o, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0.Add(time.Hour))
-		if err == nil && o == datastore.UpdateNothing {
-			t.Fatalf("outcome %v, want a committed plan", o)
+		u, r, err := updateSaga(ctx, st, id, t0.Add(time.Hour))
+		if err == nil && (!u.Committed || r.Outcome != sagas.Completed) {
+			t.Fatalf("%+v, want a committed plan", r)
 		}
 		return err
 	}
-	count("update saga committing a plan, deleting the VMM, and looking again", 7, commits)
+	count("update saga committing a plan, deleting the VMM, releasing its room, and looking again", 8, commits)
 }

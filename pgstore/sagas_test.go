@@ -17,6 +17,17 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
+// updateSaga runs one instance-update saga (sagas.Update, §13, D11) on
+// instance id at now, as sagas.Run runs it over st and memsled's sled room,
+// with fresh updater ids (safe beside other sagas on the same instance).
+func updateSaga(ctx context.Context, st *pgstore.Store, id instancestate.ID, now time.Time) (*sagas.Update, sagas.Result, error) {
+	w := memsled.NewWorld(st, func() time.Time { return now }, 0)
+	w.Env.NewID = uuid.New
+	u := &sagas.Update{Instance: id}
+	r, err := sagas.Run(ctx, w.Env, u, sagas.Options{})
+	return u, r, err
+}
+
 // TestSagasRunOnTheWallClock: sagas stamped by time.Now — nanoseconds and
 // a monotonic reading — run on PostgreSQL as they do in memory: the store
 // keeps each time truncated to the microsecond (datastore.StoreTime), so a

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/invariant"
 	"github.com/vmlife/vmlife/pgstore"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -158,7 +160,6 @@ func TestStress(t *testing.T) {
 	for w := range 4 {
 		competitors.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
-			saga := instancestate.UpdaterIDFromUUID(uuid.New())
 			requests := []instancestate.Request{instancestate.RequestStart, instancestate.RequestStop, instancestate.RequestReboot}
 			for {
 				select {
@@ -168,8 +169,10 @@ func TestStress(t *testing.T) {
 				}
 				id := ids[r.IntN(len(ids))]
 				if w%2 == 0 {
-					if _, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0.Add(time.Minute)); err != nil && !errors.Is(err, datastore.ErrAlreadyLocked) {
+					if _, r, err := updateSaga(ctx, st, id, t0.Add(time.Minute)); err != nil {
 						fail(err)
+					} else if r.Outcome == sagas.Stuck || r.Err != nil && !errors.Is(r.Err, datastore.ErrConflict) && !errors.Is(r.Err, datastore.ErrAlreadyLocked) {
+						fail(fmt.Errorf("update saga %v: %w", r.Outcome, r.Err)) // only a lost race unwinds it
 					}
 					sagaRuns.Add(1)
 				} else if _, err := datastore.InstanceRequest(ctx, st, id, requests[r.IntN(len(requests))], t0.Add(time.Minute)); err != nil {
@@ -193,7 +196,6 @@ func TestStress(t *testing.T) {
 
 	// The update sagas the reports asked for, until none is needed: every
 	// instance whose VMM was destroyed ends without one.
-	saga := instancestate.UpdaterIDFromUUID(uuid.New())
 	for pass := 0; ; pass++ {
 		need, err := st.FindInstancesNeedingUpdate(ctx, t0.Add(time.Hour))
 		if err != nil {
@@ -206,8 +208,8 @@ func TestStress(t *testing.T) {
 			t.Fatalf("%d instances still need an update after %d passes", len(need), pass)
 		}
 		for _, id := range need {
-			if _, _, err := datastore.InstanceUpdateSaga(ctx, st, id, saga, t0.Add(time.Hour)); err != nil {
-				t.Fatal(err)
+			if _, r, err := updateSaga(ctx, st, id, t0.Add(time.Hour)); err != nil || r.Outcome != sagas.Completed {
+				t.Fatalf("update saga: %+v, %v", r, err)
 			}
 		}
 	}

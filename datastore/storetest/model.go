@@ -256,8 +256,9 @@ func testNoInstanceIsBricked(f *fixture) {
 				}
 				refusal("migration mark", err)
 			case 7, 8: // the update saga
-				_, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, in.id, f.updater(), now)
-				refusal("instance_update_saga", err)
+				if _, err := f.runUpdate(f.newUpdate(in.id), now); err != nil {
+					t.Fatalf("update saga: %v", err)
+				}
 			case 9: // the delete saga's write
 				res, err := f.st.InstanceDelete(f.ctx, in.id, now)
 				refusal("instance_delete", err)
@@ -317,11 +318,7 @@ func testNoInstanceIsBricked(f *fixture) {
 			if in.deleted {
 				continue
 			}
-			for range datastore.MaxUpdateRounds {
-				if _, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, in.id, f.updater(), at(100)); err != nil {
-					t.Fatalf("repairing %v: %v", in.id, err)
-				}
-			}
+			f.updateToRest(in.id, at(100))
 			s := f.fetch(in.id)
 			if _, required, err := instancestate.PlanUpdate(s, at(100)); err != nil || required {
 				t.Fatalf("%v not at rest after update sagas: required %v, %v\n%+v", in.id, required, err, s)

@@ -7,9 +7,9 @@
 //
 // open must return an empty store for each call. The suite covers every
 // guard of every operation (table-driven), Omicron's own datastore tests
-// (§21.2, §21.3), the updater lock of §9, the fleet queries, the two
-// operations above the records (InstanceRequest, InstanceUpdateSaga), and
-// concurrency: goroutines racing one guarded write — every guarded write of
+// (§21.2, §21.3), the updater lock of §9, the fleet queries, a user's
+// request (InstanceRequest) and package sagas' instance-update saga through
+// the store, and concurrency: goroutines racing one guarded write — every guarded write of
 // the interface — of which exactly one applies, no generation ever
 // decreasing, and the end state that of a sequential replay. A rapid model test (Model)
 // checks random sequences of operations against a plain sequential model,
@@ -25,6 +25,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -36,7 +37,9 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -101,7 +104,7 @@ var cases = []struct {
 	{"FindReincarnatableInstances", testFindReincarnatable},
 	{"FleetQueriesAreTheDecisions", testFleetQueriesAreTheDecisions},
 	{"InstanceRequest", testInstanceRequest},
-	{"InstanceUpdateSaga", testInstanceUpdateSaga},
+	{"§13/UpdateSaga", testUpdateSaga},
 	{"Model", testModel},
 	{"ModelWithDeletes/NoInstanceIsBricked", testNoInstanceIsBricked},
 	{"Concurrency/OneOfManyGuardedWritesApplies", testRacingVMMWrites},
@@ -321,8 +324,8 @@ func testFetchAllReadsDeletedAbsent(f *fixture) {
 	if s := f.fetch(in.ID); s.Active != must(f.st.VMMFetch(f.ctx, v.ID)).VMM || s.Validate() != nil {
 		f.fatal("a refused delete left %+v", s)
 	}
-	if o, _ := must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, in.ID, f.updater(), at(6))); o != datastore.UpdateCommitted {
-		f.fatal("update saga: %v", o)
+	if u, r := f.updateSaga(in.ID, at(6)); !u.Committed {
+		f.fatal("update saga: %+v", r)
 	}
 	f.expect("delete once unlinked", false, datastore.ReasonDeleted)(f.st.VMMMarkDeleted(f.ctx, v.ID, at(7)))
 	// A deleted record reads absent: the snapshot of an instance that no
@@ -959,21 +962,25 @@ func testInstanceRequest(f *fixture) {
 	}
 }
 
-func testInstanceUpdateSaga(f *fixture) {
+func testUpdateSaga(f *fixture) {
 	in, v := f.running()
-	saga := f.updater()
-	outcome, plans := must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, in.ID, saga, at(9)))
-	if outcome != datastore.UpdateNothing || len(plans) != 0 {
-		f.fatal("healthy instance: %v, %v", outcome, plans)
+	u, r := f.updateSaga(in.ID, at(9))
+	if r.Ended != sagas.EndedNothing || u.Committed {
+		f.fatal("healthy instance: %+v, committed %v", r, u.Committed)
 	}
 	_, _ = f.st.VMMUpdateRuntime(f.ctx, v.ID, vmmstate.Runtime{State: vmmstate.Destroyed, Generation: gen(4), TimeUpdated: at(4)})
-	outcome, plans = must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, in.ID, saga, at(9)))
-	if outcome != datastore.UpdateCommitted || len(plans) != 1 {
-		f.fatal("destroyed VMM: %v, %v", outcome, plans)
+	before := f.fetch(in.ID).Instance.UpdaterGen
+	u, r = f.updateSaga(in.ID, at(9))
+	if r.Outcome != sagas.Completed || r.Ended != "" || !u.Committed || u.Then.Has(sagas.ThenUpdate) {
+		f.fatal("destroyed VMM: %+v, committed %v, then %v", r, u.Committed, u.Then)
 	}
 	s := f.fetch(in.ID)
 	if s.Instance.Runtime.State != instancestate.NexusNoVMM || s.HasActive() || s.Instance.IsLocked() {
 		f.fatal("after the saga: %+v", s.Instance)
+	}
+	// §13.2: taken, handed to the child, released by the commit.
+	if want := must(must(must(before.Next()).Next()).Next()); s.Instance.UpdaterGen != want {
+		f.fatal("updater_gen %v after the saga, want %v", s.Instance.UpdaterGen, want)
 	}
 	if row := must(f.st.VMMFetch(f.ctx, v.ID)); row.TimeDeleted.IsZero() {
 		f.fatal("the destroyed VMM was not marked deleted (§13.2)")
@@ -981,22 +988,75 @@ func testInstanceUpdateSaga(f *fixture) {
 	other, ov := f.running()
 	_, _ = f.st.VMMUpdateRuntime(f.ctx, ov.ID, vmmstate.Runtime{State: vmmstate.Destroyed, Generation: gen(4), TimeUpdated: at(4)})
 	must(f.st.InstanceUpdaterLock(f.ctx, other.ID, f.updater()))
-	if outcome, _ := must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, other.ID, saga, at(9))); outcome != datastore.UpdateLocked {
-		f.fatal("locked by another: %v", outcome)
+	if _, r := f.updateSaga(other.ID, at(9)); r.Ended != sagas.EndedLocked {
+		f.fatal("locked by another: %+v", r)
 	}
-	if outcome, _ := must2u(f)(datastore.InstanceUpdateSaga(f.ctx, f.st, vmmstate.InstanceIDFromUUID(f.uid('i')), saga, at(9))); outcome != datastore.UpdateNotFound {
-		f.fatal("missing instance: %v", outcome)
+	if _, r := f.updateSaga(vmmstate.InstanceIDFromUUID(f.uid('i')), at(9)); r.Ended != sagas.EndedNotFound {
+		f.fatal("missing instance: %+v", r)
 	}
 }
 
-func must2u(f *fixture) func(datastore.UpdateOutcome, []instancestate.Plan, error) (datastore.UpdateOutcome, []instancestate.Plan) {
-	return func(o datastore.UpdateOutcome, p []instancestate.Plan, err error) (datastore.UpdateOutcome, []instancestate.Plan) {
-		f.t.Helper()
-		if err != nil {
-			f.t.Fatalf("update saga: %v", err)
-		}
-		return o, p
+// newUpdate returns an instance-update saga (sagas.Update, §13, D11) for
+// instance id with updater ids of its own: the lock's first holder and the
+// child it hands the lock to (§13.2).
+func (f *fixture) newUpdate(id instancestate.ID) *sagas.Update {
+	return &sagas.Update{Instance: id, Updater: f.updater(), Child: f.updater()}
+}
+
+// runUpdate runs u to its end at now through sagas.Run, over the store
+// and memsled's in-memory sled room; its error is a saga that did not end
+// on the store's answer (sagaFailure). Safe for concurrent use.
+func (f *fixture) runUpdate(u *sagas.Update, now time.Time) (sagas.Result, error) {
+	w := memsled.NewWorld(f.st, func() time.Time { return now }, 0)
+	r, err := sagas.Run(f.ctx, w.Env, u, sagas.Options{})
+	if err != nil {
+		return r, err
 	}
+	return r, sagaFailure(r)
+}
+
+// updateSaga runs one instance-update saga on instance id at now, failing
+// the test on anything but the store's answers.
+func (f *fixture) updateSaga(id instancestate.ID, now time.Time) (*sagas.Update, sagas.Result) {
+	f.t.Helper()
+	u := f.newUpdate(id)
+	r, err := f.runUpdate(u, now)
+	if err != nil {
+		f.fatal("update saga: %v", err)
+	}
+	return u, r
+}
+
+// updateToRest runs update sagas on instance id at now as the instance
+// updater would, each after the last while it says another is needed
+// (§13.4), and returns the last; it fails the test if that takes more
+// than a few.
+func (f *fixture) updateToRest(id instancestate.ID, now time.Time) sagas.Result {
+	f.t.Helper()
+	for range 8 {
+		u, r := f.updateSaga(id, now)
+		if r.Outcome != sagas.Completed || !u.Then.Has(sagas.ThenUpdate) {
+			return r
+		}
+	}
+	f.fatal("%v: update sagas chained without end", id)
+	return sagas.Result{}
+}
+
+// sagaFailure returns why a saga that ran did not end on the store's
+// answers, or nil: stuck (an undo failed, the lock left held), or unwound
+// on something other than a *datastore.Error — a store failing, not
+// answering. A saga that unwound on a refusal (a lost race, D25) ended as
+// it should.
+func sagaFailure(r sagas.Result) error {
+	var e *datastore.Error
+	switch {
+	case r.Outcome == sagas.Stuck:
+		return fmt.Errorf("the saga is stuck: %w", r.Err)
+	case r.Err != nil && !errors.As(r.Err, &e):
+		return fmt.Errorf("the saga %v on a store failure: %w", r.Outcome, r.Err)
+	}
+	return nil
 }
 
 // testRacingVMMWrites: 16 goroutines write the same VMM at generations
@@ -1090,20 +1150,19 @@ func testRacingSagasAndReports(f *fixture) {
 				}
 				_, _ = f.st.SledReport(f.ctx, p.v.ID, report(st, g, at(int(g))))
 			}(uint32(4 + w))
-			go func(saga instancestate.UpdaterID) {
+			go func(u *sagas.Update) {
 				defer wg.Done()
-				if _, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, p.in.ID, saga, at(20)); err != nil {
+				if _, err := f.runUpdate(u, at(20)); err != nil {
 					f.t.Errorf("update saga: %v", err)
 				}
-			}(f.updater())
+			}(f.newUpdate(p.in.ID))
 		}
 	}
 	wg.Wait()
 	for _, p := range pairs {
-		// A last saga, as the background updater would run, converges it.
-		if _, _, err := datastore.InstanceUpdateSaga(f.ctx, f.st, p.in.ID, f.updater(), at(21)); err != nil {
-			f.fatal("final saga: %v", err)
-		}
+		// The last sagas, as the background updater would run them,
+		// converge it.
+		f.updateToRest(p.in.ID, at(21))
 		s := f.fetch(p.in.ID)
 		if err := s.Validate(); err != nil || s.Instance.IsLocked() {
 			f.fatal("%v: %v, locked %v", p.in.ID, err, s.Instance.IsLocked())
