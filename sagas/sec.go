@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,32 @@ type SEC struct {
 	crashRecoveryAfter int
 
 	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
+
+	mu      sync.Mutex
+	running map[uuid.UUID]struct{} // the sagas this executor is driving now
+}
+
+// claim marks saga id as driven by this executor, and reports false when
+// it already is: Recover passes over a saga a Run (or another Recover) of
+// the same executor is driving, as Steno's executor does not load a saga
+// it is already running.
+func (c *SEC) claim(id uuid.UUID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.running[id]; ok {
+		return false
+	}
+	if c.running == nil {
+		c.running = make(map[uuid.UUID]struct{})
+	}
+	c.running[id] = struct{}{}
+	return true
+}
+
+func (c *SEC) release(id uuid.UUID) {
+	c.mu.Lock()
+	delete(c.running, id)
+	c.mu.Unlock()
 }
 
 // The executor's defaults.
@@ -157,6 +184,10 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	if opt.Crash && opt.CrashAfter < 0 {
 		return Durable{}, fmt.Errorf("sagas: CrashAfter %d (accepted: an integer ≥ 0)", opt.CrashAfter)
 	}
+	if !c.claim(id) {
+		return Durable{}, fmt.Errorf("sagas: saga %s is already running on this executor", id)
+	}
+	defer c.release(id)
 	if n, ok := s.(named); ok {
 		n.setSagaID(id)
 	}
@@ -261,8 +292,10 @@ func (c *SEC) Adopt(ctx context.Context, from uuid.UUID) ([]uuid.UUID, error) {
 // time in id order, each from its log by Steno's rules (recover.go), and
 // returns how each was left. A saga whose log cannot be read back, of a
 // version this executor does not run, or recovered MaxRecoveries times
-// already, is abandoned with the reason recorded. Recover stops at the
-// first saga that halts on a cancelled context (D28).
+// already, is abandoned with the reason recorded. A saga this executor is
+// driving at the time — a Run in another goroutine — is passed over: it is
+// not unfinished, only in flight. Recover stops at the first saga that
+// halts on a cancelled context (D28).
 func (c *SEC) Recover(ctx context.Context) ([]Durable, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -276,7 +309,11 @@ func (c *SEC) Recover(ctx context.Context) ([]Durable, error) {
 	}
 	var out []Durable
 	for _, rec := range recs {
+		if !c.claim(rec.ID) {
+			continue
+		}
 		d, err := c.recoverOne(ctx, rec)
+		c.release(rec.ID)
 		if err != nil {
 			return out, err
 		}

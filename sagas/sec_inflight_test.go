@@ -1,0 +1,77 @@
+package sagas_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// blockingAgent holds the first Register until release is closed, telling
+// entered when it begins: a saga caught mid-node. Later calls pass.
+type blockingAgent struct {
+	sagas.SledAgent
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (a *blockingAgent) Register(ctx context.Context, v vmmstate.VMM, mig migration.ID) (instancestate.Report, error) {
+	if a.calls.Add(1) == 1 {
+		close(a.entered)
+		<-a.release
+	}
+	return a.SledAgent.Register(ctx, v, mig)
+}
+
+// TestRecoverPassesOverSagasInFlight: a saga one goroutine is running is
+// in flight, not unfinished — a Recover of the same executor (the saga
+// recovery task of a live control plane) leaves it alone, and a second
+// Run under its id is refused; once it rests, nothing is left to recover.
+func TestRecoverPassesOverSagasInFlight(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	agent := &blockingAgent{SledAgent: f.w.Env.Agent, entered: make(chan struct{}), release: make(chan struct{})}
+	env := *f.w.Env
+	env.Agent = agent
+	c := &sagas.SEC{ID: secA, Log: f.st, Env: &env}
+
+	done := make(chan sagas.Durable)
+	go func() {
+		d, err := c.Run(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: 1}, sagas.RunOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- d
+	}()
+	<-agent.entered // ensure_registered has started: the saga is mid-node
+
+	got, err := c.Recover(f.ctx)
+	f.must(err)
+	if len(got) != 0 {
+		t.Errorf("Recover ran %d sagas in flight on the same executor: %+v", len(got), got)
+	}
+	if _, err := c.Run(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: 1}, sagas.RunOptions{}); err == nil {
+		t.Error("a second Run of a saga in flight was accepted")
+	}
+	recs, err := f.st.SagaListUnfinished(f.ctx, secA)
+	f.must(err)
+	if len(recs) != 1 || recs[0].ID != sagaID {
+		t.Fatalf("unfinished while in flight: %+v, want the one saga", recs)
+	}
+
+	close(agent.release)
+	if d := <-done; d.Outcome != sagas.Completed {
+		t.Fatalf("the saga in flight: %+v", d)
+	}
+	got, err = c.Recover(f.ctx)
+	f.must(err)
+	if len(got) != 0 {
+		t.Errorf("Recover after the saga rested: %+v", got)
+	}
+	f.unfinished()
+}
