@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +34,14 @@ import (
 // Call names a sled-agent call, for Agent.Fail.
 type Call string
 
-// The calls of sagas.SledAgent.
+// The calls of a sled-agent: those of sagas.SledAgent, the state request
+// of a user's stop or reboot, and the instance watcher's check.
 const (
-	CallRegister   Call = "register"   // SledAgent.Register
-	CallMigrate    Call = "migrate"    // SledAgent.Migrate
-	CallUnregister Call = "unregister" // SledAgent.Unregister
+	CallRegister     Call = "register"      // SledAgent.Register
+	CallMigrate      Call = "migrate"       // SledAgent.Migrate
+	CallUnregister   Call = "unregister"    // SledAgent.Unregister
+	CallRequestState Call = "request_state" // Agent.RequestState
+	CallCheck        Call = "check"         // Agent.Check
 )
 
 // Agent is an in-memory sled-agent for every sled. It is safe for
@@ -154,6 +158,90 @@ func (a *Agent) Unregister(_ context.Context, v vmmstate.VMM) (instancestate.Rep
 	}
 	delete(a.vmms, v.ID)
 	return h.report(), nil
+}
+
+// RequestState asks for VMM v to be moved to r, as a user's stop or
+// reboot does (§10.2), and answers its state once taken: a stop destroys
+// the VMM and forgets it, as Unregister does (the agent does not model
+// stopping and stopped on the way); a reboot, or running, leaves a VMM
+// that runs running at the next generation, and one still starting
+// running. A VMM the agent does not hold answers NO_SUCH_INSTANCE.
+func (a *Agent) RequestState(ctx context.Context, v vmmstate.VMM, r instancestate.SledRequest) (instancestate.Report, error) {
+	if err := a.failed(CallRequestState, v.ID); err != nil {
+		return instancestate.Report{}, err
+	}
+	switch r {
+	case instancestate.SledRequestStopped:
+		a.mu.Lock()
+		_, ok := a.vmms[v.ID]
+		a.mu.Unlock()
+		if !ok {
+			return instancestate.Report{}, noSuchInstance()
+		}
+		return a.Unregister(ctx, v)
+	case instancestate.SledRequestRunning, instancestate.SledRequestReboot:
+		rep, ok := a.Boot(v.ID)
+		if !ok {
+			return instancestate.Report{}, noSuchInstance()
+		}
+		return rep, nil
+	}
+	return instancestate.Report{}, fmt.Errorf("memsled: RequestState: request %v (accepted: stopped, reboot, running)", r)
+}
+
+// Boot moves VMM id to running at its next generation — its guest has
+// booted, or a migration into it finished — and returns the report the
+// agent sends; ok is false when it holds no such VMM.
+func (a *Agent) Boot(id vmmstate.ID) (r instancestate.Report, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.vmms[id]
+	if h == nil {
+		return r, false
+	}
+	g, err := h.rt.Generation.Next()
+	if err != nil {
+		return h.report(), true // at the last generation: it says what it says
+	}
+	h.rt = vmmstate.SledAgentRuntime{State: vmmstate.SledAgentRunning, Generation: g, TimeUpdated: a.Now()}
+	if h.hasIn && !h.in.State.IsTerminal() {
+		if in, _, err := migration.Fold(h.in, true, h.in.MigrationID, migration.Completed, a.Now()); err == nil {
+			h.in = in
+		}
+	}
+	return h.report(), true
+}
+
+// Vanish makes the agent forget VMM id without a word, as a sled-agent
+// that restarted does: every later call about it answers NO_SUCH_INSTANCE
+// — the proof of death the instance watcher finds (D18).
+func (a *Agent) Vanish(id vmmstate.ID) {
+	a.mu.Lock()
+	delete(a.vmms, id)
+	a.mu.Unlock()
+}
+
+// Check is the instance watcher's question about VMM v (§18): the agent's
+// report and true when it holds v; otherwise false, and the failure.Check
+// the answer makes — NO_SUCH_INSTANCE, or the outcome Fail set for
+// CallCheck (a failure.Outcome with no status is a call that got no
+// answer, from a sled that is on: PowerA0).
+func (a *Agent) Check(_ context.Context, v vmmstate.VMM) (instancestate.Report, failure.Check, bool) {
+	if a.Fail != nil {
+		if o := a.Fail(CallCheck, v.ID); o != nil {
+			c := failure.Check{Err: o}
+			if o.Status == 0 {
+				c.Power = failure.PowerA0
+			}
+			return instancestate.Report{}, c, false
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h := a.vmms[v.ID]; h != nil {
+		return h.report(), failure.Check{}, true
+	}
+	return instancestate.Report{}, failure.Check{Err: &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}}, false
 }
 
 // Holds reports whether the agent holds VMM id, and its state there.
@@ -341,6 +429,13 @@ func (s *Sleds) Held(vmm vmmstate.ID) (vmmstate.SledID, bool) {
 	return sl, ok
 }
 
+// List returns the sleds, in Reserve's order of preference.
+func (s *Sleds) List() []vmmstate.SledID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.order)
+}
+
 // Reserved returns the VMMs holding room, in the order of their ids.
 func (s *Sleds) Reserved() []vmmstate.ID {
 	s.mu.Lock()
@@ -400,4 +495,16 @@ func NewWorld(st datastore.Store, now func() time.Time, slots int, sleds ...vmms
 	w.Env = &sagas.Env{Store: st, Agent: w.Agent, Sleds: w.Sleds, Now: now, NewID: IDs('s'),
 		UpdateNeeded: func(id instancestate.ID) { w.Update = append(w.Update, id) }}
 	return w
+}
+
+// WatchedSleds lists the sleds of w's Sleds, in their order of
+// preference: with Check, w is what a control plane's instance watcher
+// asks (controlplane.Watcher).
+func (w *World) WatchedSleds(context.Context) ([]vmmstate.SledID, error) {
+	return w.Sleds.List(), nil
+}
+
+// Check asks w's Agent about VMM v (Agent.Check).
+func (w *World) Check(ctx context.Context, v vmmstate.VMM) (instancestate.Report, failure.Check, bool) {
+	return w.Agent.Check(ctx, v)
 }

@@ -138,20 +138,51 @@ func classify(err error) (gone bool, reason failure.Reason, cause failure.Cause)
 	return false, 0, failure.CauseSledAgentError
 }
 
-// applyReport records a sled-agent's answer about VMM id (§12) and tells
-// the caller when the instance needs an update saga.
-func applyReport(ctx context.Context, env *Env, instance instancestate.ID, id vmmstate.ID, r instancestate.Report) error {
-	res, err := env.Store.SledReport(ctx, id, r)
+// RecordReport records a sled-agent's report about VMM id (§12,
+// process_vmm_update): pushed by the agent, returned by a saga's call, or
+// read by the instance watcher — the one home of this write (D31), which
+// every driver calls. The store writes the VMM and each migration side in
+// one transaction. A side naming a migration deleted with its instance
+// (§8.2: gone) does not lose the rest: the VMM's own state is still the
+// agent's word, and is recorded alone. A report the records have moved
+// past — an edge D7 has not, a terminal state left, a deleted migration —
+// writes nothing and is no error: its VMM result is not applied, stale.
+// UpdateSagaNeeded says when the caller runs an update saga (§12 step 2).
+func RecordReport(ctx context.Context, st datastore.Store, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+	res, err := st.SledReport(ctx, id, r)
 	if errors.Is(err, datastore.ErrGone) && (r.MigrationIn != nil || r.MigrationOut != nil) {
-		// A side names a migration deleted with its instance (§8.2): the
-		// VMM's own state is still the agent's word, and is recorded.
-		res, err = env.Store.SledReport(ctx, id, instancestate.Report{VMM: r.VMM})
+		res, err = st.SledReport(ctx, id, instancestate.Report{VMM: r.VMM})
 	}
 	switch {
 	case errors.Is(err, datastore.ErrIllegalTransition), errors.Is(err, datastore.ErrTerminal), errors.Is(err, datastore.ErrGone):
-		// A report the records have moved past (D7): nothing to write.
-		return nil
+		return datastore.SledReportResult{VMM: datastore.Result{Reason: datastore.ReasonStale}}, nil
 	case err != nil:
+		return datastore.SledReportResult{}, err
+	}
+	return res, nil
+}
+
+// RecordDeath is §11's mark_vmm_failed, the one home of this write (D31):
+// VMM id, proved gone (D18), is marked failed with reason. A VMM already
+// terminal keeps its first cause (D6) and a missing one has nothing to
+// mark: neither is an error. Whether or not the write changed the row, the
+// caller runs an update saga for the VMM's instance.
+func RecordDeath(ctx context.Context, st datastore.Store, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+	res, err := st.VMMMarkFailed(ctx, id, reason, now)
+	switch {
+	case errors.Is(err, datastore.ErrTerminal):
+		return datastore.Result{Reason: datastore.ReasonUnchanged}, nil
+	case errors.Is(err, datastore.ErrNotFound):
+		return datastore.Result{Reason: datastore.ReasonDeleted}, nil
+	}
+	return res, err
+}
+
+// applyReport records an answer of a sled-agent's call (RecordReport) and
+// tells the caller when the instance needs an update saga.
+func applyReport(ctx context.Context, env *Env, instance instancestate.ID, id vmmstate.ID, r instancestate.Report) error {
+	res, err := RecordReport(ctx, env.Store, id, r)
+	if err != nil {
 		return err
 	}
 	if res.UpdateSagaNeeded {
@@ -160,11 +191,10 @@ func applyReport(ctx context.Context, env *Env, instance instancestate.ID, id vm
 	return nil
 }
 
-// markFailed is §11's mark_vmm_failed: a VMM proved gone is failed, and an
-// update saga asked for whether or not the write changed the row.
+// markFailed records a proof of death (RecordDeath) and asks for an
+// update saga whether or not the write changed the row.
 func markFailed(ctx context.Context, env *Env, instance instancestate.ID, id vmmstate.ID, reason failure.Reason) error {
-	_, err := env.Store.VMMMarkFailed(ctx, id, reason, env.Now())
-	if err != nil && !errors.Is(err, datastore.ErrTerminal) && !errors.Is(err, datastore.ErrNotFound) {
+	if _, err := RecordDeath(ctx, env.Store, id, reason, env.Now()); err != nil {
 		return err
 	}
 	env.updateNeeded(instance)

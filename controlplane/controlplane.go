@@ -1,0 +1,340 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// SledAgent is the control plane's client of the sled-agents: the calls
+// the sagas make, and the request a user's stop or reboot sends to a
+// running VMM (§10.2).
+type SledAgent interface {
+	sagas.SledAgent
+	// RequestState asks the agent of v's sled to move v to r (stopped,
+	// reboot, running) and returns the VMM's state as the agent holds it
+	// once it has taken the request. A call that gets an error response,
+	// or none, returns an *sagas.AgentError carrying the outcome, which
+	// the control plane classifies (D18).
+	RequestState(ctx context.Context, v vmmstate.VMM, r instancestate.SledRequest) (instancestate.Report, error)
+}
+
+// Watcher is what the instance watcher asks of the fleet (§18).
+type Watcher interface {
+	// WatchedSleds lists the sleds whose VMMs are watched.
+	WatchedSleds(ctx context.Context) ([]vmmstate.SledID, error)
+	// Check asks the agent of v's sled for v's state. When the agent
+	// answered, ok is true and the report is its word; otherwise the
+	// check says what was learned instead — the query's outcome, the
+	// sled's power state as the management network gives it, whether the
+	// sled is expunged — for failure.CheckHealth to classify.
+	Check(ctx context.Context, v vmmstate.VMM) (r instancestate.Report, c failure.Check, ok bool)
+}
+
+// Config is what a ControlPlane runs on. Store, Log, Agent, Sleds, Now and
+// NewID are required; every other field has a default.
+type Config struct {
+	// ID is the control plane's identity: its saga executor's, as the saga
+	// log names the owner of a saga (D27). A process restarted under the
+	// same ID recovers its own sagas; another ID adopts them once the
+	// lease has expired.
+	ID uuid.UUID
+	// Store holds the records; Log the sagas (as a rule the same store).
+	Store datastore.Store
+	Log   datastore.SagaLog
+	// Reservations, when set, lets the reaper release reservations whose
+	// VMM is gone (datastore.SledReservations.ReservationListLeaked).
+	Reservations datastore.SledReservations
+	Agent        SledAgent
+	Sleds        sagas.Sleds
+	// Watcher, when set, runs the instance watcher (TaskInstanceWatcher).
+	Watcher Watcher
+	// Now is the clock (D1); NewID the source of saga, VMM and migration
+	// ids.
+	Now   func() time.Time
+	NewID func() uuid.UUID
+
+	// Lease and MaxRecoveries are the saga executor's (sagas.SEC); zero:
+	// its defaults.
+	Lease         time.Duration
+	MaxRecoveries int
+	// StallDeadline is how long a saga may go without an event before the
+	// not-progressing detector reports it (D30); zero: 5 minutes, the
+	// default of instancestate's saga deadline.
+	StallDeadline time.Duration
+	// Intervals sets a task's period; a task missing here runs at its
+	// Default interval (Task.DefaultInterval), and a negative interval
+	// turns the task off.
+	Intervals map[Task]time.Duration
+	// PassLimit bounds the sagas one pass of the instance updater or of
+	// reincarnation runs; a pass that finds more activates its task
+	// again. Zero: 16, as Omicron's reincarnation task.
+	PassLimit int
+	// FollowUpLimit bounds the sagas a reaction runs after its own — the
+	// updates and restarts they ask for (§13.4) — before it returns; the
+	// rest is left to the instance updater. Zero: 8.
+	FollowUpLimit int
+	// Logger receives a record of every pass and of every saga that did
+	// not complete; nil: silent.
+	Logger *slog.Logger
+}
+
+// DefaultStallDeadline is Config.StallDeadline's default.
+const DefaultStallDeadline = 5 * time.Minute
+
+// ControlPlane reacts to users and sled-agents and runs the background
+// tasks, over the records and the saga log of its Config. It is safe for
+// concurrent use: reactions may run in any number of goroutines beside
+// Tick or Run.
+type ControlPlane struct {
+	cfg Config
+	sec *sagas.SEC
+	log *slog.Logger
+
+	mu         sync.Mutex
+	needUpdate []instancestate.ID // asked for by a saga's step, in order
+	queued     map[instancestate.ID]bool
+	counters   map[string]*Counters
+	due        map[Task]time.Time // when a task runs next
+	activated  map[Task]bool
+	wake       chan struct{}
+}
+
+// New returns a control plane over cfg, or an error naming the first
+// required field cfg lacks.
+func New(cfg Config) (*ControlPlane, error) {
+	switch {
+	case cfg.ID == uuid.Nil:
+		return nil, errors.New("controlplane: Config.ID is the nil UUID")
+	case cfg.Store == nil:
+		return nil, errors.New("controlplane: Config.Store is nil")
+	case cfg.Log == nil:
+		return nil, errors.New("controlplane: Config.Log is nil")
+	case cfg.Agent == nil:
+		return nil, errors.New("controlplane: Config.Agent is nil")
+	case cfg.Sleds == nil:
+		return nil, errors.New("controlplane: Config.Sleds is nil")
+	case cfg.Now == nil:
+		return nil, errors.New("controlplane: Config.Now is nil")
+	case cfg.NewID == nil:
+		return nil, errors.New("controlplane: Config.NewID is nil")
+	case cfg.Lease < 0 || cfg.MaxRecoveries < 0 || cfg.StallDeadline < 0 || cfg.PassLimit < 0 || cfg.FollowUpLimit < 0:
+		return nil, fmt.Errorf("controlplane: Config.Lease %v, MaxRecoveries %d, StallDeadline %v, PassLimit %d, FollowUpLimit %d (accepted: zero for the default, or positive)",
+			cfg.Lease, cfg.MaxRecoveries, cfg.StallDeadline, cfg.PassLimit, cfg.FollowUpLimit)
+	}
+	for t := range cfg.Intervals {
+		if !t.valid() {
+			return nil, fmt.Errorf("controlplane: Config.Intervals names task %d (accepted: %v)", t, AllTasks())
+		}
+	}
+	if cfg.StallDeadline == 0 {
+		cfg.StallDeadline = DefaultStallDeadline
+	}
+	if cfg.PassLimit == 0 {
+		cfg.PassLimit = 16
+	}
+	if cfg.FollowUpLimit == 0 {
+		cfg.FollowUpLimit = 8
+	}
+	cp := &ControlPlane{cfg: cfg, log: cfg.Logger, queued: map[instancestate.ID]bool{}, counters: map[string]*Counters{},
+		due: map[Task]time.Time{}, activated: map[Task]bool{}, wake: make(chan struct{}, 1)}
+	if cp.log == nil {
+		cp.log = slog.New(discard{})
+	}
+	env := &sagas.Env{Store: cfg.Store, Agent: cfg.Agent, Sleds: cfg.Sleds, Now: cfg.Now, NewID: cfg.NewID, UpdateNeeded: cp.updateNeeded}
+	cp.sec = &sagas.SEC{ID: cfg.ID, Log: cfg.Log, Env: env, Lease: cfg.Lease, MaxRecoveries: cfg.MaxRecoveries}
+	return cp, nil
+}
+
+// SEC returns the control plane's saga executor, for a caller that runs a
+// saga of its own beside the reactions (its sagas are recovered and
+// adopted with theirs).
+func (cp *ControlPlane) SEC() *sagas.SEC { return cp.sec }
+
+// updateNeeded queues an instance a saga's step said needs an update saga
+// (sagas.Env.UpdateNeeded); the reaction that ran the saga, or the next
+// pass of the instance updater, runs it.
+func (cp *ControlPlane) updateNeeded(id instancestate.ID) {
+	cp.mu.Lock()
+	if !cp.queued[id] {
+		cp.queued[id] = true
+		cp.needUpdate = append(cp.needUpdate, id)
+	}
+	cp.mu.Unlock()
+}
+
+// nextNeeded takes the next queued instance; ok is false when none is.
+func (cp *ControlPlane) nextNeeded() (id instancestate.ID, ok bool) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if len(cp.needUpdate) == 0 {
+		return id, false
+	}
+	id = cp.needUpdate[0]
+	cp.needUpdate = cp.needUpdate[1:]
+	delete(cp.queued, id)
+	return id, true
+}
+
+// runSaga runs s to rest on the control plane's executor, counted under
+// src, and returns how it was left. A saga that halts — on a cancelled
+// context (D28), a log write refused or failed — is left in the log for
+// recovery, and counted halted.
+func (cp *ControlPlane) runSaga(ctx context.Context, src string, s sagas.Saga) (sagas.Durable, error) {
+	id := cp.cfg.NewID()
+	d, err := cp.sec.Run(ctx, id, s, sagas.RunOptions{})
+	cp.count(src, func(c *Counters) { c.SagasStarted++ })
+	switch {
+	case err != nil:
+		cp.failed(ctx, src, "run "+s.Kind().String()+" saga", err)
+		return d, err
+	case d.Halted != nil:
+		cp.count(src, func(c *Counters) { c.SagasHalted++ })
+		cp.log.LogAttrs(ctx, slog.LevelWarn, "saga halted: left for recovery", slog.String("source", src),
+			slog.String("saga", id.String()), slog.String("kind", s.Kind().String()), slog.String("why", d.Halted.Error()))
+	case d.Outcome != sagas.Completed:
+		cp.log.LogAttrs(ctx, slog.LevelInfo, "saga did not complete", slog.String("source", src),
+			slog.String("saga", id.String()), slog.String("kind", s.Kind().String()),
+			slog.String("outcome", d.Outcome.String()), slog.Any("err", d.Err))
+	}
+	return d, nil
+}
+
+// followUps runs, after saga first, what the sagas ask for — the updates
+// their steps queued, the update or restart an update saga says comes
+// next (§13.4), the stop of a target a committed plan unlinked (D37) — up
+// to Config.FollowUpLimit sagas. What is left stays queued and activates
+// the instance updater and reincarnation, whose fleet queries find it in
+// any case.
+func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.Saga) {
+	budget := cp.cfg.FollowUpLimit
+	pending := cp.after(ctx, first)
+	for ctx.Err() == nil {
+		var s sagas.Saga
+		if len(pending) > 0 {
+			s, pending = pending[0], pending[1:]
+		} else if id, ok := cp.nextNeeded(); ok {
+			s = &sagas.Update{Instance: id}
+		} else {
+			return
+		}
+		if budget == 0 {
+			if u, ok := s.(*sagas.Update); ok {
+				cp.updateNeeded(u.Instance)
+			}
+			cp.Activate(TaskInstanceUpdater)
+			cp.Activate(TaskReincarnation)
+			return
+		}
+		budget--
+		if _, err := cp.runSaga(ctx, src, s); err != nil {
+			return
+		}
+		pending = append(pending, cp.after(ctx, s)...)
+	}
+}
+
+// after returns the saga s says comes next — a restart (§13.4) — queues
+// the update it asks for, and asks for the stop a committed update plan
+// owes (D37).
+func (cp *ControlPlane) after(ctx context.Context, s sagas.Saga) []sagas.Saga {
+	u, ok := s.(*sagas.Update)
+	if !ok {
+		return nil
+	}
+	if u.Committed && !u.Plan.StopTargetVMM.IsZero() {
+		cp.stopVMM(ctx, "update", u.Plan.StopTargetVMM)
+	}
+	if u.Then.Has(sagas.ThenUpdate) {
+		cp.updateNeeded(u.Instance)
+	}
+	if u.Then.Has(sagas.ThenRestart) {
+		return []sagas.Saga{&sagas.Start{Instance: u.Instance, Reason: failure.StartReasonAutoRestart}}
+	}
+	return nil
+}
+
+// stopVMM asks VMM id's sled-agent to stop it and records its answer
+// (D37). An agent that cannot be reached leaves it running, unlinked: the
+// instance watcher sees it on its next pass of that sled.
+func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID) {
+	row, err := cp.cfg.Store.VMMFetch(ctx, id)
+	if err != nil {
+		cp.failed(ctx, src, "fetch a VMM to stop", err)
+		return
+	}
+	if _, err := cp.sendToSled(ctx, src, row.VMM, instancestate.SledRequestStopped); err != nil {
+		cp.failed(ctx, src, "stop VMM "+id.String(), err)
+	}
+}
+
+// sendToSled asks v's sled-agent for r and records the answer as a
+// report; an answer that proves the VMM gone is recorded as its death.
+func (cp *ControlPlane) sendToSled(ctx context.Context, src string, v vmmstate.VMM, r instancestate.SledRequest) (datastore.SledReportResult, error) {
+	rep, err := cp.cfg.Agent.RequestState(ctx, v, r)
+	if err == nil {
+		return cp.record(ctx, v.ID, rep)
+	}
+	var ae *sagas.AgentError
+	if !errors.As(err, &ae) {
+		return datastore.SledReportResult{}, err
+	}
+	cl, cerr := failure.Classify(ae.Outcome)
+	if cerr != nil || !cl.VMMGone {
+		return datastore.SledReportResult{}, err
+	}
+	res, derr := cp.death(ctx, src, v.ID, v.InstanceID, cl.Reason)
+	return datastore.SledReportResult{VMM: res}, derr
+}
+
+// record is the report reaction's write: sagas.RecordReport, and the
+// update saga it asks for queued.
+func (cp *ControlPlane) record(ctx context.Context, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+	res, err := sagas.RecordReport(ctx, cp.cfg.Store, id, r)
+	if err != nil || !res.UpdateSagaNeeded {
+		return res, err
+	}
+	row, err := cp.cfg.Store.VMMFetch(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	cp.updateNeeded(row.VMM.InstanceID)
+	return res, nil
+}
+
+// death is the proof-of-death reaction's write: sagas.RecordDeath, and an
+// update saga queued for the instance whether or not it changed the row.
+func (cp *ControlPlane) death(ctx context.Context, src string, id vmmstate.ID, instance instancestate.ID, reason failure.Reason) (datastore.Result, error) {
+	res, err := sagas.RecordDeath(ctx, cp.cfg.Store, id, reason, cp.cfg.Now())
+	if err != nil {
+		return res, err
+	}
+	if res.Applied {
+		cp.log.LogAttrs(ctx, slog.LevelInfo, "VMM failed", slog.String("source", src), slog.String("vmm", id.String()),
+			slog.String("reason", reason.String()))
+	}
+	if !instance.IsZero() {
+		cp.updateNeeded(instance)
+	}
+	return res, nil
+}
+
+// discard is a slog.Handler that drops every record: a control plane
+// without a Logger is silent.
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }

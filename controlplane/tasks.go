@@ -1,0 +1,378 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/internal/enum"
+	"github.com/vmlife/vmlife/sagas"
+)
+
+// Task names a background task.
+type Task uint8
+
+// The background tasks, in the order Tick runs them.
+const (
+	// TaskSagaRecovery finishes the unfinished sagas the control plane
+	// owns and is not running: its own, left by a process that died, and
+	// those it adopted (sagas.SEC.Recover, D26).
+	TaskSagaRecovery Task = iota + 1
+	// TaskSagaAdoption adopts the unfinished sagas of every other executor
+	// whose lease has expired (D27), and activates recovery to run them.
+	TaskSagaAdoption
+	// TaskInstanceUpdater runs an update saga for every instance
+	// FindInstancesNeedingUpdate lists (§8.1, D11), and for those a saga
+	// asked for.
+	TaskInstanceUpdater
+	// TaskReincarnation runs a start saga, reason auto_restart, for every
+	// instance FindReincarnatableInstances lists (§17, D15, D22, D33).
+	TaskReincarnation
+	// TaskAbandonedVMMReaper releases the reservation of every VMM
+	// VMMListAbandoned lists and marks it deleted (§18), and releases
+	// reservations left by VMMs already gone.
+	TaskAbandonedVMMReaper
+	// TaskInstanceWatcher checks every VMM VMMListBySled lists on each of
+	// the Watcher's sleds, and records what the check proves (§18, D18).
+	TaskInstanceWatcher
+	// TaskStalledSagas reports the sagas that have stopped moving
+	// (sagas.Stalled, D30): logged and counted, never undone.
+	TaskStalledSagas
+)
+
+var tasks = enum.New[Task]("controlplane.Task", false, "saga_recovery", "saga_adoption", "instance_updater",
+	"instance_reincarnation", "abandoned_vmm_reaper", "instance_watcher", "saga_stalled")
+
+// AllTasks returns every task, in the order Tick runs them.
+func AllTasks() []Task { return tasks.All() }
+
+// ParseTask returns the task named s.
+func ParseTask(s string) (Task, error) { return tasks.Parse(s) }
+
+// String returns the task's name, as Stats counts it.
+func (t Task) String() string { return tasks.String(t) }
+
+func (t Task) valid() bool { return tasks.Valid(t) }
+
+// DefaultInterval returns how often the task runs when Config.Intervals
+// does not say. Omicron's periods where it has the task; recovery runs far
+// more often than Omicron's 600 s, since it finds only what is not in
+// flight and costs one query when nothing is.
+func (t Task) DefaultInterval() time.Duration {
+	switch t {
+	case TaskSagaRecovery, TaskSagaAdoption, TaskInstanceUpdater, TaskInstanceWatcher:
+		return 30 * time.Second
+	case TaskReincarnation, TaskAbandonedVMMReaper, TaskStalledSagas:
+		return 60 * time.Second
+	}
+	return 0
+}
+
+// Pass is what one pass of a task did.
+type Pass struct {
+	Task Task
+	// Found is how many records the task's query listed.
+	Found int
+	// Sagas started, and how the sagas it recovered or adopted were left.
+	SagasStarted, Recovered, Adopted, Abandoned int
+	// Stalled lists the sagas TaskStalledSagas found stopped.
+	Stalled []sagas.Stall
+	// Again: the pass left work behind, and activated its task.
+	Again bool
+}
+
+// RunTask runs one pass of task t now and returns what it did. Its error
+// is the one that stopped the pass (a failed query, a cancelled context);
+// an error about one record is counted and logged, and the pass goes on
+// to the next. RunTask does not change when t runs next.
+func (cp *ControlPlane) RunTask(ctx context.Context, t Task) (Pass, error) {
+	p := Pass{Task: t}
+	var err error
+	switch t {
+	case TaskSagaRecovery:
+		err = cp.recoverSagas(ctx, &p)
+	case TaskSagaAdoption:
+		err = cp.adoptSagas(ctx, &p)
+	case TaskInstanceUpdater:
+		err = cp.updateInstances(ctx, &p)
+	case TaskReincarnation:
+		err = cp.reincarnate(ctx, &p)
+	case TaskAbandonedVMMReaper:
+		err = cp.reap(ctx, &p)
+	case TaskInstanceWatcher:
+		err = cp.watch(ctx, &p)
+	case TaskStalledSagas:
+		err = cp.stalled(ctx, &p)
+	default:
+		return p, errors.New("controlplane: RunTask: task " + t.String() + " (accepted: " + tasksList() + ")")
+	}
+	cp.count(t.String(), func(c *Counters) {
+		c.Passes++
+		c.Found += uint64(p.Found)
+		c.SagasRecovered += uint64(p.Recovered)
+		c.SagasAdopted += uint64(p.Adopted)
+		c.SagasAbandoned += uint64(p.Abandoned)
+	})
+	if err != nil {
+		cp.failed(ctx, t.String(), "pass", err)
+	}
+	if p.Again {
+		cp.Activate(t)
+	}
+	level := slog.LevelDebug
+	if p.SagasStarted+p.Recovered+p.Adopted+p.Abandoned+len(p.Stalled) > 0 {
+		level = slog.LevelInfo
+	}
+	cp.log.LogAttrs(ctx, level, "background task pass", slog.String("task", t.String()), slog.Int("found", p.Found),
+		slog.Int("sagas_started", p.SagasStarted), slog.Int("recovered", p.Recovered), slog.Int("adopted", p.Adopted),
+		slog.Int("abandoned", p.Abandoned), slog.Int("stalled", len(p.Stalled)), slog.Bool("again", p.Again))
+	return p, err
+}
+
+func tasksList() string {
+	b := []byte{}
+	for i, t := range AllTasks() {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, t.String()...)
+	}
+	return string(b)
+}
+
+// recoverSagas is TaskSagaRecovery. What recovery brings to rest may ask
+// for updates or restarts it does not report; the tasks that find those
+// are activated.
+func (cp *ControlPlane) recoverSagas(ctx context.Context, p *Pass) error {
+	ds, err := cp.sec.Recover(ctx)
+	p.Found = len(ds)
+	for _, d := range ds {
+		switch {
+		case d.Abandoned != 0:
+			p.Abandoned++
+			cp.log.LogAttrs(ctx, slog.LevelWarn, "saga abandoned", slog.String("saga", d.Saga.String()),
+				slog.String("kind", d.Kind.String()), slog.String("reason", d.Abandoned.String()))
+		case d.Halted != nil:
+			cp.count(TaskSagaRecovery.String(), func(c *Counters) { c.SagasHalted++ })
+		default:
+			p.Recovered++
+		}
+	}
+	if p.Recovered > 0 {
+		cp.Activate(TaskInstanceUpdater)
+		cp.Activate(TaskReincarnation)
+		cp.Activate(TaskAbandonedVMMReaper)
+	}
+	return err
+}
+
+// adoptSagas is TaskSagaAdoption: every executor other than this one that
+// owns an unfinished saga is asked for its sagas; one whose lease still
+// holds keeps them (datastore.ErrConflict, not an error of the pass).
+func (cp *ControlPlane) adoptSagas(ctx context.Context, p *Pass) error {
+	recs, err := cp.cfg.Log.SagaListUnfinished(ctx, uuid.Nil)
+	if err != nil {
+		return err
+	}
+	var owners []uuid.UUID
+	for _, r := range recs {
+		if r.CurrentSEC != cp.cfg.ID && !slices.Contains(owners, r.CurrentSEC) {
+			owners = append(owners, r.CurrentSEC)
+		}
+	}
+	p.Found = len(owners)
+	for _, from := range owners {
+		ids, err := cp.sec.Adopt(ctx, from)
+		switch {
+		case errors.Is(err, datastore.ErrConflict):
+			continue // its lease holds: alive, or not yet known dead
+		case err != nil:
+			return err
+		}
+		p.Adopted += len(ids)
+		cp.log.LogAttrs(ctx, slog.LevelWarn, "sagas adopted from an executor whose lease expired",
+			slog.String("from", from.String()), slog.Int("sagas", len(ids)))
+	}
+	if p.Adopted > 0 {
+		cp.Activate(TaskSagaRecovery)
+	}
+	return nil
+}
+
+// updateInstances is TaskInstanceUpdater: the instances a saga asked for,
+// then those the fleet query lists, up to PassLimit sagas.
+func (cp *ControlPlane) updateInstances(ctx context.Context, p *Pass) error {
+	ids, err := cp.cfg.Store.FindInstancesNeedingUpdate(ctx, cp.cfg.Now())
+	if err != nil {
+		return err
+	}
+	p.Found = len(ids)
+	for {
+		id, ok := cp.nextNeeded()
+		if !ok {
+			break
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	src := TaskInstanceUpdater.String()
+	for i, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if i == cp.cfg.PassLimit {
+			for _, id := range ids[i:] {
+				cp.updateNeeded(id)
+			}
+			p.Again = true
+			return nil
+		}
+		s := &sagas.Update{Instance: id}
+		if _, err := cp.runSaga(ctx, src, s); err != nil {
+			return err
+		}
+		p.SagasStarted++
+		cp.followUps(ctx, src, s)
+	}
+	return nil
+}
+
+// reincarnate is TaskReincarnation.
+func (cp *ControlPlane) reincarnate(ctx context.Context, p *Pass) error {
+	ids, err := cp.cfg.Store.FindReincarnatableInstances(ctx, cp.cfg.Now())
+	if err != nil {
+		return err
+	}
+	p.Found = len(ids)
+	src := TaskReincarnation.String()
+	for i, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if i == cp.cfg.PassLimit {
+			p.Again = true
+			return nil
+		}
+		s := &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart}
+		if _, err := cp.runSaga(ctx, src, s); err != nil {
+			return err
+		}
+		p.SagasStarted++
+		cp.followUps(ctx, src, s)
+	}
+	return nil
+}
+
+// reap is TaskAbandonedVMMReaper: each abandoned VMM's room is released
+// before its record is deleted, so that a pass that dies between the two
+// leaves a VMM the next pass lists again, never room no one releases.
+// Then reservations whose VMM is already deleted or absent (a store that
+// records them) are released.
+func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
+	ids, err := cp.cfg.Store.VMMListAbandoned(ctx)
+	if err != nil {
+		return err
+	}
+	p.Found = len(ids)
+	src := TaskAbandonedVMMReaper.String()
+	for _, id := range ids {
+		if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
+			cp.failed(ctx, src, "release VMM "+id.String()+"'s room", err)
+			continue
+		}
+		if _, err := cp.cfg.Store.VMMMarkDeleted(ctx, id, cp.cfg.Now()); err != nil && !errors.Is(err, datastore.ErrNotFound) {
+			cp.failed(ctx, src, "delete VMM "+id.String(), err)
+		}
+	}
+	if cp.cfg.Reservations == nil {
+		return nil
+	}
+	leaked, err := cp.cfg.Reservations.ReservationListLeaked(ctx)
+	if err != nil {
+		return err
+	}
+	p.Found += len(leaked)
+	for _, id := range leaked {
+		if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
+			cp.failed(ctx, src, "release VMM "+id.String()+"'s leaked room", err)
+		}
+	}
+	return nil
+}
+
+// watch is TaskInstanceWatcher: every listed VMM of every sled is checked,
+// and the verdict (failure.CheckHealth) acted on — the agent's report
+// recorded, a proof of death recorded, or nothing, for a sled that cannot
+// be reached and may be on (D18).
+func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
+	if cp.cfg.Watcher == nil {
+		return nil
+	}
+	sleds, err := cp.cfg.Watcher.WatchedSleds(ctx)
+	if err != nil {
+		return err
+	}
+	src := TaskInstanceWatcher.String()
+	for _, sl := range sleds {
+		ids, err := cp.cfg.Store.VMMListBySled(ctx, sl)
+		if err != nil {
+			return err
+		}
+		p.Found += len(ids)
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			row, err := cp.cfg.Store.VMMFetch(ctx, id)
+			if err != nil {
+				cp.failed(ctx, src, "fetch VMM "+id.String(), err)
+				continue
+			}
+			rep, chk, ok := cp.cfg.Watcher.Check(ctx, row.VMM)
+			if ok {
+				if _, err := cp.record(ctx, id, rep); err != nil {
+					cp.failed(ctx, src, "record VMM "+id.String()+"'s state", err)
+				}
+				continue
+			}
+			v, err := failure.CheckHealth(chk)
+			switch {
+			case err != nil:
+				cp.failed(ctx, src, "classify VMM "+id.String()+"'s check", err)
+			case v.Failed:
+				if _, err := cp.death(ctx, src, id, row.VMM.InstanceID, v.Reason); err != nil {
+					cp.failed(ctx, src, "fail VMM "+id.String(), err)
+				}
+			case v.Healthy:
+				// A check that did not answer cannot be healthy: the
+				// watcher's contract is broken, and nothing is written.
+				cp.failed(ctx, src, "check VMM "+id.String(), errors.New("a check without an answer classified healthy"))
+			}
+		}
+	}
+	cp.followUps(ctx, src, nil)
+	return nil
+}
+
+// stalled is TaskStalledSagas.
+func (cp *ControlPlane) stalled(ctx context.Context, p *Pass) error {
+	st, err := sagas.Stalled(ctx, cp.cfg.Log, cp.cfg.Now(), cp.cfg.StallDeadline)
+	if err != nil {
+		return err
+	}
+	p.Found, p.Stalled = len(st), st
+	for _, s := range st {
+		cp.log.LogAttrs(ctx, slog.LevelWarn, "saga not progressing", slog.String("saga", s.Saga.String()),
+			slog.String("kind", s.Kind.String()), slog.String("instance", s.Instance.String()),
+			slog.String("owner", s.Owner.String()), slog.String("node", s.Node), slog.String("event", s.Event.String()),
+			slog.Time("since", s.Since))
+	}
+	return nil
+}
