@@ -30,7 +30,8 @@ func (cp *ControlPlane) Activate(t Task) {
 // at Config.Now — its interval has passed since its last pass, or it was
 // activated, or it never ran — and returns the passes it ran. A task
 // activated during the tick (a pass that left work, or another that found
-// some for it) runs at the next one. Tick stops early only when ctx is
+// some for it) runs later in the same tick when it comes later in the
+// order, else at the next one: no task runs twice in a tick. Tick stops early only when ctx is
 // done, returning its error: shutdown, never failure (D28).
 func (cp *ControlPlane) Tick(ctx context.Context) ([]Pass, error) {
 	var out []Pass
