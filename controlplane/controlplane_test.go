@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ type plane struct {
 	ctx context.Context
 	st  *datastore.Memory
 	w   *memsled.World
+	mu  sync.Mutex // guards now: reactions and ticks race in some tests
 	now time.Time
 	cp  *controlplane.ControlPlane
 	log *bytes.Buffer
@@ -57,7 +59,7 @@ type plane struct {
 func newPlane(t *testing.T, edit ...func(*controlplane.Config)) *plane {
 	t.Helper()
 	p := &plane{t: t, ctx: context.Background(), st: datastore.NewMemory(), now: t0, log: &bytes.Buffer{}}
-	p.w = memsled.NewWorld(p.st, func() time.Time { return p.now }, 2, sledA, sledB)
+	p.w = memsled.NewWorld(p.st, p.clock, 2, sledA, sledB)
 	p.cfg = controlplane.Config{ID: cpA, Store: p.st, Log: p.st, Reservations: p.st, Agent: p.w.Agent, Sleds: p.w.Sleds,
 		Watcher: p.w, Now: p.w.Env.Now, NewID: p.w.Env.NewID,
 		Logger: slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
@@ -79,6 +81,20 @@ func (p *plane) must(err error) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+}
+
+// clock is the plane's time.
+func (p *plane) clock() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.now
+}
+
+// advance moves the clock by d.
+func (p *plane) advance(d time.Duration) {
+	p.mu.Lock()
+	p.now = p.now.Add(d)
+	p.mu.Unlock()
 }
 
 // restart is the process dying and another starting under id: every
@@ -137,7 +153,7 @@ func (p *plane) boot(in instancestate.ID) {
 // tick moves the clock by d and ticks.
 func (p *plane) tick(d time.Duration) []controlplane.Pass {
 	p.t.Helper()
-	p.now = p.now.Add(d)
+	p.advance(d)
 	passes, err := p.cp.Tick(p.ctx)
 	p.must(err)
 	return passes
