@@ -1,5 +1,5 @@
 // Package docs holds vmlife's written rules: the reference behaviour
-// (reference.md, §0–§21), the decisions (decisions.md, D1–D25), the CLI's
+// (reference.md, §0–§21), the decisions (decisions.md, D1–D37), the CLI's
 // interface, the glossary and the performance table. Its only Go file is
 // this test, which keeps every citation in the repository resolvable.
 package docs

@@ -37,7 +37,6 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
-	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -1004,15 +1003,52 @@ func (f *fixture) newUpdate(id instancestate.ID) *sagas.Update {
 }
 
 // runUpdate runs u to its end at now through sagas.Run, over the store
-// and memsled's in-memory sled room; its error is a saga that did not end
-// on the store's answer (sagaFailure). Safe for concurrent use.
+// alone (updateRoom); its error is a saga that did not end on the store's
+// answer (sagaFailure). Safe for concurrent use.
 func (f *fixture) runUpdate(u *sagas.Update, now time.Time) (sagas.Result, error) {
-	w := memsled.NewWorld(f.st, func() time.Time { return now }, 0)
-	r, err := sagas.Run(f.ctx, w.Env, u, sagas.Options{})
+	env := &sagas.Env{Store: f.st, Agent: noAgent{}, Sleds: updateRoom{f.st}, Now: func() time.Time { return now }, NewID: uuid.New}
+	r, err := sagas.Run(f.ctx, env, u, sagas.Options{})
 	if err != nil {
 		return r, err
 	}
 	return r, sagaFailure(r)
+}
+
+// updateRoom is the sled room the update saga needs: it only releases
+// the room of the VMMs its plan destroys — the reservation record, in a
+// store that keeps them. storetest imports no sled-agent or sled model,
+// so that it sits next to the store it checks.
+type updateRoom struct{ st datastore.Store }
+
+func (r updateRoom) Reserve(context.Context, instancestate.ID, vmmstate.ID) (vmmstate.SledID, error) {
+	return vmmstate.SledID{}, errors.New("storetest: the update saga reserves no room")
+}
+
+func (r updateRoom) ReserveOn(context.Context, instancestate.ID, vmmstate.SledID, vmmstate.ID) error {
+	return errors.New("storetest: the update saga reserves no room")
+}
+
+func (r updateRoom) Release(ctx context.Context, vmm vmmstate.ID) error {
+	if rs, ok := r.st.(datastore.SledReservations); ok {
+		_, err := rs.ReservationDelete(ctx, vmm)
+		return err
+	}
+	return nil
+}
+
+// noAgent is the sled-agent of a saga that calls none.
+type noAgent struct{}
+
+func (noAgent) Register(context.Context, vmmstate.VMM, migration.ID) (instancestate.Report, error) {
+	return instancestate.Report{}, errors.New("storetest: the update saga calls no sled-agent")
+}
+
+func (noAgent) Migrate(context.Context, vmmstate.VMM, vmmstate.VMM, migration.ID) error {
+	return errors.New("storetest: the update saga calls no sled-agent")
+}
+
+func (noAgent) Unregister(context.Context, vmmstate.VMM) (instancestate.Report, error) {
+	return instancestate.Report{}, errors.New("storetest: the update saga calls no sled-agent")
 }
 
 // updateSaga runs one instance-update saga on instance id at now, failing
