@@ -1,0 +1,105 @@
+package controlplane_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/controlplane"
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/memsled"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// A control plane over the in-memory store and sled-agents: a user
+// creates an instance, its guest boots, its sled-agent loses it, and the
+// control plane restarts it on its own.
+func Example() {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := datastore.NewMemory()
+	sled := vmmstate.SledIDFromUUID(uuid.MustParse("5a000000-0000-4000-8000-000000000001"))
+	w := memsled.NewWorld(st, clock, 4, sled)
+	cp, err := controlplane.New(controlplane.Config{
+		ID: uuid.MustParse("c0000000-0000-4000-8000-000000000001"), Store: st, Log: st, Reservations: st,
+		Agent: w.Agent, Sleds: w.Sleds, Watcher: w, Now: clock, NewID: w.Env.NewID,
+	})
+	if err != nil {
+		panic(err)
+	}
+	show := func(what string, id instancestate.ID) {
+		s, _ := st.InstanceFetchAll(ctx, id)
+		state, _ := instancestate.EffectiveState(s)
+		fmt.Printf("%-28s %v\n", what+":", state)
+	}
+
+	id := vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000001"))
+	if _, err := cp.Create(ctx, instancestate.New(id, true, instancestate.AutoRestart{}, now)); err != nil {
+		panic(err)
+	}
+	show("created", id)
+
+	s, _ := st.InstanceFetchAll(ctx, id)
+	report, _ := w.Agent.Boot(s.Active.ID) // the guest booted: its sled-agent says so
+	if _, err := cp.Report(ctx, s.Active.ID, report); err != nil {
+		panic(err)
+	}
+	show("booted", id)
+
+	w.Agent.Vanish(s.Active.ID) // the sled-agent restarted and lost the VMM
+	now = now.Add(time.Minute)
+	passes, _ := cp.Tick(ctx) // the instance watcher finds it gone
+	for _, p := range passes {
+		if p.Task == controlplane.TaskInstanceWatcher {
+			fmt.Println("watcher checked", p.Found, "VMM")
+		}
+	}
+	row, _ := st.VMMFetch(ctx, s.Active.ID)
+	fmt.Println("lost VMM:", row.VMM.Runtime.State)
+	show("restarted", id)
+	fmt.Println("restarts:", cp.Stats()[controlplane.TaskInstanceWatcher.String()].SagasStarted-1)
+	// Output:
+	// created:                     starting
+	// booted:                      running
+	// watcher checked 1 VMM
+	// lost VMM: failed(no_such_instance)
+	// restarted:                   starting
+	// restarts: 1
+}
+
+// Every failure of a task or a reaction is counted by kind; a caller
+// exports Stats to its metrics system.
+func ExampleControlPlane_Stats() {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	st := datastore.NewMemory()
+	w := memsled.NewWorld(st, func() time.Time { return now }, 1, vmmstate.SledIDFromUUID(uuid.MustParse("5a000000-0000-4000-8000-000000000001")))
+	// Every registration fails: a start unwinds.
+	w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallRegister {
+			return &failure.Outcome{Status: 503}
+		}
+		return nil
+	}
+	cp, _ := controlplane.New(controlplane.Config{
+		ID: uuid.MustParse("c0000000-0000-4000-8000-000000000001"), Store: st, Log: st,
+		Agent: w.Agent, Sleds: w.Sleds, Now: func() time.Time { return now }, NewID: w.Env.NewID,
+	})
+	id := vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000001"))
+	out, _ := cp.Create(ctx, instancestate.New(id, false, instancestate.AutoRestart{}, now))
+	fmt.Println("create:", out.Saga.Outcome)
+	out, _ = cp.Request(ctx, id, instancestate.RequestStart)
+	fmt.Println("start:", out.Saga.Outcome, out.Saga.Kind == sagas.KindStart)
+	c := cp.Stats()[controlplane.ReactionRequest]
+	fmt.Println("requests:", c.Passes, "sagas:", c.SagasStarted)
+	// Output:
+	// create: completed
+	// start: unwound true
+	// requests: 1 sagas: 1
+}
