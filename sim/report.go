@@ -7,15 +7,19 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // applyReport is Nexus receiving a sled-agent's report about VMM id
 // (§12 process_vmm_update): pushed, returned by a call, or read by the
-// watcher. The store writes it to the rows it names, whoever links them —
-// the VMM's own row and the migration rows of its sides — with the guards
-// of §8.2, in one transaction (sled_report). A terminal change asks for
-// an update saga (§12 step 2).
+// watcher. It is written by sagas.RecordReport, the one home of this
+// write (D31) that the sagas and package controlplane call too: the VMM's
+// row and the migration rows of its sides, with the guards of §8.2, in one
+// transaction; a side naming a migration deleted with its instance is
+// dropped and the VMM's own state kept; a report the records have moved
+// past (D7) writes nothing. A terminal change asks for an update saga
+// (§12 step 2).
 func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 	w.stats.ReportsDelivered++
 	row := w.vmms[id]
@@ -23,14 +27,8 @@ func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 		w.stats.ReportsGone++ // the row was deleted: the sled-agent gets a 404
 		return
 	}
-	res, err := w.st.SledReport(w.ctx, id, rep)
-	var de *datastore.Error
-	switch {
-	case errors.As(err, &de) && de.Kind == datastore.KindGone:
-		// A side names a migration deleted with its instance (§8.2).
-		w.stats.ReportsGone++
-		return
-	case err != nil:
+	res, err := sagas.RecordReport(w.ctx, w.st, id, rep)
+	if err != nil {
 		w.refused("sled_report", row.name, err)
 		return
 	}
@@ -79,19 +77,17 @@ func (w *World) refused(op, name string, err error) {
 }
 
 // markFailed is §11's mark_vmm_failed: the control plane fails a VMM it
-// has proof is dead, with a generation-guarded write, and runs an update
-// saga whether or not the write changed the row. Failing a VMM already
-// failed keeps the first cause (D6); failing a destroyed one is refused,
-// and changes nothing.
+// has proof is dead (sagas.RecordDeath, the one home of this write, D31)
+// and runs an update saga whether or not the write changed the row.
+// Failing a VMM already failed keeps the first cause (D6); failing a
+// destroyed one changes nothing.
 func (w *World) markFailed(id vmmstate.ID, reason failure.Reason) {
 	row := w.vmms[id]
 	if row == nil {
 		return
 	}
-	res, err := w.st.VMMMarkFailed(w.ctx, id, reason, w.now)
+	res, err := sagas.RecordDeath(w.ctx, w.st, id, reason, w.now)
 	switch {
-	case errors.Is(err, datastore.ErrTerminal):
-		w.tracef("mark %s failed(%v): already %v", row.name, reason, row.vmm.Runtime.State)
 	case err != nil:
 		w.unexpected("vmm_mark_failed", row.name, err)
 		return
@@ -99,6 +95,8 @@ func (w *World) markFailed(id vmmstate.ID, reason failure.Reason) {
 		w.reloadVMM(row)
 		w.stats.MarkedFailed[reason]++
 		w.tracef("mark %s failed(%v)", row.name, reason)
+	default:
+		w.tracef("mark %s failed(%v): already %v", row.name, reason, row.vmm.Runtime.State)
 	}
 	if in := w.live(row.vmm.InstanceID); in != nil {
 		w.startUpdate(in)
