@@ -90,8 +90,8 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 }
 
 // Migrate carries out a user's request to move instance id to sled dest
-// (§10.5, §15): decided by instancestate.DecideMigrate, then the migrate
-// saga run to rest. The migration itself goes on on the sleds after the
+// (§10.5, §15): decided by instancestate.DecideMigrate, what it writes
+// written (datastore.RecordDecision), then the migrate saga run to rest. The migration itself goes on on the sleds after the
 // saga: their reports, through Report, record how it ends.
 func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest vmmstate.SledID) (Outcome, error) {
 	if dest.IsZero() {
@@ -111,8 +111,13 @@ func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest v
 	if err != nil {
 		return Outcome{}, err
 	}
-	out := Outcome{Decision: d}
-	if d.Action != instancestate.ActionMigrateSaga {
+	rr, err := datastore.RecordDecision(ctx, cp.cfg.Store, id, d)
+	if err != nil {
+		cp.failed(ctx, ReactionMigrate, "record the decision", err)
+		return Outcome{}, err
+	}
+	out := Outcome{Decision: rr.Decision, Intent: rr.Intent}
+	if rr.Decision.Action != instancestate.ActionMigrateSaga {
 		return out, nil
 	}
 	s := &sagas.Migrate{Instance: id, Source: snap.Instance.Runtime.ActiveVMM, Destination: dest}

@@ -18,17 +18,13 @@ type RequestResult struct {
 }
 
 // InstanceRequest decides a user's request on the instance as it is stored
-// and records what the decision writes: the intent of an accepted request
-// (D16), and for update_runtime the runtime with it, in one guarded write
-// (D25). Sagas are not run: the decision says which to run. A request on an
-// absent or deleted instance is decided like any other — rejected with
-// status 404 (D23). A write that loses a generation race is answered 409,
-// as §10.2 answers it, with nothing written.
+// and records what the decision writes (RecordDecision). Sagas are not
+// run: the decision says which to run. A request on an absent or deleted
+// instance is decided like any other — rejected with status 404 (D23).
 func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r instancestate.Request, now time.Time) (RequestResult, error) {
 	s, err := st.InstanceFetchAll(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return RequestResult{Decision: instancestate.Decision{Action: instancestate.ActionReject, Status: 404,
-			Message: "not found: instance with id \"" + id.String() + "\""}}, nil
+		return RequestResult{Decision: notFound(id)}, nil
 	}
 	if err != nil {
 		return RequestResult{}, err
@@ -37,10 +33,23 @@ func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r insta
 	if err != nil {
 		return RequestResult{}, err
 	}
+	return RecordDecision(ctx, st, id, d)
+}
+
+// RecordDecision records what decision d, made on instance id, writes: the
+// intent of an accepted request (D16), and for update_runtime the runtime
+// with it, in one guarded write (D25) — the one home of this write (D31),
+// for a caller that decided on a snapshot of its own (InstanceRequest
+// decides on the stored one). A rejected decision, or one that writes
+// nothing, is returned as it is. A write that loses a generation race is
+// answered 409, as §10.2 answers it, and one on an instance deleted
+// meanwhile 404, with nothing written.
+func RecordDecision(ctx context.Context, st Store, id instancestate.ID, d instancestate.Decision) (RequestResult, error) {
 	if !d.Accepted() {
 		return RequestResult{Decision: d}, nil
 	}
 	var res Result
+	var err error
 	switch {
 	case d.Action == instancestate.ActionUpdateRuntime:
 		res, err = st.InstanceUpdateRuntime(ctx, id, d.Runtime, d.Intent)
@@ -54,9 +63,7 @@ func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r insta
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
-		// Deleted between the read and the write.
-		return RequestResult{Decision: instancestate.Decision{Action: instancestate.ActionReject, Status: 404,
-			Message: "not found: instance with id \"" + id.String() + "\""}}, nil
+		return RequestResult{Decision: notFound(id)}, nil
 	case err != nil:
 		return RequestResult{}, err
 	case !res.Applied:
@@ -64,4 +71,10 @@ func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r insta
 			Message: "The instance was previously in a state that allowed the requested state change, but the instance's state changed before the request could be completed"}}, nil
 	}
 	return RequestResult{Decision: d, Intent: d.Intent}, nil
+}
+
+// notFound is the decision on an instance that does not exist (D23).
+func notFound(id instancestate.ID) instancestate.Decision {
+	return instancestate.Decision{Action: instancestate.ActionReject, Status: 404,
+		Message: "not found: instance with id \"" + id.String() + "\""}
 }

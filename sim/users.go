@@ -3,6 +3,7 @@ package sim
 import (
 	"strconv"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/sagas"
@@ -80,14 +81,29 @@ func (w *World) record(in *instRow, req instancestate.Request, d instancestate.D
 	w.tracef("request %v %s: %v %d %s", req, in.name, d.Action, d.Status, d.Message)
 }
 
-// carryOut does what a decision says.
+// carryOut does what a decision says. What it writes — the intent of an
+// accepted request (D16), with the runtime that goes with it — is written
+// by datastore.RecordDecision, the one home of that write (D31) that
+// package controlplane's Request calls too; the world decided on its own
+// snapshot, which knows more than the store (unreachable sleds, the
+// migrations in flight).
 func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.Decision, dest *sled) {
-	// D16: the intent of an accepted request is written, in the same
-	// write as the runtime that goes with it.
-	if d.Intent != 0 && d.Action != instancestate.ActionUpdateRuntime && in.rec.IntendedState != d.Intent {
-		if _, err := w.st.InstanceSetIntendedState(w.ctx, in.rec.ID, d.Intent); err != nil {
-			w.unexpected("instance_set_intended_state", in.name, err)
-		}
+	if d.Action == instancestate.ActionUpdateRuntime && !d.Runtime.Generation.After(in.rec.Runtime.Generation) {
+		w.violate("§10.2", in.name, "UpdateRuntime does not advance the generation")
+		return
+	}
+	rr, err := datastore.RecordDecision(w.ctx, w.st, in.rec.ID, d)
+	switch {
+	case err != nil:
+		w.unexpected("record_decision", in.name, err)
+		return
+	case d.Accepted() && !rr.Decision.Accepted():
+		// The world is the only writer between its decision and this
+		// write: nothing can have raced it.
+		w.violate("D25", in.name, "the write of an accepted "+d.Action.String()+" was refused: "+rr.Decision.Message)
+		return
+	}
+	if d.Action == instancestate.ActionUpdateRuntime || d.Intent != instancestate.IntentUnchanged {
 		w.reload(in)
 	}
 	switch d.Action {
@@ -97,15 +113,6 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 		}
 	case instancestate.ActionSendToSled:
 		w.sendToSled(s.Active, d.SledRequest)
-	case instancestate.ActionUpdateRuntime:
-		// §10.2: written with the generation guard.
-		if !d.Runtime.Generation.After(in.rec.Runtime.Generation) {
-			w.violate("§10.2", in.name, "UpdateRuntime does not advance the generation")
-			return
-		}
-		if !w.writeRuntime(in, "instance_update_runtime", d.Runtime, d.Intent) {
-			w.violate("§10.2", in.name, "the runtime of an accepted request was not written")
-		}
 	case instancestate.ActionMigrateSaga:
 		if in.migrates == 0 && dest != nil {
 			in.migrates++

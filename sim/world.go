@@ -482,19 +482,6 @@ func (w *World) reloaded(in *instRow, rec instancestate.Instance) {
 	in.rec = rec
 }
 
-// writeRuntime writes an instance's runtime, and intent unless it is
-// IntentUnchanged, with the generation guard (§8.1
-// instance_update_runtime), and reports whether it applied.
-func (w *World) writeRuntime(in *instRow, op string, rt instancestate.Runtime, intent instancestate.IntendedState) bool {
-	res, err := w.st.InstanceUpdateRuntime(w.ctx, in.rec.ID, rt, intent)
-	if err != nil {
-		w.unexpected(op, in.name, err)
-		return false
-	}
-	w.reload(in)
-	return res.Applied
-}
-
 // links reports whether an instance links VMM id as active or target.
 func links(in *instRow, id vmmstate.ID) bool {
 	rt := in.rec.Runtime
