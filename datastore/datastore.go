@@ -295,8 +295,8 @@ func refuse(op string, kind ErrorKind, format string, args ...any) *Error {
 	return &Error{Op: op, Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
-// classify turns a library refusal into the kind of error a store answers.
-func classify(op string, err error) error {
+// refusal turns a library refusal into the kind of error a store answers.
+func refusal(op string, err error) error {
 	var ce *instancestate.ConflictError
 	kind := KindInvalidRequest
 	switch {

@@ -86,7 +86,7 @@ func insert[ID comparable, Rec comparable, Row any](m *Memory, ctx context.Conte
 	validate func() error, row func(Rec) *Row, stored func(*Row) Rec) (Rec, error) {
 	var zero Rec
 	if err := validate(); err != nil {
-		return zero, classify(op, err)
+		return zero, refusal(op, err)
 	}
 	if err := m.lock(ctx); err != nil {
 		return zero, err
@@ -179,7 +179,7 @@ func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 			next.IntendedState = intent
 		}
 		if err := next.Validate(); err != nil {
-			return Result{}, classify(op, err)
+			return Result{}, refusal(op, err)
 		}
 		if err := m.readableLinks(op, id, row.Instance.Runtime, rt); err != nil {
 			return Result{}, err
@@ -267,7 +267,7 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 		}
 		in, err := instancestate.SetMigrationIDs(s, src, mig, target, now)
 		if err != nil {
-			return instancestate.Instance{}, classify(op, err)
+			return instancestate.Instance{}, refusal(op, err)
 		}
 		row.Instance = in
 		return in, nil
@@ -312,7 +312,7 @@ func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID
 			err = in.Validate()
 		}
 		if err != nil {
-			return instancestate.Instance{}, classify(op, err)
+			return instancestate.Instance{}, refusal(op, err)
 		}
 		row.Instance = in
 		return in, nil
@@ -337,7 +337,7 @@ func (m *Memory) InstanceRecordStartFailure(ctx context.Context, id instancestat
 		in, err := next(row.Instance)
 		switch {
 		case err != nil:
-			return Result{}, classify(op, err)
+			return Result{}, refusal(op, err)
 		case in == row.Instance:
 			return notApplied(ReasonUnchanged), nil
 		}
@@ -355,7 +355,7 @@ func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, s
 		}
 		in, l, err := row.Instance.Lock(saga)
 		if err != nil {
-			return instancestate.Lock{}, classify(op, err)
+			return instancestate.Lock{}, refusal(op, err)
 		}
 		row.Instance = in
 		return l, nil
@@ -371,7 +371,7 @@ func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestat
 		}
 		in, l, err := row.Instance.InheritLock(parent, child)
 		if err != nil {
-			return instancestate.Lock{}, classify(op, err)
+			return instancestate.Lock{}, refusal(op, err)
 		}
 		row.Instance = in
 		return l, nil
@@ -388,7 +388,7 @@ func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID,
 		in, ok, err := row.Instance.Unlock(l)
 		switch {
 		case err != nil:
-			return Result{}, classify(op, err)
+			return Result{}, refusal(op, err)
 		case !ok:
 			return notApplied(ReasonUnchanged), nil
 		}
@@ -408,7 +408,7 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 		in, ok, err := row.Instance.Commit(l, p)
 		switch {
 		case err != nil:
-			return Result{}, classify(op, err)
+			return Result{}, refusal(op, err)
 		case !ok:
 			return notApplied(ReasonStale), nil // already committed
 		}
@@ -416,7 +416,7 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 		// a start stamps it (D22).
 		in.Runtime.TimeLastAutoRestarted = row.Instance.Runtime.TimeLastAutoRestarted
 		if err := in.Validate(); err != nil {
-			return Result{}, classify(op, err)
+			return Result{}, refusal(op, err)
 		}
 		row.Instance = in
 		return applied(), nil
@@ -469,7 +469,7 @@ func (m *Memory) writeVMM(ctx context.Context, op string, id vmmstate.ID, change
 	}
 	rt, outcome, err := change(row.VMM.Runtime)
 	if err != nil {
-		return Result{}, classify(op, err)
+		return Result{}, refusal(op, err)
 	}
 	row.VMM.Runtime = rt
 	return fromOutcome(outcome), nil
@@ -550,7 +550,7 @@ func (m *Memory) MigrationMarkFailed(ctx context.Context, id migration.ID, now t
 	}
 	rec, outcome, err := row.Migration.MarkFailed(now)
 	if err != nil {
-		return Result{}, classify(op, err)
+		return Result{}, refusal(op, err)
 	}
 	row.Migration = rec
 	return fromOutcome(outcome), nil
@@ -606,7 +606,7 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 	const op = "sled_report"
 	r = StoreReport(r)
 	if err := migration.CheckInOut(r.MigrationIn, r.MigrationOut); err != nil {
-		return SledReportResult{}, classify(op, err)
+		return SledReportResult{}, refusal(op, err)
 	}
 	if err := m.lock(ctx); err != nil {
 		return SledReportResult{}, err
@@ -641,7 +641,7 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 	}
 	rr, err := instancestate.ApplyReportToRows(vmm, rows, r)
 	if err != nil {
-		return SledReportResult{}, classify(op, err)
+		return SledReportResult{}, refusal(op, err)
 	}
 	res := SledReportResult{VMM: notApplied(ReasonDeleted), UpdateSagaNeeded: rr.UpdateSagaNeeded}
 	if rows.VMM != nil {

@@ -32,17 +32,17 @@ func (m *Memory) Load(ctx context.Context, t Tables) error {
 	const op = "load"
 	for _, r := range t.Instances {
 		if err := r.Instance.Validate(); err != nil {
-			return classify(op, fmt.Errorf("instance %v: %w", r.Instance.ID, err))
+			return refusal(op, fmt.Errorf("instance %v: %w", r.Instance.ID, err))
 		}
 	}
 	for _, r := range t.VMMs {
 		if err := r.VMM.Validate(); err != nil {
-			return classify(op, fmt.Errorf("VMM %v: %w", r.VMM.ID, err))
+			return refusal(op, fmt.Errorf("VMM %v: %w", r.VMM.ID, err))
 		}
 	}
 	for _, r := range t.Migrations {
 		if err := r.Migration.Validate(); err != nil {
-			return classify(op, fmt.Errorf("migration %v: %w", r.Migration.ID, err))
+			return refusal(op, fmt.Errorf("migration %v: %w", r.Migration.ID, err))
 		}
 	}
 	if err := m.lock(ctx); err != nil {

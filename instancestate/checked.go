@@ -16,7 +16,7 @@ type Checked struct {
 	// once per time.
 	planAt, reincAt time.Time
 	planOK, reincOK bool
-	settled         bool // the snapshot needs no plan (Snapshot.settled); plan is stale
+	planless        bool // the snapshot needs no plan (Snapshot.planless); plan is stale
 	plan            Plan
 	planRequired    bool
 	planErr         error
@@ -57,7 +57,7 @@ func (c *Checked) EffectiveState() State { return c.s.effective() }
 // the largest state generation, past which no plan can be written.
 func (c *Checked) PlanUpdate(now time.Time) (Plan, bool, error) {
 	c.planFor(now)
-	if c.settled {
+	if c.planless {
 		return Plan{}, false, nil
 	}
 	return c.plan, c.planRequired, c.planErr
@@ -70,7 +70,7 @@ func (c *Checked) planFor(now time.Time) {
 	}
 	c.planAt, c.planOK = now, true
 	// Most of a fleet needs no plan: say so without copying one.
-	if c.settled = c.s.settled(); c.settled {
+	if c.planless = c.s.planless(); c.planless {
 		c.planRequired, c.planErr = false, nil
 		return
 	}

@@ -127,18 +127,18 @@ func PlanUpdate(s Snapshot, now time.Time) (Plan, bool, error) {
 	return s.plan(now)
 }
 
-// settled reports whether the update plan has nothing to do whatever the
+// planless reports whether the update plan has nothing to do whatever the
 // time: no migration or target linked, and an active VMM (if any) that is
 // not dead. It is most of a fleet, answered before a runtime and a plan
 // are built; none of plan's steps would change anything for it.
-func (s *Snapshot) settled() bool {
+func (s *Snapshot) planless() bool {
 	return !s.hasMigration() && !s.hasTarget() &&
 		!(s.hasActive() && unlinkable(s.Active.Runtime.State))
 }
 
 // plan is PlanUpdate on a snapshot already validated.
 func (s *Snapshot) plan(now time.Time) (Plan, bool, error) {
-	if s.settled() {
+	if s.planless() {
 		return Plan{}, false, nil
 	}
 	// An overflow matters only if there is something to write: a snapshot
