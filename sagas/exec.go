@@ -274,9 +274,9 @@ func (x *Exec) Fail(ctx context.Context) bool {
 // Skip passes over the next undo without running it, as if its write had
 // lost a race (the fault the simulator calls a lost undo); before the
 // unwind it runs the next step as Next does. It reports whether the saga
-// has ended.
+// has ended. Skip on a halted executor does nothing, as Next does.
 func (x *Exec) Skip(ctx context.Context) bool {
-	if !x.unwinding || x.finished {
+	if !x.unwinding || x.Done() {
 		return x.run(ctx, nil)
 	}
 	x.popUndo()
