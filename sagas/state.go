@@ -185,11 +185,9 @@ func logLock(l instancestate.Lock) lockState {
 	return lockState{Updater: l.Updater.UUID(), Gen: l.Gen.Int64()}
 }
 
-// lock reads the lock back; a zero lock (none held) stays zero.
+// lock reads the lock back; a zero lock (none held) reads back zero: the
+// nil UUID is the zero updater id, 0 the zero generation.
 func (l lockState) lock() (instancestate.Lock, error) {
-	if l.Updater == uuid.Nil && l.Gen == 0 {
-		return instancestate.Lock{}, nil
-	}
 	g, err := generation.FromInt64(l.Gen)
 	return instancestate.Lock{Updater: instancestate.UpdaterIDFromUUID(l.Updater), Gen: g}, err
 }
