@@ -18,16 +18,18 @@ import (
 var errStore = errors.New("the database is unreachable")
 
 // faultyStore fails its failAt-th call (counting from 1) of the
-// operations the sagas use, and counts them.
+// operations the sagas use, or every call of operation failOp, and counts
+// them.
 type faultyStore struct {
 	datastore.Store
 	calls, failAt int
+	failOp        string
 	failed        string
 }
 
 func (s *faultyStore) fail(op string) error {
 	s.calls++
-	if s.calls == s.failAt {
+	if s.calls == s.failAt || op == s.failOp {
 		s.failed = op
 		return fmt.Errorf("%s: %w", op, errStore)
 	}
@@ -193,7 +195,7 @@ func TestStoreErrors(t *testing.T) {
 				switch {
 				case r.Outcome == sagas.Completed && failAt == "" && fs.failed != "migration_mark_failed":
 					t.Errorf("%s: completed despite the error", where)
-				case r.Outcome != sagas.Completed && !errors.Is(r.Err, errStore) && fs.failed != "migration_mark_failed" && !errors.Is(r.Err, sagas.ErrInjected):
+				case r.Outcome != sagas.Completed && !errors.Is(r.Err, errStore) && fs.failed != "migration_mark_failed":
 					t.Errorf("%s: %v without the store's error: %v", where, r.Outcome, r.Err)
 				}
 			}

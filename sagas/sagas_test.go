@@ -194,6 +194,11 @@ var tables = []table{
 			if e.Held[st.VMM.String()] != "starting" || len(e.Reserved) != 1 || e.Reserved[0] != st.VMM {
 				f.t.Errorf("held %v, reserved %v", e.Held, e.Reserved)
 			}
+			// A start that completed has no cause of failure, and records
+			// none (D13).
+			if st.Cause != 0 || st.Recorded || st.Conflict || st.UnwindSkipped || e.Instance.Instance.StartFailure.Cause != 0 {
+				f.t.Errorf("completed with %+v, recorded %+v", st, e.Instance.Instance.StartFailure)
+			}
 		},
 		// §14: unwinding from any step leaves no_vmm, no VMM running and no
 		// room held; D13: the failure is recorded.

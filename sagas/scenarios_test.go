@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/generation"
@@ -423,5 +425,87 @@ func TestUpdateChainsAndRestarts(t *testing.T) {
 	}
 	if u.Then.String() != "update_and_restart" || sagas.ThenRestart.Has(sagas.ThenUpdate) || sagas.ThenNothing.Has(sagas.ThenNothing) {
 		t.Fatalf("Then: %q, restart has update %v", u.Then, sagas.ThenRestart.Has(sagas.ThenUpdate))
+	}
+}
+
+// TestStartOfADeletedInstanceIsNoFailure: an instance deleted before the
+// start could mark it is §14's refusal too (not found, taken as the 409):
+// the saga unwinds as a conflict, with no cause of its own.
+func TestStartOfADeletedInstanceIsNoFailure(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	x := f.startTo(s, sagas.StepCreateVMM)
+	if _, err := f.st.InstanceDelete(f.ctx, instID, f.now); err != nil {
+		t.Fatal(err)
+	}
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	if x.Outcome() != sagas.Unwound || !errors.Is(x.Err(), datastore.ErrNotFound) || !s.Conflict || s.Cause != 0 || s.Recorded {
+		t.Errorf("outcome %v (%v), conflict %v, cause %v, recorded %v; want unwound as a conflict, no cause", x.Outcome(), x.Err(), s.Conflict, s.Cause, s.Recorded)
+	}
+}
+
+// TestStartFailureNotRecordedWhenNoLongerNeeded: D13, the unwind records
+// why the start failed only while a start is what the instance needs — not
+// once the user stopped it, nor once another start won.
+func TestStartFailureNotRecordedWhenNoLongerNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// meanwhile changes the instance while the saga has run its first
+		// step.
+		meanwhile func(f *fixture)
+	}{
+		{"the user stopped it", func(f *fixture) {
+			in := f.instance()
+			rt := in.Runtime
+			g, err := rt.Generation.Next()
+			f.must(err)
+			rt.Generation = g
+			if r, err := f.st.InstanceUpdateRuntime(f.ctx, instID, rt, instancestate.IntendStopped); err != nil || !r.Applied {
+				f.t.Fatal(r, err)
+			}
+		}},
+		{"another start won", func(f *fixture) {
+			if r := f.run(&sagas.Start{Instance: instID, Reason: failure.StartReasonUser}, sagas.Options{}); r.Outcome != sagas.Completed {
+				f.t.Fatalf("the other start: %+v", r)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.stopped()
+			s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+			x := f.startTo(s, sagas.StepChooseVMMID)
+			tc.meanwhile(f)
+			before := f.instance()
+			x.Fail(f.ctx) // at alloc_server
+			for !x.Done() {
+				x.Next(f.ctx)
+			}
+			if x.Outcome() != sagas.Unwound || s.Recorded || s.Conflict {
+				t.Errorf("outcome %v (%v), recorded %v, conflict %v; want unwound, nothing recorded", x.Outcome(), x.Err(), s.Recorded, s.Conflict)
+			}
+			if d := cmp.Diff(before, f.instance(), allFields); d != "" {
+				t.Errorf("the unwind changed the instance (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestRegisterGoneAndTheMarkFails: §11, registration's proof of death
+// fails the VMM; when that write fails, the saga's error carries both the
+// sled-agent's answer and the store's, and the start is still vmm_gone.
+func TestRegisterGoneAndTheMarkFails(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+	f.w.Env.Store = &faultyStore{Store: f.st, failOp: "vmm_mark_failed"}
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	r := f.run(s, sagas.Options{})
+	var ae *sagas.AgentError
+	if r.Outcome != sagas.Unwound || !errors.Is(r.Err, errStore) || !errors.As(r.Err, &ae) || s.Cause != failure.CauseVMMGone {
+		t.Errorf("%+v, cause %v; want unwound with both errors, vmm_gone", r, s.Cause)
 	}
 }
