@@ -500,7 +500,7 @@ func TestStartFailureNotRecordedWhenNoLongerNeeded(t *testing.T) {
 func TestRegisterGoneAndTheMarkFails(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
-	f.failCall(sagastest.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
+	f.failCall(memsled.CallRegister, failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance})
 	f.w.Env.Store = &faultyStore{Store: f.st, failOp: "vmm_mark_failed"}
 	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
 	r := f.run(s, sagas.Options{})
