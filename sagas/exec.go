@@ -150,6 +150,8 @@ type journal interface {
 	// to rest.
 	unwinding() error
 	finish(Outcome) error
+	// stopped is told, once, that the executor came to rest or halted.
+	stopped()
 }
 
 // eventKind is what happened to a node, as the journal records it.
@@ -187,6 +189,9 @@ func (x *Exec) Halted() error { return x.halted }
 // halt stops the executor where it is.
 func (x *Exec) halt(err error) bool {
 	x.halted = err
+	if x.journal != nil {
+		x.journal.stopped()
+	}
 	return true
 }
 
@@ -278,6 +283,11 @@ func (x *Exec) Fail(ctx context.Context) bool {
 func (x *Exec) Skip(ctx context.Context) bool {
 	if !x.unwinding || x.Done() {
 		return x.run(ctx, nil)
+	}
+	// A durable executor logs the undo as run: it ran, and its write
+	// lost its race, which is what recovery must read.
+	if i := x.peekUndo(); i >= 0 && (!x.record(i, evUndoStarted, nil) || !x.record(i, evUndoFinished, nil)) {
+		return true
 	}
 	x.popUndo()
 	x.last = -1 // nothing ran: there is nothing to run again
@@ -466,6 +476,9 @@ func (x *Exec) finish(o Outcome) {
 	x.finished, x.outcome, x.done = true, o, nil
 	if f, ok := x.saga.(finisher); ok {
 		f.finished(o)
+	}
+	if x.journal != nil {
+		x.journal.stopped()
 	}
 }
 

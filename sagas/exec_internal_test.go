@@ -20,6 +20,7 @@ type recJournal struct {
 	x      *Exec
 	writes []string
 	failAt int
+	stops  int // calls of stopped
 }
 
 var errJournal = errors.New("the log cannot be written")
@@ -39,6 +40,8 @@ func (j *recJournal) event(i int, t eventKind, _ error) error {
 func (j *recJournal) unwinding() error { return j.write("unwinding") }
 
 func (j *recJournal) finish(o Outcome) error { return j.write("finish " + o.String()) }
+
+func (j *recJournal) stopped() { j.stops++ }
 
 // nodeSaga is a saga of steps a, b, c…: the action of step fail fails,
 // step end's ends the saga, the undo of step stuck fails (-1: none); each

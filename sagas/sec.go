@@ -121,6 +121,10 @@ type Durable struct {
 	// Abandoned is why recovery gave up on the saga instead of running it;
 	// zero when it did not.
 	Abandoned datastore.AbandonReason
+	// State is the saga as the run left it — its parameters and what its
+	// steps produced (the ids they chose) — nil when recovery abandoned it
+	// unread.
+	State Saga
 }
 
 // ErrCrashed is the halt of a run stopped by RunOptions.Crash.
@@ -174,10 +178,6 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	if err := c.check(); err != nil {
 		return Durable{}, err
 	}
-	d, ok := s.(durable)
-	if !ok {
-		return Durable{}, fmt.Errorf("sagas: a %T cannot be logged", s)
-	}
 	if err := checkFailAt(s, c.Env, opt.Options); err != nil {
 		return Durable{}, err
 	}
@@ -188,38 +188,18 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 		return Durable{}, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	defer c.release(id)
-	if n, ok := s.(named); ok {
-		n.setSagaID(id)
-	}
-	state, err := d.marshalState()
-	if err != nil {
-		return Durable{}, fmt.Errorf("sagas: the %v saga's parameters: %w", s.Kind(), err)
-	}
-	// The injected failure is a parameter: a node that failed on purpose
-	// fails again when a recovery runs it, as a real failure would.
-	params, err := json.Marshal(sagaParams{State: state, FailAt: opt.FailAt})
+	x, j, err := c.begin(ctx, id, s, opt.FailAt)
 	if err != nil {
 		return Durable{}, err
 	}
-	if err := c.renewIfDue(ctx); err != nil {
-		return Durable{}, err
-	}
-	now := c.Env.Now()
-	rec := datastore.SagaRecord{ID: id, Name: s.Kind().String(), Params: params, State: datastore.SagaRunning,
-		Creator: c.ID, TimeCreated: now, CurrentSEC: c.ID, AdoptGeneration: 1, AdoptTime: now, Version: LogVersion}
-	x := NewExec(c.Env, s)
-	// The saga's record is written with its first node's start (one round
-	// trip fewer), unless it is to crash before any event.
-	j := c.newJournal(rec, x, d, 0)
-	j.created = false
 	if opt.Crash {
 		j.crashAt = opt.CrashAfter
 		if j.crashAt == 0 {
-			if err := c.Log.SagaCreate(ctx, rec); err != nil {
+			if err := c.Log.SagaCreate(ctx, j.rec); err != nil {
 				return Durable{}, err
 			}
 			j.crashed = true // killed before its first event
-			return c.durable(rec, x, j), nil
+			return c.durable(j.rec, x, j), nil
 		}
 	}
 	_, err = c.drive(ctx, x, opt.Options)
@@ -228,7 +208,66 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 		// the caller's mistake, and nothing ran.
 		return Durable{}, x.Halted()
 	}
-	return c.durable(rec, x, j), err
+	return c.durable(j.rec, x, j), err
+}
+
+// Begin records saga s under id as Run does — its record written with its
+// first node's start — and returns its executor, for the caller to run a
+// node at a time (Exec.Next, Fail, Skip, Again) as a simulator that
+// interleaves many sagas does. Every node is journaled as under Run: a
+// node failed by Exec.Fail is logged failed, and recovery unwinds from
+// there; an undo passed over by Exec.Skip is logged as run — it ran, and
+// its write lost its race. The saga is this executor's until it comes to
+// rest or halts, and Recover passes over it meanwhile. A record refused
+// (an id that names another saga) halts the executor at its first node.
+func (c *SEC) Begin(ctx context.Context, id uuid.UUID, s Saga) (*Exec, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if !c.claim(id) {
+		return nil, fmt.Errorf("sagas: saga %s is already running on this executor", id)
+	}
+	x, j, err := c.begin(ctx, id, s, "")
+	if err != nil {
+		c.release(id)
+		return nil, err
+	}
+	j.owned = true
+	return x, nil
+}
+
+// begin is what Run and Begin share: the saga's record, not yet written,
+// and its journaled executor.
+func (c *SEC) begin(ctx context.Context, id uuid.UUID, s Saga, failAt string) (*Exec, *secJournal, error) {
+	d, ok := s.(durable)
+	if !ok {
+		return nil, nil, fmt.Errorf("sagas: a %T cannot be logged", s)
+	}
+	if n, ok := s.(named); ok {
+		n.setSagaID(id)
+	}
+	state, err := d.marshalState()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sagas: the %v saga's parameters: %w", s.Kind(), err)
+	}
+	// The injected failure is a parameter: a node that failed on purpose
+	// fails again when a recovery runs it, as a real failure would.
+	params, err := json.Marshal(sagaParams{State: state, FailAt: failAt})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.renewIfDue(ctx); err != nil {
+		return nil, nil, err
+	}
+	now := c.Env.Now()
+	rec := datastore.SagaRecord{ID: id, Name: s.Kind().String(), Params: params, State: datastore.SagaRunning,
+		Creator: c.ID, TimeCreated: now, CurrentSEC: c.ID, AdoptGeneration: 1, AdoptTime: now, Version: LogVersion}
+	x := NewExec(c.Env, s)
+	// The saga's record is written with its first node's start: one round
+	// trip fewer.
+	j := c.newJournal(rec, x, d, 0)
+	j.created = false
+	return x, j, nil
 }
 
 // drive runs x until it stops, with Options' faults; its error is a node
@@ -251,7 +290,7 @@ func (c *SEC) drive(ctx context.Context, x *Exec, opt Options) (*Exec, error) {
 
 func (c *SEC) durable(rec datastore.SagaRecord, x *Exec, j *secJournal) Durable {
 	kind, _ := ParseKind(rec.Name)
-	out := Durable{Saga: rec.ID, Kind: kind, Events: j.written}
+	out := Durable{Saga: rec.ID, Kind: kind, Events: j.written, State: x.saga}
 	switch {
 	case errors.Is(x.Halted(), ErrCrashed) || j.crashed:
 		out.Crashed = true
@@ -399,6 +438,7 @@ type secJournal struct {
 	crashAt int  // crash once written ≥ crashAt; -1: never
 	crashed bool // it did
 	created bool // the saga's record is in the log
+	owned   bool // begun by Begin: released from the executor's claim once it stops
 	ctx     context.Context
 }
 
@@ -502,3 +542,12 @@ func (j *secJournal) write(state datastore.SagaState) error {
 func (j *secJournal) unwinding() error { return j.write(datastore.SagaUnwinding) }
 
 func (j *secJournal) finish(Outcome) error { return j.write(datastore.SagaDone) }
+
+// stopped releases the executor's claim on a saga Begin started, once it
+// has come to rest or halted.
+func (j *secJournal) stopped() {
+	if j.owned {
+		j.owned = false
+		j.c.release(j.rec.ID)
+	}
+}

@@ -1,0 +1,107 @@
+package sagas_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// stepWithFaults runs one node of x as a simulator injecting faults does:
+// ensure_registered fails, and the mark-as-starting undo loses its race.
+// It says which fault it injected, if any.
+func stepWithFaults(f *fixture, x *sagas.Exec) string {
+	switch name, undo := x.NextNode(); {
+	case !undo && name == sagas.StepRegister:
+		x.Fail(f.ctx)
+		return "fail"
+	case undo && name == sagas.StepMarkAsStarting:
+		x.Skip(f.ctx)
+		return "skip"
+	default:
+		x.Next(f.ctx)
+		return ""
+	}
+}
+
+// TestBeginIsRecoverable: a saga begun with SEC.Begin and stepped by its
+// caller — a node failed on purpose, an undo passed over — is left, when
+// its process dies after any number of steps, as a log recovery finishes,
+// nothing unfinished. A fault the run had not injected yet is not in the
+// log, so the recovered saga completes; one it had, it unwinds; and once
+// the passed-over undo's end is durable (with the next node's start),
+// recovery leaves exactly the records of the run that was not cut short.
+// While it runs, Recover of the same executor leaves it alone.
+func TestBeginIsRecoverable(t *testing.T) {
+	full := newFixture(t)
+	full.stopped()
+	s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+	x, err := full.sec(secA).Begin(full.ctx, sagaID, s)
+	full.must(err)
+	steps, failed, skipped := 0, -1, -1
+	for ; !x.Done(); steps++ {
+		switch stepWithFaults(full, x) {
+		case "fail":
+			failed = steps + 1 // the steps taken once it is injected
+		case "skip":
+			skipped = steps + 1
+		}
+	}
+	if failed < 0 || skipped < 0 {
+		t.Fatalf("the faults were not injected: fail after %d steps, skip after %d", failed, skipped)
+	}
+	if x.Outcome() != sagas.Unwound || x.Halted() != nil {
+		t.Fatalf("the whole run: %v, halted %v", x.Outcome(), x.Halted())
+	}
+	vmms := []vmmstate.ID{s.VMM}
+	want := full.world(vmms)
+	full.unfinished()
+
+	for k := range steps {
+		t.Run(fmt.Sprintf("after_%d_steps", k), func(t *testing.T) {
+			f := newFixture(t)
+			f.stopped()
+			c := f.sec(secA)
+			s := &sagas.Start{Instance: instID, Reason: failure.StartReasonUser}
+			x, err := c.Begin(f.ctx, sagaID, s)
+			f.must(err)
+			for range k {
+				stepWithFaults(f, x)
+			}
+			if got, err := c.Recover(f.ctx); err != nil || len(got) != 0 {
+				t.Fatalf("Recover while the saga is begun here: %+v, %v", got, err)
+			}
+			// The process dies: x is dropped, and another process under
+			// the same identity recovers.
+			rec, err := f.sec(secA).Recover(f.ctx)
+			f.must(err)
+			f.unfinished()
+			if k == 0 {
+				if len(rec) != 0 {
+					t.Fatalf("recovered %+v; nothing was in the log", rec)
+				}
+				return
+			}
+			wantOutcome := sagas.Completed
+			if k >= failed {
+				wantOutcome = sagas.Unwound
+			}
+			if len(rec) != 1 || rec[0].Outcome != wantOutcome {
+				t.Fatalf("recovered %+v; want the one saga, %v", rec, wantOutcome)
+			}
+			if got := rec[0].State.(*sagas.Start).VMM; k > 1 && got != s.VMM {
+				t.Errorf("recovery's saga has VMM %v; the run had chosen %v", got, s.VMM)
+			}
+			if k <= skipped {
+				return // the passed-over undo's end is not durable: it runs
+			}
+			if d := cmp.Diff(want, f.world(vmms), allFields); d != "" {
+				t.Errorf("what recovery left differs from the whole run (-want +got):\n%s", d)
+			}
+		})
+	}
+}
