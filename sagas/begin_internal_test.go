@@ -2,9 +2,11 @@ package sagas
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 )
 
 // TestSkipIsJournaledAsRun: an undo Skip passes over is logged as an undo
@@ -48,4 +50,39 @@ func TestStoppedOnceOnHalt(t *testing.T) {
 			t.Errorf("write %d refused: done %v, stops %d; want one", failAt, x.Done(), j.stops)
 		}
 	}
+}
+
+// TestPropEventDataIsEncodingJSONs: the event data the journal writes by
+// hand is, byte for byte, what encoding/json writes for eventData — so the
+// reader (encoding/json) reads back what was meant, whatever an error
+// says.
+func TestPropEventDataIsEncodingJSONs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		state, err := json.Marshal(map[string]any{"vmm": rapid.String().Draw(t, "vmm"), "n": rapid.Int().Draw(t, "n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := rapid.SampledFrom([]string{"", "error", "ended"}).Draw(t, "key")
+		text := rapid.String().Draw(t, "text")
+		want := eventData{State: state}
+		switch key {
+		case "error":
+			want.Error = text
+		case "ended":
+			want.Ended = text
+		default:
+			text = ""
+		}
+		wantB, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendEventData(state, key, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(wantB) {
+			t.Fatalf("appendEventData = %s\nencoding/json    = %s", got, wantB)
+		}
+	})
 }

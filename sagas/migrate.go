@@ -2,6 +2,7 @@ package sagas
 
 import (
 	"context"
+	"time"
 
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
@@ -27,6 +28,10 @@ type Migrate struct {
 
 	Target    vmmstate.ID
 	Migration migration.ID
+	// Created is the creation time of the target VMM and the migration
+	// records, chosen with their ids, so that a step run again by a
+	// recovery inserts the same records (D29).
+	Created time.Time
 }
 
 // Migrate's steps.
@@ -54,6 +59,9 @@ func (s *Migrate) Steps(env *Env) []Step {
 				if s.Migration.IsZero() {
 					s.Migration = migration.IDFromUUID(env.NewID())
 				}
+				if s.Created.IsZero() {
+					s.Created = env.Now()
+				}
 				return nil
 			}},
 		{Name: StepReserveResources,
@@ -61,13 +69,13 @@ func (s *Migrate) Steps(env *Env) []Step {
 			Undo: func(ctx context.Context) error { return env.Sleds.Release(ctx, s.Target) }},
 		{Name: StepCreateTargetVMM,
 			Do: func(ctx context.Context) error {
-				_, err := env.Store.VMMInsert(ctx, vmmstate.New(s.Target, s.Instance, s.Destination, env.Now()))
+				_, err := env.Store.VMMInsert(ctx, vmmstate.New(s.Target, s.Instance, s.Destination, s.created(env)))
 				return err
 			},
 			Undo: func(ctx context.Context) error { return markUnwound(ctx, env, s.Target) }},
 		{Name: StepCreateMigration,
 			Do: func(ctx context.Context) error {
-				_, err := env.Store.MigrationInsert(ctx, migration.New(s.Migration, s.Instance, s.Source, s.Target, env.Now()))
+				_, err := env.Store.MigrationInsert(ctx, migration.New(s.Migration, s.Instance, s.Source, s.Target, s.created(env)))
 				return err
 			},
 			Undo: func(ctx context.Context) error {
@@ -106,4 +114,13 @@ func (s *Migrate) Steps(env *Env) []Step {
 				return env.Agent.Migrate(ctx, dst.VMM, src.VMM, s.Migration)
 			}},
 	}
+}
+
+// created is the records' creation time: Created, or now for a saga logged
+// before it was chosen with the ids.
+func (s *Migrate) created(env *Env) time.Time {
+	if s.Created.IsZero() {
+		return env.Now()
+	}
+	return s.Created
 }

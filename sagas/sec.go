@@ -101,6 +101,11 @@ type RunOptions struct {
 	// are. A saga that comes to rest first ends as without Crash.
 	Crash      bool
 	CrashAfter int
+	// CrashLate moves the crash to the executor's next write after that
+	// point, before it is made: the node whose start was durable has run,
+	// and its outcome is lost with the process — the window in which a
+	// real process dies between a step's write and the log's.
+	CrashLate bool
 }
 
 // Durable is how a durable run left a saga.
@@ -193,8 +198,8 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 		return Durable{}, err
 	}
 	if opt.Crash {
-		j.crashAt = opt.CrashAfter
-		if j.crashAt == 0 {
+		j.crashAt, j.crashLate = opt.CrashAfter, opt.CrashLate
+		if j.crashAt == 0 && !j.crashLate {
 			if err := c.Log.SagaCreate(ctx, j.rec); err != nil {
 				return Durable{}, err
 			}
@@ -203,7 +208,7 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 		}
 	}
 	_, err = c.drive(ctx, x, opt.Options)
-	if !j.created && x.Halted() != nil {
+	if !j.created && x.Halted() != nil && !j.crashed {
 		// The record was refused (an id that names another saga, D29):
 		// the caller's mistake, and nothing ran.
 		return Durable{}, x.Halted()
@@ -429,17 +434,18 @@ func (c *SEC) recoverOne(ctx context.Context, rec datastore.SagaRecord) (Durable
 // collected, and written when the next node is about to run or the saga
 // comes to rest — a node's outcome with the next node's start.
 type secJournal struct {
-	c       *SEC
-	rec     datastore.SagaRecord
-	x       *Exec
-	saga    durable
-	pending []datastore.NodeEvent
-	written int  // events of the saga durable
-	crashAt int  // crash once written ≥ crashAt; -1: never
-	crashed bool // it did
-	created bool // the saga's record is in the log
-	owned   bool // begun by Begin: released from the executor's claim once it stops
-	ctx     context.Context
+	c         *SEC
+	rec       datastore.SagaRecord
+	x         *Exec
+	saga      durable
+	pending   []datastore.NodeEvent
+	written   int  // events of the saga durable
+	crashAt   int  // crash once written ≥ crashAt; -1: never
+	crashLate bool // at the next write after that, before making it
+	crashed   bool // it did
+	created   bool // the saga's record is in the log
+	owned     bool // begun by Begin: released from the executor's claim once it stops
+	ctx       context.Context
 }
 
 func (c *SEC) newJournal(rec datastore.SagaRecord, x *Exec, d durable, written int) *secJournal {
@@ -462,6 +468,27 @@ type sagaParams struct {
 // is run again, instead of leaving a lock no one holds.
 type named interface{ setSagaID(uuid.UUID) }
 
+// appendEventData writes an outcome event's data, as eventData reads it:
+// state, already JSON, is copied as it is — encoding/json would compact it
+// once more, a quarter of a simulated step's time — and key, when set and
+// text is not empty, carries text as a JSON string.
+func appendEventData(state []byte, key, text string) ([]byte, error) {
+	b := make([]byte, 0, len(state)+len(text)+24)
+	b = append(b, `{"state":`...)
+	b = append(b, state...)
+	if key != "" && text != "" { // as omitempty drops it
+		q, err := json.Marshal(text)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"`...)
+		b = append(b, key...)
+		b = append(b, `":`...)
+		b = append(b, q...)
+	}
+	return append(b, '}'), nil
+}
+
 // eventData is what an outcome event carries: the saga's state after the
 // node, and its error or why it ended the saga.
 type eventData struct {
@@ -482,19 +509,18 @@ func (j *secJournal) event(i int, t eventKind, err error) error {
 		if merr != nil {
 			return fmt.Errorf("sagas: the %v saga's state after %s: %w", j.x.saga.Kind(), e.Node, merr)
 		}
-		data := eventData{State: state}
 		var end errEnd
 		switch {
 		case errors.As(err, &end):
-			data.Ended = end.why
+			e.Data, merr = appendEventData(state, "ended", end.why)
 		case err != nil:
-			data.Error = err.Error()
+			e.Data, merr = appendEventData(state, "error", err.Error())
+		default:
+			e.Data, merr = appendEventData(state, "", "")
 		}
-		b, merr := json.Marshal(data)
 		if merr != nil {
 			return merr
 		}
-		e.Data = b
 	}
 	j.pending = append(j.pending, e)
 	if t == evStarted || t == evUndoStarted {
@@ -511,6 +537,10 @@ func (j *secJournal) event(i int, t eventKind, err error) error {
 // and then crashes, if asked to, unless the saga has come to rest.
 func (j *secJournal) write(state datastore.SagaState) error {
 	n := len(j.pending)
+	if j.crashLate && j.crashAt >= 0 && j.written >= j.crashAt && (n > 0 || state != 0) {
+		j.crashed = true
+		return ErrCrashed
+	}
 	var err error
 	switch {
 	case !j.created:
@@ -532,7 +562,7 @@ func (j *secJournal) write(state datastore.SagaState) error {
 	}
 	j.written += n
 	j.pending = j.pending[:0]
-	if n > 0 && state != datastore.SagaDone && j.crashAt >= 0 && j.written >= j.crashAt {
+	if n > 0 && state != datastore.SagaDone && !j.crashLate && j.crashAt >= 0 && j.written >= j.crashAt {
 		j.crashed = true
 		return ErrCrashed
 	}

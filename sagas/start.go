@@ -3,6 +3,7 @@ package sagas
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
@@ -29,6 +30,11 @@ type Start struct {
 	// VMM is the new VMM's id, Sled where it was placed.
 	VMM  vmmstate.ID
 	Sled vmmstate.SledID
+	// Created is the VMM record's creation time, chosen with its id: the
+	// record create_vmm_record inserts is the same however often, and
+	// whenever, a recovery runs it again — a different one under the same
+	// id would be refused (D29).
+	Created time.Time
 	// Started is the instance as mark_as_starting wrote it.
 	Started instancestate.Instance
 	// Cause is why the start failed, as D13 records it; zero while the
@@ -44,6 +50,11 @@ type Start struct {
 	UnwindSkipped bool
 	// Recorded: the unwind recorded a start failure.
 	Recorded bool
+
+	// startedDoc caches Started as the log writes it (marshalState), for
+	// startedOf.
+	startedDoc []byte
+	startedOf  instancestate.Instance
 }
 
 // Start's steps.
@@ -72,6 +83,9 @@ func (s *Start) Steps(env *Env) []Step {
 				if s.VMM.IsZero() {
 					s.VMM = vmmstate.IDFromUUID(env.NewID())
 				}
+				if s.Created.IsZero() {
+					s.Created = env.Now()
+				}
 				return nil
 			},
 			// The first step's undo runs last: the place to say why the
@@ -93,7 +107,7 @@ func (s *Start) Steps(env *Env) []Step {
 			Undo: func(ctx context.Context) error { return env.Sleds.Release(ctx, s.VMM) }},
 		{Name: StepCreateVMM,
 			Do: func(ctx context.Context) error {
-				_, err := env.Store.VMMInsert(ctx, vmmstate.New(s.VMM, s.Instance, s.Sled, env.Now()))
+				_, err := env.Store.VMMInsert(ctx, vmmstate.New(s.VMM, s.Instance, s.Sled, s.created(env)))
 				if err != nil {
 					return s.fail(failure.CauseInternal, err)
 				}
@@ -203,4 +217,13 @@ func (s *Start) recordFailure(ctx context.Context, env *Env) error {
 	}
 	s.Recorded = true
 	return nil
+}
+
+// created is the VMM's creation time: Created, or now for a saga logged
+// before it was chosen with the id.
+func (s *Start) created(env *Env) time.Time {
+	if s.Created.IsZero() {
+		return env.Now()
+	}
+	return s.Created
 }

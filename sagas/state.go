@@ -3,6 +3,7 @@ package sagas
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -88,6 +89,7 @@ type startState struct {
 	Reason        string          `json:"reason,omitempty"`
 	VMM           uuid.UUID       `json:"vmm,omitzero"`
 	Sled          uuid.UUID       `json:"sled,omitzero"`
+	Created       time.Time       `json:"created,omitzero"`
 	Started       json.RawMessage `json:"started,omitempty"`
 	Cause         string          `json:"cause,omitempty"`
 	Conflict      bool            `json:"conflict,omitempty"`
@@ -98,17 +100,25 @@ type startState struct {
 func (s *Start) marshalState() ([]byte, error) {
 	st := startState{
 		Instance: s.Instance.UUID(), Reason: text(s.Reason, s.Reason.IsValid()),
-		VMM: s.VMM.UUID(), Sled: s.Sled.UUID(), Cause: text(s.Cause, s.Cause.IsValid()),
+		VMM: s.VMM.UUID(), Sled: s.Sled.UUID(), Created: s.Created, Cause: text(s.Cause, s.Cause.IsValid()),
 		Conflict: s.Conflict, UnwindSkipped: s.UnwindSkipped, Recorded: s.Recorded,
 	}
-	if !s.Started.ID.IsZero() {
-		b, err := json.Marshal(s.Started)
-		if err != nil {
+	b, err := json.Marshal(st)
+	if err != nil || s.Started.ID.IsZero() {
+		return b, err
+	}
+	// The instance goes in last, encoded once: the log writes the state
+	// after every node, and encoding/json would compact it again each time.
+	if s.startedDoc == nil || s.startedOf != s.Started {
+		if s.startedDoc, err = json.Marshal(s.Started); err != nil {
+			s.startedDoc = nil
 			return nil, err
 		}
-		st.Started = b
+		s.startedOf = s.Started
 	}
-	return json.Marshal(st)
+	b = append(b[:len(b)-1], `,"started":`...)
+	b = append(b, s.startedDoc...)
+	return append(b, '}'), nil
 }
 
 func (s *Start) restoreState(b []byte) error {
@@ -125,7 +135,7 @@ func (s *Start) restoreState(b []byte) error {
 		return err
 	}
 	*s = Start{Instance: vmmstate.InstanceIDFromUUID(st.Instance), Reason: reason,
-		VMM: vmmstate.IDFromUUID(st.VMM), Sled: vmmstate.SledIDFromUUID(st.Sled), Cause: cause,
+		VMM: vmmstate.IDFromUUID(st.VMM), Sled: vmmstate.SledIDFromUUID(st.Sled), Created: st.Created, Cause: cause,
 		Conflict: st.Conflict, UnwindSkipped: st.UnwindSkipped, Recorded: st.Recorded}
 	if len(st.Started) > 0 {
 		return json.Unmarshal(st.Started, &s.Started)
@@ -139,11 +149,12 @@ type migrateState struct {
 	Destination uuid.UUID `json:"destination"`
 	Target      uuid.UUID `json:"target,omitzero"`
 	Migration   uuid.UUID `json:"migration,omitzero"`
+	Created     time.Time `json:"created,omitzero"`
 }
 
 func (s *Migrate) marshalState() ([]byte, error) {
 	return json.Marshal(migrateState{Instance: s.Instance.UUID(), Source: s.Source.UUID(),
-		Destination: s.Destination.UUID(), Target: s.Target.UUID(), Migration: s.Migration.UUID()})
+		Destination: s.Destination.UUID(), Target: s.Target.UUID(), Migration: s.Migration.UUID(), Created: s.Created})
 }
 
 func (s *Migrate) restoreState(b []byte) error {
@@ -153,7 +164,7 @@ func (s *Migrate) restoreState(b []byte) error {
 	}
 	*s = Migrate{Instance: vmmstate.InstanceIDFromUUID(st.Instance), Source: vmmstate.IDFromUUID(st.Source),
 		Destination: vmmstate.SledIDFromUUID(st.Destination), Target: vmmstate.IDFromUUID(st.Target),
-		Migration: migration.IDFromUUID(st.Migration)}
+		Migration: migration.IDFromUUID(st.Migration), Created: st.Created}
 	return nil
 }
 
@@ -212,14 +223,23 @@ func (s *Update) marshalState() ([]byte, error) {
 	st := updateState{Instance: s.Instance.UUID(), Updater: s.Updater.UUID(), Child: s.Child.UUID(),
 		Lock: logLock(s.Lock), Parent: logLock(s.parent), Inherits: s.inherits,
 		Planned: s.Plan != (instancestate.Plan{}), Committed: s.Committed, Then: uint8(s.Then)}
-	if !s.Snapshot.Instance.ID.IsZero() {
-		b, err := json.Marshal(instancestate.Document{Now: s.planned, Snapshot: s.Snapshot})
-		if err != nil {
+	b, err := json.Marshal(st)
+	if err != nil || s.Snapshot.Instance.ID.IsZero() {
+		return b, err
+	}
+	// The snapshot document goes in last, as its own MarshalJSON wrote
+	// it: encoding/json would compact it again at every node.
+	doc := instancestate.Document{Now: s.planned, Snapshot: s.Snapshot}
+	if s.doc == nil || s.docOf != doc {
+		if s.doc, err = doc.MarshalJSON(); err != nil {
+			s.doc = nil
 			return nil, err
 		}
-		st.Snapshot = b
+		s.docOf = doc
 	}
-	return json.Marshal(st)
+	b = append(b[:len(b)-1], `,"snapshot":`...)
+	b = append(b, s.doc...)
+	return append(b, '}'), nil
 }
 
 func (s *Update) restoreState(b []byte) error {

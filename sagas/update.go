@@ -45,6 +45,12 @@ type Update struct {
 	parent   instancestate.Lock
 	inherits bool
 	planned  time.Time // when Plan was made from Snapshot
+
+	// doc caches the snapshot document the log carries (marshalState),
+	// as written for docOf: the snapshot does not change after the plan,
+	// and the log writes it after every node.
+	doc   []byte
+	docOf instancestate.Document
 }
 
 // Then is what an update saga says comes next (§13.4's successors): a set
