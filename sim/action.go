@@ -26,6 +26,7 @@ const (
 	ActSledPartition                   // fault: a sled-agent stops answering
 	ActSledHeal                        // the sled-agent answers again
 	ActSledExpunge                     // fault: a sled is expunged and replaced
+	ActCrash                           // fault: the control plane's process dies and restarts (D26)
 	numActions
 )
 
@@ -45,6 +46,7 @@ var actionNames = [...]string{
 	ActSledPartition: "sled_partition",
 	ActSledHeal:      "sled_heal",
 	ActSledExpunge:   "sled_expunge",
+	ActCrash:         "control_plane_crash",
 }
 
 // AllActions returns every action in declaration order.
@@ -107,6 +109,12 @@ func (w *World) chooseAction() Action {
 	if w.fault(FaultSledExpunge) && up > 1 {
 		weights[ActSledExpunge] = 1
 	}
+	// A crash's recovery runs every saga in flight; its chance falls as
+	// their number grows, so that the work it brings a step does not grow
+	// with the fleet.
+	if w.fault(FaultControlPlaneCrash) && w.sec != nil && len(w.sagas) > 0 && w.intn(1+len(w.sagas)/16) == 0 {
+		weights[ActCrash] = 1
+	}
 	total := 0
 	for _, x := range weights {
 		total += x
@@ -153,5 +161,7 @@ func (w *World) act(a Action) {
 		w.sledHeal()
 	case ActSledExpunge:
 		w.sledExpunge()
+	case ActCrash:
+		w.crashControlPlane()
 	}
 }

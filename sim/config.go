@@ -68,6 +68,12 @@ const (
 	// aborts it — fails the migration, stops the target — and the source
 	// runs on (D34).
 	FaultMigrationStall
+	// FaultControlPlaneCrash: the process running the sagas dies — every
+	// saga in flight is dropped with the executor's memory, the records,
+	// the saga log and the sleds are kept — and a new process under the
+	// same identity recovers every unfinished saga from the log (D26). It
+	// needs a store that keeps a saga log (datastore.SagaLog).
+	FaultControlPlaneCrash
 )
 
 var faultNames = [...]string{
@@ -85,6 +91,8 @@ var faultNames = [...]string{
 	FaultSagaReplay:      "saga_replay",
 	FaultVMMHang:         "vmm_hang",
 	FaultMigrationStall:  "migration_stall",
+
+	FaultControlPlaneCrash: "control_plane_crash",
 }
 
 // AllFaults returns every fault in declaration order.

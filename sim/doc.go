@@ -22,10 +22,17 @@
 //     (sledAgents), the sleds' reservations under each instance's
 //     placement constraint (sledRoom: insufficient_capacity and the
 //     constraint causes of D13), and the faults, and holds no saga step of
-//     its own. After each node it reads back what the node wrote, and when
-//     a saga ends it counts how, and starts what the saga says comes next
+//     its own. When the store keeps a saga log (datastore.SagaLog, as both
+//     of vmlife's do) every saga is begun on a durable executor
+//     (sagas.SEC.Begin, identity SEC) and each node is logged as it runs
+//     (D26); when it keeps reservations, each sled reservation is a record
+//     too. After each node it reads back what the node wrote, and when a
+//     saga ends it counts how, and starts what the saga says comes next
 //     (an instance created to run gets a start, an update a successor or a
 //     restart, §13.4, §16);
+//   - reports and proofs of death are recorded by sagas.RecordReport and
+//     sagas.RecordDeath, and a request's decision by
+//     datastore.RecordDecision — the one home of each write (D31);
 //   - sled-agents follow §3.5: every observation bumps the VMM
 //     generation, migration sides are folded with migration.Fold and
 //     failed with migration.Halt, and reports are applied by the store's
@@ -43,15 +50,20 @@
 // delete's, whose intent the user already wrote), lose the
 // mark-as-starting undo's race (Exec.Skip), run saga nodes twice
 // (Exec.Again, checked to change nothing), hang VMMs in transient states
-// past every deadline, and stall live migrations.
+// past every deadline, stall live migrations, and kill the control
+// plane's process: every saga in flight is dropped, and a new process
+// under the same identity recovers them from the log (SEC.Recover) — the
+// world then reads back what each left, as after a node.
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run
 // says why it does not, and the world's own rules — no VMM linked by two
 // instances, no guest running in two VMMs, no sled over-committed, no
-// generation decreasing, no lock without its saga. Step returns the violations first seen in it. Settle
-// then stops the users and the faults, and Unsettled names every instance
-// that did not converge to its intent and does not say why (D13, D19).
+// generation decreasing, no lock without its saga. Step returns the
+// violations first seen in it. Settle then stops the users and the faults
+// and runs the sagas in flight to rest; Unsettled names every instance that
+// did not converge to its intent and does not say why (D13, D19), and the
+// Summary's SagasUnfinished, LocksHeld and ReservationsLeaked must be 0.
 //
 // Some paths cannot arise, by design rather than for want of a fault: no
 // instance is ever `repairing` (Omicron defines the external state and

@@ -42,5 +42,5 @@ func ExampleParseFaults() {
 	// Output:
 	// delay,drop <nil>
 	// true false
-	// unknown fault "meteor" (accepted: all, none, delay, duplicate, reorder, drop, sled_off, sled_unreachable, sled_expunge, vmm_crash, start_transient, start_permanent, saga_unwind, saga_replay, vmm_hang, migration_stall)
+	// unknown fault "meteor" (accepted: all, none, delay, duplicate, reorder, drop, sled_off, sled_unreachable, sled_expunge, vmm_crash, start_transient, start_permanent, saga_unwind, saga_replay, vmm_hang, migration_stall, control_plane_crash)
 }

@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/sagas"
@@ -131,13 +132,15 @@ func (r *sledRoom) Reserve(_ context.Context, instance instancestate.ID, vmm vmm
 		return vmmstate.SledID{}, &sagas.PlacementError{Cause: cause}
 	}
 	sl := cands[w.intn(len(cands))]
-	w.reserve(sl, vmm)
+	if err := w.reserve(sl, instance, vmm); err != nil {
+		return vmmstate.SledID{}, err
+	}
 	return sl.id, nil
 }
 
 // ReserveOn implements sagas.Sleds: a migration's destination must be in
 // service with room.
-func (r *sledRoom) ReserveOn(_ context.Context, _ instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error {
+func (r *sledRoom) ReserveOn(_ context.Context, instance instancestate.ID, sled vmmstate.SledID, vmm vmmstate.ID) error {
 	w := (*World)(r)
 	sl := w.sledByID(sled)
 	switch {
@@ -146,26 +149,39 @@ func (r *sledRoom) ReserveOn(_ context.Context, _ instancestate.ID, sled vmmstat
 	case sl == nil || !sl.inService() || sl.free() <= 0:
 		return &sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}
 	}
-	w.reserve(sl, vmm)
-	return nil
+	return w.reserve(sl, instance, vmm)
 }
 
 // Release implements sagas.Sleds.
 func (r *sledRoom) Release(_ context.Context, vmm vmmstate.ID) error {
-	(*World)(r).release(vmm)
+	return (*World)(r).release(vmm)
+}
+
+// reserve takes room for vmm on sl: a reservation record first, in a
+// store that keeps them (Omicron's sled_resource_vmm, so that room never
+// leaks with a dead process), then the sled's slot.
+func (w *World) reserve(sl *sled, instance instancestate.ID, vmm vmmstate.ID) error {
+	if w.rsv != nil {
+		err := w.rsv.ReservationInsert(w.ctx, datastore.Reservation{VMM: vmm, Instance: instance, Sled: sl.id, TimeCreated: w.now})
+		if err != nil {
+			return err
+		}
+	}
+	sl.reserve(vmm)
+	w.heldOn[vmm] = sl
 	return nil
 }
 
-// reserve records a reservation for vmm on sl.
-func (w *World) reserve(sl *sled, vmm vmmstate.ID) {
-	sl.reserve(vmm)
-	w.heldOn[vmm] = sl
-}
-
-// release drops vmm's reservation, wherever it is held.
-func (w *World) release(vmm vmmstate.ID) {
+// release drops vmm's reservation, wherever it is held, and its record.
+func (w *World) release(vmm vmmstate.ID) error {
+	if w.rsv != nil {
+		if _, err := w.rsv.ReservationDelete(w.ctx, vmm); err != nil {
+			return err
+		}
+	}
 	if sl := w.heldOn[vmm]; sl != nil {
 		sl.release(vmm)
 		delete(w.heldOn, vmm)
 	}
+	return nil
 }

@@ -18,10 +18,14 @@ type Options struct {
 	Config Config
 	Steps  int
 	JSON   bool
+	// Settle, after the steps, stops the users and the faults and lets the
+	// control plane converge (World.Settle): the summary's leftovers —
+	// sagas_unfinished, locks_held, reservations_leaked — are then 0.
+	Settle bool
 }
 
 // Flags lists the flags ParseArgs accepts, for error messages.
-const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, -h"
+const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, --settle, -h"
 
 // ParseArgs reads the flags of `vmlife simulate`: "--name value" or
 // "--name=value", with one dash or two. It reports whether help was asked
@@ -39,11 +43,12 @@ func ParseArgs(args []string) (Options, bool, error) {
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		flag := "--" + name
-		if name == "json" {
+		if name == "json" || name == "settle" {
 			if hasValue {
-				return o, false, badFlag(flag, fmt.Sprintf("takes no value, got %q", value), "--json alone")
+				return o, false, badFlag(flag, fmt.Sprintf("takes no value, got %q", value), flag+" alone")
 			}
-			o.JSON = true
+			o.JSON = o.JSON || name == "json"
+			o.Settle = o.Settle || name == "settle"
 			continue
 		}
 		if !hasValue {
@@ -160,6 +165,9 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 			fmt.Fprintf(stderr, "vmlife simulate: step %d of %d, %d violations, %.0f steps/s\n",
 				i, o.Steps, len(w.Violations()), float64(i)/last.Sub(start).Seconds())
 		}
+	}
+	if o.Settle {
+		show(w.Settle(r, SettleSteps(o.Config.Instances)))
 	}
 	show(w.CheckAll()) // the end of a run is checked in full
 	elapsed := time.Since(start)

@@ -20,10 +20,12 @@ import (
 // injects, and what it keeps in step with the store after each node — and
 // holds none of their steps.
 
-// inFlight is one saga in flight: its executor and the instance it is for.
+// inFlight is one saga in flight: its executor, the instance it is for,
+// and its id in the saga log (zero when sagas run in memory).
 type inFlight struct {
 	x  *sagas.Exec
 	in *instRow
+	id uuid.UUID
 }
 
 func (f *inFlight) String() string { return f.x.String() + " " + f.in.name }
@@ -46,9 +48,22 @@ func (w *World) newSagaEnv() *sagas.Env {
 	}
 }
 
-// launch puts a saga in flight.
+// launch puts a saga in flight: begun on the world's durable executor,
+// each node logged as it runs, when the store keeps a saga log.
 func (w *World) launch(in *instRow, s sagas.Saga) {
-	w.sagas = append(w.sagas, &inFlight{x: sagas.NewExec(w.sagaEnv, s), in: in})
+	f := &inFlight{in: in}
+	if w.sec != nil {
+		f.id = w.newUUID('g')
+		x, err := w.sec.Begin(w.ctx, f.id, s)
+		if err != nil {
+			w.unexpected("begin "+s.Kind().String()+" saga", in.name, err)
+			x = sagas.NewExec(w.sagaEnv, s)
+		}
+		f.x = x
+	} else {
+		f.x = sagas.NewExec(w.sagaEnv, s)
+	}
+	w.sagas = append(w.sagas, f)
 	w.stats.Sagas[s.Kind()].Started++
 }
 
@@ -91,10 +106,10 @@ func (w *World) stepSaga() {
 		w.stats.Faults[FaultSagaReplay]++
 		w.again(f)
 	}
-	w.sync(f, last)
+	w.sync(f.in, x.Saga(), last)
 	if x.Done() {
 		w.sagas = slices.Delete(w.sagas, i, i+1)
-		w.ended(f)
+		w.ended(f.in, x)
 	}
 }
 
@@ -120,16 +135,15 @@ func (w *World) runToEnd(in *instRow, s sagas.Saga) {
 	w.sagas = w.sagas[:len(w.sagas)-1]
 	for !f.x.Done() {
 		f.x.Next(w.ctx)
-		w.sync(f, instancestate.Snapshot{})
+		w.sync(f.in, f.x.Saga(), instancestate.Snapshot{})
 	}
-	w.ended(f)
+	w.ended(f.in, f.x)
 }
 
 // sync reads back what a saga's node wrote — the instance, and the VMM
 // and migration records the saga made — so that the world's copies stay
 // the store's.
-func (w *World) sync(f *inFlight, last instancestate.Snapshot) {
-	in := f.in
+func (w *World) sync(in *instRow, saga sagas.Saga, last instancestate.Snapshot) {
 	if in.pending {
 		if _, err := w.st.InstanceFetchAll(w.ctx, in.rec.ID); err == nil {
 			w.addInstance(in)
@@ -154,7 +168,7 @@ func (w *World) sync(f *inFlight, last instancestate.Snapshot) {
 	}
 	// A saga's undo runs on after its instance is deleted: its VMM and
 	// migration are read back all the same.
-	switch s := f.x.Saga().(type) {
+	switch s := saga.(type) {
 	case *sagas.Start:
 		w.syncVMM(s.VMM)
 	case *sagas.Migrate:
@@ -166,9 +180,25 @@ func (w *World) sync(f *inFlight, last instancestate.Snapshot) {
 	}
 }
 
+// sagaResult is how a saga ended: an *sagas.Exec the world ran to its end,
+// or a saga a recovery ran (recovered).
+type sagaResult interface {
+	Saga() sagas.Saga
+	Outcome() sagas.Outcome
+	Err() error
+	Ended() string
+}
+
+// recovered is a saga recovery ran to rest, as a sagaResult.
+type recovered struct{ d sagas.Durable }
+
+func (r recovered) Saga() sagas.Saga       { return r.d.State }
+func (r recovered) Outcome() sagas.Outcome { return r.d.Outcome }
+func (r recovered) Err() error             { return r.d.Err }
+func (r recovered) Ended() string          { return r.d.Result.Ended }
+
 // ended counts a saga that ended and starts what it says comes next.
-func (w *World) ended(f *inFlight) {
-	in, x := f.in, f.x
+func (w *World) ended(in *instRow, x sagaResult) {
 	k := x.Saga().Kind()
 	switch x.Outcome() {
 	case sagas.Completed:
@@ -178,8 +208,12 @@ func (w *World) ended(f *inFlight) {
 	case sagas.Stuck:
 		w.stats.Sagas[k].Stuck++
 	}
-	if err := x.Err(); err != nil && !expected(err) {
-		w.unexpected(k.String()+" saga", in.name, err)
+	if _, ok := x.(recovered); !ok {
+		// A recovered saga's error of a node run before the crash is
+		// read back from the log as text: its type is not kept.
+		if err := x.Err(); err != nil && !expected(err) {
+			w.unexpected(k.String()+" saga", in.name, err)
+		}
 	}
 	switch s := x.Saga().(type) {
 	case *sagas.Create:
@@ -229,7 +263,7 @@ func (w *World) ended(f *inFlight) {
 
 // countUnwoundVMM counts an unwound saga's VMM that its undo could not
 // mark saga_unwound because it was already terminal (D7).
-func (w *World) countUnwoundVMM(x *sagas.Exec, id vmmstate.ID) {
+func (w *World) countUnwoundVMM(x sagaResult, id vmmstate.ID) {
 	if x.Outcome() == sagas.Completed {
 		return
 	}
@@ -240,7 +274,7 @@ func (w *World) countUnwoundVMM(x *sagas.Exec, id vmmstate.ID) {
 
 // updateEnded counts how an update saga ended, checks its plan, and
 // starts what it says comes next (§13.4): another update, or a restart.
-func (w *World) updateEnded(in *instRow, x *sagas.Exec, s *sagas.Update) {
+func (w *World) updateEnded(in *instRow, x sagaResult, s *sagas.Update) {
 	how := "error"
 	switch {
 	case x.Ended() == sagas.EndedLocked, x.Ended() == sagas.EndedNothing:
@@ -336,4 +370,101 @@ func (w *World) removeInstance(in *instRow) {
 		}
 	}
 	w.stats.Deleted++
+}
+
+// crashControlPlane is FaultControlPlaneCrash: the process running the
+// sagas dies. Every saga in flight is dropped with the executor's memory;
+// the records, the saga log and the sleds are kept; a new process under
+// the same identity (SEC) recovers every unfinished saga from the log and
+// runs it to rest (D26), and the world reads back what each left, as it
+// does after a node. A saga begun with nothing yet durable was lost with
+// the process, as a request that never got an answer: nothing of it was
+// written. The world's own queues stand for the fleet queries, which the
+// crash does not touch.
+func (w *World) crashControlPlane() {
+	w.stats.Faults[FaultControlPlaneCrash]++
+	dropped := w.sagas
+	inFlight := make(map[uuid.UUID]*inFlight, len(w.sagas))
+	for _, f := range w.sagas {
+		inFlight[f.id] = f
+	}
+	w.tracef("control plane crash: %d sagas in flight", len(w.sagas))
+	w.sagas = nil
+	w.sec = &sagas.SEC{ID: w.sec.ID, Log: w.sec.Log, Env: w.sagaEnv}
+	ds, err := w.sec.Recover(w.ctx)
+	if err != nil {
+		w.unexpected("saga recovery", "control plane", err)
+	}
+	for _, d := range ds {
+		f := inFlight[d.Saga]
+		delete(inFlight, d.Saga)
+		switch {
+		case d.Abandoned != 0 || d.Halted != nil:
+			w.violate("D26", "control plane", fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
+			continue
+		case f == nil:
+			// A saga of an earlier process on the same store: finished,
+			// and nothing of the world's to read back.
+			w.stats.SagasRecoveredUnknown++
+			continue
+		}
+		w.stats.SagasRecovered++
+		w.tracef("recovered %v saga of %s: %v (ran %v, undone %v)", d.Kind, f.in.name, d.Outcome, d.Ran, d.Undone)
+		// The world's copies, not the store's, are what the instance was
+		// before the recovery ran: a deleted one is checked as it was.
+		var last instancestate.Snapshot
+		if k := d.Kind; (k == sagas.KindDelete || k == sagas.KindCreate) && !f.in.pending && !f.in.deleted {
+			last = w.held(f.in)
+		}
+		pending := f.in.pending
+		w.sync(f.in, d.State, last)
+		if pending && !f.in.pending {
+			// The record was inserted and moved on in one recovery: the
+			// world took it as inserted, and reads it again.
+			w.sync(f.in, d.State, last)
+		}
+		w.ended(f.in, recovered{d})
+	}
+	for _, f := range dropped { // in their order, not the map's: the run is the seed's
+		if inFlight[f.id] == nil {
+			continue // recovered
+		}
+		w.tracef("lost %s", f)
+		w.stats.SagasLost++
+		w.lost(f)
+	}
+}
+
+// lost forgets a saga that died before anything of it was durable.
+func (w *World) lost(f *inFlight) {
+	in := f.in
+	switch f.x.Saga().Kind() {
+	case sagas.KindStart:
+		in.starts--
+	case sagas.KindMigrate:
+		in.migrates--
+	case sagas.KindUpdate:
+		in.updates--
+	case sagas.KindDelete:
+		in.deletes--
+	}
+	if !in.pending && !in.deleted {
+		w.touch(in)
+	}
+}
+
+// held is the snapshot of an instance as the world holds its records,
+// without reading the store.
+func (w *World) held(in *instRow) instancestate.Snapshot {
+	s := instancestate.Snapshot{Instance: in.rec, Policy: w.cfg.Policy}
+	if r := w.vmms[in.rec.Runtime.ActiveVMM]; r != nil {
+		s.Active = r.vmm
+	}
+	if r := w.vmms[in.rec.Runtime.TargetVMM]; r != nil {
+		s.Target = r.vmm
+	}
+	if m := w.migs[in.rec.Runtime.MigrationID]; m != nil {
+		s.Migration = m.rec
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"strings"
 	"time"
@@ -41,7 +42,10 @@ type counters struct {
 	UnwoundAlreadyTerminal                           int
 	StartedAgainstIntent                             int
 	MarkUndoLost, UnwindStartSkipped                 int
-	Inspections, MigrationsAborted, TargetsStopped   int    // D32, D34, D37
+	Inspections, MigrationsAborted, TargetsStopped   int // D32, D34, D37
+	// Sagas a control plane's crash left: recovered from the log, lost
+	// with nothing durable, or left by an earlier process on the store.
+	SagasRecovered, SagasLost, SagasRecoveredUnknown int
 	Decisions                                        [8]int // by instancestate.Action
 
 	ViolationOccurrences int
@@ -133,6 +137,14 @@ type Summary struct {
 	Updates    Counts `json:"update_saga_ends"`
 	Events     Counts `json:"events"`
 	Violations int    `json:"violations"`
+	// What the control plane leaves, read from the store: sagas of the
+	// log not at rest (-1: the store keeps no saga log), instances whose
+	// updater lock is held, and reservations whose VMM is deleted or
+	// absent (-1: the store keeps none). Sagas and locks are in use while
+	// the world runs; once it has settled, all three must be 0.
+	SagasUnfinished    int `json:"sagas_unfinished"`
+	LocksHeld          int `json:"locks_held"`
+	ReservationsLeaked int `json:"reservations_leaked"`
 	// ViolationList holds every distinct violation, as printed.
 	ViolationList []string `json:"violation_list"`
 }
@@ -218,11 +230,14 @@ func (w *World) Summary() Summary {
 		{"started_against_intent", st.StartedAgainstIntent},
 		{"inspections", st.Inspections}, {"migrations_aborted", st.MigrationsAborted},
 		{"unlinked_targets_stopped", st.TargetsStopped},
+		{"sagas_recovered_after_crash", st.SagasRecovered}, {"sagas_lost_in_crash", st.SagasLost},
+		{"sagas_recovered_of_earlier_processes", st.SagasRecoveredUnknown},
 	}
 	for _, a := range instancestate.AllActions() {
 		s.Decisions = append(s.Decisions, Count{a.String(), st.Decisions[a]})
 	}
 	s.Violations = len(w.violations)
+	s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked = w.leftovers()
 	s.ViolationList = []string{}
 	for _, v := range w.violations {
 		s.ViolationList = append(s.ViolationList, v.String())
@@ -264,6 +279,37 @@ func (s Summary) WriteText(out io.Writer) error {
 	line("update sagas ended", s.Updates, false)
 	line("events", s.Events, false)
 	fmt.Fprintf(&b, "\nviolations: %d\n", s.Violations)
+	fmt.Fprintf(&b, "sagas unfinished: %d, locks held: %d, reservations leaked: %d\n", s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
 	_, err := io.WriteString(out, b.String())
 	return err
+}
+
+// leftovers counts what the control plane leaves in the store: unfinished
+// sagas, held updater locks, leaked reservations (-1 where the store keeps
+// no saga log or no reservations). A store that cannot answer is a
+// violation, and counts -1.
+func (w *World) leftovers() (sagasUnfinished, locksHeld, leaked int) {
+	sagasUnfinished, leaked = -1, -1
+	if w.sec != nil {
+		recs, err := w.sec.Log.SagaListUnfinished(w.ctx, uuid.Nil)
+		if err != nil {
+			w.unexpected("saga_list_unfinished", "summary", err)
+		} else {
+			sagasUnfinished = len(recs)
+		}
+	}
+	for _, in := range w.instances {
+		if !in.rec.UpdaterID.IsZero() {
+			locksHeld++
+		}
+	}
+	if w.rsv != nil {
+		ids, err := w.rsv.ReservationListLeaked(w.ctx)
+		if err != nil {
+			w.unexpected("reservation_list_leaked", "summary", err)
+		} else {
+			leaked = len(ids)
+		}
+	}
+	return sagasUnfinished, locksHeld, leaked
 }

@@ -36,6 +36,11 @@ func NewRand(seed uint64) *rand.Rand {
 // Epoch is when every simulation starts (D1: simulated time only).
 var Epoch = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 
+// SEC is the identity of the simulated control plane's saga executor, as
+// the saga log names the owner of its sagas: a process that crashed and
+// restarts recovers them under it.
+var SEC = uuid.MustParse("5e000000-0000-4000-8000-0000000051a0")
+
 // Tick is how much simulated time one step takes.
 const Tick = 2 * time.Second
 
@@ -134,7 +139,12 @@ type World struct {
 
 	sagas   []*inFlight
 	sagaEnv *sagas.Env
-	heldOn  map[vmmstate.ID]*sled // the sled each reservation is on
+	// sec runs the sagas durably, their log in the store (D26), when the
+	// store keeps one; nil when it does not, and sagas run in memory.
+	sec *sagas.SEC
+	// rsv keeps each reservation as a record too, when the store does.
+	rsv    datastore.SledReservations
+	heldOn map[vmmstate.ID]*sled // the sled each reservation is on
 
 	// What the reaper looks at when it next runs, so that it never scans
 	// the fleet: VMM rows that became destroyable or lost the instance
@@ -190,6 +200,12 @@ func New(cfg Config) (*World, error) {
 		heldOn:   make(map[vmmstate.ID]*sled),
 	}
 	w.sagaEnv = w.newSagaEnv()
+	if log, ok := st.(datastore.SagaLog); ok {
+		w.sec = &sagas.SEC{ID: SEC, Log: log, Env: w.sagaEnv}
+	}
+	if rsv, ok := st.(datastore.SledReservations); ok {
+		w.rsv = rsv
+	}
 	w.stats.init()
 	for i := range cfg.Sleds {
 		w.addSled(i)
@@ -222,11 +238,16 @@ func (w *World) Violations() []Violation { return w.violations }
 // Step advances the world by one action chosen through c, then checks
 // every invariant. It returns the violations first seen in this step.
 func (w *World) Step(c Chooser) []Violation {
+	return w.stepWith(c, w.chooseAction)
+}
+
+// stepWith is Step with the action chosen by choose.
+func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
 	w.c = c
 	w.step++
 	w.now = w.now.Add(Tick)
 	before := len(w.violations)
-	a := w.chooseAction()
+	a := choose()
 	w.stats.Actions[a]++
 	w.tracef("%v", a)
 	w.act(a)
@@ -256,7 +277,8 @@ func SettleSteps(instances int) int { return 1500 + 40*max(instances, 0) }
 // Settle stops the users and the faults — no more requests or new
 // instances, no injected trouble, and sleds that are off or cut off come
 // back — and runs steps more steps, so that the control plane can
-// converge (D19: roll forward). It returns the violations first seen in
+// converge (D19: roll forward), then runs the sagas still in flight to
+// rest. It returns the violations first seen in
 // those steps; Unsettled then lists the instances that did not converge.
 func (w *World) Settle(c Chooser, steps int) []Violation {
 	steps = max(steps, 0)
@@ -264,6 +286,13 @@ func (w *World) Settle(c Chooser, steps int) []Violation {
 	before := len(w.violations)
 	for range steps {
 		w.Step(c)
+	}
+	// The sagas begun in the last steps run to rest, a node a step, so
+	// that a settled world has none in flight; each node asks for at most
+	// a few more, and a bound stops a world that would not stop.
+	sagaStep := func() Action { return ActSagaStep }
+	for i := 0; len(w.sagas) > 0 && i < 100*SettleSteps(len(w.instances)); i++ {
+		w.stepWith(c, sagaStep)
 	}
 	w.checkAll()
 	return w.violations[before:]
@@ -567,7 +596,9 @@ func (w *World) dropVMM(r *vmmRow) {
 	delete(w.vmms, id)
 	w.vmmDead++
 	w.touch(w.instByID[r.vmm.InstanceID])
-	w.release(id)
+	if err := w.release(id); err != nil {
+		w.unexpected("reservation_delete", r.name, err)
+	}
 	if sl := w.sledByID(r.vmm.SledID); sl != nil {
 		if sl.answers() {
 			sl.forget(id)
