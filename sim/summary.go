@@ -278,8 +278,8 @@ func (s Summary) WriteText(out io.Writer) error {
 	line("reconciler next actions", s.Next, false)
 	line("update sagas ended", s.Updates, false)
 	line("events", s.Events, false)
-	fmt.Fprintf(&b, "\nviolations: %d\n", s.Violations)
-	fmt.Fprintf(&b, "sagas unfinished: %d, locks held: %d, reservations leaked: %d\n", s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
+	fmt.Fprintf(&b, "\nsagas unfinished: %d, locks held: %d, reservations leaked: %d\n", s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
+	fmt.Fprintf(&b, "violations: %d\n", s.Violations)
 	_, err := io.WriteString(out, b.String())
 	return err
 }
