@@ -509,3 +509,61 @@ func TestRegisterGoneAndTheMarkFails(t *testing.T) {
 		t.Errorf("%+v, cause %v; want unwound with both errors, vmm_gone", r, s.Cause)
 	}
 }
+
+// unlockAnswers is a store whose updater unlock answers err.
+type unlockAnswers struct {
+	datastore.Store
+	err error
+}
+
+func (s unlockAnswers) InstanceUpdaterUnlock(context.Context, instancestate.ID, instancestate.Lock) (datastore.Result, error) {
+	return datastore.Result{}, s.err
+}
+
+// TestUpdateUnlockFindsNothingToRelease: an update saga's unlock that
+// finds the instance gone or the lock no longer this saga's has nothing
+// to release, and the unwind goes on; any other refusal stops it.
+func TestUpdateUnlockFindsNothingToRelease(t *testing.T) {
+	for _, tc := range []struct {
+		answer  error
+		outcome sagas.Outcome
+	}{
+		{datastore.ErrNotFound, sagas.Unwound},
+		{datastore.ErrNotLocked, sagas.Unwound},
+		{errStore, sagas.Stuck},
+	} {
+		f := newFixture(t)
+		f.running()
+		f.report(srcID, vmmstate.SledAgentDestroyed, 3)
+		f.w.Env.Store = unlockAnswers{Store: f.st, err: tc.answer}
+		r := f.run(&sagas.Update{Instance: instID}, sagas.Options{FailAt: sagas.StepPlan})
+		if r.Outcome != tc.outcome || tc.outcome == sagas.Stuck && !errors.Is(r.Err, errStore) {
+			t.Errorf("unlock answering %v: %+v; want %v", tc.answer, r, tc.outcome)
+		}
+	}
+}
+
+// TestDestroyVMMsRunAgain: destroy_vmms run again after its first run
+// marked the VMM deleted and died before releasing its room (a node whose
+// completion was not recorded runs again) releases the room.
+func TestDestroyVMMsRunAgain(t *testing.T) {
+	f := newFixture(t)
+	f.running()
+	f.report(srcID, vmmstate.SledAgentDestroyed, 3)
+	u := &sagas.Update{Instance: instID}
+	x := sagas.NewExec(f.w.Env, u)
+	for name := ""; name != sagas.StepCommit; {
+		name, _ = x.NextNode()
+		x.Next(f.ctx)
+	}
+	if r, err := f.st.VMMMarkDeleted(f.ctx, srcID, f.now); err != nil || !r.Applied {
+		t.Fatal(r, err)
+	}
+	if name, _ := x.NextNode(); name != sagas.StepDestroyVMMs {
+		t.Fatalf("next %s", name)
+	}
+	x.Next(f.ctx)
+	if held := f.w.Sleds.Reserved(); len(held) != 0 || x.Err() != nil {
+		t.Errorf("room held for %v, err %v; want none", held, x.Err())
+	}
+}
