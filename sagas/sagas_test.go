@@ -242,6 +242,11 @@ var tables = []table{
 			if e.Held[m.Target.String()] != "migrating" || !f.w.Agent.MigratedIn(m.Target) {
 				f.t.Errorf("target held %v, asked to migrate %v", e.Held, f.w.Agent.MigratedIn(m.Target))
 			}
+			// The target's answer to its registration is recorded (§12): the
+			// record says migrating, as the agent does.
+			if tg := e.Instance.Target.Runtime.State; tg.Kind() != vmmstate.KindMigrating {
+				f.t.Errorf("target recorded %v", tg)
+			}
 		},
 		// §15: the active VMM is still the source; a linked migration has
 		// both sides failed; a linked target is no VMM; the destination's
