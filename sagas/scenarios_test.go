@@ -567,3 +567,23 @@ func TestDestroyVMMsRunAgain(t *testing.T) {
 		t.Errorf("room held for %v, err %v; want none", held, x.Err())
 	}
 }
+
+// TestFinishCreateLeavesAFinishedInstance: §16, finish_create on an
+// instance no longer creating — its first run finished it — leaves it as
+// it is, without a write: a store refusing every runtime write does not
+// fail it.
+func TestFinishCreateLeavesAFinishedInstance(t *testing.T) {
+	f := newFixture(t)
+	x := sagas.NewExec(f.w.Env, &sagas.Create{Instance: instancestate.New(instID, true, instancestate.AutoRestart{}, f.now)})
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	before := f.instance()
+	f.w.Env.Store = &faultyStore{Store: f.st, failOp: "instance_update_runtime"}
+	if err := x.Again(f.ctx); err != nil || x.Outcome() != sagas.Completed {
+		t.Fatalf("finish_create run again: %v (%v)", err, x.Outcome())
+	}
+	if d := cmp.Diff(before, f.instance(), allFields); d != "" {
+		t.Errorf("changed (-before +after):\n%s", d)
+	}
+}
