@@ -95,7 +95,7 @@ func check(steps []Step, events []datastore.NodeEvent) ([]nodeEvents, int, error
 	bad := func(i int, problem string) ([]nodeEvents, int, error) {
 		return nil, -1, &LogError{Node: steps[i].Name, Problem: problem}
 	}
-	failed, ended, undoFailed := -1, -1, -1
+	failed, ended := -1, -1
 	for i := range steps {
 		n := &nodes[i]
 		switch {
@@ -128,11 +128,9 @@ func check(steps []Step, events []datastore.NodeEvent) ([]nodeEvents, int, error
 				ended = i
 			}
 		}
-		if n.is(datastore.EventUndoFailed) {
-			undoFailed = i
-		}
 	}
-	// Undos: only after a failure, latest first, none after one failed.
+	// Undos: only after a failure, latest first — each once every later
+	// undo finished, so none after one failed.
 	for i := range steps {
 		n := &nodes[i]
 		if !n.is(datastore.EventUndoStarted) {
@@ -145,9 +143,6 @@ func check(steps []Step, events []datastore.NodeEvent) ([]nodeEvents, int, error
 			if nodes[j].is(datastore.EventSucceeded) && steps[j].Undo != nil && !nodes[j].is(datastore.EventUndoFinished) {
 				return bad(i, "undone before "+steps[j].Name+"'s undo finished")
 			}
-		}
-		if undoFailed >= 0 && i < undoFailed {
-			return bad(i, "undone after "+steps[undoFailed].Name+"'s undo failed")
 		}
 	}
 	return nodes, failed, nil
