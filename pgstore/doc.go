@@ -1,8 +1,9 @@
 // Package pgstore is datastore.Store on PostgreSQL: the guarded writes and
 // fleet queries of §8–§9 on a real database, with real concurrent writers.
 //
+//	_, err := pgstore.Migrate(ctx, ownerDSN) // a deployment step, as the schema's owner
 //	st, err := pgstore.Open(ctx, "postgres://user@host/db")
-//	if err != nil { … }        // malformed DSN, silent server, unknown schema
+//	if err != nil { … }        // malformed DSN, silent server, schema not migrated or unknown
 //	defer st.Close()
 //	res, err := st.SledReport(ctx, vmm, report)
 //
@@ -18,10 +19,15 @@
 //
 // # Schema
 //
-// Open applies the embedded, numbered migrations (schema/NNNN_name.sql) the
-// database lacks, in one transaction, and records each in table
-// vmlife_schema; a database at a newer or unknown version is refused
-// (ErrSchemaVersion) and left as it was. The tables, enum types and columns
+// Migrate (or `vmlife migrate --store DSN`) applies the embedded, numbered
+// migrations (schema/NNNN_name.sql) the database lacks, in one transaction,
+// and records each in table vmlife_schema; it is idempotent, and
+// migrations run at the same moment take turns. Open and New never change
+// the schema, so the store can run as a role that may only read and write
+// rows: they refuse a database with no schema or an older one
+// (ErrMigrationNeeded: migrate it first), and one at a newer or unknown
+// version (ErrSchemaVersion), which Migrate refuses too and leaves as it
+// was. The tables, enum types and columns
 // are Omicron's (instance, vmm, migration; instance_state_v2, vmm_state,
 // migration_state, …), vmlife's additions are columns of their own
 // (failure_reason, start_failure_*, vmm_lost_*), and every row rule the

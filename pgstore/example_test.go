@@ -21,6 +21,9 @@ import (
 func ExampleOpen() {
 	ctx := context.Background()
 	st, err := pgstore.Open(ctx, os.Getenv("VMLIFE_PG_DSN"))
+	if errors.Is(err, pgstore.ErrMigrationNeeded) {
+		log.Fatalf("run `vmlife migrate --store DSN` (or pgstore.Migrate) as the schema's owner first: %v", err)
+	}
 	if errors.Is(err, pgstore.ErrSchemaVersion) {
 		log.Fatalf("this database belongs to another vmlife: %v", err)
 	}

@@ -124,10 +124,14 @@ func literal(t *testing.T, v any) string {
 }
 
 // testStore opens a store on a schema of the test's own (package
-// pgstoretest), closed before the schema is dropped.
+// pgstoretest), migrated, closed before the schema is dropped.
 func testStore(t *testing.T) *Store {
 	t.Helper()
-	st, err := Open(context.Background(), pgstoretest.Schema(t))
+	dsn := pgstoretest.Schema(t)
+	if _, err := Migrate(context.Background(), dsn); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

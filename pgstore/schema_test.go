@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -17,6 +18,7 @@ import (
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/pgstore"
+	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -70,7 +72,8 @@ func TestSchemaEnumsAreTheLibrarys(t *testing.T) {
 }
 
 // TestOpenRefusesUnknownSchemas: a database at a newer version, or with a
-// migration this package did not write, is refused and left as it was.
+// migration this package did not write, is refused by Open and by Migrate,
+// and left as it was.
 func TestOpenRefusesUnknownSchemas(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct{ name, sql, problem string }{
@@ -86,30 +89,90 @@ func TestOpenRefusesUnknownSchemas(t *testing.T) {
 			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&before); err != nil {
 				t.Fatal(err)
 			}
-			_, err := pgstore.Open(ctx, dsn)
-			var se *pgstore.SchemaError
-			if !errors.Is(err, pgstore.ErrSchemaVersion) || !errors.As(err, &se) || se.Problem != c.problem {
-				t.Fatalf("Open = %v, want a schema error: %s", err, c.problem)
+			_, openErr := pgstore.Open(ctx, dsn)
+			_, migrateErr := pgstore.Migrate(ctx, dsn)
+			for what, err := range map[string]error{"Open": openErr, "Migrate": migrateErr} {
+				var se *pgstore.SchemaError
+				if !errors.Is(err, pgstore.ErrSchemaVersion) || errors.Is(err, pgstore.ErrMigrationNeeded) || !errors.As(err, &se) || se.Problem != c.problem {
+					t.Errorf("%s = %v, want a schema error: %s", what, err, c.problem)
+				}
 			}
 			var after int
 			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&after); err != nil {
 				t.Fatal(err)
 			}
 			if after != before {
-				t.Fatalf("a refused Open wrote: %d schema rows, were %d", after, before)
+				t.Fatalf("a refused Open or Migrate wrote: %d schema rows, were %d", after, before)
 			}
 		})
 	}
 }
 
-// TestOpenIsIdempotent: opening a database at this version again applies
-// nothing and keeps its rows.
-func TestOpenIsIdempotent(t *testing.T) {
+// tablesIn lists the tables of the schema dsn's search_path names.
+func tablesIn(t *testing.T, dsn string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestOpenNeedsMigration: Open never changes the schema. A database with
+// no vmlife schema is an ErrMigrationNeeded error naming the command and
+// the function that migrate it, and is left empty; after Migrate it opens.
+func TestOpenNeedsMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgstoretest.Schema(t)
+	_, err := pgstore.Open(ctx, dsn)
+	var se *pgstore.SchemaError
+	if !errors.Is(err, pgstore.ErrMigrationNeeded) || errors.Is(err, pgstore.ErrSchemaVersion) || !errors.As(err, &se) || se.Version != 0 {
+		t.Fatalf("Open of an empty database = %v, want ErrMigrationNeeded", err)
+	}
+	for _, want := range []string{"vmlife migrate --store DSN", "pgstore.Migrate", "no vmlife schema"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open's error %q does not say %q", err, want)
+		}
+	}
+	if tables := tablesIn(t, dsn); len(tables) != 0 {
+		t.Fatalf("Open wrote tables %v", tables)
+	}
+	res, err := pgstore.Migrate(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.From != 0 || res.To != pgstore.SchemaVersion || len(res.Applied) != pgstore.SchemaVersion {
+		t.Fatalf("Migrate of an empty database = %+v, want every migration applied", res)
+	}
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+// TestMigrateIsIdempotent: migrating a database at this version again
+// applies nothing and keeps its rows; so does opening it again.
+func TestMigrateIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	st, dsn := freshDSN(t)
 	v := vmmstate.New(vmmstate.IDFromUUID(uuid.New()), vmmstate.InstanceIDFromUUID(uuid.New()), vmmstate.SledIDFromUUID(uuid.New()), t0)
 	if _, err := st.VMMInsert(ctx, v); err != nil {
 		t.Fatal(err)
+	}
+	res, err := pgstore.Migrate(ctx, dsn)
+	if err != nil || res.From != pgstore.SchemaVersion || res.To != pgstore.SchemaVersion || len(res.Applied) != 0 {
+		t.Fatalf("Migrate again = %+v, %v; want nothing applied", res, err)
 	}
 	again, err := pgstore.Open(ctx, dsn)
 	if err != nil {
@@ -117,7 +180,7 @@ func TestOpenIsIdempotent(t *testing.T) {
 	}
 	defer again.Close()
 	if row, err := again.VMMFetch(ctx, v.ID); err != nil || row.VMM != v {
-		t.Fatalf("VMMFetch after reopening = %v, %v; want %v", row.VMM, err, v)
+		t.Fatalf("VMMFetch after migrating and reopening = %v, %v; want %v", row.VMM, err, v)
 	}
 }
 
@@ -189,37 +252,56 @@ func TestChecksRefuseBrokenRows(t *testing.T) {
 	}
 }
 
-// TestOpenRace: Opens racing to create the schema of an empty database all
-// succeed, and the schema is applied once.
-func TestOpenRace(t *testing.T) {
+// TestMigrateRace: migrations racing on an empty database, and on one at
+// version 1, all succeed, and each migration is applied once.
+func TestMigrateRace(t *testing.T) {
 	ctx := context.Background()
-	st, dsn := freshDSN(t) // a schema of its own, already migrated: drop its tables
-	for _, q := range []string{`DROP TABLE instance, vmm, migration, saga, saga_node_event, saga_sec_lease, sled_resource_vmm, vmlife_schema`,
-		`DROP TYPE vmm_state, vmm_failure_reason, instance_state_v2, instance_intended_state, instance_auto_restart,
-			migration_state, instance_start_failure_cause, instance_start_reason, instance_vmm_lost_cause,
-			saga_state, saga_abandon_reason, saga_node_event_type`} {
-		if _, err := st.Pool().Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	errs := make(chan error, 8)
-	for range 8 {
-		go func() {
-			s, err := pgstore.Open(ctx, dsn)
-			if err == nil {
-				s.Close()
+	for _, from := range []int{0, 1} {
+		t.Run(fmt.Sprint("from version ", from), func(t *testing.T) {
+			dsn := pgstoretest.Schema(t)
+			if from == 1 {
+				atVersion1(t, dsn)
 			}
-			errs <- err
-		}()
-	}
-	for range 8 {
-		if err := <-errs; err != nil {
-			t.Errorf("a racing Open: %v", err)
-		}
-	}
-	var n int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&n); err != nil || n != pgstore.SchemaVersion {
-		t.Fatalf("%d schema rows, %v; want %d", n, err, pgstore.SchemaVersion)
+			const racers = 8
+			type answer struct {
+				res pgstore.MigrateResult
+				err error
+			}
+			answers := make(chan answer, racers)
+			for range racers {
+				go func() {
+					res, err := pgstore.Migrate(ctx, dsn)
+					answers <- answer{res, err}
+				}()
+			}
+			applied := map[string]int{}
+			for range racers {
+				a := <-answers
+				if a.err != nil {
+					t.Errorf("a racing Migrate: %v", a.err)
+				}
+				for _, name := range a.res.Applied {
+					applied[name]++
+				}
+			}
+			if len(applied) != pgstore.SchemaVersion-from {
+				t.Errorf("applied %v, want each of the %d migrations after version %d", applied, pgstore.SchemaVersion-from, from)
+			}
+			for name, n := range applied {
+				if n != 1 {
+					t.Errorf("migration %s applied %d times", name, n)
+				}
+			}
+			st, err := pgstore.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var n int
+			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM vmlife_schema`).Scan(&n); err != nil || n != pgstore.SchemaVersion {
+				t.Fatalf("%d schema rows, %v; want %d", n, err, pgstore.SchemaVersion)
+			}
+		})
 	}
 }
 

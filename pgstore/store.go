@@ -28,10 +28,13 @@ type Store struct {
 var _ datastore.Store = (*Store)(nil)
 
 // Open connects to the database dsn names (a libpq URL or key=value
-// string, as pgx reads it), checks that it answers, and brings its schema
-// to SchemaVersion. A malformed DSN, an unreachable server or a schema
-// this package does not know (ErrSchemaVersion) is an error, and nothing
-// is written.
+// string, as pgx reads it), checks that it answers and that its schema is
+// at SchemaVersion. It never changes the schema, so a role that may only
+// read and write rows can open the store: a database with no vmlife schema
+// or an older one is an ErrMigrationNeeded *SchemaError (run Migrate, or
+// `vmlife migrate --store DSN`, first), one whose schema this package does
+// not know an ErrSchemaVersion one. A malformed DSN or an unreachable
+// server is an error too, and nothing is written.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -51,26 +54,30 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // New uses pool, a connection pool the caller configured and closes, and
-// brings its database's schema to SchemaVersion as Open does.
+// checks its database's schema as Open does.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	return newStore(ctx, pool)
 }
 
 func newStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err := pool.Ping(ctx); err != nil {
-		// A server that answered with an error (no such database, no
-		// such role, a refused password) did answer: say what it said.
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return nil, fmt.Errorf("pgstore: the server answered and refused the connection: %w", pgErr)
-		}
-		return nil, fmt.Errorf("pgstore: the server does not answer: %w", err)
+		return nil, connectError(err)
 	}
-	s := &Store{pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	if err := checkSchema(ctx, pool); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &Store{pool: pool}, nil
+}
+
+// connectError says what connecting found: a server that answered with an
+// error (no such database, no such role, a refused password) did answer,
+// and its answer is said; anything else is a server that does not answer.
+func connectError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("pgstore: the server answered and refused the connection: %w", pgErr)
+	}
+	return fmt.Errorf("pgstore: the server does not answer: %w", err)
 }
 
 // Close closes the pool Open made; it leaves a pool given to New open.

@@ -10,8 +10,8 @@ import (
 	"github.com/vmlife/vmlife/pgstore/pgstoretest"
 )
 
-// fresh opens a store in a schema of its own, dropped when the test ends:
-// every test starts from an empty database.
+// fresh opens a store in a schema of its own, migrated, dropped when the
+// test ends: every test starts from an empty database.
 func fresh(t testing.TB) *pgstore.Store {
 	t.Helper()
 	st, _ := freshDSN(t)
@@ -22,6 +22,9 @@ func fresh(t testing.TB) *pgstore.Store {
 func freshDSN(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
 	own := pgstoretest.Schema(t)
+	if _, err := pgstore.Migrate(context.Background(), own); err != nil {
+		t.Fatal(err)
+	}
 	st, err := pgstore.Open(context.Background(), own)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-// schemaRace reports whether err is another Open creating the schema at
+// schemaRace reports whether err is another Migrate creating the schema at
 // the same moment: the loser sees the winner's table, type or version row
 // (SQLSTATE 42P07, 42710, 23505) and tries again against it.
 func schemaRace(err error) bool {

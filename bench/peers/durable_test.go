@@ -60,7 +60,11 @@ type startWorld struct {
 
 func newStartWorld(b *testing.B, n int) *startWorld {
 	ctx := context.Background()
-	st, err := pgstore.Open(ctx, pgstoretest.Schema(b))
+	dsn := pgstoretest.Schema(b)
+	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
+		b.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ var helpSections = map[string][]string{
 	"classify": {"## `vmlife classify"},
 	"diagram":  {"## `vmlife diagram"},
 	"explain":  {"## The snapshot document", "## `vmlife explain"},
+	"migrate":  {"## `vmlife migrate"},
 	"report":   {"## The snapshot document", "## `vmlife report"},
 	"script":   {"## `vmlife script"},
 	"simulate": {"## `vmlife simulate"},

@@ -28,7 +28,7 @@ func TestNoDBBuild(t *testing.T) {
 		t.Helper()
 		return runBuilt(t, bin, strings.NewReader(""), args...)
 	}
-	for _, cmd := range []string{"script", "simulate"} {
+	for _, cmd := range []string{"script", "simulate", "migrate"} {
 		status, stdout, stderr := run(cmd, "--store", "postgres://localhost/x")
 		if want := "vmlife " + cmd + ": --store: this vmlife was built with -tags vmlife_nodb and links no database driver"; status != exitBadInput || stdout != "" ||
 			strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, want) {

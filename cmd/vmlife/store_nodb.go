@@ -10,3 +10,10 @@ func openStore(string, bool) (datastore.Store, func(), error) {
 	return nil, nil, badInput("--store", "this vmlife was built with -tags vmlife_nodb and links no database driver",
 		"no --store (a fresh in-memory store), or a vmlife built without the tag")
 }
+
+// migrateStore, in a vmlife built with -tags vmlife_nodb, refuses every
+// DSN as openStore does.
+func migrateStore(string) (migrateJSON, error) {
+	return migrateJSON{}, badInput("--store", "this vmlife was built with -tags vmlife_nodb and links no database driver",
+		"a vmlife built without the tag")
+}

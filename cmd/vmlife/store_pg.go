@@ -16,10 +16,28 @@ import (
 // server that never answers is bad input rather than a hang.
 const openTimeout = 30 * time.Second
 
-// openStore opens the PostgreSQL store dsn names, creating or upgrading
-// its schema, and returns it with the function that closes it. Every way
-// it can fail — a malformed DSN, a server that does not answer, a schema
-// of another version — is bad input (exit 2), and nothing is written.
+// migrateStore is `vmlife migrate`: pgstore.Migrate on the database dsn
+// names. Every way it can fail — a malformed DSN, a server that does not
+// answer within openTimeout, a role that may not create tables, a schema
+// of another version — is bad input (exit 2), and nothing is written: the
+// migration is one transaction.
+func migrateStore(dsn string) (migrateJSON, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	res, err := pgstore.Migrate(ctx, dsn)
+	if err != nil {
+		return migrateJSON{}, badInput("--store", err.Error(), storeAccepted+", of a server that answers, as a role that may create tables, at a schema version this vmlife knows")
+	}
+	return migrateJSON{SchemaVersion: res.To, FromVersion: res.From, Applied: res.Applied}, nil
+}
+
+// openStore opens the PostgreSQL store dsn names, first creating or
+// upgrading its schema (pgstore.Migrate: a development tool's database is
+// its own, and a database already at this version is only read, so a role
+// that may only write rows runs it too), and returns it with the function
+// that closes it. Every way it can fail — a malformed DSN, a server that
+// does not answer, a schema of another version — is bad input (exit 2),
+// and nothing is written.
 // With empty, a database that holds any record is refused too: a
 // simulation, and a script's sagas, number their ids afresh on every run,
 // and would meet an earlier run's records under them (D29). So is one
@@ -28,6 +46,9 @@ const openTimeout = 30 * time.Second
 func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
+	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
+		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
+	}
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")

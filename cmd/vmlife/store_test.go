@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,8 +16,9 @@ import (
 )
 
 // TestStoreBadInput: --store without a DSN, twice, empty, malformed, or
-// naming a server that does not answer is bad input for both commands that
-// keep records — exit 2, one line naming --store, nothing on stdout.
+// naming a server that does not answer is bad input for the commands that
+// keep records and for migrate — exit 2, one line naming --store, nothing
+// on stdout.
 func TestStoreBadInput(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -30,7 +32,7 @@ func TestStoreBadInput(t *testing.T) {
 		{[]string{"--store", "port=notanumber"}, "--store: pgstore: DSN"},
 		{[]string{"--store=host=/nonexistent-vmlife-dir user=postgres connect_timeout=2"}, "--store: pgstore: the server does not answer"},
 	} {
-		for _, cmd := range []string{"script", "simulate"} {
+		for _, cmd := range []string{"script", "simulate", "migrate"} {
 			args := append([]string{cmd}, c.args...)
 			status, stdout, stderr := runInProcess(args, "")
 			if status != exitBadInput || stdout != "" || strings.Count(stderr, "\n") != 1 ||
@@ -156,10 +158,13 @@ func TestScriptRefusesADatabaseInUse(t *testing.T) {
 }
 
 // TestStoreSchemaOfAnotherVersion: a database whose schema this vmlife
-// does not know is bad input, and is left as it was.
+// does not know is bad input, to migrate too, and is left as it was.
 func TestStoreSchemaOfAnotherVersion(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgstoretest.Schema(t)
+	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +174,7 @@ func TestStoreSchemaOfAnotherVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := `{"op":"vmm_insert","vmm":{"id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","instance_id":"11111111-1111-4111-8111-111111111111","sled_id":"55555555-5555-4555-8555-555555555555","state":"creating","state_generation":1,"time_state_updated":"2026-01-01T00:00:00Z"}}` + "\n"
-	for _, cmd := range []string{"script", "simulate"} {
+	for _, cmd := range []string{"script", "simulate", "migrate"} {
 		status, stdout, stderr := runInProcess([]string{cmd, "--store", dsn}, line)
 		if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: pgstore: ") || !strings.Contains(stderr, "schema") {
 			t.Errorf("%s on a newer schema: exit %d, stdout %q, stderr %q", cmd, status, stdout, stderr)
@@ -191,7 +196,7 @@ func TestStoreServerThatRefuses(t *testing.T) {
 		{"user", "vmlife_no_such_role", `the server answered and refused the connection: FATAL: role "vmlife_no_such_role" does not exist`},
 	} {
 		bad := withDSNKey(t, dsn, c.key, c.value)
-		for _, cmd := range []string{"script", "simulate"} {
+		for _, cmd := range []string{"script", "simulate", "migrate"} {
 			status, stdout, stderr := runInProcess([]string{cmd, "--store", bad}, "")
 			if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--store: pgstore: "+c.want) {
 				t.Errorf("%s with %s=%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", cmd, c.key, c.value, status, stdout, stderr, c.want)
@@ -239,4 +244,39 @@ func TestCrashRecoverOnPostgres(t *testing.T) {
 		}
 		return ks
 	})
+}
+
+// TestMigrate: `vmlife migrate --store DSN` creates the schema of an empty
+// database and says what it applied; again, it applies nothing; a script
+// runs on the database it migrated. Without --store, or with anything
+// else, it is bad input.
+func TestMigrate(t *testing.T) {
+	dsn := pgstoretest.Schema(t)
+	for _, from := range []int64{0, pgstore.SchemaVersion} {
+		status, stdout, stderr := runInProcess([]string{"migrate", "--store", dsn}, "")
+		var got migrateJSON
+		if status != exitOK || stderr != "" || json.Unmarshal([]byte(stdout), &got) != nil {
+			t.Fatalf("migrate: exit %d, stderr %q, stdout\n%s", status, stderr, stdout)
+		}
+		applied := pgstore.SchemaVersion - from
+		if got.SchemaVersion != pgstore.SchemaVersion || got.FromVersion != from || int64(len(got.Applied)) != applied ||
+			(from == 0 && got.Applied[0] != "0001_initial") || (applied == 0 && !strings.Contains(stdout, `"applied": []`)) {
+			t.Fatalf("migrate from version %d printed\n%s\nwant version %d, %d migrations applied", from, stdout, pgstore.SchemaVersion, applied)
+		}
+	}
+	if status, _, stderr := runInProcess([]string{"script", "--store", dsn}, `{"op":"vmm_list_abandoned"}`+"\n"); status != exitOK {
+		t.Fatalf("script on the migrated database: exit %d, stderr %q", status, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate"}, "vmlife migrate: --store: missing"},
+		{[]string{"migrate", "--store", dsn, "extra"}, `vmlife migrate: arguments: unexpected "extra"`},
+	} {
+		status, stdout, stderr := runInProcess(c.args, "")
+		if status != exitBadInput || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, status, stdout, stderr, c.want)
+		}
+	}
 }

@@ -75,7 +75,8 @@ var schemas atomic.Int64
 
 // Schema creates a schema of the test's own on the test server, drops it
 // (with everything in it) when the test ends, and returns a DSN whose
-// search_path is that schema. Cleanups registered after Schema returns —
+// search_path is that schema. The schema is empty: pgstore.Migrate(ctx,
+// dsn) creates vmlife's tables in it, which pgstore.Open expects to find. Cleanups registered after Schema returns —
 // closing a store opened on the DSN — run before the drop.
 func Schema(t testing.TB) string {
 	t.Helper()
