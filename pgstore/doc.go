@@ -67,6 +67,18 @@
 // the room each VMM holds on a sled, one statement a round trip; the
 // leaked list looks each reservation's VMM up by key.
 //
+// # A server that does not answer
+//
+// Every call of the store is bounded by its operation timeout
+// (DefaultOperationTimeout, or the OperationTimeout option of Open and
+// New). A call the server did not answer — its deadline passed, or the
+// connection was lost — fails with a *NoAnswerError, never a
+// *datastore.Error; it matches context.DeadlineExceeded when a deadline
+// passed, and may be retried. When the connection was lost after a write's
+// commit was sent, the write may or may not have been applied: the error
+// matches ErrOutcomeUnknown. Retry the same write: every write is
+// idempotent on retry (D29), and the retry settles it.
+//
 // Times are TIMESTAMPTZ, which keeps microseconds: as every store does
 // (datastore.StoreTime), a time is truncated to the microsecond before it
 // is written or compared, so a caller may pass time.Now().

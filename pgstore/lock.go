@@ -45,7 +45,9 @@ var (
 )
 
 // InstanceUpdaterLock implements datastore.Store.
-func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (_ instancestate.Lock, err error) {
+	ctx, end := s.call(ctx, "instance_updater_lock", &err)
+	defer end()
 	rule := func(m *datastore.Memory) (instancestate.Lock, error) { return m.InstanceUpdaterLock(ctx, id, saga) }
 	if saga.IsZero() {
 		return run(s, ctx, instanceKeys(id), false, rule) // refused by the rule, nothing written
@@ -59,7 +61,9 @@ func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, sa
 }
 
 // InstanceUpdaterUnlock implements datastore.Store.
-func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
+func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_updater_unlock", &err)
+	defer end()
 	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceUpdaterUnlock(ctx, id, l) }
 	if l.Updater.IsZero() {
 		return run(s, ctx, instanceKeys(id), false, rule)
@@ -70,12 +74,14 @@ func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, 
 }
 
 // VMMMarkDeleted implements datastore.Store.
-func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "vmm_mark_deleted", &err)
+	defer end()
 	now = datastore.StoreTime(now)
 	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) }
 	var old vmmScan
 	var wrote pgtype.Int8
-	err := s.pool.QueryRow(ctx, deleteVMM, uuidOf(id.UUID()), timeOf(now), destroyableKinds).Scan(append(old.dest(), &wrote)...)
+	err = s.writeRow(ctx, deleteVMM, []any{uuidOf(id.UUID()), timeOf(now), destroyableKinds}, append(old.dest(), &wrote)...)
 	switch {
 	case err == nil && wrote.Valid:
 		return datastore.Result{Applied: true}, nil
@@ -113,8 +119,10 @@ var commitInstance = oneStatement("instance", instanceColumns,
 	"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4 AND state_generation < $7", "1")
 
 // InstanceCommitUpdate implements datastore.Store.
-func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
+func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (_ datastore.Result, err error) {
 	const op = "instance_commit_update"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	p = datastore.StorePlan(p)
 	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
 	rt := p.Runtime

@@ -45,7 +45,7 @@ func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql 
 	var zero T
 	for attempt := 1; ; attempt++ {
 		var wrote pgtype.Int8
-		err := s.pool.QueryRow(ctx, sql, args...).Scan(append(old.dest(), &wrote)...)
+		err := s.writeRow(ctx, sql, args, append(old.dest(), &wrote)...)
 		found := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return zero, answered(err)
@@ -73,6 +73,18 @@ func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql 
 			return zero, fmt.Errorf("pgstore: %s: gave up after %d attempts racing other writers", op, attempt)
 		}
 	}
+}
+
+// writeRow sends sql, one statement that writes and commits by itself, and
+// scans its one row into dest. A connection lost after the statement was
+// sent leaves its outcome unknown (committing).
+func (s *Store) writeRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return committing(c.Conn(), c.QueryRow(ctx, sql, args...).Scan(dest...))
 }
 
 // changed reports whether an operation on a Memory wrote any row.

@@ -48,8 +48,10 @@ const reservationInsert = `WITH ins AS (INSERT INTO sled_resource_vmm (` + reser
 	FROM (SELECT 1) AS one LEFT JOIN sled_resource_vmm AS r ON r.id = $1`
 
 // ReservationInsert implements datastore.SledReservations.
-func (s *Store) ReservationInsert(ctx context.Context, r datastore.Reservation) error {
+func (s *Store) ReservationInsert(ctx context.Context, r datastore.Reservation) (err error) {
 	const op = "reservation_insert"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckReservation(op, r); err != nil {
 		return err
 	}
@@ -79,9 +81,11 @@ const reservationDelete = `WITH del AS (DELETE FROM sled_resource_vmm WHERE id =
 	SELECT count(*) FROM del`
 
 // ReservationDelete implements datastore.SledReservations.
-func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (datastore.Result, error) {
+func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "reservation_delete", &err)
+	defer end()
 	var deleted int64
-	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		b.Queue(reservationDelete, uuidOf(vmm.UUID())).QueryRow(func(row pgx.Row) error { return row.Scan(&deleted) })
 	}, func() error { return nil })
 	if err != nil {
@@ -95,9 +99,11 @@ func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (datasto
 const reservationsBySled = `SELECT ` + reservationColumns + ` FROM sled_resource_vmm WHERE sled_id = $1 ORDER BY id`
 
 // ReservationListBySled implements datastore.SledReservations.
-func (s *Store) ReservationListBySled(ctx context.Context, sled vmmstate.SledID) ([]datastore.Reservation, error) {
+func (s *Store) ReservationListBySled(ctx context.Context, sled vmmstate.SledID) (_ []datastore.Reservation, err error) {
+	ctx, end := s.call(ctx, "reservation_list_by_sled", &err)
+	defer end()
 	var out []datastore.Reservation
-	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(reservationsBySled, uuidOf(sled.UUID())).Query(func(rows pgx.Rows) error {
 			var err error
 			out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.Reservation, error) {
@@ -125,9 +131,11 @@ const reservationsLeaked = `SELECT r.id, v.present, v.time_deleted FROM sled_res
 	ORDER BY r.id`
 
 // ReservationListLeaked implements datastore.SledReservations.
-func (s *Store) ReservationListLeaked(ctx context.Context) ([]vmmstate.ID, error) {
+func (s *Store) ReservationListLeaked(ctx context.Context) (_ []vmmstate.ID, err error) {
+	ctx, end := s.call(ctx, "reservation_list_leaked", &err)
+	defer end()
 	var out []vmmstate.ID
-	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(reservationsLeaked).Query(func(rows pgx.Rows) error {
 			out = out[:0]
 			var id pgtype.UUID

@@ -119,7 +119,8 @@ const (
 )
 
 // writeRows writes every row of after that is new or differs from before,
-// and commits, in one round trip. Both are sorted by id, as Memory.Tables
+// and commits, in one round trip; a connection lost after it was sent
+// leaves the outcome unknown (committing). Both are sorted by id, as Memory.Tables
 // returns them. Each write must touch exactly one row: wrapped as
 // "SELECT 1 / count(*)", a write that touched none divides by zero, which
 // aborts the transaction before its COMMIT can keep the others, and is
@@ -150,7 +151,7 @@ func writeRows(ctx context.Context, conn *pgx.Conn, before, after datastore.Tabl
 	if errors.As(err, &pe) && pe.Code == "22012" {
 		return errRetry
 	}
-	return err
+	return committing(conn, err)
 }
 
 // queueTable merges one table's rows before and after an operation: a row

@@ -101,6 +101,9 @@ func (s *Store) oneTrip(ctx context.Context, readOnly bool, queue func(*pgx.Batc
 		queue(b)
 		b.Queue("COMMIT")
 		if err := c.Conn().SendBatch(ctx, b).Close(); err != nil {
+			if !readOnly {
+				err = committing(c.Conn(), err)
+			}
 			rollback(c.Conn())
 			return seqRace(err)
 		}
@@ -198,8 +201,10 @@ var sagaCreate = `WITH ins AS (INSERT INTO saga (id, creator, time_created, name
 	FROM (SELECT 1) AS one LEFT JOIN saga AS s ON s.id = $1`
 
 // SagaCreate implements datastore.SagaLog.
-func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events ...datastore.NodeEvent) error {
+func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events ...datastore.NodeEvent) (err error) {
 	const op = "saga_create"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckSagaRecord(op, rec); err != nil {
 		return err
 	}
@@ -211,7 +216,7 @@ func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events
 	var inserted int64
 	var old sagaScan
 	retried := false
-	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		b.Queue(sagaCreate, someUUID(rec.ID), someUUID(rec.Creator), instant(rec.TimeCreated), rec.Name, string(rec.Params),
 			rec.State.String(), someUUID(rec.CurrentSEC), rec.AdoptGeneration, instant(rec.AdoptTime), int64(rec.Version),
 			int64(rec.RecoveryAttempts), ev.nodes, ev.types, ev.data, ev.times, ev.creators, ev.ords).QueryRow(func(row pgx.Row) error {
@@ -278,8 +283,10 @@ var sagaAppend = `WITH old AS (SELECT ` + sagaColumns("") + ` FROM saga WHERE id
 	SELECT old.*, (SELECT count(*) FROM owned), (SELECT count(*) FROM ins) FROM old`
 
 // SagaAppend implements datastore.SagaLog.
-func (s *Store) SagaAppend(ctx context.Context, f datastore.Fence, saga uuid.UUID, events ...datastore.NodeEvent) error {
+func (s *Store) SagaAppend(ctx context.Context, f datastore.Fence, saga uuid.UUID, events ...datastore.NodeEvent) (err error) {
 	const op = "saga_append"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckEvents(op, saga, events); err != nil {
 		return err
 	}
@@ -387,8 +394,10 @@ func fencedStatement(set, value string) string {
 func noGuard(string, datastore.SagaRecord) error { return nil }
 
 // SagaSetState implements datastore.SagaLog.
-func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState, evs ...datastore.NodeEvent) error {
+func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState, evs ...datastore.NodeEvent) (err error) {
 	const op = "saga_set_state"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckSagaState(op, state); err != nil {
 		return err
 	}
@@ -400,7 +409,7 @@ func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.U
 		a := eventArrays(datastore.NewEvents(evs))
 		ev = &a
 	}
-	_, err := s.fencedUpdateAfter(ctx, op, f, saga, ev, moveStates(state), `saga_state = $5::saga_state`, "1",
+	_, err = s.fencedUpdateAfter(ctx, op, f, saga, ev, moveStates(state), `saga_state = $5::saga_state`, "1",
 		[]any{state.String()}, func(op string, rec datastore.SagaRecord) error {
 			return datastore.CheckStateMove(op, rec.State, state)
 		})
@@ -408,19 +417,23 @@ func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.U
 }
 
 // SagaRecoveryAttempt implements datastore.SagaLog.
-func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga uuid.UUID) (int, error) {
+func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga uuid.UUID) (_ int, err error) {
+	ctx, end := s.call(ctx, "saga_recovery_attempt", &err)
+	defer end()
 	n, err := s.fencedUpdate(ctx, "saga_recovery_attempt", f, saga, anyState,
 		`recovery_attempts = recovery_attempts + 1`, "recovery_attempts", nil, noGuard)
 	return int(n), err
 }
 
 // SagaAbandon implements datastore.SagaLog.
-func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, reason datastore.AbandonReason, comment string, now time.Time) error {
+func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, reason datastore.AbandonReason, comment string, now time.Time) (err error) {
 	const op = "saga_abandon"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckAbandonReason(op, reason); err != nil {
 		return err
 	}
-	_, err := s.fencedUpdate(ctx, op, f, saga, unfinishedStates,
+	_, err = s.fencedUpdate(ctx, op, f, saga, unfinishedStates,
 		`saga_state = 'abandoned', abandon_reason = $5::saga_abandon_reason, abandon_comment = $6, abandon_time = $7`, "1",
 		[]any{reason.String(), comment, instant(now)}, datastore.CheckUnfinished)
 	return err
@@ -434,10 +447,12 @@ var (
 )
 
 // SagaFetch implements datastore.SagaLog.
-func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (datastore.SagaRecord, []datastore.NodeEvent, error) {
+func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (_ datastore.SagaRecord, _ []datastore.NodeEvent, err error) {
+	ctx, end := s.call(ctx, "saga_fetch", &err)
+	defer end()
 	var old sagaScan
 	var scanned []eventScan
-	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(fetchSaga, someUUID(saga)).QueryRow(func(row pgx.Row) error {
 			old = sagaScan{}
 			if err := row.Scan(old.dest()...); !errors.Is(err, pgx.ErrNoRows) {
@@ -476,13 +491,15 @@ func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (datastore.SagaRe
 // SagaListUnfinished implements datastore.SagaLog: the partial index
 // lookup_saga_by_sec serves it (saga_state != 'done' says the index
 // holds every row it reads).
-func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]datastore.SagaRecord, error) {
+func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) (_ []datastore.SagaRecord, err error) {
+	ctx, end := s.call(ctx, "saga_list_unfinished", &err)
+	defer end()
 	sql, args := listUnfinished(false), []any{unfinishedStates}
 	if sec != uuid.Nil {
 		sql, args = listUnfinished(true), append(args, someUUID(sec))
 	}
 	var scanned []sagaScan
-	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			var err error
 			scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (sagaScan, error) {
@@ -527,7 +544,9 @@ var listStalled = `SELECT ` + sagaColumns("s.") + `, e.node_id, e.event_type, e.
 	ORDER BY s.id`
 
 // SagaListStalled implements datastore.SagaLog.
-func (s *Store) SagaListStalled(ctx context.Context, before time.Time) ([]datastore.StalledSaga, error) {
+func (s *Store) SagaListStalled(ctx context.Context, before time.Time) (_ []datastore.StalledSaga, err error) {
+	ctx, end := s.call(ctx, "saga_list_stalled", &err)
+	defer end()
 	// Stored times are whole microseconds: one is before `before` exactly
 	// when it is before `before` rounded up to the microsecond.
 	if t := datastore.StoreTime(before); !t.Equal(before) {
@@ -538,7 +557,7 @@ func (s *Store) SagaListStalled(ctx context.Context, before time.Time) ([]datast
 		last eventScan
 	}
 	var scanned []scan
-	err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
 		b.Queue(listStalled, unfinishedStates, pgtype.Timestamptz{Time: before, Valid: true}).Query(func(rows pgx.Rows) error {
 			var err error
 			scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan, error) {
@@ -576,12 +595,14 @@ const secRenew = `INSERT INTO saga_sec_lease (sec_id, expires) VALUES ($1, $2)
 	RETURNING expires`
 
 // SECRenew implements datastore.SagaLog.
-func (s *Store) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (time.Time, error) {
+func (s *Store) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (_ time.Time, err error) {
+	ctx, end := s.call(ctx, "sec_renew", &err)
+	defer end()
 	if err := datastore.CheckSEC("sec_renew", sec); err != nil {
 		return time.Time{}, err
 	}
 	var got pgtype.Timestamptz
-	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		b.Queue(secRenew, someUUID(sec), instant(expires)).QueryRow(func(row pgx.Row) error { return row.Scan(&got) })
 	}, func() error { return nil })
 	return timeFrom(got), err
@@ -599,8 +620,10 @@ const sagaAdopt = `WITH lease AS (SELECT expires FROM saga_sec_lease WHERE sec_i
 	SELECT (SELECT expires FROM lease), ARRAY(SELECT id FROM upd ORDER BY id)`
 
 // SagaAdopt implements datastore.SagaLog.
-func (s *Store) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+func (s *Store) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) (_ []uuid.UUID, err error) {
 	const op = "saga_adopt"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
 	if err := datastore.CheckAdopters(op, sec, from); err != nil {
 		return nil, err
 	}
@@ -608,7 +631,7 @@ func (s *Store) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Tim
 	var expires pgtype.Timestamptz
 	var ids []pgtype.UUID
 	var refused error
-	err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		b.Queue(sagaAdopt, someUUID(sec), someUUID(from), instant(now), unfinishedStates).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&expires, &ids)
 		})

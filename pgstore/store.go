@@ -21,8 +21,9 @@ import (
 // for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
-	own       bool // Close closes the pool
-	fleetPage int  // instances a fleet query reads at a time; 0: the const fleetPage
+	own       bool          // Close closes the pool
+	fleetPage int           // instances a fleet query reads at a time; 0: the const fleetPage
+	timeout   time.Duration // bounds each call (OperationTimeout); <= 0: none
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -34,8 +35,10 @@ var _ datastore.Store = (*Store)(nil)
 // or an older one is an ErrMigrationNeeded *SchemaError (run Migrate, or
 // `vmlife migrate --store DSN`, first), one whose schema this package does
 // not know an ErrSchemaVersion one. A malformed DSN or an unreachable
-// server is an error too, and nothing is written.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+// server is an error too, and nothing is written. Each call of the store
+// is bounded by DefaultOperationTimeout unless an OperationTimeout option
+// says otherwise.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: DSN: %w", err)
@@ -44,7 +47,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	s, err := newStore(ctx, pool)
+	s, err := newStore(ctx, pool, opts)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -55,18 +58,27 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // New uses pool, a connection pool the caller configured and closes, and
 // checks its database's schema as Open does.
-func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
-	return newStore(ctx, pool)
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	return newStore(ctx, pool, opts)
 }
 
-func newStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+func newStore(ctx context.Context, pool *pgxpool.Pool, opts []Option) (*Store, error) {
+	s := &Store{pool: pool, timeout: DefaultOperationTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	if err := pool.Ping(ctx); err != nil {
 		return nil, connectError(err)
 	}
 	if err := checkSchema(ctx, pool); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return s, nil
 }
 
 // connectError says what connecting found: a server that answered with an
@@ -102,49 +114,63 @@ func vmmKeys(id vmmstate.ID) keys        { return keys{vmms: []pgUUID{uuidOf(id.
 func migrationKeys(id migration.ID) keys { return keys{migrations: []pgUUID{uuidOf(id.UUID())}} }
 
 // InstanceInsert implements datastore.Store.
-func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (_ instancestate.Instance, err error) {
+	ctx, end := s.call(ctx, "instance_insert", &err)
+	defer end()
 	return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 		return m.InstanceInsert(ctx, in)
 	})
 }
 
 // VMMInsert implements datastore.Store.
-func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (_ vmmstate.VMM, err error) {
+	ctx, end := s.call(ctx, "vmm_insert", &err)
+	defer end()
 	return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
 		return m.VMMInsert(ctx, v)
 	})
 }
 
 // MigrationInsert implements datastore.Store.
-func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
+func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (_ migration.Record, err error) {
+	ctx, end := s.call(ctx, "migration_insert", &err)
+	defer end()
 	return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
 		return m.MigrationInsert(ctx, rec)
 	})
 }
 
 // InstanceFetchAll implements datastore.Store.
-func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (_ instancestate.Snapshot, err error) {
+	ctx, end := s.call(ctx, "instance_fetch_all", &err)
+	defer end()
 	return run(s, ctx, withLinks(instanceKeys(id)), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
 		return m.InstanceFetchAll(ctx, id)
 	})
 }
 
 // VMMFetch implements datastore.Store.
-func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (datastore.VMMRow, error) {
+func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (_ datastore.VMMRow, err error) {
+	ctx, end := s.call(ctx, "vmm_fetch", &err)
+	defer end()
 	return run(s, ctx, vmmKeys(id), true, func(m *datastore.Memory) (datastore.VMMRow, error) {
 		return m.VMMFetch(ctx, id)
 	})
 }
 
 // MigrationFetch implements datastore.Store.
-func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.MigrationRow, error) {
+func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (_ datastore.MigrationRow, err error) {
+	ctx, end := s.call(ctx, "migration_fetch", &err)
+	defer end()
 	return run(s, ctx, migrationKeys(id), true, func(m *datastore.Memory) (datastore.MigrationRow, error) {
 		return m.MigrationFetch(ctx, id)
 	})
 }
 
 // InstanceUpdateRuntime implements datastore.Store.
-func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (datastore.Result, error) {
+func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_update_runtime", &err)
+	defer end()
 	// The records the runtime links are read (and locked) too: a runtime
 	// that newly links one the instance could not read is refused.
 	k := instanceKeys(id)
@@ -156,28 +182,36 @@ func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, 
 }
 
 // InstanceSetIntendedState implements datastore.Store.
-func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (datastore.Result, error) {
+func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_set_intended_state", &err)
+	defer end()
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceSetIntendedState(ctx, id, intent)
 	})
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (_ instancestate.Instance, err error) {
+	ctx, end := s.call(ctx, "instance_set_migration_ids", &err)
+	defer end()
 	return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 		return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
 	})
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_unset_migration_ids", &err)
+	defer end()
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
 	})
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (_ instancestate.Instance, err error) {
+	ctx, end := s.call(ctx, "instance_mark_as_starting", &err)
+	defer end()
 	k := withLinks(instanceKeys(id))
 	k.vmms = []pgUUID{uuidOf(vmm.UUID())}
 	return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
@@ -186,21 +220,27 @@ func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID,
 }
 
 // InstanceRecordStartFailure implements datastore.Store.
-func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
+func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_record_start_failure", &err)
+	defer end()
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.InstanceRecordStartFailure(ctx, id, f)
 	})
 }
 
 // InstanceUpdaterInheritLock implements datastore.Store.
-func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
+func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (_ instancestate.Lock, err error) {
+	ctx, end := s.call(ctx, "instance_updater_inherit_lock", &err)
+	defer end()
 	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
 		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
 	})
 }
 
 // InstanceDelete implements datastore.Store.
-func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "instance_delete", &err)
+	defer end()
 	k := withLinks(instanceKeys(id))
 	k.allMigrations = true
 	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
@@ -209,41 +249,51 @@ func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now tim
 }
 
 // VMMUpdateRuntime implements datastore.Store.
-func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
+func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "vmm_update_runtime", &err)
+	defer end()
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMUpdateRuntime(ctx, id, rt)
 	})
 }
 
 // VMMMarkFailed implements datastore.Store.
-func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "vmm_mark_failed", &err)
+	defer end()
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMMarkFailed(ctx, id, reason, now)
 	})
 }
 
 // VMMMarkSagaUnwound implements datastore.Store.
-func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "vmm_mark_saga_unwound", &err)
+	defer end()
 	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.VMMMarkSagaUnwound(ctx, id, now)
 	})
 }
 
 // MigrationMarkFailed implements datastore.Store.
-func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "migration_mark_failed", &err)
+	defer end()
 	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 		return m.MigrationMarkFailed(ctx, id, now)
 	})
 }
 
 // MigrationMarkDeleted implements datastore.Store.
-func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (_ datastore.Result, err error) {
+	ctx, end := s.call(ctx, "migration_mark_deleted", &err)
+	defer end()
 	// The instance that owns the migration is read and locked with it: a
 	// migration it links is not deleted (datastore.ReasonLinked). Its id
 	// never changes, so it is found before the transaction.
 	k := migrationKeys(id)
 	var owner pgUUID
-	err := s.pool.QueryRow(ctx, `SELECT instance_id FROM migration WHERE id = $1`, uuidOf(id.UUID())).Scan(&owner)
+	err = s.pool.QueryRow(ctx, `SELECT instance_id FROM migration WHERE id = $1`, uuidOf(id.UUID())).Scan(&owner)
 	switch {
 	case err == nil:
 		k.instance = owner.Bytes
@@ -256,7 +306,9 @@ func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now t
 }
 
 // InstanceListMigrations implements datastore.Store.
-func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error) {
+func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID) (_ []migration.ID, err error) {
+	ctx, end := s.call(ctx, "instance_list_migrations", &err)
+	defer end()
 	k := instanceKeys(id)
 	k.allMigrations = true
 	return run(s, ctx, k, true, func(m *datastore.Memory) ([]migration.ID, error) {
@@ -266,7 +318,9 @@ func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID)
 
 // SledReport implements datastore.Store: one transaction over the VMM row
 // and the migration rows the report names.
-func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (_ datastore.SledReportResult, err error) {
+	ctx, end := s.call(ctx, "sled_report", &err)
+	defer end()
 	r = datastore.StoreReport(r)
 	k := vmmKeys(vmm)
 	for _, side := range [...]*migration.Report{r.MigrationOut, r.MigrationIn} {
