@@ -16,13 +16,20 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// The updater lock (§9) is taken and released by one statement each (see
-// writeOnce): an update saga is a lock, a read, and a commit or unlock.
+// The updater lock (§9) is taken, handed over and released by one
+// statement each (see writeOnce): an update saga is a lock, the handover to
+// the saga proper (§13.2), a read, and a commit or unlock.
 var (
 	// Instance.Lock: a live, free lock is taken at updater_gen+1.
 	lockInstance = oneStatement("instance", instanceColumns,
 		"updater_id = $2, updater_gen = updater_gen + 1",
 		"time_deleted IS NULL AND updater_id IS NULL AND updater_gen < $3", "updater_gen")
+	// Instance.InheritLock: the lock the parent saga holds at its
+	// generation is handed to the child (never the parent itself) at
+	// updater_gen+1 (§9, §13.2).
+	inheritInstance = oneStatement("instance", instanceColumns,
+		"updater_id = $4, updater_gen = updater_gen + 1",
+		"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_id <> $4 AND updater_gen < $5", "updater_gen")
 	// Instance.Unlock: the lock held by this saga at this generation is
 	// released at updater_gen+1.
 	unlockInstance = oneStatement("instance", instanceColumns,
@@ -57,6 +64,27 @@ func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, sa
 		func(gen int64) (instancestate.Lock, error) {
 			g, err := genFrom("instance", "updater_gen", gen)
 			return instancestate.Lock{Updater: saga, Gen: g}, err
+		}, rule)
+}
+
+// InstanceUpdaterInheritLock implements datastore.Store.
+func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (_ instancestate.Lock, err error) {
+	const op = "instance_updater_inherit_lock"
+	ctx, end := s.call(ctx, op, &err)
+	defer end()
+	rule := func(m *datastore.Memory) (instancestate.Lock, error) {
+		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
+	}
+	if child.IsZero() || parent.Updater.IsZero() {
+		// Refused by the rule, or handed over from no one: the
+		// transaction path, where the rule decides on the row itself.
+		return run(s, ctx, instanceKeys(id), false, rule)
+	}
+	return writeOnce(s, ctx, op, &instanceScan{}, inheritInstance,
+		[]any{uuidOf(id.UUID()), uuidOf(parent.Updater.UUID()), parent.Gen.Int64(), uuidOf(child.UUID()), int64(math.MaxInt64)},
+		func(gen int64) (instancestate.Lock, error) {
+			g, err := genFrom("instance", "updater_gen", gen)
+			return instancestate.Lock{Updater: child, Gen: g}, err
 		}, rule)
 }
 

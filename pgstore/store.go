@@ -228,15 +228,6 @@ func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate
 	})
 }
 
-// InstanceUpdaterInheritLock implements datastore.Store.
-func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (_ instancestate.Lock, err error) {
-	ctx, end := s.call(ctx, "instance_updater_inherit_lock", &err)
-	defer end()
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (instancestate.Lock, error) {
-		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
-	})
-}
-
 // InstanceDelete implements datastore.Store.
 func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (_ datastore.Result, err error) {
 	ctx, end := s.call(ctx, "instance_delete", &err)
