@@ -92,7 +92,12 @@ func connectError(err error) error {
 	return fmt.Errorf("pgstore: the server does not answer: %w", err)
 }
 
-// Close closes the pool Open made; it leaves a pool given to New open.
+// Close closes the pool Open made; it leaves a pool given to New open. It
+// waits for the pool's connections to close: after a call cut off by its
+// deadline, pgx gives that connection up to 15 s to end (it asks the
+// server to cancel the query and waits for it to hang up), so on a server
+// that stopped answering Close can take that long. A caller that must not
+// wait closes it in a goroutine of its own, as `vmlife script` does.
 func (s *Store) Close() {
 	if s.own {
 		s.pool.Close()

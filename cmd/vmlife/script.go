@@ -48,14 +48,14 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	var st datastore.Store = datastore.NewMemory()
 	if haveStore {
-		pg, closeStore, err := openStore(dsn, true)
+		st, closeStore, err := openStore(dsn, true)
 		if err != nil {
 			return finish(stderr, "script", err)
 		}
-		defer closeStore()
-		st = pg
+		err = script.Run(context.Background(), st, in, stdout)
+		closeStore(err)
+		return finish(stderr, "script", err)
 	}
-	return finish(stderr, "script", script.Run(context.Background(), st, in, stdout))
+	return finish(stderr, "script", script.Run(context.Background(), datastore.NewMemory(), in, stdout))
 }

@@ -20,6 +20,7 @@ func init() {
 // runSimulate runs the simulation (sim.Run) and exits 1 when it found a
 // violation.
 func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var runErr error // the run's error, for closing the store
 	dsn, haveStore, args, err := storeFlag(args)
 	if err != nil {
 		return finish(stderr, "simulate", err)
@@ -41,10 +42,11 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return finish(stderr, "simulate", err)
 		}
-		defer closeStore()
 		o.Config.Store = st
+		defer func() { closeStore(runErr) }()
 	}
 	s, err := sim.Run(o, stdout, stderr)
+	runErr = err
 	if err != nil {
 		return finish(stderr, "simulate", err)
 	}

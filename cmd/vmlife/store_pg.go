@@ -43,7 +43,15 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // and would meet an earlier run's records under them (D29). So is one
 // another such run is using at the same moment: the run holds the
 // database (pgstore's ClaimRun) until the returned function closes it.
-func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
+//
+// The function that closes the store is given the run's error. After a
+// server that did not answer (a *pgstore.NoAnswerError: it timed out or
+// the connection was lost), closing does not wait for that server: the
+// run's hold is released and the connections closed in the background,
+// and the process's exit ends them — pgx would otherwise give each
+// connection a hung server holds 15 seconds to close, and the rollback
+// that ends the hold 5 more.
+func openStore(dsn string, empty bool) (datastore.Store, func(runErr error), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
@@ -54,7 +62,7 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}
 	if !empty {
-		return st, st.Close, nil
+		return st, closing(st.Close), nil
 	}
 	release, err := st.ClaimRun(ctx)
 	switch {
@@ -70,6 +78,7 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 		release()
 		st.Close()
 	}
+	closeRun := closing(closeStore)
 	var used bool
 	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance) OR EXISTS (SELECT 1 FROM vmm)
 		OR EXISTS (SELECT 1 FROM migration)`).Scan(&used); err != nil {
@@ -81,5 +90,18 @@ func openStore(dsn string, empty bool) (datastore.Store, func(), error) {
 		return nil, nil, badInput("--store", "the database holds records of an earlier run",
 			"an empty database: the ids a simulation or a script's sagas make start again at every run (D29)")
 	}
-	return st, closeStore, nil
+	return st, closeRun, nil
+}
+
+// closing is closeStore given the run's error: after a server that did
+// not answer, it runs in the background and is not waited for.
+func closing(closeStore func()) func(runErr error) {
+	return func(runErr error) {
+		var na *pgstore.NoAnswerError
+		if errors.As(runErr, &na) {
+			go closeStore()
+			return
+		}
+		closeStore()
+	}
 }

@@ -5,14 +5,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmlife/vmlife/pgstore"
 	"github.com/vmlife/vmlife/pgstore/pgstoretest"
+	"github.com/vmlife/vmlife/script"
 )
 
 // TestStoreBadInput: --store without a DSN, twice, empty, malformed, or
@@ -151,7 +154,7 @@ func TestScriptRefusesADatabaseInUse(t *testing.T) {
 			t.Errorf("%s beside a run in progress: exit %d, stdout %q, stderr %q", cmd, status, stdout, stderr)
 		}
 	}
-	closeFirst()
+	closeFirst(nil)
 	if status, _, stderr := runInProcess([]string{"script", "--store", dsn}, `{"op":"vmm_list_abandoned"}`+"\n"); status != exitOK {
 		t.Fatalf("after the first run ended: exit %d, stderr %q", status, stderr)
 	}
@@ -278,5 +281,33 @@ func TestMigrate(t *testing.T) {
 		if status != exitBadInput || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, c.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, status, stdout, stderr, c.want)
 		}
+	}
+}
+
+// TestClosingAfterNoAnswer: a run that ended because the server did not
+// answer does not wait for that server to close the store (pgx would give
+// each of its connections 15 seconds, and the run's hold 5 more); any
+// other run closes the store before the command exits.
+func TestClosingAfterNoAnswer(t *testing.T) {
+	release := make(chan struct{})
+	closed := make(chan struct{})
+	closeStore := closing(func() { <-release; close(closed) })
+	returned := make(chan struct{})
+	go func() {
+		closeStore(&script.StoreFailure{Line: 2, Op: "vmm_insert", Err: &pgstore.NoAnswerError{Op: "vmm_insert", TimedOut: true, Err: context.DeadlineExceeded}})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing after a server that did not answer waited for it")
+	}
+	close(release)
+	<-closed
+
+	waited := false
+	closing(func() { waited = true })(errors.New("a failure the server answered"))
+	if !waited {
+		t.Fatal("closing after another failure did not close the store first")
 	}
 }
