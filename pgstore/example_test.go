@@ -39,6 +39,10 @@ func ExampleOpen() {
 	switch {
 	case errors.Is(err, datastore.ErrNotFound):
 		fmt.Println("no such VMM: answer 404")
+	case errors.Is(err, pgstore.ErrOutcomeUnknown):
+		fmt.Println("the answer was lost: send the same report again, which settles it (D29)")
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Println("no answer within the store's timeout: nothing was written; try again")
 	case err != nil:
 		log.Fatal(err)
 	case !res.VMM.Applied:
