@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
@@ -18,7 +19,9 @@ import (
 
 // noAnswer fails t unless err is a *NoAnswerError — never a
 // *datastore.Error, an answer — that timed out or not as timedOut says,
-// and leaves the write's outcome unknown or not as unknown says.
+// and leaves the write's outcome unknown or not as unknown says; and
+// unless controlplane.ErrorKind counts it as a timeout exactly when it
+// timed out.
 func noAnswer(t *testing.T, what string, err error, timedOut, unknown bool) *pgstore.NoAnswerError {
 	t.Helper()
 	var na *pgstore.NoAnswerError
@@ -32,6 +35,15 @@ func noAnswer(t *testing.T, what string, err error, timedOut, unknown bool) *pgs
 		t.Errorf("%s: %v; matches ErrOutcomeUnknown: %v, want %v", what, err, !unknown, unknown)
 	default:
 		t.Logf("%s: %v", what, err)
+	}
+	// The control plane counts errors by kind: a deadline that passed is a
+	// timeout there too, a lost connection something other than a refusal.
+	want := "other"
+	if timedOut {
+		want = "timeout"
+	}
+	if kind := controlplane.ErrorKind(err); kind != want {
+		t.Errorf("%s: controlplane.ErrorKind = %q, want %q", what, kind, want)
 	}
 	return na
 }
