@@ -277,6 +277,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	p.tick(time.Minute)
 	p.settled()
+	p.noErrors()
 }
 
 func TestRequestRefusesWhatItCannotCarryOut(t *testing.T) {
@@ -338,6 +339,7 @@ func TestMigrate(t *testing.T) {
 	p.must(err)
 	p.tick(time.Minute)
 	p.settled()
+	p.noErrors()
 	if row := p.must3(p.st.VMMFetch(p.ctx, src)); row.TimeDeleted.IsZero() {
 		t.Errorf("the source VMM %v was not reaped: %+v", src, row)
 	}
@@ -382,6 +384,7 @@ func TestProofOfDeathRestarts(t *testing.T) {
 			p.boot(in)
 			p.tick(time.Minute)
 			p.settled()
+			p.noErrors()
 		})
 	}
 }

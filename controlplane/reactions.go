@@ -91,7 +91,8 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 
 // Migrate carries out a user's request to move instance id to sled dest
 // (§10.5, §15): decided by instancestate.DecideMigrate, what it writes
-// written (datastore.RecordDecision), then the migrate saga run to rest. The migration itself goes on on the sleds after the
+// written (datastore.RecordDecision), then the migrate saga run to rest —
+// and, when it unwound, the update saga that clears what it left linked. The migration itself goes on on the sleds after the
 // saga: their reports, through Report, record how it ends.
 func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest vmmstate.SledID) (Outcome, error) {
 	if dest.IsZero() {
@@ -122,10 +123,17 @@ func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest v
 	}
 	s := &sagas.Migrate{Instance: id, Source: snap.Instance.Runtime.ActiveVMM, Destination: dest}
 	out.Saga, err = cp.runSaga(ctx, ReactionMigrate, s)
-	if err == nil {
-		cp.followUps(ctx, ReactionMigrate, s)
+	if err != nil {
+		return out, err
 	}
-	return out, err
+	if out.Saga.Outcome == sagas.Unwound || out.Saga.Outcome == sagas.Stuck {
+		// §15's leftovers — the target and migration still linked — are
+		// the update plan's to clear (D11): at once, not at the updater's
+		// next pass.
+		cp.updateNeeded(id)
+	}
+	cp.followUps(ctx, ReactionMigrate, s)
+	return out, nil
 }
 
 // Create carries out a user's request to create an instance (§16): in, as

@@ -275,6 +275,7 @@ func TestReincarnationAfterCooldown(t *testing.T) {
 	if pass.Found != 1 || pass.SagasStarted != 1 || !p.snap(in).HasActive() {
 		t.Fatalf("reincarnation after the cooldown: %+v, %+v", pass, p.snap(in).Instance.Runtime)
 	}
+	p.noErrors()
 	p.boot(in)
 	p.tick(time.Minute)
 	p.settled()
@@ -315,6 +316,7 @@ func TestReaper(t *testing.T) {
 		t.Errorf("abandoned VMM not deleted: %+v", row)
 	}
 	p.settled()
+	p.noErrors()
 }
 
 // TestStalledSagas: a saga no one recovers is reported once it has not
