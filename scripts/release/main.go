@@ -342,7 +342,10 @@ func archive(root, rev, dir string) error {
 }
 
 // tidy runs go mod tidy in dir with the staged proxy first and the module
-// cache after it, outside any workspace.
+// cache after it, outside any workspace. The modules are extracted into a
+// cache of the stage's own, beside the proxy: the machine's cache is read
+// as a proxy, never written, so a rehearsal version an earlier stage left
+// in it cannot stand in for this one's.
 func tidy(dir, proxy string) error {
 	cache, err := exec.Command("go", "env", "GOMODCACHE").Output()
 	if err != nil {
@@ -356,6 +359,7 @@ func tidy(dir, proxy string) error {
 		"GOPROXY=file://"+proxy+",file://"+filepath.Join(strings.TrimSpace(string(cache)), "cache", "download"),
 		"GONOSUMDB="+repoPath,
 		"GOTOOLCHAIN=local",
+		"GOMODCACHE="+filepath.Join(filepath.Dir(proxy), "stage-modcache"),
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
