@@ -75,10 +75,13 @@ func (cp *ControlPlane) failed(ctx context.Context, name, what string, err error
 
 // ErrorKind names the kind of an error as Counters.Errors counts it: a
 // datastore.ErrorKind's wire string ("conflict", "not_found", …);
-// "timeout" for a deadline that passed; "sled_agent" for a sled-agent
-// call's error; "placement" for no room on a sled; "saga_log" for a saga
-// log no executor writes; "other" for anything else. A cancelled context
-// is shutdown, not an error: "" (D28).
+// "outcome_unknown" for a write whose answer the store lost
+// (datastore.ErrOutcomeUnknown: retry it); "timeout" for a deadline that
+// passed; "unavailable" for a store that did not answer
+// (datastore.ErrUnavailable); "sled_agent" for a sled-agent call's error;
+// "placement" for no room on a sled; "saga_log" for a saga log no executor
+// writes; "other" for anything else. A cancelled context is shutdown, not
+// an error: "" (D28).
 func ErrorKind(err error) string {
 	var de *datastore.Error
 	var ae *sagas.AgentError
@@ -88,8 +91,12 @@ func ErrorKind(err error) string {
 		return ""
 	case errors.As(err, &de):
 		return de.Kind.String()
+	case errors.Is(err, datastore.ErrOutcomeUnknown):
+		return "outcome_unknown"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
+	case errors.Is(err, datastore.ErrUnavailable):
+		return "unavailable"
 	case errors.As(err, &ae):
 		return "sled_agent"
 	case errors.As(err, &pe):

@@ -449,6 +449,9 @@ func TestErrorKind(t *testing.T) {
 		{&sagas.PlacementError{Cause: failure.CauseInsufficientCapacity}, "placement"},
 		{&sagas.LogError{Node: "n", Problem: "p"}, "saga_log"},
 		{errors.New("boom"), "other"},
+		{fmt.Errorf("w: %w", datastore.ErrUnavailable), "unavailable"},
+		{errors.Join(datastore.ErrUnavailable, datastore.ErrOutcomeUnknown, context.DeadlineExceeded), "outcome_unknown"},
+		{errors.Join(datastore.ErrUnavailable, context.DeadlineExceeded), "timeout"},
 	} {
 		if got := controlplane.ErrorKind(c.err); got != c.want {
 			t.Errorf("ErrorKind(%v) = %q, want %q", c.err, got, c.want)

@@ -264,6 +264,21 @@ var (
 	ErrGone              = errors.New("gone")
 )
 
+// ErrUnavailable is matched (errors.Is) by the error of a call the store
+// did not answer — its server hung past the call's deadline, or the
+// connection to it was lost — as opposed to an *Error, a refusal. It is
+// safe to retry the same call: nothing was refused, and every write is
+// idempotent on retry (D29). The in-memory store always answers.
+var ErrUnavailable = errors.New("the store did not answer")
+
+// ErrOutcomeUnknown is matched by the error of a write the store may or
+// may not have applied: its answer was lost after the write was sent. A
+// commit whose answer was lost looks the same as one that never ran; retry
+// the same write, and the retry settles it — an insert answers the record
+// as stored, a guarded write the lost attempt applied answers as a repeat
+// does, one it did not apply is applied now.
+var ErrOutcomeUnknown = errors.New("the write may or may not have been applied")
+
 var sentinels = [...]error{
 	KindNotFound: ErrNotFound, KindConflict: ErrConflict, KindAlreadyLocked: ErrAlreadyLocked,
 	KindNotLocked: ErrNotLocked, KindInternal: ErrInternal, KindIllegalTransition: ErrIllegalTransition,

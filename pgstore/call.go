@@ -50,8 +50,10 @@ func OperationTimeout(d time.Duration) Option {
 // every write is idempotent on retry (D29), and the retry settles it — an
 // insert answers the record as stored, a guarded write that the lost
 // attempt applied answers as a repeat does (unchanged, or stale for a
-// generation already written), one it did not apply is applied now.
-var ErrOutcomeUnknown = errors.New("the write may or may not have been applied")
+// generation already written), one it did not apply is applied now. It is
+// datastore.ErrOutcomeUnknown, so that a caller that knows only the
+// datastore interface (package controlplane) can tell it apart.
+var ErrOutcomeUnknown = datastore.ErrOutcomeUnknown
 
 // NoAnswerError is a call of the store that the server did not answer:
 // its deadline passed (TimedOut; the error then matches
@@ -59,7 +61,8 @@ var ErrOutcomeUnknown = errors.New("the write may or may not have been applied")
 // is never a *datastore.Error — the database did not refuse anything — and
 // it is safe to retry the same call. When OutcomeUnknown is false nothing
 // was written (the call read, or failed before its write was sent); when
-// it is true the error matches ErrOutcomeUnknown.
+// it is true the error matches ErrOutcomeUnknown. It always matches
+// datastore.ErrUnavailable.
 type NoAnswerError struct {
 	Op             string        // the operation, as `vmlife script` names it
 	TimedOut       bool          // a deadline passed: the store's (Timeout) or the caller's
@@ -88,10 +91,12 @@ func (e *NoAnswerError) Error() string {
 	return b.String()
 }
 
-// Is matches ErrOutcomeUnknown when the write may have been applied, and
-// context.DeadlineExceeded when a deadline passed.
+// Is matches datastore.ErrUnavailable, ErrOutcomeUnknown when the write
+// may have been applied, and context.DeadlineExceeded when a deadline
+// passed.
 func (e *NoAnswerError) Is(target error) bool {
-	return (target == ErrOutcomeUnknown && e.OutcomeUnknown) || (target == context.DeadlineExceeded && e.TimedOut)
+	return target == datastore.ErrUnavailable || (target == ErrOutcomeUnknown && e.OutcomeUnknown) ||
+		(target == context.DeadlineExceeded && e.TimedOut)
 }
 
 // Unwrap returns the driver's error.
