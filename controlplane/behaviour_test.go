@@ -51,6 +51,28 @@ func (f *failing) FindInstancesNeedingUpdate(ctx context.Context, now time.Time)
 	return f.Store.FindInstancesNeedingUpdate(ctx, now)
 }
 
+func (f *failing) SledReport(ctx context.Context, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+	if f.op == "sled_report" {
+		return datastore.SledReportResult{}, f.err
+	}
+	return f.Store.SledReport(ctx, id, r)
+}
+
+func (f *failing) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+	if f.op == "vmm_mark_failed" {
+		return datastore.Result{}, f.err
+	}
+	return f.Store.VMMMarkFailed(ctx, id, reason, now)
+}
+
+// noRelease is sled room whose Release fails.
+type noRelease struct {
+	sagas.Sleds
+	err error
+}
+
+func (n noRelease) Release(context.Context, vmmstate.ID) error { return n.err }
+
 func (f *failing) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
 	if f.op == "vmm_mark_deleted" {
 		return datastore.Result{}, f.err
@@ -525,5 +547,144 @@ func TestReincarnationPassLimit(t *testing.T) {
 	}
 	if started != 1 {
 		t.Errorf("the activated pass started %d: %+v", started, passes)
+	}
+}
+
+// TestWatcherVerdicts: the watcher records an answer, records a proof of
+// death, and does nothing — no error — for a sled that cannot be reached
+// and may be on; a store that fails either write counts the error.
+func TestWatcherVerdicts(t *testing.T) {
+	p := newPlane(t)
+	in := p.create(1)
+	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallCheck {
+			return &failure.Outcome{Communication: failure.CommTimeout}
+		}
+		return nil
+	}
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if pass.Found != 1 || p.state(in) != instancestate.Running {
+		t.Errorf("an unreachable sled: pass %+v, state %v", pass, p.state(in))
+	}
+	p.noErrors()
+
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		op     string
+		vanish bool
+	}{{"sled_report", false}, {"vmm_mark_failed", true}} {
+		p := newPlane(t)
+		in := p.create(1)
+		if c.vanish {
+			p.w.Agent.Vanish(p.snap(in).Instance.Runtime.ActiveVMM)
+		}
+		p.cfg.Store = &failing{Store: p.st, op: c.op, err: boom}
+		p.restart(cpA)
+		if _, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher); err != nil {
+			t.Errorf("%s failing: the pass returned %v; one VMM's failure is not the pass's", c.op, err)
+		}
+		if got := p.cp.Stats()[controlplane.TaskInstanceWatcher.String()].Errors; got["other"] != 1 {
+			t.Errorf("%s failing: counted %v", c.op, got)
+		}
+	}
+}
+
+// TestReaperErrors: a VMM already deleted is no error; room that cannot be
+// released is counted, for an abandoned VMM and for a leaked reservation.
+func TestReaperErrors(t *testing.T) {
+	setup := func(t *testing.T) *plane {
+		p := newPlane(t)
+		in := p.stopped(1)
+		p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+			if c == memsled.CallRegister {
+				return &failure.Outcome{Status: 500}
+			}
+			return nil
+		}
+		p.cp.Request(p.ctx, in, instancestate.RequestStart) // one abandoned VMM
+		p.w.Agent.Fail = nil
+		return p
+	}
+	p := setup(t)
+	p.cfg.Store = &failing{Store: p.st, op: "vmm_mark_deleted", err: &datastore.Error{Op: "vmm_mark_deleted", Kind: datastore.KindNotFound}}
+	p.restart(cpA)
+	p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+	p.noErrors()
+
+	p = setup(t)
+	ghost := vmmstate.IDFromUUID(id('v', 9))
+	p.must(p.st.ReservationInsert(p.ctx, datastore.Reservation{VMM: ghost, Instance: inst(1), Sled: sledA, TimeCreated: p.clock()}))
+	p.cfg.Sleds = noRelease{Sleds: p.w.Sleds, err: errors.New("boom")}
+	p.restart(cpA)
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+	if err != nil || pass.Found != 2 {
+		t.Errorf("reaper with room that will not release: %+v, %v", pass, err)
+	}
+	if got := p.cp.Stats()[controlplane.TaskAbandonedVMMReaper.String()].Errors; got["other"] != 2 {
+		t.Errorf("counted %v; want the abandoned VMM's and the leaked reservation's", got)
+	}
+}
+
+// TestFollowUpsAreCounted: the sagas a reaction runs after its own are
+// counted with it — and a reaction whose saga asked for nothing runs none.
+func TestFollowUpsAreCounted(t *testing.T) {
+	goneAtRegister := func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallRegister {
+			return &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
+		}
+		return nil
+	}
+	p := newPlane(t)
+	in := p.stopped(1)
+	p.w.Agent.Fail = goneAtRegister
+	p.cp.Request(p.ctx, in, instancestate.RequestStart)
+	if n := p.cp.Stats()[controlplane.ReactionRequest].SagasStarted; n != 2 {
+		t.Errorf("a start whose VMM was proved gone: %d sagas, want the start and the update it asked for", n)
+	}
+
+	p = newPlane(t)
+	p.w.Agent.Fail = goneAtRegister
+	p.cp.Create(p.ctx, instancestate.New(inst(1), true, instancestate.AutoRestart{Policy: instancestate.PolicyNever}, p.clock()))
+	if n := p.cp.Stats()[controlplane.ReactionCreate].SagasStarted; n != 3 {
+		t.Errorf("a create whose start's VMM was proved gone: %d sagas, want create, start and update", n)
+	}
+
+	p = newPlane(t)
+	in = p.create(1)
+	dest := sledB
+	if p.snap(in).Active.SledID == sledB {
+		dest = sledA
+	}
+	out, err := p.cp.Migrate(p.ctx, in, dest)
+	p.must(err)
+	if n := p.cp.Stats()[controlplane.ReactionMigrate].SagasStarted; out.Saga.Outcome != sagas.Completed || n != 1 {
+		t.Errorf("a migration that completed: %v, %d sagas; want the migrate saga alone", out.Saga.Outcome, n)
+	}
+}
+
+// TestStopOwedThatFails: a D37 stop the target's sled-agent refuses is
+// counted, not lost silently.
+func TestStopOwedThatFails(t *testing.T) {
+	p := newPlane(t)
+	in := p.create(1)
+	src := p.snap(in).Active
+	dest := sledB
+	if src.SledID == sledB {
+		dest = sledA
+	}
+	_, err := p.cp.Migrate(p.ctx, in, dest)
+	p.must(err)
+	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallRequestState {
+			return &failure.Outcome{Status: 503}
+		}
+		return nil
+	}
+	p.w.Agent.Vanish(src.ID)
+	_, err = p.cp.VMMGone(p.ctx, src.ID, failure.NoSuchInstance)
+	p.must(err)
+	if got := p.cp.Stats()["update"].Errors; got["sled_agent"] != 1 {
+		t.Errorf("counted %v; want the refused stop", got)
 	}
 }

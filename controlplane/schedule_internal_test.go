@@ -9,6 +9,7 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/memsled"
+	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -44,6 +45,13 @@ func TestNextDue(t *testing.T) {
 	}
 	iv[TaskSagaAdoption] = -1
 	cp := internalPlane(t, &now, iv)
+	zero := internalPlane(t, &now, map[Task]time.Duration{TaskStalledSagas: 0})
+	for _, task := range AllTasks() {
+		zero.takeDue(task)
+	}
+	if next, ok := zero.nextDue(); !ok || !next.Equal(now) {
+		t.Errorf("a task with interval 0: nextDue = %v, %v; want now", next, ok)
+	}
 	if next, ok := cp.nextDue(); !ok || !next.Equal(now) {
 		t.Fatalf("nothing ran yet: nextDue = %v, %v; want now", next, ok)
 	}
@@ -93,5 +101,54 @@ func TestQueueIsASet(t *testing.T) {
 	cp.updateNeeded(a) // taken off the queue, it may be queued again
 	if id, ok := cp.nextNeeded(); !ok || id != a {
 		t.Errorf("queued again: %v, %v", id, ok)
+	}
+}
+
+// TestUpdaterMergesTheQueue: an instance both queued and listed by the
+// fleet query gets one saga; one queued and not listed gets one too.
+func TestUpdaterMergesTheQueue(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	cp := internalPlane(t, &now, nil)
+	listed := vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000001"))
+	if _, err := cp.Create(t.Context(), instancestate.New(listed, false, instancestate.AutoRestart{}, now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Create(t.Context(), instancestate.New(vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000002")), false, instancestate.AutoRestart{}, now)); err != nil {
+		t.Fatal(err)
+	}
+	cp.updateNeeded(listed)
+	cp.updateNeeded(vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000002")))
+	p, err := cp.RunTask(t.Context(), TaskInstanceUpdater)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Found != 0 || p.SagasStarted != 2 {
+		t.Errorf("two queued, none listed: %+v; want two sagas", p)
+	}
+
+	// Listed and queued: one saga. The instance runs, and its VMM's
+	// destruction is recorded past the reactions.
+	running := vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000003"))
+	if _, err := cp.Create(t.Context(), instancestate.New(running, true, instancestate.AutoRestart{}, now)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := cp.cfg.Store.InstanceFetchAll(t.Context(), running)
+	if err != nil || !s.HasActive() {
+		t.Fatalf("not started: %+v, %v", s.Instance.Runtime, err)
+	}
+	rep, err := cp.cfg.Agent.Unregister(t.Context(), s.Active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sagas.RecordReport(t.Context(), cp.cfg.Store, s.Active.ID, rep); err != nil {
+		t.Fatal(err)
+	}
+	cp.updateNeeded(running)
+	p, err = cp.RunTask(t.Context(), TaskInstanceUpdater)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Found != 1 || p.SagasStarted != 1 {
+		t.Errorf("listed and queued: %+v; want one saga", p)
 	}
 }
