@@ -4,9 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
+
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // TestSkipIsJournaledAsRun: an undo Skip passes over is logged as an undo
@@ -85,4 +92,46 @@ func TestPropEventDataIsEncodingJSONs(t *testing.T) {
 			t.Fatalf("appendEventData = %s\nencoding/json    = %s", got, wantB)
 		}
 	})
+}
+
+// TestLoggedStateFollowsTheSaga: the start and update sagas encode the
+// instance and the snapshot they log once and keep the bytes; a value that
+// changes is encoded again, never logged stale.
+func TestLoggedStateFollowsTheSaga(t *testing.T) {
+	id := vmmstate.InstanceIDFromUUID(uuid.MustParse("1a000000-0000-4000-8000-000000000001"))
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	s := &Start{Instance: id, Reason: failure.StartReasonUser, Started: instancestate.New(id, true, instancestate.AutoRestart{}, now)}
+	if _, err := s.marshalState(); err != nil {
+		t.Fatal(err)
+	}
+	s.Started.IntendedState = instancestate.IntendStopped
+	b, err := s.marshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Start
+	if err := back.restoreState(b); err != nil {
+		t.Fatal(err)
+	}
+	if back.Started.IntendedState != instancestate.IntendStopped {
+		t.Errorf("the start saga logged a stale instance: %v", back.Started.IntendedState)
+	}
+
+	u := &Update{Instance: id, Snapshot: instancestate.Snapshot{Instance: instancestate.New(id, true, instancestate.AutoRestart{}, now)}, planned: now}
+	u.Snapshot.Instance.Runtime.State = instancestate.NexusNoVMM
+	if _, err := u.marshalState(); err != nil {
+		t.Fatal(err)
+	}
+	u.planned = now.Add(time.Minute)
+	b, err = u.marshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ub Update
+	if err := ub.restoreState(b); err != nil {
+		t.Fatal(err)
+	}
+	if !ub.planned.Equal(now.Add(time.Minute)) {
+		t.Errorf("the update saga logged a stale snapshot document: planned %v", ub.planned)
+	}
 }

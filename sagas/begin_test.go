@@ -1,6 +1,8 @@
 package sagas_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -134,6 +137,16 @@ func TestRecoveredLater(t *testing.T) {
 				if !got.Crashed {
 					continue
 				}
+				// The late crash falls at the write the plain crash would
+				// have crashed after, before it is made: the same events
+				// are durable.
+				h := newFixture(t)
+				tb.setup(h)
+				plain, err := h.sec(secA).Run(h.ctx, sagaID, tb.saga(), sagas.RunOptions{Options: sagas.Options{FailAt: failAt}, Crash: true, CrashAfter: k})
+				h.must(err)
+				if plain.Crashed && plain.Events != got.Events {
+					t.Errorf("%s: %d events durable at the late crash, %d at the plain one", name, got.Events, plain.Events)
+				}
 				_, events, err := g.st.SagaFetch(g.ctx, sagaID)
 				g.must(err)
 				lastNode := events[len(events)-1].Node
@@ -156,4 +169,42 @@ func TestRecoveredLater(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCrashLateBeforeAnything: a late crash at zero events falls at the
+// saga's first write: nothing is in the log, and Run says it crashed.
+func TestCrashLateBeforeAnything(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	d, err := f.sec(secA).Run(f.ctx, sagaID, &sagas.Delete{Instance: instID}, sagas.RunOptions{Crash: true, CrashLate: true})
+	if err != nil || !d.Crashed || d.Events != 0 {
+		t.Fatalf("late crash at 0: %+v, %v; want crashed with nothing durable", d, err)
+	}
+	if _, _, err := f.st.SagaFetch(f.ctx, sagaID); !errors.Is(err, datastore.ErrNotFound) {
+		t.Errorf("the log holds the saga: %v", err)
+	}
+}
+
+// TestBegunAndHaltedIsRecoveredHere: a begun saga that halted (its
+// context cancelled) is no longer this executor's to drive: the same
+// executor's Recover finishes it.
+func TestBegunAndHaltedIsRecoveredHere(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	c := f.sec(secA)
+	x, err := c.Begin(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: failure.StartReasonUser})
+	f.must(err)
+	x.Next(f.ctx)
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	x.Next(ctx)
+	if x.Halted() == nil {
+		t.Fatal("not halted")
+	}
+	got, err := c.Recover(f.ctx)
+	f.must(err)
+	if len(got) != 1 || got[0].Outcome != sagas.Completed {
+		t.Fatalf("the same executor's recovery: %+v", got)
+	}
+	f.unfinished()
 }

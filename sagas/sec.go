@@ -537,7 +537,7 @@ func (j *secJournal) event(i int, t eventKind, err error) error {
 // and then crashes, if asked to, unless the saga has come to rest.
 func (j *secJournal) write(state datastore.SagaState) error {
 	n := len(j.pending)
-	if j.crashLate && j.crashAt >= 0 && j.written >= j.crashAt && (n > 0 || state != 0) {
+	if j.crashLate && j.crashAt >= 0 && j.written >= j.crashAt {
 		j.crashed = true
 		return ErrCrashed
 	}
