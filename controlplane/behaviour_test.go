@@ -411,10 +411,7 @@ func TestFollowUpsWithinTheReaction(t *testing.T) {
 		p := newPlane(t)
 		in := p.create(1)
 		goneAtRegister(p)
-		dest := sledB
-		if p.snap(in).Active.SledID == sledB {
-			dest = sledA
-		}
+		dest := p.otherSled(in)
 		_, err := p.cp.Migrate(p.ctx, in, dest)
 		p.must(err)
 		p.needsNoUpdate()
@@ -498,10 +495,7 @@ func TestStopOwedToALiveTarget(t *testing.T) {
 	p := newPlane(t)
 	in := p.create(1)
 	src := p.snap(in).Active
-	dest := sledB
-	if src.SledID == sledB {
-		dest = sledA
-	}
+	dest := p.otherSled(in)
 	out, err := p.cp.Migrate(p.ctx, in, dest)
 	p.must(err)
 	if out.Saga.Outcome != sagas.Completed {
@@ -652,10 +646,7 @@ func TestFollowUpsAreCounted(t *testing.T) {
 
 	p = newPlane(t)
 	in = p.create(1)
-	dest := sledB
-	if p.snap(in).Active.SledID == sledB {
-		dest = sledA
-	}
+	dest := p.otherSled(in)
 	out, err := p.cp.Migrate(p.ctx, in, dest)
 	p.must(err)
 	if n := p.cp.Stats()[controlplane.ReactionMigrate].SagasStarted; out.Saga.Outcome != sagas.Completed || n != 1 {
@@ -669,10 +660,7 @@ func TestStopOwedThatFails(t *testing.T) {
 	p := newPlane(t)
 	in := p.create(1)
 	src := p.snap(in).Active
-	dest := sledB
-	if src.SledID == sledB {
-		dest = sledA
-	}
+	dest := p.otherSled(in)
 	_, err := p.cp.Migrate(p.ctx, in, dest)
 	p.must(err)
 	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {

@@ -150,6 +150,15 @@ func (p *plane) boot(in instancestate.ID) {
 	}
 }
 
+// otherSled is the sled of the two the instance's active VMM is not on.
+func (p *plane) otherSled(in instancestate.ID) vmmstate.SledID {
+	p.t.Helper()
+	if p.snap(in).Active.SledID == sledB {
+		return sledA
+	}
+	return sledB
+}
+
 // tick moves the clock by d and ticks.
 func (p *plane) tick(d time.Duration) []controlplane.Pass {
 	p.t.Helper()
@@ -307,10 +316,7 @@ func TestMigrate(t *testing.T) {
 	in := p.create(1)
 	src := p.snap(in).Instance.Runtime.ActiveVMM
 	srcSled := p.snap(in).Active.SledID
-	dest := sledB
-	if srcSled == sledB {
-		dest = sledA
-	}
+	dest := p.otherSled(in)
 	out, err := p.cp.Migrate(p.ctx, in, srcSled)
 	p.must(err)
 	if out.Decision.Accepted() {
