@@ -24,6 +24,7 @@ var noSuchInstance = failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNo
 // holds already is answered as it is.
 func (a *sledAgents) Register(_ context.Context, v vmmstate.VMM, mig migration.ID) (instancestate.Report, error) {
 	w := (*World)(a)
+	defer w.keep() // what the sled-agent did is kept before it answers
 	sl := w.sledByID(v.SledID)
 	switch {
 	case sl == nil || !sl.answers():
@@ -56,6 +57,7 @@ func (a *sledAgents) Register(_ context.Context, v vmmstate.VMM, mig migration.I
 // unwinds (§15).
 func (a *sledAgents) Migrate(_ context.Context, target, src vmmstate.VMM, mig migration.ID) error {
 	w := (*World)(a)
+	defer w.keep() // what the sled-agent did is kept before it answers
 	sl := w.sledByID(target.SledID)
 	if sl == nil || !sl.answers() {
 		return agentError(*w.commError())
@@ -85,6 +87,7 @@ func (a *sledAgents) Migrate(_ context.Context, target, src vmmstate.VMM, mig mi
 // forgets it, answering with its last state (§3.2).
 func (a *sledAgents) Unregister(_ context.Context, v vmmstate.VMM) (instancestate.Report, error) {
 	w := (*World)(a)
+	defer w.keep() // what the sled-agent did is kept before it answers
 	sl := w.sledByID(v.SledID)
 	if sl == nil || !sl.answers() {
 		return instancestate.Report{}, agentError(*w.commError())

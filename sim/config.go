@@ -247,6 +247,12 @@ type Config struct {
 	// read from it. Nil is a fresh datastore.Memory. A store given here
 	// should be empty: the world's ids start again at every run.
 	Store datastore.Store
+	// Keeper, when not nil, keeps what the world holds outside Store — its
+	// sleds, the reports on their way, its clock and counts — as it
+	// changes, so that Resume can continue the world after its process
+	// dies. With a Store that keeps a saga log, nothing a world did that
+	// outlived it is lost.
+	Keeper Keeper
 }
 
 // The defaults. DefaultSteps is what `vmlife simulate` runs with no flags:

@@ -22,10 +22,15 @@ type Options struct {
 	// control plane converge (World.Settle): the summary's leftovers —
 	// sagas_unfinished, locks_held, reservations_leaked — are then 0.
 	Settle bool
+	// Resume continues the world Config.Store and Config.Keeper hold
+	// (Resume) to the length of the run that began it, instead of
+	// building a new one; the rest of Config and Steps are the kept
+	// world's.
+	Resume bool
 }
 
 // Flags lists the flags ParseArgs accepts, for error messages.
-const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, --settle, -h"
+const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, --settle, --resume, -h"
 
 // ParseArgs reads the flags of `vmlife simulate`: "--name value" or
 // "--name=value", with one dash or two. It reports whether help was asked
@@ -33,6 +38,7 @@ const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, --sett
 // and what it accepts.
 func ParseArgs(args []string) (Options, bool, error) {
 	o := Options{Config: Default(), Steps: DefaultSteps}
+	var world []string // the flags that describe a new world
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-h" || a == "-help" || a == "--help" {
@@ -43,12 +49,13 @@ func ParseArgs(args []string) (Options, bool, error) {
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		flag := "--" + name
-		if name == "json" || name == "settle" {
+		if name == "json" || name == "settle" || name == "resume" {
 			if hasValue {
 				return o, false, badFlag(flag, fmt.Sprintf("takes no value, got %q", value), flag+" alone")
 			}
 			o.JSON = o.JSON || name == "json"
 			o.Settle = o.Settle || name == "settle"
+			o.Resume = o.Resume || name == "resume"
 			continue
 		}
 		if !hasValue {
@@ -88,6 +95,13 @@ func ParseArgs(args []string) (Options, bool, error) {
 		if err != nil {
 			return o, false, err
 		}
+		if name == "instances" || name == "steps" || name == "seed" || name == "faults" {
+			world = append(world, flag)
+		}
+	}
+	if o.Resume && len(world) > 0 {
+		return o, false, badFlag(world[0], "describes a new world, and --resume continues a kept one",
+			"--resume with --json and --settle only: the kept world's own configuration and length apply")
 	}
 	return o, false, nil
 }
@@ -137,7 +151,13 @@ func badFlag(path, problem, accepted string) *wire.DecodeError {
 // summary; an error is a configuration Run cannot simulate or a failed
 // write.
 func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
-	w, err := New(o.Config)
+	var w *World
+	var err error
+	if o.Resume {
+		w, err = Resume(o.Config)
+	} else {
+		w, err = newRun(o.Config, o.Steps)
+	}
 	if err != nil {
 		return Summary{}, err
 	}
@@ -155,21 +175,32 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 		}
 	}
 	show(w.Violations())
-	r := NewRand(o.Config.Seed)
+	// A resumed world draws from a stream of its own: the one the dead
+	// process was drawing from is not kept.
+	r := NewRand(w.cfg.Seed + uint64(w.epoch)*0x9e3779b97f4a7c15)
 	start := time.Now()
 	last := start
-	for i := 1; i <= o.Steps; i++ {
+	ran := 0
+	for w.step < w.target {
 		show(w.Step(r))
-		if i%4096 == 0 && time.Since(last) >= progressEvery {
+		if err := w.Err(); err != nil {
+			return w.Summary(), err
+		}
+		ran++
+		if ran%4096 == 0 && time.Since(last) >= progressEvery {
 			last = time.Now()
 			fmt.Fprintf(stderr, "vmlife simulate: step %d of %d, %d violations, %.0f steps/s\n",
-				i, o.Steps, len(w.Violations()), float64(i)/last.Sub(start).Seconds())
+				w.step, w.target, len(w.Violations()), float64(ran)/last.Sub(start).Seconds())
 		}
 	}
 	if o.Settle {
-		show(w.Settle(r, SettleSteps(o.Config.Instances)))
+		show(w.Settle(r, SettleSteps(w.cfg.Instances)))
 	}
 	show(w.CheckAll()) // the end of a run is checked in full
+	w.keep()
+	if err := w.Err(); err != nil {
+		return w.Summary(), err
+	}
 	elapsed := time.Since(start)
 	s := w.Summary()
 	if o.JSON {
@@ -185,8 +216,8 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 	}
 	rate := 0.0
 	if elapsed > 0 {
-		rate = float64(o.Steps) / elapsed.Seconds()
+		rate = float64(ran) / elapsed.Seconds()
 	}
-	fmt.Fprintf(stderr, "vmlife simulate: %d steps in %.2fs (%.0f steps/s)\n", o.Steps, elapsed.Seconds(), rate)
+	fmt.Fprintf(stderr, "vmlife simulate: %d steps in %.2fs (%.0f steps/s)\n", ran, elapsed.Seconds(), rate)
 	return s, nil
 }

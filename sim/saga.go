@@ -53,6 +53,11 @@ func (w *World) newSagaEnv() *sagas.Env {
 func (w *World) launch(in *instRow, s sagas.Saga) {
 	f := &inFlight{in: in}
 	if w.sec != nil {
+		// The saga's instance is kept before the saga begins: a world
+		// resumed from a later keep finds it (keep.go).
+		w.launching = in
+		w.keep()
+		w.launching = nil
 		f.id = w.newUUID('g')
 		x, err := w.sec.Begin(w.ctx, f.id, s)
 		if err != nil {
@@ -168,6 +173,12 @@ func (w *World) sync(in *instRow, saga sagas.Saga, last instancestate.Snapshot) 
 	}
 	// A saga's undo runs on after its instance is deleted: its VMM and
 	// migration are read back all the same.
+	w.syncRecords(saga)
+}
+
+// syncRecords reads back the VMM and migration records a saga makes or
+// ends.
+func (w *World) syncRecords(saga sagas.Saga) {
 	switch s := saga.(type) {
 	case *sagas.Start:
 		w.syncVMM(s.VMM)
@@ -403,27 +414,14 @@ func (w *World) crashControlPlane() {
 			w.violate("D26", "control plane", fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
 			continue
 		case f == nil:
-			// A saga of an earlier process on the same store: finished,
-			// and nothing of the world's to read back.
+			// A saga of an earlier process on the same store: finished;
+			// what it left of VMMs and migrations the world holds is read
+			// back.
 			w.stats.SagasRecoveredUnknown++
+			w.syncRecords(d.State)
 			continue
 		}
-		w.stats.SagasRecovered++
-		w.tracef("recovered %v saga of %s: %v (ran %v, undone %v)", d.Kind, f.in.name, d.Outcome, d.Ran, d.Undone)
-		// The world's copies, not the store's, are what the instance was
-		// before the recovery ran: a deleted one is checked as it was.
-		var last instancestate.Snapshot
-		if k := d.Kind; (k == sagas.KindDelete || k == sagas.KindCreate) && !f.in.pending && !f.in.deleted {
-			last = w.held(f.in)
-		}
-		pending := f.in.pending
-		w.sync(f.in, d.State, last)
-		if pending && !f.in.pending {
-			// The record was inserted and moved on in one recovery: the
-			// world took it as inserted, and reads it again.
-			w.sync(f.in, d.State, last)
-		}
-		w.ended(f.in, recovered{d})
+		w.recoveredSaga(d, f.in)
 	}
 	for _, f := range dropped { // in their order, not the map's: the run is the seed's
 		if inFlight[f.id] == nil {
@@ -433,6 +431,27 @@ func (w *World) crashControlPlane() {
 		w.stats.SagasLost++
 		w.lost(f)
 	}
+}
+
+// recoveredSaga reads back what a saga that recovery ran to rest left for
+// in, as the world does after a node, and counts it as ended.
+func (w *World) recoveredSaga(d sagas.Durable, in *instRow) {
+	w.stats.SagasRecovered++
+	w.tracef("recovered %v saga of %s: %v (ran %v, undone %v)", d.Kind, in.name, d.Outcome, d.Ran, d.Undone)
+	// The world's copies, not the store's, are what the instance was
+	// before the recovery ran: a deleted one is checked as it was.
+	var last instancestate.Snapshot
+	if k := d.Kind; (k == sagas.KindDelete || k == sagas.KindCreate) && !in.pending && !in.deleted {
+		last = w.held(in)
+	}
+	pending := in.pending
+	w.sync(in, d.State, last)
+	if pending && !in.pending {
+		// The record was inserted and moved on in one recovery: the
+		// world took it as inserted, and reads it again.
+		w.sync(in, d.State, last)
+	}
+	w.ended(in, recovered{d})
 }
 
 // lost forgets a saga that died before anything of it was durable.

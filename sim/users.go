@@ -130,6 +130,7 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 // A call that proves the VMM gone marks it failed (§10.4, D18); any other
 // failure changes nothing, and the reconciler asks again later (D19).
 func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) (done bool) {
+	defer w.keep() // what the sled-agent did is kept before it answers
 	sl := w.sledByID(v.SledID)
 	if sl == nil {
 		return true

@@ -172,6 +172,16 @@ type World struct {
 	trace      []string
 
 	scratch []*agentVMM
+
+	// What Resume needs (keep.go): the Keeper, what it holds, why it
+	// failed; the run's length; the resumptions so far, part of every id.
+	keeper    Keeper
+	kept      Kept
+	keepErr   error
+	resuming  bool     // Resume is rebuilding the world: nothing is kept
+	launching *instRow // keep: a saga of this instance is about to begin
+	target    int
+	epoch     uint32
 }
 
 // New returns a world at Epoch with cfg.Instances instances, created and
@@ -179,6 +189,32 @@ type World struct {
 // created with start runs an auto_start start saga). The world advances
 // only through Step.
 func New(cfg Config) (*World, error) {
+	return newRun(cfg, 0)
+}
+
+// newRun is New for a run of steps steps (Run): the length is kept with
+// the world, for Resume.
+func newRun(cfg Config, steps int) (*World, error) {
+	w, err := newWorld(cfg, steps)
+	if err != nil {
+		return nil, err
+	}
+	for i := range w.cfg.Sleds {
+		w.addSled(i)
+	}
+	w.keep()
+	for range w.cfg.Instances {
+		in := w.createInstance()
+		w.runToEnd(in, &sagas.Create{Instance: in.rec})
+	}
+	// The initial state is checked like every later one.
+	w.checkAll()
+	w.keep()
+	return w, w.keepErr
+}
+
+// newWorld returns a world with no sleds and no instances, at Epoch.
+func newWorld(cfg Config, steps int) (*World, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
 		return nil, err
@@ -207,15 +243,8 @@ func New(cfg Config) (*World, error) {
 		w.rsv = rsv
 	}
 	w.stats.init()
-	for i := range cfg.Sleds {
-		w.addSled(i)
-	}
-	for range cfg.Instances {
-		in := w.createInstance()
-		w.runToEnd(in, &sagas.Create{Instance: in.rec})
-	}
-	// The initial state is checked like every later one.
-	w.checkAll()
+	w.keeper, w.target = cfg.Keeper, steps
+	w.kept.Sleds = make(map[vmmstate.SledID][]byte)
 	return w, nil
 }
 
@@ -243,6 +272,9 @@ func (w *World) Step(c Chooser) []Violation {
 
 // stepWith is Step with the action chosen by choose.
 func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
+	if w.keepErr != nil {
+		return nil
+	}
 	w.c = c
 	w.step++
 	w.now = w.now.Add(Tick)
@@ -257,6 +289,7 @@ func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
 		w.checkTouched()
 	}
 	w.c = nil
+	w.keep()
 	if len(w.violations) == before {
 		return nil
 	}
@@ -381,11 +414,13 @@ func (w *World) tracef(format string, args ...any) {
 	}
 }
 
-// newUUID returns a fresh, deterministic UUID: a kind byte and a counter.
+// newUUID returns a fresh, deterministic UUID: a kind byte, the world's
+// resumptions (keep.go) and a counter.
 func (w *World) newUUID(kind byte) uuid.UUID {
 	w.ids++
 	var u uuid.UUID
 	u[0] = kind
+	binary.BigEndian.PutUint32(u[1:5], w.epoch) // 0 until a Resume
 	binary.BigEndian.PutUint64(u[8:], w.ids)
 	u[6] = 0x40 | u[6]&0x0f // version 4
 	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
