@@ -23,9 +23,10 @@ type Options struct {
 	// sagas_unfinished, locks_held, reservations_leaked — are then 0.
 	Settle bool
 	// Resume continues the world Config.Store and Config.Keeper hold
-	// (Resume) to the length of the run that began it, instead of
-	// building a new one; the rest of Config and Steps are the kept
-	// world's.
+	// (Resume) instead of building a new one: the rest of Config is the
+	// kept world's, and Steps is the length of the whole run — the kept
+	// world's, when it is negative; a length the world has reached runs
+	// no step (with Settle: it settles now).
 	Resume bool
 }
 
@@ -39,6 +40,7 @@ const Flags = "--instances N, --steps N, --seed S, --faults LIST, --json, --sett
 func ParseArgs(args []string) (Options, bool, error) {
 	o := Options{Config: Default(), Steps: DefaultSteps}
 	var world []string // the flags that describe a new world
+	stepsGiven := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-h" || a == "-help" || a == "--help" {
@@ -95,13 +97,19 @@ func ParseArgs(args []string) (Options, bool, error) {
 		if err != nil {
 			return o, false, err
 		}
-		if name == "instances" || name == "steps" || name == "seed" || name == "faults" {
+		switch name {
+		case "instances", "seed", "faults":
 			world = append(world, flag)
+		case "steps":
+			stepsGiven = true
 		}
 	}
-	if o.Resume && len(world) > 0 {
+	switch {
+	case o.Resume && len(world) > 0:
 		return o, false, badFlag(world[0], "describes a new world, and --resume continues a kept one",
-			"--resume with --json and --settle only: the kept world's own configuration and length apply")
+			"--resume with --steps, --settle and --json only: the kept world's own configuration applies")
+	case o.Resume && !stepsGiven:
+		o.Steps = -1 // the kept world's length
 	}
 	return o, false, nil
 }
@@ -155,6 +163,9 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 	var err error
 	if o.Resume {
 		w, err = Resume(o.Config)
+		if err == nil && o.Steps >= 0 {
+			w.target = o.Steps
+		}
 	} else {
 		w, err = newRun(o.Config, o.Steps)
 	}

@@ -49,7 +49,7 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		in = f
 	}
 	if haveStore {
-		st, closeStore, err := openStore(dsn, true)
+		st, closeStore, err := openStore(dsn, false)
 		if err != nil {
 			return finish(stderr, "script", err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,9 +12,10 @@ import (
 func init() {
 	commands["simulate"] = command{
 		run: runSimulate,
-		usage: "simulate [--store DSN] [--instances N] [--steps N] [--seed S] [--faults LIST] [--json]\t" +
+		usage: "simulate [--store DSN [--resume]] [--instances N] [--steps N] [--seed S] [--faults LIST] [--settle] [--json]\t" +
 			"run a seeded simulation of a control plane built only on vmlife's decisions (its records in memory, or with --store in an empty PostgreSQL database), " +
-			"check every invariant after every step, and print a summary (exit 1 on a violation)",
+			"check every invariant after every step, and print a summary (exit 1 on a violation); " +
+			"--settle then lets it come to rest; --resume continues the simulation a killed process left in the database",
 	}
 }
 
@@ -35,18 +37,30 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return finish(stderr, "simulate", err)
 	}
+	if o.Resume && !haveStore {
+		return finish(stderr, "simulate", badInput("--resume", "continues a simulation kept in a database, and no --store names one",
+			"--resume with --store DSN"))
+	}
 	if haveStore {
 		// The world's records in PostgreSQL: the same seed prints the
-		// same summary as in memory.
-		st, closeStore, err := openStore(dsn, true)
+		// same summary as in memory. Its sleds and clock are kept beside
+		// them (simkeep_pg.go), so that --resume can continue it.
+		st, closeStore, err := openStore(dsn, o.Resume)
 		if err != nil {
 			return finish(stderr, "simulate", err)
 		}
-		o.Config.Store = st
 		defer func() { closeStore(runErr) }()
+		o.Config.Store = st
+		if o.Config.Keeper, err = openKeeper(st, !o.Resume); err != nil {
+			runErr = err
+			return finish(stderr, "simulate", err)
+		}
 	}
 	s, err := sim.Run(o, stdout, stderr)
 	runErr = err
+	if errors.Is(err, sim.ErrNothingToResume) {
+		err = badInput("--resume", "the database holds no simulation to resume", "a database a `vmlife simulate --store` ran in")
+	}
 	if err != nil {
 		return finish(stderr, "simulate", err)
 	}

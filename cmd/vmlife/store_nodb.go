@@ -2,7 +2,10 @@
 
 package main
 
-import "github.com/vmlife/vmlife/datastore"
+import (
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/sim"
+)
 
 // openStore, in a vmlife built with -tags vmlife_nodb, refuses every DSN:
 // this build links no database driver.
@@ -15,5 +18,12 @@ func openStore(string, bool) (datastore.Store, func(runErr error), error) {
 // DSN as openStore does.
 func migrateStore(string) (migrateJSON, error) {
 	return migrateJSON{}, badInput("--store", "this vmlife was built with -tags vmlife_nodb and links no database driver",
+		"a vmlife built without the tag")
+}
+
+// openKeeper is never reached in a vmlife built with -tags vmlife_nodb:
+// openStore refuses first.
+func openKeeper(datastore.Store, bool) (sim.Keeper, error) {
+	return nil, badInput("--store", "this vmlife was built with -tags vmlife_nodb and links no database driver",
 		"a vmlife built without the tag")
 }

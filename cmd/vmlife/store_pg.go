@@ -38,11 +38,12 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // that closes it. Every way it can fail — a malformed DSN, a server that
 // does not answer, a schema of another version — is bad input (exit 2),
 // and nothing is written.
-// With empty, a database that holds any record is refused too: a
+// Unless resume, a database that holds any record is refused too: a
 // simulation, and a script's sagas, number their ids afresh on every run,
-// and would meet an earlier run's records under them (D29). So is one
-// another such run is using at the same moment: the run holds the
-// database (pgstore's ClaimRun) until the returned function closes it.
+// and would meet an earlier run's records under them (D29); a resumed
+// simulation continues the one whose records it holds. So is one another
+// such run is using at the same moment: the run holds the database
+// (pgstore's ClaimRun) until the returned function closes it.
 //
 // The function that closes the store is given the run's error. After a
 // server that did not answer (a *pgstore.NoAnswerError: it timed out or
@@ -51,7 +52,7 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // and the process's exit ends them — pgx would otherwise give each
 // connection a hung server holds 15 seconds to close, and the rollback
 // that ends the hold 5 more.
-func openStore(dsn string, empty bool) (datastore.Store, func(runErr error), error) {
+func openStore(dsn string, resume bool) (datastore.Store, func(runErr error), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
@@ -60,9 +61,6 @@ func openStore(dsn string, empty bool) (datastore.Store, func(runErr error), err
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
-	}
-	if !empty {
-		return st, closing(st.Close), nil
 	}
 	release, err := st.ClaimRun(ctx)
 	switch {
@@ -79,6 +77,9 @@ func openStore(dsn string, empty bool) (datastore.Store, func(runErr error), err
 		st.Close()
 	}
 	closeRun := closing(closeStore)
+	if resume {
+		return st, closeRun, nil
+	}
 	var used bool
 	if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance) OR EXISTS (SELECT 1 FROM vmm)
 		OR EXISTS (SELECT 1 FROM migration)`).Scan(&used); err != nil {
