@@ -22,27 +22,35 @@ type Task uint8
 const (
 	// TaskSagaRecovery finishes the unfinished sagas the control plane
 	// owns and is not running: its own, left by a process that died, and
-	// those it adopted (sagas.SEC.Recover, D26).
+	// those it adopted (sagas.SEC.Recover, D26). It reads
+	// datastore.SagaLog; the sagas it runs, the whole Store.
 	TaskSagaRecovery Task = iota + 1
 	// TaskSagaAdoption adopts the unfinished sagas of every other executor
 	// whose lease has expired (D27), and activates recovery to run them.
+	// It uses datastore.SagaLog alone.
 	TaskSagaAdoption
 	// TaskInstanceUpdater runs an update saga for every instance
 	// FindInstancesNeedingUpdate lists (§8.1, D11), and for those a saga
-	// asked for.
+	// asked for. It reads datastore.FleetQueries; the sagas, the Store.
 	TaskInstanceUpdater
 	// TaskReincarnation runs a start saga, reason auto_restart, for every
-	// instance FindReincarnatableInstances lists (§17, D15, D22, D33).
+	// instance FindReincarnatableInstances lists (§17, D15, D22, D33). It
+	// reads datastore.FleetQueries; the sagas, the Store.
 	TaskReincarnation
 	// TaskAbandonedVMMReaper releases the reservation of every VMM
 	// VMMListAbandoned lists and marks it deleted (§18), and releases
-	// reservations left by VMMs already gone.
+	// reservations left by VMMs already gone. It uses
+	// datastore.FleetQueries, datastore.VMMWrites and
+	// datastore.SledReservations.
 	TaskAbandonedVMMReaper
 	// TaskInstanceWatcher checks every VMM VMMListBySled lists on each of
 	// the Watcher's sleds, and records what the check proves (§18, D18).
+	// It uses datastore.FleetQueries, datastore.Records and
+	// datastore.VMMWrites (sagas.RecordReport, sagas.RecordDeath).
 	TaskInstanceWatcher
 	// TaskStalledSagas reports the sagas that have stopped moving
-	// (sagas.Stalled, D30): logged and counted, never undone.
+	// (sagas.Stalled, D30): logged and counted, never undone. It reads
+	// datastore.SagaLog alone.
 	TaskStalledSagas
 )
 

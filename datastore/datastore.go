@@ -33,6 +33,22 @@ import (
 // is a consistent snapshot. storetest.Run checks an implementation against
 // all of this.
 type Store interface {
+	Records
+	InstanceWrites
+	UpdaterLock
+	VMMWrites
+	MigrationWrites
+	FleetQueries
+}
+
+// The parts of a Store, each named for what a consumer uses — as the
+// sagas, the control plane's tasks and a user's own code say which they
+// need, and a fake for a test implements only that. SagaLog and
+// SledReservations, which a store keeps beside the records, are parts of
+// their own.
+
+// Records inserts and reads the three records.
+type Records interface {
 	// InstanceInsert, VMMInsert and MigrationInsert insert a record. An
 	// identical retry — the record stored under its id, times as the
 	// store keeps them — returns it (idempotent, §8.1–§8.3); any other
@@ -51,7 +67,15 @@ type Store interface {
 	// VMMFetch and MigrationFetch read one row, deleted or not.
 	VMMFetch(ctx context.Context, id vmmstate.ID) (VMMRow, error)
 	MigrationFetch(ctx context.Context, id migration.ID) (MigrationRow, error)
+	// InstanceListMigrations lists an instance's migrations not deleted,
+	// sorted.
+	InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error)
+}
 
+// InstanceWrites are the guarded writes of an instance record outside
+// the updater lock: a decision's runtime and intent, the migration ids, a
+// start's link and its failure, and deletion.
+type InstanceWrites interface {
 	// InstanceUpdateRuntime writes rt where the stored generation is older
 	// (§8.1), and with it intent unless it is IntentUnchanged — the one
 	// write of a decision and the intent that goes with it (D16, D25). It
@@ -90,8 +114,15 @@ type Store interface {
 	// unchanged. An invalid f is ErrInvalidRequest; a deleted instance is
 	// ErrNotFound.
 	InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (Result, error)
+	// InstanceDelete marks the instance destroyed and deleted, and its
+	// migrations deleted (§8.1); idempotent. A state that forbids deletion
+	// is ErrInvalidRequest.
+	InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error)
+}
 
-	// The instance-updater lock (§9).
+// UpdaterLock is the instance-updater lock (§9) and the write that
+// commits an update plan under it.
+type UpdaterLock interface {
 	InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error)
 	InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error)
 	InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, lock instancestate.Lock) (Result, error)
@@ -99,11 +130,11 @@ type Store interface {
 	// and releases the lock in one write (§9, §13.4). Like
 	// InstanceUpdateRuntime it leaves time_last_auto_restarted as stored.
 	InstanceCommitUpdate(ctx context.Context, id instancestate.ID, lock instancestate.Lock, p instancestate.Plan) (Result, error)
-	// InstanceDelete marks the instance destroyed and deleted, and its
-	// migrations deleted (§8.1); idempotent. A state that forbids deletion
-	// is ErrInvalidRequest.
-	InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (Result, error)
+}
 
+// VMMWrites are the guarded writes of a VMM record, and the report that
+// writes a VMM with its migration sides.
+type VMMWrites interface {
 	// VMMUpdateRuntime writes rt where the stored generation is older and
 	// D7 has the edge (D5–D7): a terminal state absorbs (unchanged, D6), an
 	// edge D7 forbids is ErrIllegalTransition, leaving a terminal state
@@ -116,23 +147,25 @@ type Store interface {
 	// VMMMarkDeleted soft-deletes a destroyable VMM (§8.2) that its
 	// instance, live, no longer links (else ReasonLinked).
 	VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (Result, error)
-
-	// MigrationMarkFailed fails both sides (§8.3; terminal sides kept).
-	MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error)
-	// MigrationMarkDeleted soft-deletes a migration its instance, live, no
-	// longer links (else ReasonLinked).
-	MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error)
-	// InstanceListMigrations lists an instance's migrations not deleted,
-	// sorted.
-	InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error)
-
 	// SledReport applies a sled-agent's report about one VMM, linked to its
 	// instance or not, in one transaction (§8.2, §12): the VMM by
 	// generation and edge, each migration side by generation and by the
 	// side's VMM. A refusal writes nothing.
 	SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (SledReportResult, error)
+}
 
-	// Fleet queries (§8.1, §8.2, §17.2), each sorted by id.
+// MigrationWrites are the guarded writes of a migration record.
+type MigrationWrites interface {
+	// MigrationMarkFailed fails both sides (§8.3; terminal sides kept).
+	MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (Result, error)
+	// MigrationMarkDeleted soft-deletes a migration its instance, live, no
+	// longer links (else ReasonLinked).
+	MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (Result, error)
+}
+
+// FleetQueries are the lists the control plane's background tasks work
+// from (§8.1, §8.2, §17.2), each sorted by id.
+type FleetQueries interface {
 	FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error)

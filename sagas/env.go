@@ -148,7 +148,7 @@ func classify(err error) (gone bool, reason failure.Reason, cause failure.Cause)
 // past — an edge D7 has not, a terminal state left, a deleted migration —
 // writes nothing and is no error: its VMM result is not applied, stale.
 // UpdateSagaNeeded says when the caller runs an update saga (§12 step 2).
-func RecordReport(ctx context.Context, st datastore.Store, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+func RecordReport(ctx context.Context, st datastore.VMMWrites, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
 	res, err := st.SledReport(ctx, id, r)
 	if errors.Is(err, datastore.ErrGone) && (r.MigrationIn != nil || r.MigrationOut != nil) {
 		res, err = st.SledReport(ctx, id, instancestate.Report{VMM: r.VMM})
@@ -167,7 +167,7 @@ func RecordReport(ctx context.Context, st datastore.Store, id vmmstate.ID, r ins
 // terminal keeps its first cause (D6) and a missing one has nothing to
 // mark: neither is an error. Whether or not the write changed the row, the
 // caller runs an update saga for the VMM's instance.
-func RecordDeath(ctx context.Context, st datastore.Store, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+func RecordDeath(ctx context.Context, st datastore.VMMWrites, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
 	res, err := st.VMMMarkFailed(ctx, id, reason, now)
 	switch {
 	case errors.Is(err, datastore.ErrTerminal):
