@@ -44,7 +44,7 @@ func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r insta
 // nothing, is returned as it is. A write that loses a generation race is
 // answered 409, as §10.2 answers it, and one on an instance deleted
 // meanwhile 404, with nothing written.
-func RecordDecision(ctx context.Context, st Store, id instancestate.ID, d instancestate.Decision) (RequestResult, error) {
+func RecordDecision(ctx context.Context, st InstanceWrites, id instancestate.ID, d instancestate.Decision) (RequestResult, error) {
 	if !d.Accepted() {
 		return RequestResult{Decision: d}, nil
 	}
