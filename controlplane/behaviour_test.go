@@ -660,6 +660,7 @@ func TestStopOwedThatFails(t *testing.T) {
 	dest := p.otherSled(in)
 	_, err := p.cp.Migrate(p.ctx, in, dest)
 	p.must(err)
+	target := p.snap(in).Instance.Runtime.TargetVMM
 	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
 		if c == memsled.CallRequestState {
 			return &failure.Outcome{Status: 503}
@@ -672,4 +673,28 @@ func TestStopOwedThatFails(t *testing.T) {
 	if got := p.cp.Stats()["update"].Errors; got["sled_agent"] != 1 {
 		t.Errorf("counted %v; want the refused stop", got)
 	}
+	// The watcher finds the target running with nothing linking it, and
+	// asks again: refused again, it is left for the next pass; taken, the
+	// target stops, and a pass after that has nothing to ask.
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if _, held := p.w.Agent.Holds(target); pass.Stopped != 1 || !held {
+		t.Errorf("a stop refused again: pass %+v, held %v", pass, held)
+	}
+	p.w.Agent.Fail = nil
+	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if pass.Stopped != 1 {
+		t.Errorf("the stop taken: pass %+v", pass)
+	}
+	if st, held := p.w.Agent.Holds(target); held && !st.IsTerminal() && st != vmmstate.SledAgentStopping {
+		t.Errorf("the target %v the watcher asked to stop reports %v", target, st)
+	}
+	p.tick(time.Minute)
+	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if pass.Stopped != 0 {
+		t.Errorf("a stopped target asked again: pass %+v", pass)
+	}
+	p.settled()
 }

@@ -266,9 +266,9 @@ func (cp *ControlPlane) after(ctx context.Context, s sagas.Saga) []sagas.Saga {
 }
 
 // stopVMM asks VMM id's sled-agent to stop it and records its answer
-// (D37). It asks once: an agent that cannot be reached leaves the VMM
-// running, unlinked, the error counted and logged — the instance watcher
-// goes on recording its state, and nothing asks again yet.
+// (D37). An agent that cannot be reached leaves the VMM running,
+// unlinked, the error counted and logged; the instance watcher asks again
+// at its next pass that finds the VMM running (unlinked).
 func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID) {
 	row, err := cp.cfg.Store.VMMFetch(ctx, id)
 	if err != nil {

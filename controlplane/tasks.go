@@ -13,6 +13,7 @@ import (
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/internal/enum"
 	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // Task names a background task.
@@ -91,6 +92,9 @@ type Pass struct {
 	SagasStarted, Recovered, Adopted, Abandoned int
 	// Stalled lists the sagas TaskStalledSagas found stopped.
 	Stalled []sagas.Stall
+	// Stopped is how many VMMs TaskInstanceWatcher found running with no
+	// instance linking them, and asked to stop (D37).
+	Stopped int
 	// Again: the pass left work behind, and activated its task.
 	Again bool
 }
@@ -347,6 +351,11 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 			if ok {
 				if _, err := cp.record(ctx, id, rep); err != nil {
 					cp.failed(ctx, src, "record VMM "+id.String()+"'s state", err)
+					continue
+				}
+				if !rep.VMM.State.IsTerminal() && cp.unlinked(ctx, src, row.VMM) {
+					p.Stopped++
+					cp.stopVMM(ctx, src, id)
 				}
 				continue
 			}
@@ -367,6 +376,25 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 	}
 	cp.followUps(ctx, src, nil)
 	return nil
+}
+
+// unlinked reports whether no instance links v, a VMM its sled-agent
+// runs: a target a committed plan unlinked alive, whose stop (D37) did not
+// reach its sled-agent — the watcher asks again. A sled-agent holds a VMM
+// only once a saga has linked it (a start links before it registers, a
+// migration links its target before it registers it) and forgets it
+// before an undo unlinks it, so no saga in flight is stopped.
+func (cp *ControlPlane) unlinked(ctx context.Context, src string, v vmmstate.VMM) bool {
+	snap, err := cp.cfg.Store.InstanceFetchAll(ctx, v.InstanceID)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return true
+	case err != nil:
+		cp.failed(ctx, src, "fetch the instance of VMM "+v.ID.String(), err)
+		return false
+	}
+	rt := snap.Instance.Runtime
+	return rt.ActiveVMM != v.ID && rt.TargetVMM != v.ID
 }
 
 // stalled is TaskStalledSagas.
