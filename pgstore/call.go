@@ -102,21 +102,28 @@ func (e *NoAnswerError) Is(target error) bool {
 // Unwrap returns the driver's error.
 func (e *NoAnswerError) Unwrap() error { return e.Err }
 
-// call starts one call of the store named op: ctx bounded by the store's
-// timeout, and the function the call defers, which turns *err — the
-// call's result — into a *NoAnswerError when the server did not answer,
-// and then releases the deadline.
-func (s *Store) call(ctx context.Context, op string, err *error) (context.Context, func()) {
-	parent, cancel := ctx, context.CancelFunc(func() {})
+// call runs one call of the store named op: f, on ctx bounded by the
+// store's operation timeout; an error of f that says the server did not
+// answer becomes a *NoAnswerError (noAnswer). It is the one home of what
+// every call does: every method of datastore.Store, datastore.SagaLog and
+// datastore.SledReservations is one call, and none calls another.
+func call[T any](s *Store, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
+	actx, cancel := ctx, context.CancelFunc(func() {})
 	if s.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		actx, cancel = context.WithTimeout(ctx, s.timeout)
 	}
-	return ctx, func() {
-		if *err != nil {
-			*err = s.noAnswer(op, parent, ctx, *err)
-		}
-		cancel()
+	defer cancel()
+	out, err := f(actx)
+	if err != nil {
+		return out, s.noAnswer(op, ctx, actx, err)
 	}
+	return out, nil
+}
+
+// call0 is call for a call whose only answer is its error.
+func (s *Store) call0(ctx context.Context, op string, f func(context.Context) error) error {
+	_, err := call(s, ctx, op, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
 }
 
 // noAnswer classifies the error of a call named op, whose caller's context

@@ -20,20 +20,20 @@ import (
 // lists read from vmmstate's kind table.
 
 // FindInstancesNeedingUpdate implements datastore.Store.
-func (s *Store) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) (_ []instancestate.ID, err error) {
-	ctx, end := s.call(ctx, "find_instances_needing_update", &err)
-	defer end()
-	return s.decideFleet(ctx, true, func(m *datastore.Memory) ([]instancestate.ID, error) {
-		return m.FindInstancesNeedingUpdate(ctx, now)
+func (s *Store) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	return call(s, ctx, "find_instances_needing_update", func(ctx context.Context) ([]instancestate.ID, error) {
+		return s.decideFleet(ctx, true, func(m *datastore.Memory) ([]instancestate.ID, error) {
+			return m.FindInstancesNeedingUpdate(ctx, now)
+		})
 	})
 }
 
 // FindReincarnatableInstances implements datastore.Store.
-func (s *Store) FindReincarnatableInstances(ctx context.Context, now time.Time) (_ []instancestate.ID, err error) {
-	ctx, end := s.call(ctx, "find_reincarnatable_instances", &err)
-	defer end()
-	return s.decideFleet(ctx, false, func(m *datastore.Memory) ([]instancestate.ID, error) {
-		return m.FindReincarnatableInstances(ctx, now)
+func (s *Store) FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	return call(s, ctx, "find_reincarnatable_instances", func(ctx context.Context) ([]instancestate.ID, error) {
+		return s.decideFleet(ctx, false, func(m *datastore.Memory) ([]instancestate.ID, error) {
+			return m.FindReincarnatableInstances(ctx, now)
+		})
 	})
 }
 
@@ -139,25 +139,25 @@ var (
 // VMMListAbandoned implements datastore.Store (§8.2): destroyable VMMs,
 // not deleted, that their instance — deleted or not — links neither as
 // active nor as target.
-func (s *Store) VMMListAbandoned(ctx context.Context) (_ []vmmstate.ID, err error) {
-	ctx, end := s.call(ctx, "vmm_list_abandoned", &err)
-	defer end()
-	return s.listVMMs(ctx, `SELECT v.id FROM vmm v LEFT JOIN instance i ON i.id = v.instance_id
-		WHERE v.time_deleted IS NULL AND v.state::TEXT = ANY($1)
-		AND (i.id IS NULL OR ((i.active_propolis_id IS NULL OR i.active_propolis_id <> v.id)
-			AND (i.target_propolis_id IS NULL OR i.target_propolis_id <> v.id)))
-		ORDER BY v.id`, destroyableKinds)
+func (s *Store) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
+	return call(s, ctx, "vmm_list_abandoned", func(ctx context.Context) ([]vmmstate.ID, error) {
+		return s.listVMMs(ctx, `SELECT v.id FROM vmm v LEFT JOIN instance i ON i.id = v.instance_id
+			WHERE v.time_deleted IS NULL AND v.state::TEXT = ANY($1)
+			AND (i.id IS NULL OR ((i.active_propolis_id IS NULL OR i.active_propolis_id <> v.id)
+				AND (i.target_propolis_id IS NULL OR i.target_propolis_id <> v.id)))
+			ORDER BY v.id`, destroyableKinds)
+	})
 }
 
 // VMMListBySled implements datastore.Store (§8.1, §18): the VMMs on sled
 // the watcher checks (datastore.ListedBySled), not deleted, joined by their
 // own instance id to an instance that is not deleted.
-func (s *Store) VMMListBySled(ctx context.Context, sled vmmstate.SledID) (_ []vmmstate.ID, err error) {
-	ctx, end := s.call(ctx, "vmm_list_by_sled", &err)
-	defer end()
-	return s.listVMMs(ctx, `SELECT v.id FROM vmm v JOIN instance i ON i.id = v.instance_id
-		WHERE v.sled_id = $2 AND v.time_deleted IS NULL AND v.state::TEXT = ANY($1) AND i.time_deleted IS NULL
-		ORDER BY v.id`, bySledKinds, uuidOf(sled.UUID()))
+func (s *Store) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error) {
+	return call(s, ctx, "vmm_list_by_sled", func(ctx context.Context) ([]vmmstate.ID, error) {
+		return s.listVMMs(ctx, `SELECT v.id FROM vmm v JOIN instance i ON i.id = v.instance_id
+			WHERE v.sled_id = $2 AND v.time_deleted IS NULL AND v.state::TEXT = ANY($1) AND i.time_deleted IS NULL
+			ORDER BY v.id`, bySledKinds, uuidOf(sled.UUID()))
+	})
 }
 
 func (s *Store) listVMMs(ctx context.Context, sql string, args ...any) ([]vmmstate.ID, error) {

@@ -52,83 +52,83 @@ var (
 )
 
 // InstanceUpdaterLock implements datastore.Store.
-func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (_ instancestate.Lock, err error) {
-	ctx, end := s.call(ctx, "instance_updater_lock", &err)
-	defer end()
-	rule := func(m *datastore.Memory) (instancestate.Lock, error) { return m.InstanceUpdaterLock(ctx, id, saga) }
-	if saga.IsZero() {
-		return run(s, ctx, instanceKeys(id), false, rule) // refused by the rule, nothing written
-	}
-	return writeOnce(s, ctx, "instance_updater_lock", &instanceScan{}, lockInstance,
-		[]any{uuidOf(id.UUID()), uuidOf(saga.UUID()), int64(math.MaxInt64)},
-		func(gen int64) (instancestate.Lock, error) {
-			g, err := genFrom("instance", "updater_gen", gen)
-			return instancestate.Lock{Updater: saga, Gen: g}, err
-		}, rule)
+func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+	return call(s, ctx, "instance_updater_lock", func(ctx context.Context) (instancestate.Lock, error) {
+		rule := func(m *datastore.Memory) (instancestate.Lock, error) { return m.InstanceUpdaterLock(ctx, id, saga) }
+		if saga.IsZero() {
+			return run(s, ctx, instanceKeys(id), false, rule) // refused by the rule, nothing written
+		}
+		return writeOnce(s, ctx, "instance_updater_lock", &instanceScan{}, lockInstance,
+			[]any{uuidOf(id.UUID()), uuidOf(saga.UUID()), int64(math.MaxInt64)},
+			func(gen int64) (instancestate.Lock, error) {
+				g, err := genFrom("instance", "updater_gen", gen)
+				return instancestate.Lock{Updater: saga, Gen: g}, err
+			}, rule)
+	})
 }
 
 // InstanceUpdaterInheritLock implements datastore.Store.
-func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (_ instancestate.Lock, err error) {
+func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_inherit_lock"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	rule := func(m *datastore.Memory) (instancestate.Lock, error) {
-		return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
-	}
-	if child.IsZero() || parent.Updater.IsZero() {
-		// Refused by the rule, or handed over from no one: the
-		// transaction path, where the rule decides on the row itself.
-		return run(s, ctx, instanceKeys(id), false, rule)
-	}
-	return writeOnce(s, ctx, op, &instanceScan{}, inheritInstance,
-		[]any{uuidOf(id.UUID()), uuidOf(parent.Updater.UUID()), parent.Gen.Int64(), uuidOf(child.UUID()), int64(math.MaxInt64)},
-		func(gen int64) (instancestate.Lock, error) {
-			g, err := genFrom("instance", "updater_gen", gen)
-			return instancestate.Lock{Updater: child, Gen: g}, err
-		}, rule)
+	return call(s, ctx, op, func(ctx context.Context) (instancestate.Lock, error) {
+		rule := func(m *datastore.Memory) (instancestate.Lock, error) {
+			return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
+		}
+		if child.IsZero() || parent.Updater.IsZero() {
+			// Refused by the rule, or handed over from no one: the
+			// transaction path, where the rule decides on the row itself.
+			return run(s, ctx, instanceKeys(id), false, rule)
+		}
+		return writeOnce(s, ctx, op, &instanceScan{}, inheritInstance,
+			[]any{uuidOf(id.UUID()), uuidOf(parent.Updater.UUID()), parent.Gen.Int64(), uuidOf(child.UUID()), int64(math.MaxInt64)},
+			func(gen int64) (instancestate.Lock, error) {
+				g, err := genFrom("instance", "updater_gen", gen)
+				return instancestate.Lock{Updater: child, Gen: g}, err
+			}, rule)
+	})
 }
 
 // InstanceUpdaterUnlock implements datastore.Store.
-func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_updater_unlock", &err)
-	defer end()
-	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceUpdaterUnlock(ctx, id, l) }
-	if l.Updater.IsZero() {
-		return run(s, ctx, instanceKeys(id), false, rule)
-	}
-	return writeOnce(s, ctx, "instance_updater_unlock", &instanceScan{}, unlockInstance,
-		[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64)},
-		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
+func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
+	return call(s, ctx, "instance_updater_unlock", func(ctx context.Context) (datastore.Result, error) {
+		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceUpdaterUnlock(ctx, id, l) }
+		if l.Updater.IsZero() {
+			return run(s, ctx, instanceKeys(id), false, rule)
+		}
+		return writeOnce(s, ctx, "instance_updater_unlock", &instanceScan{}, unlockInstance,
+			[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64)},
+			func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
+	})
 }
 
 // VMMMarkDeleted implements datastore.Store.
-func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "vmm_mark_deleted", &err)
-	defer end()
-	now = datastore.StoreTime(now)
-	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) }
-	var old vmmScan
-	var wrote pgtype.Int8
-	err = s.writeRow(ctx, deleteVMM, []any{uuidOf(id.UUID()), timeOf(now), destroyableKinds}, append(old.dest(), &wrote)...)
-	switch {
-	case err == nil && wrote.Valid:
-		return datastore.Result{Applied: true}, nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return rule(datastore.NewMemory()) // not found
-	case err != nil:
-		return datastore.Result{}, answered(err)
-	}
-	// Not written: the rule says why — deleted, not destroyable, or linked
-	// (which needs the owner's row) — on the VMM and its instance read in
-	// one transaction, which also writes the deletion should a racing
-	// writer have allowed it since.
-	row, err := old.row()
-	if err != nil {
-		return datastore.Result{}, fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
-	}
-	k := vmmKeys(id)
-	k.instance = row.VMM.InstanceID.UUID()
-	return run(s, ctx, k, false, rule)
+func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "vmm_mark_deleted", func(ctx context.Context) (datastore.Result, error) {
+		now := datastore.StoreTime(now)
+		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) }
+		var old vmmScan
+		var wrote pgtype.Int8
+		err := s.writeRow(ctx, deleteVMM, []any{uuidOf(id.UUID()), timeOf(now), destroyableKinds}, append(old.dest(), &wrote)...)
+		switch {
+		case err == nil && wrote.Valid:
+			return datastore.Result{Applied: true}, nil
+		case errors.Is(err, pgx.ErrNoRows):
+			return rule(datastore.NewMemory()) // not found
+		case err != nil:
+			return datastore.Result{}, answered(err)
+		}
+		// Not written: the rule says why — deleted, not destroyable, or linked
+		// (which needs the owner's row) — on the VMM and its instance read in
+		// one transaction, which also writes the deletion should a racing
+		// writer have allowed it since.
+		row, err := old.row()
+		if err != nil {
+			return datastore.Result{}, fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+		}
+		k := vmmKeys(id)
+		k.instance = row.VMM.InstanceID.UUID()
+		return run(s, ctx, k, false, rule)
+	})
 }
 
 // Instance.Commit: a plan's runtime, intent, loss (D22) and count of failed
@@ -147,25 +147,25 @@ var commitInstance = oneStatement("instance", instanceColumns,
 	"time_deleted IS NULL AND updater_id = $2 AND updater_gen = $3 AND updater_gen < $4 AND state_generation < $7", "1")
 
 // InstanceCommitUpdate implements datastore.Store.
-func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (_ datastore.Result, err error) {
+func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
 	const op = "instance_commit_update"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	p = datastore.StorePlan(p)
-	rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
-	rt := p.Runtime
-	res, err := writeOnce(s, ctx, op, &instanceScan{}, commitInstance,
-		[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64),
-			rt.State.String(), timeOf(rt.TimeUpdated), rt.Generation.Int64(), uuidOf(rt.ActiveVMM.UUID()),
-			uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()),
-			textOf(p.Intent, p.Intent != instancestate.IntentUnchanged),
-			textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time), int64(p.RestartFailures)},
-		func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "23514" || pe.Code == "22P02") {
-		// The plan makes a row a CHECK refuses, or a value no column
-		// takes: the rule, on the row read under a lock, says which.
-		return run(s, ctx, instanceKeys(id), false, rule)
-	}
-	return res, err
+	return call(s, ctx, op, func(ctx context.Context) (datastore.Result, error) {
+		p := datastore.StorePlan(p)
+		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
+		rt := p.Runtime
+		res, err := writeOnce(s, ctx, op, &instanceScan{}, commitInstance,
+			[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64),
+				rt.State.String(), timeOf(rt.TimeUpdated), rt.Generation.Int64(), uuidOf(rt.ActiveVMM.UUID()),
+				uuidOf(rt.TargetVMM.UUID()), uuidOf(rt.MigrationID.UUID()),
+				textOf(p.Intent, p.Intent != instancestate.IntentUnchanged),
+				textOf(p.Lost.Cause, p.Lost.IsSet()), timeOf(p.Lost.Time), int64(p.RestartFailures)},
+			func(int64) (datastore.Result, error) { return datastore.Result{Applied: true}, nil }, rule)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "23514" || pe.Code == "22P02") {
+			// The plan makes a row a CHECK refuses, or a value no column
+			// takes: the rule, on the row read under a lock, says which.
+			return run(s, ctx, instanceKeys(id), false, rule)
+		}
+		return res, err
+	})
 }

@@ -48,31 +48,31 @@ const reservationInsert = `WITH ins AS (INSERT INTO sled_resource_vmm (` + reser
 	FROM (SELECT 1) AS one LEFT JOIN sled_resource_vmm AS r ON r.id = $1`
 
 // ReservationInsert implements datastore.SledReservations.
-func (s *Store) ReservationInsert(ctx context.Context, r datastore.Reservation) (err error) {
+func (s *Store) ReservationInsert(ctx context.Context, r datastore.Reservation) error {
 	const op = "reservation_insert"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckReservation(op, r); err != nil {
-		return err
-	}
-	r = datastore.StoreReservation(r)
-	var inserted int64
-	var old resvScan
-	return s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(reservationInsert, uuidOf(r.VMM.UUID()), uuidOf(r.Sled.UUID()), uuidOf(r.Instance.UUID()),
-			instant(r.TimeCreated)).QueryRow(func(row pgx.Row) error {
-			old = resvScan{}
-			return row.Scan(append([]any{&inserted}, old.dest()...)...)
+	return s.call0(ctx, op, func(ctx context.Context) error {
+		if err := datastore.CheckReservation(op, r); err != nil {
+			return err
+		}
+		r := datastore.StoreReservation(r)
+		var inserted int64
+		var old resvScan
+		return s.oneTrip(ctx, false, func(b *pgx.Batch) {
+			b.Queue(reservationInsert, uuidOf(r.VMM.UUID()), uuidOf(r.Sled.UUID()), uuidOf(r.Instance.UUID()),
+				instant(r.TimeCreated)).QueryRow(func(row pgx.Row) error {
+				old = resvScan{}
+				return row.Scan(append([]any{&inserted}, old.dest()...)...)
+			})
+		}, func() error {
+			if inserted == 1 {
+				return nil
+			}
+			stored := old.reservation()
+			if stored == nil { // taken by a writer the snapshot did not see
+				return errRetry
+			}
+			return datastore.CheckReservationRetry(op, *stored, r)
 		})
-	}, func() error {
-		if inserted == 1 {
-			return nil
-		}
-		stored := old.reservation()
-		if stored == nil { // taken by a writer the snapshot did not see
-			return errRetry
-		}
-		return datastore.CheckReservationRetry(op, *stored, r)
 	})
 }
 
@@ -81,17 +81,17 @@ const reservationDelete = `WITH del AS (DELETE FROM sled_resource_vmm WHERE id =
 	SELECT count(*) FROM del`
 
 // ReservationDelete implements datastore.SledReservations.
-func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "reservation_delete", &err)
-	defer end()
-	var deleted int64
-	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(reservationDelete, uuidOf(vmm.UUID())).QueryRow(func(row pgx.Row) error { return row.Scan(&deleted) })
-	}, func() error { return nil })
-	if err != nil {
-		return datastore.Result{}, err
-	}
-	return datastore.ReservationDeleted(deleted > 0), nil
+func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (datastore.Result, error) {
+	return call(s, ctx, "reservation_delete", func(ctx context.Context) (datastore.Result, error) {
+		var deleted int64
+		err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+			b.Queue(reservationDelete, uuidOf(vmm.UUID())).QueryRow(func(row pgx.Row) error { return row.Scan(&deleted) })
+		}, func() error { return nil })
+		if err != nil {
+			return datastore.Result{}, err
+		}
+		return datastore.ReservationDeleted(deleted > 0), nil
+	})
 }
 
 // reservationsBySled reads a sled's reservations through Omicron's index
@@ -99,24 +99,24 @@ func (s *Store) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (_ datas
 const reservationsBySled = `SELECT ` + reservationColumns + ` FROM sled_resource_vmm WHERE sled_id = $1 ORDER BY id`
 
 // ReservationListBySled implements datastore.SledReservations.
-func (s *Store) ReservationListBySled(ctx context.Context, sled vmmstate.SledID) (_ []datastore.Reservation, err error) {
-	ctx, end := s.call(ctx, "reservation_list_by_sled", &err)
-	defer end()
-	var out []datastore.Reservation
-	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
-		b.Queue(reservationsBySled, uuidOf(sled.UUID())).Query(func(rows pgx.Rows) error {
-			var err error
-			out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.Reservation, error) {
-				var c resvScan
-				if err := r.Scan(c.dest()...); err != nil {
-					return datastore.Reservation{}, err
-				}
-				return *c.reservation(), nil
+func (s *Store) ReservationListBySled(ctx context.Context, sled vmmstate.SledID) ([]datastore.Reservation, error) {
+	return call(s, ctx, "reservation_list_by_sled", func(ctx context.Context) ([]datastore.Reservation, error) {
+		var out []datastore.Reservation
+		err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+			b.Queue(reservationsBySled, uuidOf(sled.UUID())).Query(func(rows pgx.Rows) error {
+				var err error
+				out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (datastore.Reservation, error) {
+					var c resvScan
+					if err := r.Scan(c.dest()...); err != nil {
+						return datastore.Reservation{}, err
+					}
+					return *c.reservation(), nil
+				})
+				return err
 			})
-			return err
-		})
-	}, func() error { return nil })
-	return out, err
+		}, func() error { return nil })
+		return out, err
+	})
 }
 
 // reservationsLeaked reads every reservation with its VMM's row beside it,
@@ -131,25 +131,25 @@ const reservationsLeaked = `SELECT r.id, v.present, v.time_deleted FROM sled_res
 	ORDER BY r.id`
 
 // ReservationListLeaked implements datastore.SledReservations.
-func (s *Store) ReservationListLeaked(ctx context.Context) (_ []vmmstate.ID, err error) {
-	ctx, end := s.call(ctx, "reservation_list_leaked", &err)
-	defer end()
-	var out []vmmstate.ID
-	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
-		b.Queue(reservationsLeaked).Query(func(rows pgx.Rows) error {
-			out = out[:0]
-			var id pgtype.UUID
-			var present pgtype.Bool
-			var deleted pgtype.Timestamptz
-			_, err := pgx.ForEachRow(rows, []any{&id, &present, &deleted}, func() error {
-				row := datastore.VMMRow{TimeDeleted: timeFrom(deleted)}
-				if datastore.LeakedReservation(row, present.Valid) {
-					out = append(out, vmmstate.IDFromUUID(id.Bytes))
-				}
-				return nil
+func (s *Store) ReservationListLeaked(ctx context.Context) ([]vmmstate.ID, error) {
+	return call(s, ctx, "reservation_list_leaked", func(ctx context.Context) ([]vmmstate.ID, error) {
+		var out []vmmstate.ID
+		err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+			b.Queue(reservationsLeaked).Query(func(rows pgx.Rows) error {
+				out = out[:0]
+				var id pgtype.UUID
+				var present pgtype.Bool
+				var deleted pgtype.Timestamptz
+				_, err := pgx.ForEachRow(rows, []any{&id, &present, &deleted}, func() error {
+					row := datastore.VMMRow{TimeDeleted: timeFrom(deleted)}
+					if datastore.LeakedReservation(row, present.Valid) {
+						out = append(out, vmmstate.IDFromUUID(id.Bytes))
+					}
+					return nil
+				})
+				return err
 			})
-			return err
-		})
-	}, func() error { return nil })
-	return out, err
+		}, func() error { return nil })
+		return out, err
+	})
 }

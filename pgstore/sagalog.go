@@ -201,47 +201,48 @@ var sagaCreate = `WITH ins AS (INSERT INTO saga (id, creator, time_created, name
 	FROM (SELECT 1) AS one LEFT JOIN saga AS s ON s.id = $1`
 
 // SagaCreate implements datastore.SagaLog.
-func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events ...datastore.NodeEvent) (err error) {
+func (s *Store) SagaCreate(ctx context.Context, rec datastore.SagaRecord, events ...datastore.NodeEvent) error {
 	const op = "saga_create"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckSagaRecord(op, rec); err != nil {
-		return err
-	}
-	if err := datastore.CheckEvents(op, rec.ID, events); err != nil {
-		return err
-	}
-	rec = datastore.StoreSagaRecord(rec)
-	ev := eventArrays(datastore.NewEvents(events))
-	var inserted int64
-	var old sagaScan
-	retried := false
-	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(sagaCreate, someUUID(rec.ID), someUUID(rec.Creator), instant(rec.TimeCreated), rec.Name, string(rec.Params),
-			rec.State.String(), someUUID(rec.CurrentSEC), rec.AdoptGeneration, instant(rec.AdoptTime), int64(rec.Version),
-			int64(rec.RecoveryAttempts), ev.nodes, ev.types, ev.data, ev.times, ev.creators, ev.ords).QueryRow(func(row pgx.Row) error {
-			old, retried = sagaScan{}, false
-			return row.Scan(append([]any{&inserted}, old.dest()...)...)
-		})
-	}, func() error {
-		if inserted == 1 {
-			return nil
-		}
-		stored, err := old.record()
-		switch {
-		case err != nil:
+	return s.call0(ctx, op, func(ctx context.Context) error {
+		if err := datastore.CheckSagaRecord(op, rec); err != nil {
 			return err
-		case stored == nil: // taken by a writer the snapshot did not see
-			return errRetry
 		}
-		retried = true
-		return datastore.CheckSagaRetry(op, *stored, rec)
+		if err := datastore.CheckEvents(op, rec.ID, events); err != nil {
+			return err
+		}
+		rec := datastore.StoreSagaRecord(rec)
+		ev := eventArrays(datastore.NewEvents(events))
+		var inserted int64
+		var old sagaScan
+		retried := false
+		err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+			b.Queue(sagaCreate, someUUID(rec.ID), someUUID(rec.Creator), instant(rec.TimeCreated), rec.Name, string(rec.Params),
+				rec.State.String(), someUUID(rec.CurrentSEC), rec.AdoptGeneration, instant(rec.AdoptTime), int64(rec.Version),
+				int64(rec.RecoveryAttempts), ev.nodes, ev.types, ev.data, ev.times, ev.creators, ev.ords).QueryRow(func(row pgx.Row) error {
+				old, retried = sagaScan{}, false
+				return row.Scan(append([]any{&inserted}, old.dest()...)...)
+			})
+		}, func() error {
+			if inserted == 1 {
+				return nil
+			}
+			stored, err := old.record()
+			switch {
+			case err != nil:
+				return err
+			case stored == nil: // taken by a writer the snapshot did not see
+				return errRetry
+			}
+			retried = true
+			return datastore.CheckSagaRetry(op, *stored, rec)
+		})
+		if err != nil || !retried || len(events) == 0 {
+			return err
+		}
+		// An identical retry: its events as SagaAppend writes them, in
+		// this call (one call never makes another).
+		return s.sagaAppend(ctx, op, rec.Fence(), rec.ID, events)
 	})
-	if err != nil || !retried || len(events) == 0 {
-		return err
-	}
-	// An identical retry: its events as SagaAppend writes them.
-	return s.SagaAppend(ctx, rec.Fence(), rec.ID, events...)
 }
 
 // events is a write's events as the arrays the statements unnest.
@@ -283,13 +284,19 @@ var sagaAppend = `WITH old AS (SELECT ` + sagaColumns("") + ` FROM saga WHERE id
 	SELECT old.*, (SELECT count(*) FROM owned), (SELECT count(*) FROM ins) FROM old`
 
 // SagaAppend implements datastore.SagaLog.
-func (s *Store) SagaAppend(ctx context.Context, f datastore.Fence, saga uuid.UUID, events ...datastore.NodeEvent) (err error) {
+func (s *Store) SagaAppend(ctx context.Context, f datastore.Fence, saga uuid.UUID, events ...datastore.NodeEvent) error {
 	const op = "saga_append"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckEvents(op, saga, events); err != nil {
-		return err
-	}
+	return s.call0(ctx, op, func(ctx context.Context) error {
+		if err := datastore.CheckEvents(op, saga, events); err != nil {
+			return err
+		}
+		return s.sagaAppend(ctx, op, f, saga, events)
+	})
+}
+
+// sagaAppend writes events, checked, of the saga f holds, as the write op
+// (SagaAppend, or an identical retry of SagaCreate).
+func (s *Store) sagaAppend(ctx context.Context, op string, f datastore.Fence, saga uuid.UUID, events []datastore.NodeEvent) error {
 	var decide func() error
 	return s.oneTrip(ctx, false, func(b *pgx.Batch) {
 		decide = queueAppend(b, op, f, saga, eventArrays(datastore.NewEvents(events)))
@@ -394,49 +401,49 @@ func fencedStatement(set, value string) string {
 func noGuard(string, datastore.SagaRecord) error { return nil }
 
 // SagaSetState implements datastore.SagaLog.
-func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState, evs ...datastore.NodeEvent) (err error) {
+func (s *Store) SagaSetState(ctx context.Context, f datastore.Fence, saga uuid.UUID, state datastore.SagaState, evs ...datastore.NodeEvent) error {
 	const op = "saga_set_state"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckSagaState(op, state); err != nil {
+	return s.call0(ctx, op, func(ctx context.Context) error {
+		if err := datastore.CheckSagaState(op, state); err != nil {
+			return err
+		}
+		if err := datastore.CheckEvents(op, saga, evs); err != nil {
+			return err
+		}
+		var ev *events
+		if len(evs) > 0 {
+			a := eventArrays(datastore.NewEvents(evs))
+			ev = &a
+		}
+		_, err := s.fencedUpdateAfter(ctx, op, f, saga, ev, moveStates(state), `saga_state = $5::saga_state`, "1",
+			[]any{state.String()}, func(op string, rec datastore.SagaRecord) error {
+				return datastore.CheckStateMove(op, rec.State, state)
+			})
 		return err
-	}
-	if err := datastore.CheckEvents(op, saga, evs); err != nil {
-		return err
-	}
-	var ev *events
-	if len(evs) > 0 {
-		a := eventArrays(datastore.NewEvents(evs))
-		ev = &a
-	}
-	_, err = s.fencedUpdateAfter(ctx, op, f, saga, ev, moveStates(state), `saga_state = $5::saga_state`, "1",
-		[]any{state.String()}, func(op string, rec datastore.SagaRecord) error {
-			return datastore.CheckStateMove(op, rec.State, state)
-		})
-	return err
+	})
 }
 
 // SagaRecoveryAttempt implements datastore.SagaLog.
-func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga uuid.UUID) (_ int, err error) {
-	ctx, end := s.call(ctx, "saga_recovery_attempt", &err)
-	defer end()
-	n, err := s.fencedUpdate(ctx, "saga_recovery_attempt", f, saga, anyState,
-		`recovery_attempts = recovery_attempts + 1`, "recovery_attempts", nil, noGuard)
-	return int(n), err
+func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga uuid.UUID) (int, error) {
+	return call(s, ctx, "saga_recovery_attempt", func(ctx context.Context) (int, error) {
+		n, err := s.fencedUpdate(ctx, "saga_recovery_attempt", f, saga, anyState,
+			`recovery_attempts = recovery_attempts + 1`, "recovery_attempts", nil, noGuard)
+		return int(n), err
+	})
 }
 
 // SagaAbandon implements datastore.SagaLog.
-func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, reason datastore.AbandonReason, comment string, now time.Time) (err error) {
+func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, reason datastore.AbandonReason, comment string, now time.Time) error {
 	const op = "saga_abandon"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckAbandonReason(op, reason); err != nil {
+	return s.call0(ctx, op, func(ctx context.Context) error {
+		if err := datastore.CheckAbandonReason(op, reason); err != nil {
+			return err
+		}
+		_, err := s.fencedUpdate(ctx, op, f, saga, unfinishedStates,
+			`saga_state = 'abandoned', abandon_reason = $5::saga_abandon_reason, abandon_comment = $6, abandon_time = $7`, "1",
+			[]any{reason.String(), comment, instant(now)}, datastore.CheckUnfinished)
 		return err
-	}
-	_, err = s.fencedUpdate(ctx, op, f, saga, unfinishedStates,
-		`saga_state = 'abandoned', abandon_reason = $5::saga_abandon_reason, abandon_comment = $6, abandon_time = $7`, "1",
-		[]any{reason.String(), comment, instant(now)}, datastore.CheckUnfinished)
-	return err
+	})
 }
 
 // The reads of SagaFetch, sent together: the saga, and its events in the
@@ -447,80 +454,85 @@ var (
 )
 
 // SagaFetch implements datastore.SagaLog.
-func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (_ datastore.SagaRecord, _ []datastore.NodeEvent, err error) {
-	ctx, end := s.call(ctx, "saga_fetch", &err)
-	defer end()
-	var old sagaScan
-	var scanned []eventScan
-	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
-		b.Queue(fetchSaga, someUUID(saga)).QueryRow(func(row pgx.Row) error {
-			old = sagaScan{}
-			if err := row.Scan(old.dest()...); !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			return nil
-		})
-		b.Queue(fetchEvents, someUUID(saga)).Query(func(rows pgx.Rows) error {
-			var err error
-			scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventScan, error) {
-				var e eventScan
-				return e, r.Scan(e.dest()...)
+func (s *Store) SagaFetch(ctx context.Context, saga uuid.UUID) (datastore.SagaRecord, []datastore.NodeEvent, error) {
+	type fetched struct {
+		rec    datastore.SagaRecord
+		events []datastore.NodeEvent
+	}
+	got, err := call(s, ctx, "saga_fetch", func(ctx context.Context) (fetched, error) {
+		var old sagaScan
+		var scanned []eventScan
+		err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+			b.Queue(fetchSaga, someUUID(saga)).QueryRow(func(row pgx.Row) error {
+				old = sagaScan{}
+				if err := row.Scan(old.dest()...); !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				return nil
 			})
-			return err
-		})
-	}, func() error { return nil })
-	if err != nil {
-		return datastore.SagaRecord{}, nil, err
-	}
-	rec, err := old.record()
-	switch {
-	case err != nil:
-		return datastore.SagaRecord{}, nil, err
-	case rec == nil:
-		return datastore.SagaRecord{}, nil, datastore.CheckFence("saga_fetch", saga, nil, datastore.Fence{})
-	}
-	events := make([]datastore.NodeEvent, len(scanned))
-	for i := range scanned {
-		if events[i], err = scanned[i].event(saga); err != nil {
-			return datastore.SagaRecord{}, nil, err
+			b.Queue(fetchEvents, someUUID(saga)).Query(func(rows pgx.Rows) error {
+				var err error
+				scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventScan, error) {
+					var e eventScan
+					return e, r.Scan(e.dest()...)
+				})
+				return err
+			})
+		}, func() error { return nil })
+		if err != nil {
+			return fetched{}, err
 		}
-	}
-	return *rec, events, nil
+		rec, err := old.record()
+		switch {
+		case err != nil:
+			return fetched{}, err
+		case rec == nil:
+			return fetched{}, datastore.CheckFence("saga_fetch", saga, nil, datastore.Fence{})
+		}
+		events := make([]datastore.NodeEvent, len(scanned))
+		for i := range scanned {
+			if events[i], err = scanned[i].event(saga); err != nil {
+				return fetched{}, err
+			}
+		}
+		return fetched{*rec, events}, nil
+	})
+	return got.rec, got.events, err
 }
 
 // SagaListUnfinished implements datastore.SagaLog: the partial index
 // lookup_saga_by_sec serves it (saga_state != 'done' says the index
 // holds every row it reads).
-func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) (_ []datastore.SagaRecord, err error) {
-	ctx, end := s.call(ctx, "saga_list_unfinished", &err)
-	defer end()
-	sql, args := listUnfinished(false), []any{unfinishedStates}
-	if sec != uuid.Nil {
-		sql, args = listUnfinished(true), append(args, someUUID(sec))
-	}
-	var scanned []sagaScan
-	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
-		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-			var err error
-			scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (sagaScan, error) {
-				var c sagaScan
-				return c, r.Scan(c.dest()...)
+func (s *Store) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]datastore.SagaRecord, error) {
+	return call(s, ctx, "saga_list_unfinished", func(ctx context.Context) ([]datastore.SagaRecord, error) {
+		sql, args := listUnfinished(false), []any{unfinishedStates}
+		if sec != uuid.Nil {
+			sql, args = listUnfinished(true), append(args, someUUID(sec))
+		}
+		var scanned []sagaScan
+		err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+			b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+				var err error
+				scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (sagaScan, error) {
+					var c sagaScan
+					return c, r.Scan(c.dest()...)
+				})
+				return err
 			})
-			return err
-		})
-	}, func() error { return nil })
-	if err != nil {
-		return nil, err
-	}
-	out := make([]datastore.SagaRecord, 0, len(scanned))
-	for i := range scanned {
-		rec, err := scanned[i].record()
+		}, func() error { return nil })
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *rec)
-	}
-	return out, nil
+		out := make([]datastore.SagaRecord, 0, len(scanned))
+		for i := range scanned {
+			rec, err := scanned[i].record()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *rec)
+		}
+		return out, nil
+	})
 }
 
 // listUnfinished is SagaListUnfinished's statement: $1 the unfinished
@@ -544,49 +556,49 @@ var listStalled = `SELECT ` + sagaColumns("s.") + `, e.node_id, e.event_type, e.
 	ORDER BY s.id`
 
 // SagaListStalled implements datastore.SagaLog.
-func (s *Store) SagaListStalled(ctx context.Context, before time.Time) (_ []datastore.StalledSaga, err error) {
-	ctx, end := s.call(ctx, "saga_list_stalled", &err)
-	defer end()
+func (s *Store) SagaListStalled(ctx context.Context, before time.Time) ([]datastore.StalledSaga, error) {
 	// Stored times are whole microseconds: one is before `before` exactly
 	// when it is before `before` rounded up to the microsecond.
 	if t := datastore.StoreTime(before); !t.Equal(before) {
 		before = t.Add(datastore.Precision)
 	}
-	type scan struct {
-		saga sagaScan
-		last eventScan
-	}
-	var scanned []scan
-	err = s.oneTrip(ctx, true, func(b *pgx.Batch) {
-		b.Queue(listStalled, unfinishedStates, pgtype.Timestamptz{Time: before, Valid: true}).Query(func(rows pgx.Rows) error {
-			var err error
-			scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan, error) {
-				var c scan
-				return c, r.Scan(append(c.saga.dest(), c.last.dest()...)...)
+	return call(s, ctx, "saga_list_stalled", func(ctx context.Context) ([]datastore.StalledSaga, error) {
+		type scan struct {
+			saga sagaScan
+			last eventScan
+		}
+		var scanned []scan
+		err := s.oneTrip(ctx, true, func(b *pgx.Batch) {
+			b.Queue(listStalled, unfinishedStates, pgtype.Timestamptz{Time: before, Valid: true}).Query(func(rows pgx.Rows) error {
+				var err error
+				scanned, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan, error) {
+					var c scan
+					return c, r.Scan(append(c.saga.dest(), c.last.dest()...)...)
+				})
+				return err
 			})
-			return err
-		})
-	}, func() error { return nil })
-	if err != nil {
-		return nil, err
-	}
-	out := make([]datastore.StalledSaga, 0, len(scanned))
-	for i := range scanned {
-		rec, err := scanned[i].saga.record()
+		}, func() error { return nil })
 		if err != nil {
 			return nil, err
 		}
-		last, err := scanned[i].last.event(rec.ID)
-		if err != nil {
-			return nil, err
+		out := make([]datastore.StalledSaga, 0, len(scanned))
+		for i := range scanned {
+			rec, err := scanned[i].saga.record()
+			if err != nil {
+				return nil, err
+			}
+			last, err := scanned[i].last.event(rec.ID)
+			if err != nil {
+				return nil, err
+			}
+			st := datastore.StalledSaga{Saga: *rec, Since: rec.TimeCreated, Last: last}
+			if last.Type != 0 {
+				st.Since = last.Time
+			}
+			out = append(out, st)
 		}
-		st := datastore.StalledSaga{Saga: *rec, Since: rec.TimeCreated, Last: last}
-		if last.Type != 0 {
-			st.Since = last.Time
-		}
-		out = append(out, st)
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // SECRenew: a lease only moves forward (GREATEST).
@@ -595,17 +607,17 @@ const secRenew = `INSERT INTO saga_sec_lease (sec_id, expires) VALUES ($1, $2)
 	RETURNING expires`
 
 // SECRenew implements datastore.SagaLog.
-func (s *Store) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (_ time.Time, err error) {
-	ctx, end := s.call(ctx, "sec_renew", &err)
-	defer end()
-	if err := datastore.CheckSEC("sec_renew", sec); err != nil {
-		return time.Time{}, err
-	}
-	var got pgtype.Timestamptz
-	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(secRenew, someUUID(sec), instant(expires)).QueryRow(func(row pgx.Row) error { return row.Scan(&got) })
-	}, func() error { return nil })
-	return timeFrom(got), err
+func (s *Store) SECRenew(ctx context.Context, sec uuid.UUID, expires time.Time) (time.Time, error) {
+	return call(s, ctx, "sec_renew", func(ctx context.Context) (time.Time, error) {
+		if err := datastore.CheckSEC("sec_renew", sec); err != nil {
+			return time.Time{}, err
+		}
+		var got pgtype.Timestamptz
+		err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+			b.Queue(secRenew, someUUID(sec), instant(expires)).QueryRow(func(row pgx.Row) error { return row.Scan(&got) })
+		}, func() error { return nil })
+		return timeFrom(got), err
+	})
 }
 
 // SagaAdopt: every unfinished saga of $2 moved to $1, one generation on,
@@ -620,37 +632,37 @@ const sagaAdopt = `WITH lease AS (SELECT expires FROM saga_sec_lease WHERE sec_i
 	SELECT (SELECT expires FROM lease), ARRAY(SELECT id FROM upd ORDER BY id)`
 
 // SagaAdopt implements datastore.SagaLog.
-func (s *Store) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) (_ []uuid.UUID, err error) {
+func (s *Store) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) ([]uuid.UUID, error) {
 	const op = "saga_adopt"
-	ctx, end := s.call(ctx, op, &err)
-	defer end()
-	if err := datastore.CheckAdopters(op, sec, from); err != nil {
-		return nil, err
-	}
-	now = datastore.StoreTime(now)
-	var expires pgtype.Timestamptz
-	var ids []pgtype.UUID
-	var refused error
-	err = s.oneTrip(ctx, false, func(b *pgx.Batch) {
-		b.Queue(sagaAdopt, someUUID(sec), someUUID(from), instant(now), unfinishedStates).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&expires, &ids)
-		})
-	}, func() error {
-		refused = datastore.CheckLease(op, from, timeFrom(expires), now)
-		if refused != nil && len(ids) > 0 {
-			return fmt.Errorf("pgstore: %s: %d sagas adopted from executor %v while its lease held: the statement's guard is not the rule's", op, len(ids), from)
+	return call(s, ctx, op, func(ctx context.Context) ([]uuid.UUID, error) {
+		if err := datastore.CheckAdopters(op, sec, from); err != nil {
+			return nil, err
 		}
-		return nil
+		now := datastore.StoreTime(now)
+		var expires pgtype.Timestamptz
+		var ids []pgtype.UUID
+		var refused error
+		err := s.oneTrip(ctx, false, func(b *pgx.Batch) {
+			b.Queue(sagaAdopt, someUUID(sec), someUUID(from), instant(now), unfinishedStates).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&expires, &ids)
+			})
+		}, func() error {
+			refused = datastore.CheckLease(op, from, timeFrom(expires), now)
+			if refused != nil && len(ids) > 0 {
+				return fmt.Errorf("pgstore: %s: %d sagas adopted from executor %v while its lease held: the statement's guard is not the rule's", op, len(ids), from)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if refused != nil {
+			return nil, refused
+		}
+		out := make([]uuid.UUID, len(ids))
+		for i, id := range ids {
+			out[i] = id.Bytes
+		}
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return nil, refused
-	}
-	out := make([]uuid.UUID, len(ids))
-	for i, id := range ids {
-		out[i] = id.Bytes
-	}
-	return out, nil
 }

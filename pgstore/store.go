@@ -119,216 +119,216 @@ func vmmKeys(id vmmstate.ID) keys        { return keys{vmms: []pgUUID{uuidOf(id.
 func migrationKeys(id migration.ID) keys { return keys{migrations: []pgUUID{uuidOf(id.UUID())}} }
 
 // InstanceInsert implements datastore.Store.
-func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (_ instancestate.Instance, err error) {
-	ctx, end := s.call(ctx, "instance_insert", &err)
-	defer end()
-	return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
-		return m.InstanceInsert(ctx, in)
+func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+	return call(s, ctx, "instance_insert", func(ctx context.Context) (instancestate.Instance, error) {
+		return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
+			return m.InstanceInsert(ctx, in)
+		})
 	})
 }
 
 // VMMInsert implements datastore.Store.
-func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (_ vmmstate.VMM, err error) {
-	ctx, end := s.call(ctx, "vmm_insert", &err)
-	defer end()
-	return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
-		return m.VMMInsert(ctx, v)
+func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+	return call(s, ctx, "vmm_insert", func(ctx context.Context) (vmmstate.VMM, error) {
+		return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
+			return m.VMMInsert(ctx, v)
+		})
 	})
 }
 
 // MigrationInsert implements datastore.Store.
-func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (_ migration.Record, err error) {
-	ctx, end := s.call(ctx, "migration_insert", &err)
-	defer end()
-	return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
-		return m.MigrationInsert(ctx, rec)
+func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
+	return call(s, ctx, "migration_insert", func(ctx context.Context) (migration.Record, error) {
+		return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
+			return m.MigrationInsert(ctx, rec)
+		})
 	})
 }
 
 // InstanceFetchAll implements datastore.Store.
-func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (_ instancestate.Snapshot, err error) {
-	ctx, end := s.call(ctx, "instance_fetch_all", &err)
-	defer end()
-	return run(s, ctx, withLinks(instanceKeys(id)), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
-		return m.InstanceFetchAll(ctx, id)
+func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	return call(s, ctx, "instance_fetch_all", func(ctx context.Context) (instancestate.Snapshot, error) {
+		return run(s, ctx, withLinks(instanceKeys(id)), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
+			return m.InstanceFetchAll(ctx, id)
+		})
 	})
 }
 
 // VMMFetch implements datastore.Store.
-func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (_ datastore.VMMRow, err error) {
-	ctx, end := s.call(ctx, "vmm_fetch", &err)
-	defer end()
-	return run(s, ctx, vmmKeys(id), true, func(m *datastore.Memory) (datastore.VMMRow, error) {
-		return m.VMMFetch(ctx, id)
+func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (datastore.VMMRow, error) {
+	return call(s, ctx, "vmm_fetch", func(ctx context.Context) (datastore.VMMRow, error) {
+		return run(s, ctx, vmmKeys(id), true, func(m *datastore.Memory) (datastore.VMMRow, error) {
+			return m.VMMFetch(ctx, id)
+		})
 	})
 }
 
 // MigrationFetch implements datastore.Store.
-func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (_ datastore.MigrationRow, err error) {
-	ctx, end := s.call(ctx, "migration_fetch", &err)
-	defer end()
-	return run(s, ctx, migrationKeys(id), true, func(m *datastore.Memory) (datastore.MigrationRow, error) {
-		return m.MigrationFetch(ctx, id)
+func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.MigrationRow, error) {
+	return call(s, ctx, "migration_fetch", func(ctx context.Context) (datastore.MigrationRow, error) {
+		return run(s, ctx, migrationKeys(id), true, func(m *datastore.Memory) (datastore.MigrationRow, error) {
+			return m.MigrationFetch(ctx, id)
+		})
 	})
 }
 
 // InstanceUpdateRuntime implements datastore.Store.
-func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_update_runtime", &err)
-	defer end()
-	// The records the runtime links are read (and locked) too: a runtime
-	// that newly links one the instance could not read is refused.
-	k := instanceKeys(id)
-	k.vmms = []pgUUID{uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID())}
-	k.migrations = []pgUUID{uuidOf(rt.MigrationID.UUID())}
-	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceUpdateRuntime(ctx, id, rt, intent)
+func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, rt instancestate.Runtime, intent instancestate.IntendedState) (datastore.Result, error) {
+	return call(s, ctx, "instance_update_runtime", func(ctx context.Context) (datastore.Result, error) {
+		// The records the runtime links are read (and locked) too: a runtime
+		// that newly links one the instance could not read is refused.
+		k := instanceKeys(id)
+		k.vmms = []pgUUID{uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID())}
+		k.migrations = []pgUUID{uuidOf(rt.MigrationID.UUID())}
+		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.InstanceUpdateRuntime(ctx, id, rt, intent)
+		})
 	})
 }
 
 // InstanceSetIntendedState implements datastore.Store.
-func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_set_intended_state", &err)
-	defer end()
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceSetIntendedState(ctx, id, intent)
+func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (datastore.Result, error) {
+	return call(s, ctx, "instance_set_intended_state", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.InstanceSetIntendedState(ctx, id, intent)
+		})
 	})
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (_ instancestate.Instance, err error) {
-	ctx, end := s.call(ctx, "instance_set_migration_ids", &err)
-	defer end()
-	return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
-		return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+	return call(s, ctx, "instance_set_migration_ids", func(ctx context.Context) (instancestate.Instance, error) {
+		return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
+			return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+		})
 	})
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_unset_migration_ids", &err)
-	defer end()
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
+func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "instance_unset_migration_ids", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
+		})
 	})
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (_ instancestate.Instance, err error) {
-	ctx, end := s.call(ctx, "instance_mark_as_starting", &err)
-	defer end()
-	k := withLinks(instanceKeys(id))
-	k.vmms = []pgUUID{uuidOf(vmm.UUID())}
-	return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
-		return m.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+	return call(s, ctx, "instance_mark_as_starting", func(ctx context.Context) (instancestate.Instance, error) {
+		k := withLinks(instanceKeys(id))
+		k.vmms = []pgUUID{uuidOf(vmm.UUID())}
+		return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
+			return m.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+		})
 	})
 }
 
 // InstanceRecordStartFailure implements datastore.Store.
-func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_record_start_failure", &err)
-	defer end()
-	return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceRecordStartFailure(ctx, id, f)
+func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
+	return call(s, ctx, "instance_record_start_failure", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.InstanceRecordStartFailure(ctx, id, f)
+		})
 	})
 }
 
 // InstanceDelete implements datastore.Store.
-func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "instance_delete", &err)
-	defer end()
-	k := withLinks(instanceKeys(id))
-	k.allMigrations = true
-	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.InstanceDelete(ctx, id, now)
+func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "instance_delete", func(ctx context.Context) (datastore.Result, error) {
+		k := withLinks(instanceKeys(id))
+		k.allMigrations = true
+		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.InstanceDelete(ctx, id, now)
+		})
 	})
 }
 
 // VMMUpdateRuntime implements datastore.Store.
-func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "vmm_update_runtime", &err)
-	defer end()
-	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.VMMUpdateRuntime(ctx, id, rt)
+func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
+	return call(s, ctx, "vmm_update_runtime", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.VMMUpdateRuntime(ctx, id, rt)
+		})
 	})
 }
 
 // VMMMarkFailed implements datastore.Store.
-func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "vmm_mark_failed", &err)
-	defer end()
-	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.VMMMarkFailed(ctx, id, reason, now)
+func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "vmm_mark_failed", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.VMMMarkFailed(ctx, id, reason, now)
+		})
 	})
 }
 
 // VMMMarkSagaUnwound implements datastore.Store.
-func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "vmm_mark_saga_unwound", &err)
-	defer end()
-	return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.VMMMarkSagaUnwound(ctx, id, now)
+func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "vmm_mark_saga_unwound", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.VMMMarkSagaUnwound(ctx, id, now)
+		})
 	})
 }
 
 // MigrationMarkFailed implements datastore.Store.
-func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "migration_mark_failed", &err)
-	defer end()
-	return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.MigrationMarkFailed(ctx, id, now)
+func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "migration_mark_failed", func(ctx context.Context) (datastore.Result, error) {
+		return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.MigrationMarkFailed(ctx, id, now)
+		})
 	})
 }
 
 // MigrationMarkDeleted implements datastore.Store.
-func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (_ datastore.Result, err error) {
-	ctx, end := s.call(ctx, "migration_mark_deleted", &err)
-	defer end()
-	// The instance that owns the migration is read and locked with it: a
-	// migration it links is not deleted (datastore.ReasonLinked). Its id
-	// never changes, so it is found before the transaction.
-	k := migrationKeys(id)
-	var owner pgUUID
-	err = s.pool.QueryRow(ctx, `SELECT instance_id FROM migration WHERE id = $1`, uuidOf(id.UUID())).Scan(&owner)
-	switch {
-	case err == nil:
-		k.instance = owner.Bytes
-	case !errors.Is(err, pgx.ErrNoRows):
-		return datastore.Result{}, err
-	}
-	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-		return m.MigrationMarkDeleted(ctx, id, now)
+func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	return call(s, ctx, "migration_mark_deleted", func(ctx context.Context) (datastore.Result, error) {
+		// The instance that owns the migration is read and locked with it: a
+		// migration it links is not deleted (datastore.ReasonLinked). Its id
+		// never changes, so it is found before the transaction.
+		k := migrationKeys(id)
+		var owner pgUUID
+		err := s.pool.QueryRow(ctx, `SELECT instance_id FROM migration WHERE id = $1`, uuidOf(id.UUID())).Scan(&owner)
+		switch {
+		case err == nil:
+			k.instance = owner.Bytes
+		case !errors.Is(err, pgx.ErrNoRows):
+			return datastore.Result{}, err
+		}
+		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
+			return m.MigrationMarkDeleted(ctx, id, now)
+		})
 	})
 }
 
 // InstanceListMigrations implements datastore.Store.
-func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID) (_ []migration.ID, err error) {
-	ctx, end := s.call(ctx, "instance_list_migrations", &err)
-	defer end()
-	k := instanceKeys(id)
-	k.allMigrations = true
-	return run(s, ctx, k, true, func(m *datastore.Memory) ([]migration.ID, error) {
-		return m.InstanceListMigrations(ctx, id)
+func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID) ([]migration.ID, error) {
+	return call(s, ctx, "instance_list_migrations", func(ctx context.Context) ([]migration.ID, error) {
+		k := instanceKeys(id)
+		k.allMigrations = true
+		return run(s, ctx, k, true, func(m *datastore.Memory) ([]migration.ID, error) {
+			return m.InstanceListMigrations(ctx, id)
+		})
 	})
 }
 
 // SledReport implements datastore.Store: one transaction over the VMM row
 // and the migration rows the report names.
-func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (_ datastore.SledReportResult, err error) {
-	ctx, end := s.call(ctx, "sled_report", &err)
-	defer end()
-	r = datastore.StoreReport(r)
-	k := vmmKeys(vmm)
-	for _, side := range [...]*migration.Report{r.MigrationOut, r.MigrationIn} {
-		if side != nil {
-			k.migrations = append(k.migrations, uuidOf(side.MigrationID.UUID()))
+func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
+	return call(s, ctx, "sled_report", func(ctx context.Context) (datastore.SledReportResult, error) {
+		r := datastore.StoreReport(r)
+		k := vmmKeys(vmm)
+		for _, side := range [...]*migration.Report{r.MigrationOut, r.MigrationIn} {
+			if side != nil {
+				k.migrations = append(k.migrations, uuidOf(side.MigrationID.UUID()))
+			}
 		}
-	}
-	if len(k.migrations) == 0 {
-		return s.reportVMMOnly(ctx, vmm, r)
-	}
-	return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
-		return m.SledReport(ctx, vmm, r)
+		if len(k.migrations) == 0 {
+			return s.reportVMMOnly(ctx, vmm, r)
+		}
+		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
+			return m.SledReport(ctx, vmm, r)
+		})
 	})
 }
 
