@@ -57,12 +57,13 @@ var ErrOutcomeUnknown = datastore.ErrOutcomeUnknown
 
 // NoAnswerError is a call of the store that the server did not answer:
 // its deadline passed (TimedOut; the error then matches
-// context.DeadlineExceeded), or the connection to the server was lost. It
-// is never a *datastore.Error — the database did not refuse anything — and
-// it is safe to retry the same call. When OutcomeUnknown is false nothing
-// was written (the call read, or failed before its write was sent); when
-// it is true the error matches ErrOutcomeUnknown. It always matches
-// datastore.ErrUnavailable.
+// context.DeadlineExceeded), or the connection to the server was lost or
+// could not be opened (refused, reset, a server starting up or shutting
+// down). It is never a *datastore.Error — the database did not refuse
+// anything — and it is safe to retry the same call. When OutcomeUnknown is
+// false nothing was written (the call read, or failed before its write was
+// sent); when it is true the error matches ErrOutcomeUnknown. It always
+// matches datastore.ErrUnavailable.
 type NoAnswerError struct {
 	Op             string        // the operation, as `vmlife script` names it
 	TimedOut       bool          // a deadline passed: the store's (Timeout) or the caller's
@@ -74,11 +75,14 @@ type NoAnswerError struct {
 func (e *NoAnswerError) Error() string {
 	var b strings.Builder
 	b.WriteString("pgstore: " + e.Op + ": ")
+	var ce *pgconn.ConnectError
 	switch {
 	case e.Timeout > 0:
 		b.WriteString("no answer from the server within " + e.Timeout.String() + " (the store's operation timeout)")
 	case e.TimedOut:
 		b.WriteString("no answer from the server before the caller's deadline")
+	case errors.As(e.Err, &ce):
+		b.WriteString("no connection to the server could be opened")
 	default:
 		b.WriteString("the connection to the server was lost")
 	}
@@ -160,6 +164,9 @@ func unanswered(err error) bool {
 	var pe *pgconn.PgError
 	var ce *pgconn.ConnectError
 	if errors.As(err, &pe) {
+		if serverGoingOrComing(pe.Code) {
+			return true
+		}
 		// The server answered. Only an error that ended the connection
 		// (FATAL, PANIC: a server shutting down) and did not refuse it
 		// (a role or database that does not exist) leaves the call
@@ -173,6 +180,16 @@ func unanswered(err error) bool {
 	var ne net.Error
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.As(err, &ne) || errors.As(err, &ce) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// serverGoingOrComing reports whether code, a SQLSTATE, is a server
+// that is shutting down or not yet (or no longer) taking connections —
+// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+// (starting up, shutting down, in recovery) — whether it ended a call's
+// connection or refused a new one: the server will answer once it is back,
+// so the call was not answered, never refused.
+func serverGoingOrComing(code string) bool {
+	return code == "57P01" || code == "57P02" || code == "57P03"
 }
 
 // unknownOutcome marks the error of a round trip that carried a write
