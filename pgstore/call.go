@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -63,18 +64,23 @@ var ErrOutcomeUnknown = datastore.ErrOutcomeUnknown
 // anything — and it is safe to retry the same call. When OutcomeUnknown is
 // false nothing was written (the call read, or failed before its write was
 // sent); when it is true the error matches ErrOutcomeUnknown. It always
-// matches datastore.ErrUnavailable.
+// matches datastore.ErrUnavailable. A store opened with RetryUnavailable
+// returns it only once its retries are spent.
 type NoAnswerError struct {
 	Op             string        // the operation, as `vmlife script` names it
 	TimedOut       bool          // a deadline passed: the store's (Timeout) or the caller's
 	Timeout        time.Duration // the store's OperationTimeout, when it was the deadline that passed
 	OutcomeUnknown bool          // a write was sent and its answer lost: it may have been applied
-	Err            error         // what the driver said
+	Attempts       int           // how often the call was tried: more than 1 only under RetryUnavailable
+	Err            error         // what the driver said (of the last attempt)
 }
 
 func (e *NoAnswerError) Error() string {
 	var b strings.Builder
 	b.WriteString("pgstore: " + e.Op + ": ")
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, "tried %d times, the last: ", e.Attempts)
+	}
 	var ce *pgconn.ConnectError
 	switch {
 	case e.Timeout > 0:
@@ -86,9 +92,12 @@ func (e *NoAnswerError) Error() string {
 	default:
 		b.WriteString("the connection to the server was lost")
 	}
-	if e.OutcomeUnknown {
+	switch {
+	case e.OutcomeUnknown && e.Attempts > 1:
+		b.WriteString("; the write was sent and its answer lost: it may or may not have been applied; retry it (every write is idempotent on retry, D29)")
+	case e.OutcomeUnknown:
 		b.WriteString(" after the write was sent: it may or may not have been applied; retry it (every write is idempotent on retry, D29)")
-	} else {
+	default:
 		b.WriteString(": nothing was written; the call may be retried")
 	}
 	b.WriteString(": " + e.Err.Error())
@@ -107,11 +116,36 @@ func (e *NoAnswerError) Is(target error) bool {
 func (e *NoAnswerError) Unwrap() error { return e.Err }
 
 // call runs one call of the store named op: f, on ctx bounded by the
-// store's operation timeout; an error of f that says the server did not
-// answer becomes a *NoAnswerError (noAnswer). It is the one home of what
-// every call does: every method of datastore.Store, datastore.SagaLog and
-// datastore.SledReservations is one call, and none calls another.
+// store's operation timeout. An error of f that says the server did not
+// answer becomes a *NoAnswerError (noAnswer); with RetryUnavailable, such
+// a call is tried again, each attempt with a timeout of its own, until it
+// is answered, its retry window closes or the caller's context ends
+// (retrying.next). It is the one home of both: every method of
+// datastore.Store, datastore.SagaLog and datastore.SledReservations is one
+// call, and none calls another.
 func call[T any](s *Store, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
+	var zero T
+	r := retrying{start: time.Now()}
+	for {
+		out, err := attempt(s, ctx, op, f)
+		if err == nil {
+			return out, nil
+		}
+		if err = r.next(s, ctx, op, err); err != nil {
+			return zero, err
+		}
+	}
+}
+
+// call0 is call for a call whose only answer is its error.
+func (s *Store) call0(ctx context.Context, op string, f func(context.Context) error) error {
+	_, err := call(s, ctx, op, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
+}
+
+// attempt runs f once, on ctx bounded by the store's timeout, and
+// classifies its error (noAnswer).
+func attempt[T any](s *Store, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	if s.timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, s.timeout)
@@ -122,12 +156,6 @@ func call[T any](s *Store, ctx context.Context, op string, f func(context.Contex
 		return out, s.noAnswer(op, ctx, actx, err)
 	}
 	return out, nil
-}
-
-// call0 is call for a call whose only answer is its error.
-func (s *Store) call0(ctx context.Context, op string, f func(context.Context) error) error {
-	_, err := call(s, ctx, op, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
-	return err
 }
 
 // noAnswer classifies the error of a call named op, whose caller's context

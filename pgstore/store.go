@@ -24,6 +24,7 @@ type Store struct {
 	own       bool          // Close closes the pool
 	fleetPage int           // instances a fleet query reads at a time; 0: the const fleetPage
 	timeout   time.Duration // bounds each call (OperationTimeout); <= 0: none
+	retryFor  time.Duration // a call the server did not answer is retried this long (RetryUnavailable); <= 0: never
 }
 
 var _ datastore.Store = (*Store)(nil)
