@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,18 +21,26 @@ import (
 
 // proxy stands between a store and the test server, so that a test can
 // make the server stop answering (freeze: nothing is forwarded either way,
-// as when the server is stopped with SIGSTOP) or drop a connection at a
-// chosen message from the server (drop). It reads the server's side as
-// protocol messages — a type byte, a length, the body — to know where it
-// is in a conversation; it never changes a byte it forwards.
+// as when the server is stopped with SIGSTOP), drop a connection at a
+// chosen message from the server (drop), go away and come back as a
+// restarted server does (down: every connection cut, new ones refused;
+// up), or answer new connections as a server starting up does (starting).
+// It reads the server's side as protocol messages — a type byte, a length,
+// the body — to know where it is in a conversation; it never changes a
+// byte it forwards.
 type proxy struct {
 	t      *testing.T
-	ln     net.Listener
+	addr   string // where it listens, the same after down and up
 	server func() (net.Conn, error)
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	frozen bool
+	mu       sync.Mutex
+	ln       net.Listener // nil while down
+	cond     *sync.Cond
+	frozen   bool
+	starting bool // new connections are refused with 57P03, the server forwarded nothing
+	// downAfterDrop, when set, makes the proxy go down (as down does) at
+	// the moment dropAt drops a connection.
+	downAfterDrop bool
 	// dropAt, when set, is asked about every message the server sends
 	// once it is set; at the first it says true for, the proxy closes the
 	// connection on both sides instead of forwarding the message, and
@@ -56,18 +65,25 @@ func newProxy(t *testing.T, dsn string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, ln: ln, server: func() (net.Conn, error) { return net.Dial(network, addr) }}
+	p := &proxy{t: t, ln: ln, addr: ln.Addr().String(), server: func() (net.Conn, error) { return net.Dial(network, addr) }}
 	p.cond = sync.NewCond(&p.mu)
-	go p.accept()
+	go p.accept(ln)
 	t.Cleanup(p.close)
 	return p
 }
 
-func (p *proxy) accept() {
+func (p *proxy) accept(ln net.Listener) {
 	for {
-		client, err := p.ln.Accept()
+		client, err := ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		starting := p.starting
+		p.mu.Unlock()
+		if starting {
+			go startingUp(client)
+			continue
 		}
 		server, err := p.server()
 		if err != nil {
@@ -75,6 +91,12 @@ func (p *proxy) accept() {
 			continue
 		}
 		p.mu.Lock()
+		if p.ln != ln { // gone down while this one was connecting
+			p.mu.Unlock()
+			client.Close()
+			server.Close()
+			continue
+		}
 		p.conns = append(p.conns, client, server)
 		p.mu.Unlock()
 		go p.clientToServer(client, server)
@@ -126,6 +148,10 @@ func (p *proxy) serverToClient(server, client net.Conn) {
 		if drop {
 			p.dropAt = nil
 			close(p.dropped)
+			if p.downAfterDrop {
+				p.downAfterDrop = false
+				p.goDown()
+			}
 		}
 		p.mu.Unlock()
 		if drop {
@@ -162,8 +188,112 @@ func (p *proxy) drop(at func(typ byte, body []byte) bool) <-chan struct{} {
 	return p.dropped
 }
 
+// dropThenDown is drop, and the proxy goes down (down) at the same moment,
+// before the store can connect again.
+func (p *proxy) dropThenDown(at func(typ byte, body []byte) bool) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropAt, p.dropped, p.downAfterDrop = at, make(chan struct{}), true
+	return p.dropped
+}
+
+// down makes the server go away, as one stopped for a restart does: every
+// connection is cut, and a new one is refused (nothing listens) until up.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.goDown()
+}
+
+// goDown is down, with p.mu held.
+func (p *proxy) goDown() {
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// up brings the server back after down, listening where it did.
+func (p *proxy) up() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		return
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatalf("the proxy cannot listen at %s again: %v", p.addr, err)
+	}
+	p.ln = ln
+	go p.accept(ln)
+}
+
+// startUp makes the proxy answer every new connection as a server that is
+// starting up does (FATAL, SQLSTATE 57P03 cannot_connect_now), until
+// started; the connections open are cut.
+func (p *proxy) startUp() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.starting = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) started() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.starting = false
+}
+
+// startingUp answers client's startup message as a server starting up
+// does, and hangs up: an SSL or GSS encryption request is declined ('N')
+// first, and the startup message is answered with an ErrorResponse, FATAL
+// 57P03.
+func startingUp(client net.Conn) {
+	defer client.Close()
+	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var head [8]byte
+		if _, err := io.ReadFull(client, head[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint32(head[:4]))
+		if n < 8 || n > 10000 {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, client, int64(n-8)); err != nil {
+			return
+		}
+		if code := binary.BigEndian.Uint32(head[4:]); code == 80877103 || code == 80877104 {
+			if _, err := client.Write([]byte{'N'}); err != nil {
+				return
+			}
+			continue
+		}
+		break
+	}
+	var body []byte
+	for _, f := range [][2]string{{"S", "FATAL"}, {"V", "FATAL"}, {"C", "57P03"}, {"M", "the database system is starting up"}} {
+		body = append(append(append(body, f[0]...), f[1]...), 0)
+	}
+	body = append(body, 0)
+	msg := binary.BigEndian.AppendUint32([]byte{'E'}, uint32(len(body)+4))
+	_, _ = client.Write(append(msg, body...))
+}
+
 func (p *proxy) close() {
-	p.ln.Close()
+	p.mu.Lock()
+	if p.ln != nil {
+		p.ln.Close()
+	}
+	p.mu.Unlock()
 	p.thaw()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -211,7 +341,7 @@ func proxied(t *testing.T, p *proxy, dsn string, opts ...pgstore.Option) *pgstor
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := p.ln.Addr().String()
+	addr := p.addr
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
