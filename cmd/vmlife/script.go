@@ -49,7 +49,14 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		in = f
 	}
 	if haveStore {
-		st, closeStore, err := openStore(dsn, false)
+		// No retry of a call the server did not answer: a line's result
+		// is its answer, and the store failing ends the script, naming
+		// the line (docs/cli.md). A write whose commit was lost and that
+		// the store retried would answer as a repeat does (D29) —
+		// unchanged, stale — a line other than the in-memory store's, with
+		// nothing to say the commit was lost; the script says so instead,
+		// and whoever runs it reads the records and runs the line again.
+		st, closeStore, err := openStore(dsn, false, 0)
 		if err != nil {
 			return finish(stderr, "script", err)
 		}

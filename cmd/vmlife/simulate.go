@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/vmlife/vmlife/sim"
 )
@@ -18,6 +19,13 @@ func init() {
 			"--settle then lets it come to rest; --resume continues the simulation a killed process left in the database",
 	}
 }
+
+// simulateRetry is how long a simulation's store waits out a server that
+// does not answer (pgstore.RetryUnavailable): a server restarted under it
+// is not a failure of the control plane it simulates, as it should not be
+// of a control plane on PostgreSQL. A script's store does not wait (see
+// runScript).
+const simulateRetry = 60 * time.Second
 
 // runSimulate runs the simulation (sim.Run) and exits 1 when it found a
 // violation.
@@ -44,8 +52,11 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if haveStore {
 		// The world's records in PostgreSQL: the same seed prints the
 		// same summary as in memory. Its sleds and clock are kept beside
-		// them (simkeep_pg.go), so that --resume can continue it.
-		st, closeStore, err := openStore(dsn, o.Resume)
+		// them (simkeep_pg.go), so that --resume can continue it. A server
+		// that restarts during the run is waited out, as a control plane's
+		// store should (up to simulateRetry), not counted against the
+		// control plane.
+		st, closeStore, err := openStore(dsn, o.Resume, simulateRetry)
 		if err != nil {
 			return finish(stderr, "simulate", err)
 		}

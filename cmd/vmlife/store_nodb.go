@@ -3,13 +3,15 @@
 package main
 
 import (
+	"time"
+
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/sim"
 )
 
 // openStore, in a vmlife built with -tags vmlife_nodb, refuses every DSN:
 // this build links no database driver.
-func openStore(string, bool) (datastore.Store, func(runErr error), error) {
+func openStore(string, bool, time.Duration) (datastore.Store, func(runErr error), error) {
 	return nil, nil, badInput("--store", "this vmlife was built with -tags vmlife_nodb and links no database driver",
 		"no --store (a fresh in-memory store), or a vmlife built without the tag")
 }

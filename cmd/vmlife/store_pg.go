@@ -37,7 +37,8 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // that may only write rows runs it too), and returns it with the function
 // that closes it. Every way it can fail — a malformed DSN, a server that
 // does not answer, a schema of another version — is bad input (exit 2),
-// and nothing is written.
+// and nothing is written. retryFor > 0 has each call of the store wait
+// out a server that does not answer for that long (pgstore.RetryUnavailable).
 // Unless resume, a database that holds any record is refused too: a
 // simulation, and a script's sagas, number their ids afresh on every run,
 // and would meet an earlier run's records under them (D29); a resumed
@@ -52,13 +53,13 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // and the process's exit ends them — pgx would otherwise give each
 // connection a hung server holds 15 seconds to close, and the rollback
 // that ends the hold 5 more.
-func openStore(dsn string, resume bool) (datastore.Store, func(runErr error), error) {
+func openStore(dsn string, resume bool, retryFor time.Duration) (datastore.Store, func(runErr error), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}
-	st, err := pgstore.Open(ctx, dsn)
+	st, err := pgstore.Open(ctx, dsn, pgstore.RetryUnavailable(retryFor))
 	if err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}

@@ -144,7 +144,7 @@ func TestScriptRefusesAUsedDatabase(t *testing.T) {
 // once it ended the database is free again.
 func TestScriptRefusesADatabaseInUse(t *testing.T) {
 	dsn := pgstoretest.Schema(t)
-	_, closeFirst, err := openStore(dsn, false) // a run in progress
+	_, closeFirst, err := openStore(dsn, false, 0) // a run in progress
 	if err != nil {
 		t.Fatal(err)
 	}
