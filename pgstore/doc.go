@@ -79,6 +79,20 @@
 // matches ErrOutcomeUnknown. Retry the same write: every write is
 // idempotent on retry (D29), and the retry settles it.
 //
+// A store opened with RetryUnavailable(d) makes that retry itself: a call
+// the server did not answer — connection refused or lost, a server
+// starting up or shutting down (SQLSTATE 57P01, 57P02, 57P03), an attempt
+// past its operation timeout — is tried again, after pauses from 50 ms
+// doubling to 1 s, jittered, for up to d since the call began and while
+// the caller's context allows, each attempt with its own operation
+// timeout; the pool drops a dead connection (on the error, or on the ping
+// of one idle for over a second) and the next attempt opens a fresh one. A
+// server that restarts within d is then never an error to the caller; a
+// write whose first commit was lost answers as its repeat does. After d
+// the last *NoAnswerError is returned (matching ErrOutcomeUnknown if any
+// attempt's write may have been applied); a cancelled context ends the
+// retries at once. Without the option nothing is retried.
+//
 // Times are TIMESTAMPTZ, which keeps microseconds: as every store does
 // (datastore.StoreTime), a time is truncated to the microsecond before it
 // is written or compared, so a caller may pass time.Now().
