@@ -124,7 +124,6 @@ func (e *NoAnswerError) Unwrap() error { return e.Err }
 // datastore.Store, datastore.SagaLog and datastore.SledReservations is one
 // call, and none calls another.
 func call[T any](s *Store, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
-	var zero T
 	r := retrying{start: time.Now()}
 	for {
 		out, err := attempt(s, ctx, op, f)
@@ -132,7 +131,7 @@ func call[T any](s *Store, ctx context.Context, op string, f func(context.Contex
 			return out, nil
 		}
 		if err = r.next(s, ctx, op, err); err != nil {
-			return zero, err
+			return out, err // what the last attempt answered beside its error, as without retries
 		}
 	}
 }
