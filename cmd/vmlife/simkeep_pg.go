@@ -6,12 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vmlife/vmlife/datastore"
@@ -120,37 +118,7 @@ func (k *pgKeeper) Load(ctx context.Context) (sim.Kept, error) {
 	return kept, err
 }
 
-// retry runs f until it succeeds, fails for a reason other than a server
-// it could not reach, or keepRetryFor has passed: a restarting server is
-// waited out. Every f here is safe to run again: its writes replace what
-// they wrote.
+// retry runs f as waitOut does, for keepRetryFor.
 func (k *pgKeeper) retry(ctx context.Context, f func(context.Context) error) error {
-	deadline := time.Now().Add(keepRetryFor)
-	wait := 50 * time.Millisecond
-	for {
-		err := f(ctx)
-		if err == nil || !unreachable(err) || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait/2 + rand.N(wait/2+1)):
-		}
-		wait = min(2*wait, time.Second)
-	}
-}
-
-// unreachable reports whether err is a server that could not be reached
-// or dropped the connection — rather than one that answered and refused.
-func unreachable(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code[:2] {
-		case "08", "57": // connection exceptions; the server shutting down or starting
-			return true
-		}
-		return pe.Code == "40001" // a serialization failure: run it again
-	}
-	return !errors.Is(err, context.Canceled)
+	return waitOut(ctx, keepRetryFor, func() error { return f(ctx) })
 }

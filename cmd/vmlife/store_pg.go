@@ -6,7 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/pgstore"
@@ -54,16 +59,26 @@ func migrateStore(dsn string) (migrateJSON, error) {
 // connection a hung server holds 15 seconds to close, and the rollback
 // that ends the hold 5 more.
 func openStore(dsn string, resume bool, retryFor time.Duration) (datastore.Store, func(runErr error), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout+retryFor)
 	defer cancel()
-	if _, err := pgstore.Migrate(ctx, dsn); err != nil {
-		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
-	}
-	st, err := pgstore.Open(ctx, dsn, pgstore.RetryUnavailable(retryFor))
+	var st *pgstore.Store
+	err := waitOut(ctx, retryFor, func() error {
+		if _, err := pgstore.Migrate(ctx, dsn); err != nil {
+			return err
+		}
+		var err error
+		st, err = pgstore.Open(ctx, dsn, pgstore.RetryUnavailable(retryFor))
+		return err
+	})
 	if err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}
-	release, err := st.ClaimRun(ctx)
+	var release func()
+	err = waitOut(ctx, retryFor, func() error {
+		var err error
+		release, err = st.ClaimRun(ctx)
+		return err
+	})
 	switch {
 	case errors.Is(err, pgstore.ErrInUse):
 		st.Close()
@@ -106,4 +121,47 @@ func closing(closeStore func()) func(runErr error) {
 		}
 		closeStore()
 	}
+}
+
+// waitOut runs f until it succeeds, fails other than by a server that
+// could not be reached (unreachable), or retryFor has passed: a server
+// restarting when a run opens its store, or while the simulation keeps
+// its world (simkeep_pg.go), is waited out as the store's own calls wait
+// it out (pgstore.RetryUnavailable). retryFor <= 0 runs f once. Every f
+// given is safe to run again.
+func waitOut(ctx context.Context, retryFor time.Duration, f func() error) error {
+	deadline := time.Now().Add(retryFor)
+	wait := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !unreachable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// unreachable reports whether err is a server that could not be reached,
+// dropped the connection, or was starting up or shutting down — rather
+// than one that answered and refused. A serialization failure counts too:
+// run it again.
+func unreachable(err error) bool {
+	var (
+		na *pgstore.NoAnswerError
+		ce *pgconn.ConnectError
+		ne net.Error
+		pe *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code[:2] == "08" || pe.Code[:2] == "57" || pe.Code == "40001"
+	case errors.As(err, &na), errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
