@@ -22,6 +22,11 @@ import (
 // running VMM (§10.2).
 type SledAgent interface {
 	sagas.SledAgent
+	StateRequester
+}
+
+// StateRequester is the sled-agent call SendToSled makes.
+type StateRequester interface {
 	// RequestState asks the agent of v's sled to move v to r (stopped,
 	// reboot, running) and returns the VMM's state as the agent holds it
 	// once it has taken the request. A call that gets an error response,
@@ -280,23 +285,67 @@ func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID)
 	}
 }
 
-// sendToSled asks v's sled-agent for r and records the answer as a
-// report; an answer that proves the VMM gone is recorded as its death.
-func (cp *ControlPlane) sendToSled(ctx context.Context, src string, v vmmstate.VMM, r instancestate.SledRequest) (datastore.SledReportResult, error) {
-	rep, err := cp.cfg.Agent.RequestState(ctx, v, r)
+// Sent is what SendToSled did.
+type Sent struct {
+	// Answered: the sled-agent took the request, and its answer was
+	// recorded (sagas.RecordReport) with Report as the result.
+	Answered bool
+	Report   datastore.SledReportResult
+	// Call classifies the outcome of a call the sled-agent did not take
+	// (failure.Classify, D18): the status the external API answers with,
+	// and whether it proved the VMM gone — then recorded as its death
+	// (sagas.RecordDeath) with Death as the result.
+	Call  failure.Classification
+	Death datastore.Result
+}
+
+// UpdateNeeded reports whether what was recorded asks for an update saga
+// of the VMM's instance (§12 step 2; a proof of death always does, §11).
+func (s Sent) UpdateNeeded() bool { return s.Report.UpdateSagaNeeded || s.Call.VMMGone }
+
+// SendToSled is §10.2's SendToSled, the one home of a request's call to a
+// sled-agent (D31): it asks agent to move v to r and records what the call
+// proves — the agent's answer as a report, or, for an outcome that proves
+// the VMM gone, its death (D18); any other failed call records nothing,
+// and its error is returned with Call classifying it. Both the control
+// plane's reactions and the simulator call it; the caller runs the update
+// saga Sent.UpdateNeeded asks for.
+func SendToSled(ctx context.Context, agent StateRequester, st datastore.VMMWrites, v vmmstate.VMM, r instancestate.SledRequest, now time.Time) (Sent, error) {
+	rep, err := agent.RequestState(ctx, v, r)
 	if err == nil {
-		return cp.record(ctx, v.ID, rep)
+		res, err := sagas.RecordReport(ctx, st, v.ID, rep)
+		return Sent{Answered: true, Report: res}, err
 	}
 	var ae *sagas.AgentError
 	if !errors.As(err, &ae) {
-		return datastore.SledReportResult{}, err
+		return Sent{}, err
 	}
 	cl, cerr := failure.Classify(ae.Outcome)
-	if cerr != nil || !cl.VMMGone {
-		return datastore.SledReportResult{}, err
+	if cerr != nil {
+		return Sent{}, fmt.Errorf("%w (its outcome does not classify: %v)", err, cerr)
 	}
-	res, derr := cp.death(ctx, src, v.ID, v.InstanceID, cl.Reason)
-	return datastore.SledReportResult{VMM: res}, derr
+	if !cl.VMMGone {
+		return Sent{Call: cl}, err
+	}
+	res, err := sagas.RecordDeath(ctx, st, v.ID, cl.Reason, now)
+	return Sent{Call: cl, Death: res}, err
+}
+
+// sendToSled is SendToSled by the control plane: the update saga it asks
+// for queued, a death logged.
+func (cp *ControlPlane) sendToSled(ctx context.Context, src string, v vmmstate.VMM, r instancestate.SledRequest) (datastore.SledReportResult, error) {
+	sent, err := SendToSled(ctx, cp.cfg.Agent, cp.cfg.Store, v, r, cp.cfg.Now())
+	if err != nil {
+		return sent.Report, err
+	}
+	if sent.Call.VMMGone {
+		cp.died(ctx, src, v.ID, v.InstanceID, sent.Call.Reason, sent.Death)
+		return datastore.SledReportResult{VMM: sent.Death}, nil
+	}
+	if sent.UpdateNeeded() {
+		cp.updateNeeded(v.InstanceID)
+	}
+	return sent.Report, nil
 }
 
 // record is the report reaction's write: sagas.RecordReport, and the
@@ -321,6 +370,13 @@ func (cp *ControlPlane) death(ctx context.Context, src string, id vmmstate.ID, i
 	if err != nil {
 		return res, err
 	}
+	cp.died(ctx, src, id, instance, reason, res)
+	return res, nil
+}
+
+// died follows a recorded death: logged when it changed the row, and an
+// update saga queued for the instance either way.
+func (cp *ControlPlane) died(ctx context.Context, src string, id vmmstate.ID, instance instancestate.ID, reason failure.Reason, res datastore.Result) {
 	if res.Applied {
 		cp.log.LogAttrs(ctx, slog.LevelInfo, "VMM failed", slog.String("source", src), slog.String("vmm", id.String()),
 			slog.String("reason", reason.String()))
@@ -328,7 +384,6 @@ func (cp *ControlPlane) death(ctx context.Context, src string, id vmmstate.ID, i
 	if !instance.IsZero() {
 		cp.updateNeeded(instance)
 	}
-	return res, nil
 }
 
 // discard is a slog.Handler that drops every record: a control plane

@@ -115,3 +115,42 @@ func (w *World) agentOf(id vmmstate.ID) *agentVMM {
 	}
 	return sl.find(id)
 }
+
+// RequestState implements controlplane.StateRequester: vmm_put_state
+// (§10.2). The sled-agent takes a stop or a reboot as the VMM's goal,
+// which its Propolis follows at its next ticks, and answers with the
+// VMM's state as it holds it; a VMM it does not hold, or holds halted,
+// is 404 or 410 no_such_instance (proof of death, D18); a full request
+// queue, an error of its own or Propolis refusing (start_transient, §3.4)
+// proves nothing.
+func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instancestate.SledRequest) (instancestate.Report, error) {
+	w := (*World)(a)
+	defer w.keep() // what the sled-agent did is kept before it answers
+	sl := w.sledByID(v.SledID)
+	if sl == nil || !sl.answers() {
+		return instancestate.Report{}, agentError(*w.commError())
+	}
+	ag := sl.find(v.ID)
+	switch {
+	case ag == nil:
+		return instancestate.Report{}, agentError(noSuchInstance)
+	case ag.p.halted():
+		return instancestate.Report{}, agentError(failure.Outcome{Status: 410, ErrorCode: failure.ErrorCodeNoSuchInstance})
+	case w.fault(FaultStartTransient) && w.chance(20):
+		w.stats.Faults[FaultStartTransient]++
+		return instancestate.Report{}, agentError([...]failure.Outcome{
+			{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"},
+			{Status: 500},
+			{Status: 409},
+		}[w.intn(3)])
+	}
+	switch req {
+	case instancestate.SledRequestStopped:
+		ag.goal = goalStop
+	case instancestate.SledRequestReboot:
+		if ag.p == pRunning && ag.goal == goalNone {
+			ag.goal = goalReboot
+		}
+	}
+	return ag.report(), nil
+}

@@ -32,19 +32,45 @@ func (w *World) applyReport(id vmmstate.ID, rep instancestate.Report) {
 		w.refused("sled_report", row.name, err)
 		return
 	}
+	w.countOutcome(res.VMM, res.MigrationIn.Applied || res.MigrationOut.Applied)
+	w.reported(row, &rep, res)
+}
+
+// reported reads back what a recorded report wrote — the VMM's row and
+// the migrations of rep's sides (all the VMM's, when rep is nil) — and
+// runs the update saga it asks for.
+func (w *World) reported(row *vmmRow, rep *instancestate.Report, res datastore.SledReportResult) {
 	w.reloadVMM(row)
+	for _, m := range w.migsOf(row.vmm.ID, rep) {
+		w.reloadMigration(m)
+	}
+	if inst := w.live(row.vmm.InstanceID); inst != nil && res.UpdateSagaNeeded {
+		w.startUpdate(inst)
+	}
+}
+
+// migsOf returns the migration rows rep's sides name; with rep nil, the
+// rows of the migration VMM id's instance links.
+func (w *World) migsOf(id vmmstate.ID, rep *instancestate.Report) []*migRow {
+	var out []*migRow
+	if rep == nil {
+		r := w.vmms[id]
+		if in := w.live(r.vmm.InstanceID); in != nil {
+			if m := w.migs[in.rec.Runtime.MigrationID]; m != nil {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
 	for _, side := range [...]*migration.Report{rep.MigrationOut, rep.MigrationIn} {
 		if side == nil {
 			continue
 		}
 		if m := w.migs[side.MigrationID]; m != nil {
-			w.reloadMigration(m)
+			out = append(out, m)
 		}
 	}
-	w.countOutcome(res.VMM, res.MigrationIn.Applied || res.MigrationOut.Applied)
-	if inst := w.live(row.vmm.InstanceID); inst != nil && res.UpdateSagaNeeded {
-		w.startUpdate(inst)
-	}
+	return out
 }
 
 // countOutcome counts a delivered report by what it did to the VMM's row,
@@ -87,10 +113,17 @@ func (w *World) markFailed(id vmmstate.ID, reason failure.Reason) {
 		return
 	}
 	res, err := sagas.RecordDeath(w.ctx, w.st, id, reason, w.now)
-	switch {
-	case err != nil:
+	if err != nil {
 		w.unexpected("vmm_mark_failed", row.name, err)
 		return
+	}
+	w.died(row, reason, res)
+}
+
+// died follows a recorded death: the row read back, and an update saga
+// for its instance whether or not the write changed the row.
+func (w *World) died(row *vmmRow, reason failure.Reason, res datastore.Result) {
+	switch {
 	case res.Applied:
 		w.reloadVMM(row)
 		w.stats.MarkedFailed[reason]++

@@ -3,6 +3,7 @@ package sim
 import (
 	"strconv"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -126,61 +127,40 @@ func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.
 	}
 }
 
-// sendToSled is §10.2's SendToSled: vmm_put_state to the VMM's sled-agent.
-// A call that proves the VMM gone marks it failed (§10.4, D18); any other
-// failure changes nothing, and the reconciler asks again later (D19).
+// sendToSled is §10.2's SendToSled: vmm_put_state to the VMM's sled-agent,
+// made and recorded by controlplane.SendToSled, the one home of this call
+// (D31). The answer is recorded as a report; a call that proves the VMM
+// gone marks it failed (§10.4, D18); any other failure changes nothing, and
+// the reconciler asks again later (D19). It reports whether the request
+// needs no asking again: taken, or the VMM gone.
 func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) (done bool) {
-	defer w.keep() // what the sled-agent did is kept before it answers
-	sl := w.sledByID(v.SledID)
-	if sl == nil {
+	if w.sledByID(v.SledID) == nil {
 		return true
 	}
-	var out *failure.Outcome
-	var a *agentVMM
+	sent, err := controlplane.SendToSled(w.ctx, (*sledAgents)(w), w.st, v, req, w.now)
+	row := w.vmms[v.ID]
 	switch {
-	case !sl.answers():
-		out = w.commError()
-	default:
-		a = sl.find(v.ID)
-		switch {
-		case a == nil:
-			out = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
-		case a.p.halted():
-			out = &failure.Outcome{Status: 410, ErrorCode: failure.ErrorCodeNoSuchInstance}
-		case w.fault(FaultStartTransient) && w.chance(20):
-			// §3.4: a full request queue, an error of the sled-agent's
-			// own, or Propolis refusing the request (its 4xx passes
-			// through). None proves the VMM gone (D18).
-			w.stats.Faults[FaultStartTransient]++
-			out = [...]*failure.Outcome{
-				{Status: 503, ErrorCode: "INSTANCE_CHANNEL_FULL"},
-				{Status: 500},
-				{Status: 409},
-			}[w.intn(3)]
-		}
-	}
-	if out != nil {
-		cl, err := failure.Classify(*out)
+	case sent.Answered:
+		w.stats.SledCalls["200"]++
 		if err != nil {
-			w.unexpected("Classify", w.vmmName(v.ID), err)
-			return
+			w.unexpected("sled_report", w.vmmName(v.ID), err)
+		} else if row != nil {
+			w.reported(row, nil, sent.Report)
 		}
-		w.stats.SledCalls[strconv.Itoa(cl.HTTPStatus)]++
-		// D18: only proof of death fails a VMM; MarkFailed ignores a 404
-		// about a VMM not yet registered on its sled (still creating).
-		if cl.VMMGone {
-			w.markFailed(v.ID, cl.Reason)
-		}
-		return cl.VMMGone
+		return true
+	case sent.Call.HTTPStatus == 0:
+		w.unexpected("vmm_put_state", w.vmmName(v.ID), err)
+		return false
 	}
-	w.stats.SledCalls["200"]++
-	switch req {
-	case instancestate.SledRequestStopped:
-		a.goal = goalStop
-	case instancestate.SledRequestReboot:
-		if a.p == pRunning && a.goal == goalNone {
-			a.goal = goalReboot
-		}
+	w.stats.SledCalls[strconv.Itoa(sent.Call.HTTPStatus)]++
+	if !sent.Call.VMMGone {
+		return false
+	}
+	switch {
+	case err != nil:
+		w.unexpected("vmm_mark_failed", w.vmmName(v.ID), err)
+	case row != nil:
+		w.died(row, sent.Call.Reason, sent.Death)
 	}
 	return true
 }
