@@ -93,21 +93,21 @@ type InstanceWrites interface {
 	// conditions (a)–(c), instancestate.SetMigrationIDs); a retry with the
 	// same ids is an idempotent success that bumps no generation (D5).
 	// Anything else is ErrConflict.
-	InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error)
+	InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, m SetMigration) (instancestate.Instance, error)
 	// InstanceUnsetMigrationIDs clears both ids when they are the given
 	// ones (§8.1), at generation+1.
-	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error)
+	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, m UnsetMigration) (Result, error)
 
-	// InstanceMarkAsStarting links vmm, a VMM a start saga created, as the
-	// instance's active VMM (§14, D10): instancestate.MarkAsStarting on the
-	// instance's snapshot and the VMM's row, written in one write — the
-	// instance becomes vmm at generation+1, time_last_auto_restarted is set
+	// InstanceMarkAsStarting links s.VMM, a VMM a start saga created, as
+	// the instance's active VMM (§14, D10): instancestate.MarkAsStarting on
+	// the instance's snapshot and the VMM's row, written in one write — the
+	// instance becomes s.VMM at generation+1, time_last_auto_restarted is set
 	// for an auto_restart (§10.3) and a recorded loss is cleared (D22).
 	// Marking it again with the same VMM is an idempotent success that
 	// writes nothing. A start that lost a race (§14: another VMM, the
 	// intent no longer running) is ErrConflict; a missing or deleted
 	// instance or VMM is ErrNotFound.
-	InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error)
+	InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, s Starting) (instancestate.Instance, error)
 	// InstanceRecordStartFailure records why the instance's last start
 	// failed (D13), or clears the record when f is the zero StartFailure (a
 	// start succeeded). It bumps no generation; the same record again is
@@ -174,6 +174,36 @@ type FleetQueries interface {
 	// keeps, whose instance exists and is not deleted — active and target
 	// VMMs alike.
 	VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error)
+}
+
+// The parameters of the writes that take more than a few: a field added
+// to one breaks no implementation, and each argument is named where it is
+// passed.
+
+// SetMigration is what InstanceSetMigrationIDs links: migration Migration,
+// out of the instance's active VMM Source into Target, at Now.
+type SetMigration struct {
+	Source    vmmstate.ID
+	Migration migration.ID
+	Target    vmmstate.ID
+	Now       time.Time
+}
+
+// UnsetMigration is what InstanceUnsetMigrationIDs clears: the instance's
+// migration Migration and its target Target, when those are the ones it
+// links, at Now.
+type UnsetMigration struct {
+	Migration migration.ID
+	Target    vmmstate.ID
+	Now       time.Time
+}
+
+// Starting is what InstanceMarkAsStarting links: VMM, started for Reason,
+// at Now.
+type Starting struct {
+	VMM    vmmstate.ID
+	Reason failure.StartReason
+	Now    time.Time
 }
 
 // InstanceRow is an instance record with its soft-deletion time (zero: not

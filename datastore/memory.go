@@ -248,7 +248,8 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 }
 
 // InstanceSetMigrationIDs implements Store.
-func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p SetMigration) (instancestate.Instance, error) {
+	src, mig, target, now := p.Source, p.Migration, p.Target, p.Now
 	const op = "instance_set_migration_ids"
 	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {
@@ -275,7 +276,8 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 }
 
 // InstanceUnsetMigrationIDs implements Store.
-func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (Result, error) {
+func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p UnsetMigration) (Result, error) {
+	mig, target, now := p.Migration, p.Target, p.Now
 	const op = "instance_unset_migration_ids"
 	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (Result, error) {
@@ -296,7 +298,8 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 }
 
 // InstanceMarkAsStarting implements Store.
-func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p Starting) (instancestate.Instance, error) {
+	vmm, reason, now := p.VMM, p.Reason, p.Now
 	const op = "instance_mark_as_starting"
 	now = StoreTime(now)
 	return onInstance(m, ctx, op, id, func(row *InstanceRow) (instancestate.Instance, error) {

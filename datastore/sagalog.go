@@ -53,7 +53,7 @@ type SagaLog interface {
 	SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUID) (int, error)
 	// SagaAbandon gives up on an unfinished saga: state abandoned, with
 	// why and when (never silently). Fenced.
-	SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, reason AbandonReason, comment string, now time.Time) error
+	SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, a Abandonment) error
 	// SagaFetch reads a saga and its events, in the order written.
 	SagaFetch(ctx context.Context, saga uuid.UUID) (SagaRecord, []NodeEvent, error)
 	// SagaListUnfinished lists the running and unwinding sagas of sec (of
@@ -80,6 +80,14 @@ type SagaLog interface {
 type Fence struct {
 	SEC        uuid.UUID
 	Generation int64
+}
+
+// Abandonment is why and when SagaAbandon gives up on a saga: Reason
+// (required), a Comment for the operator, and Now.
+type Abandonment struct {
+	Reason  AbandonReason
+	Comment string
+	Now     time.Time
 }
 
 // SagaRecord is a saga's row (Omicron's saga table, with vmlife's

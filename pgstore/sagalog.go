@@ -433,7 +433,8 @@ func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga
 }
 
 // SagaAbandon implements datastore.SagaLog.
-func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, reason datastore.AbandonReason, comment string, now time.Time) error {
+func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, p datastore.Abandonment) error {
+	reason, comment, now := p.Reason, p.Comment, p.Now
 	const op = "saga_abandon"
 	return s.call0(ctx, op, func(ctx context.Context) error {
 		if err := datastore.CheckAbandonReason(op, reason); err != nil {

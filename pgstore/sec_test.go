@@ -35,12 +35,12 @@ type freezing struct {
 	release chan struct{}
 }
 
-func (f *freezing) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, r failure.StartReason, now time.Time) (instancestate.Instance, error) {
+func (f *freezing) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
 	f.once.Do(func() {
 		close(f.frozen)
 		<-f.release
 	})
-	return f.Store.InstanceMarkAsStarting(ctx, id, vmm, r, now)
+	return f.Store.InstanceMarkAsStarting(ctx, id, p)
 }
 
 // TestTwoExecutorsOneDatabase (D27): executor A freezes in the middle of a

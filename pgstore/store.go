@@ -197,30 +197,30 @@ func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.I
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_set_migration_ids", func(ctx context.Context) (instancestate.Instance, error) {
 		return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
-			return m.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+			return m.InstanceSetMigrationIDs(ctx, id, p)
 		})
 	})
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
+func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
 	return call(s, ctx, "instance_unset_migration_ids", func(ctx context.Context) (datastore.Result, error) {
 		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
+			return m.InstanceUnsetMigrationIDs(ctx, id, p)
 		})
 	})
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_mark_as_starting", func(ctx context.Context) (instancestate.Instance, error) {
 		k := withLinks(instanceKeys(id))
-		k.vmms = []pgUUID{uuidOf(vmm.UUID())}
+		k.vmms = []pgUUID{uuidOf(p.VMM.UUID())}
 		return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
-			return m.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+			return m.InstanceMarkAsStarting(ctx, id, p)
 		})
 	})
 }

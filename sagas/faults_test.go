@@ -78,18 +78,18 @@ func (s *faultyStore) InstanceUpdateRuntime(ctx context.Context, id instancestat
 	return s.Store.InstanceUpdateRuntime(ctx, id, rt, intent)
 }
 
-func (s *faultyStore) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
+func (s *faultyStore) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
 	if err := s.fail("instance_set_migration_ids"); err != nil {
 		return instancestate.Instance{}, err
 	}
-	return s.Store.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+	return s.Store.InstanceSetMigrationIDs(ctx, id, p)
 }
 
-func (s *faultyStore) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
+func (s *faultyStore) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
 	if err := s.fail("instance_mark_as_starting"); err != nil {
 		return instancestate.Instance{}, err
 	}
-	return s.Store.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+	return s.Store.InstanceMarkAsStarting(ctx, id, p)
 }
 
 func (s *faultyStore) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, sf failure.StartFailure) (datastore.Result, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -85,7 +86,7 @@ func (s *Migrate) Steps(env *Env) []Step {
 			}},
 		{Name: StepSetMigrationIDs,
 			Do: func(ctx context.Context) error {
-				_, err := env.Store.InstanceSetMigrationIDs(ctx, s.Instance, s.Source, s.Migration, s.Target, env.Now())
+				_, err := env.Store.InstanceSetMigrationIDs(ctx, s.Instance, datastore.SetMigration{Source: s.Source, Migration: s.Migration, Target: s.Target, Now: env.Now()})
 				return err
 			}},
 		{Name: StepRegisterTarget,

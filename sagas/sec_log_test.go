@@ -106,11 +106,11 @@ func (l *watchedLog) SagaSetState(ctx context.Context, f datastore.Fence, id uui
 	return nil
 }
 
-func (l *watchedLog) SagaAbandon(ctx context.Context, f datastore.Fence, id uuid.UUID, r datastore.AbandonReason, comment string, now time.Time) error {
+func (l *watchedLog) SagaAbandon(ctx context.Context, f datastore.Fence, id uuid.UUID, p datastore.Abandonment) error {
 	if err := l.fail["abandon"]; err != nil {
 		return err
 	}
-	return l.SagaLog.SagaAbandon(ctx, f, id, r, comment, now)
+	return l.SagaLog.SagaAbandon(ctx, f, id, p)
 }
 
 func (l *watchedLog) SECRenew(ctx context.Context, sec uuid.UUID, exp time.Time) (time.Time, error) {

@@ -134,20 +134,20 @@ func (w *watched) InstanceSetIntendedState(ctx context.Context, id instancestate
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (w *watched) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, src vmmstate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (instancestate.Instance, error) {
-	v, err := w.st.InstanceSetMigrationIDs(ctx, id, src, mig, target, now)
+func (w *watched) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+	v, err := w.st.InstanceSetMigrationIDs(ctx, id, p)
 	return seen(w, v, err)
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (w *watched) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, mig migration.ID, target vmmstate.ID, now time.Time) (datastore.Result, error) {
-	v, err := w.st.InstanceUnsetMigrationIDs(ctx, id, mig, target, now)
+func (w *watched) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
+	v, err := w.st.InstanceUnsetMigrationIDs(ctx, id, p)
 	return seen(w, v, err)
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (w *watched) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, vmm vmmstate.ID, reason failure.StartReason, now time.Time) (instancestate.Instance, error) {
-	v, err := w.st.InstanceMarkAsStarting(ctx, id, vmm, reason, now)
+func (w *watched) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+	v, err := w.st.InstanceMarkAsStarting(ctx, id, p)
 	return seen(w, v, err)
 }
 
