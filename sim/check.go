@@ -2,10 +2,12 @@ package sim
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/invariant"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -27,6 +29,9 @@ func (v Violation) String() string {
 // violate records a violation; each (check, subject) pair is kept once,
 // and every occurrence is counted.
 func (w *World) violate(check, subject, detail string) {
+	if w.stop != nil {
+		return // what a world sees after its store stopped answering is no evidence
+	}
 	w.stats.ViolationOccurrences++
 	key := check + "\x00" + subject
 	if w.seen[key] {
@@ -40,7 +45,14 @@ func (w *World) violate(check, subject, detail string) {
 // unexpected records an error vmlife returned where the world's records
 // should have let it decide: the database holds something vmlife calls
 // invalid, or the simulator asked something it should not have.
+// A store that did not answer is not that: the world stops (Err).
 func (w *World) unexpected(op, subject string, err error) {
+	if errors.Is(err, datastore.ErrUnavailable) {
+		if w.stop == nil {
+			w.stop = fmt.Errorf("sim: step %d: %s %s: %w", w.step, op, subject, err)
+		}
+		return
+	}
 	w.violate("unexpected error from "+op, subject, err.Error())
 }
 

@@ -251,12 +251,12 @@ func sledDocOf(sl *sled) sledDoc {
 // world without one. A Keeper that fails stops the world (Err): what it
 // did next could not be resumed.
 func (w *World) keep() {
-	if w.keeper == nil || w.keepErr != nil || w.resuming {
+	if w.keeper == nil || w.stop != nil || w.resuming {
 		return
 	}
 	world, err := json.Marshal(w.worldDoc())
 	if err != nil {
-		w.keepErr = fmt.Errorf("sim: encoding the world: %w", err)
+		w.stop = fmt.Errorf("sim: encoding the world: %w", err)
 		return
 	}
 	var k Kept
@@ -266,7 +266,7 @@ func (w *World) keep() {
 	for _, sl := range w.sleds {
 		b, err := json.Marshal(sledDocOf(sl))
 		if err != nil {
-			w.keepErr = fmt.Errorf("sim: encoding sled %s: %w", sl.name, err)
+			w.stop = fmt.Errorf("sim: encoding sled %s: %w", sl.name, err)
 			return
 		}
 		if !bytes.Equal(b, w.kept.Sleds[sl.id]) {
@@ -280,7 +280,7 @@ func (w *World) keep() {
 		return
 	}
 	if err := w.keeper.Keep(w.ctx, k); err != nil {
-		w.keepErr = fmt.Errorf("sim: keeping the world: %w", err)
+		w.stop = fmt.Errorf("sim: keeping the world: %w", err)
 		return
 	}
 	if k.World != nil {
@@ -289,9 +289,12 @@ func (w *World) keep() {
 	maps.Copy(w.kept.Sleds, k.Sleds)
 }
 
-// Err returns why the world stopped: its Keeper failed, after which it
-// takes no further step. Nil for a world without a Keeper.
-func (w *World) Err() error { return w.keepErr }
+// Err returns why the world stopped, after which it takes no further
+// step: its Keeper failed, or its store did not answer (an error matching
+// datastore.ErrUnavailable, after whatever retries the store makes). Such
+// a store tells nothing about vmlife: it is no violation, and a world with
+// a Keeper is resumed once the store is back. Nil while the world runs.
+func (w *World) Err() error { return w.stop }
 
 // Resume rebuilds a world whose process died from cfg.Store and
 // cfg.Keeper, and recovers its sagas from the store's log (D26): the
@@ -388,7 +391,7 @@ func Resume(cfg Config) (*World, error) {
 	w.sledsChanged()
 	w.checkAll()
 	w.keep()
-	return w, w.keepErr
+	return w, w.stop
 }
 
 // resumeSleds rebuilds the sleds and their sled-agents from their

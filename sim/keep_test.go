@@ -253,3 +253,60 @@ func asJSON(t *testing.T, v any) any {
 	}
 	return out
 }
+
+// outage is a store that stops answering: every read of an instance
+// fails as a store that timed out does, matching datastore.ErrUnavailable.
+type outage struct {
+	*datastore.Memory
+	down bool
+}
+
+func (o *outage) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	if o.down {
+		return instancestate.Snapshot{}, fmt.Errorf("no answer within 10s: %w", datastore.ErrUnavailable)
+	}
+	return o.Memory.InstanceFetchAll(ctx, id)
+}
+
+// A store that does not answer is no violation: the world stops, says
+// why (Err), takes no further step, and is resumed once the store is
+// back, settling with nothing left over.
+func TestAStoreThatDoesNotAnswerStopsTheWorld(t *testing.T) {
+	st, keeper := &outage{Memory: datastore.NewMemory()}, &MemKeeper{}
+	cfg := Default()
+	cfg.Instances, cfg.Store, cfg.Keeper = 6, st, keeper
+	w, err := newRun(cfg, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRand(5)
+	for range 300 {
+		w.Step(r)
+	}
+	st.down = true
+	w.Step(r)
+	if err := w.Err(); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Fatalf("Err() = %v, want the store's ErrUnavailable", err)
+	}
+	if step := w.Steps(); w.Step(r) != nil || w.Steps() != step {
+		t.Errorf("a stopped world stepped on: %d → %d", step, w.Steps())
+	}
+	if vs := w.Violations(); len(vs) > 0 {
+		t.Errorf("a store that did not answer counted as violations: %v", vs)
+	}
+	st.down = false
+	w, err = Resume(Config{Store: st, Keeper: keeper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w.Steps() < 2000 {
+		w.Step(r)
+	}
+	for _, v := range w.Settle(r, SettleSteps(6)) {
+		t.Errorf("%v", v)
+	}
+	if s := w.Summary(); s.Violations != 0 || s.SagasUnfinished != 0 || s.LocksHeld != 0 || s.ReservationsLeaked != 0 {
+		t.Errorf("resumed and settled: %d violations, %d sagas unfinished, %d locks held, %d reservations leaked",
+			s.Violations, s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
+	}
+}

@@ -195,7 +195,7 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 	for w.step < w.target {
 		show(w.Step(r))
 		if err := w.Err(); err != nil {
-			return w.Summary(), err
+			return Summary{}, w.stopped(err)
 		}
 		ran++
 		if ran%4096 == 0 && time.Since(last) >= progressEvery {
@@ -210,7 +210,7 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 	show(w.CheckAll()) // the end of a run is checked in full
 	w.keep()
 	if err := w.Err(); err != nil {
-		return w.Summary(), err
+		return Summary{}, w.stopped(err)
 	}
 	elapsed := time.Since(start)
 	s := w.Summary()
@@ -231,4 +231,13 @@ func Run(o Options, stdout, stderr io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(stderr, "vmlife simulate: %d steps in %.2fs (%.0f steps/s)\n", ran, elapsed.Seconds(), rate)
 	return s, nil
+}
+
+// stopped is the error of a run that stopped at err (World.Err), saying
+// how to go on when the world is kept.
+func (w *World) stopped(err error) error {
+	if w.keeper == nil {
+		return err
+	}
+	return fmt.Errorf("%w (the world is kept as its last step left it: --resume continues it)", err)
 }

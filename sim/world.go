@@ -177,7 +177,7 @@ type World struct {
 	// failed; the run's length; the resumptions so far, part of every id.
 	keeper    Keeper
 	kept      Kept
-	keepErr   error
+	stop      error    // why the world stopped (Err)
 	resuming  bool     // Resume is rebuilding the world: nothing is kept
 	launching *instRow // keep: a saga of this instance is about to begin
 	target    int
@@ -210,7 +210,7 @@ func newRun(cfg Config, steps int) (*World, error) {
 	// The initial state is checked like every later one.
 	w.checkAll()
 	w.keep()
-	return w, w.keepErr
+	return w, w.stop
 }
 
 // newWorld returns a world with no sleds and no instances, at Epoch.
@@ -272,7 +272,7 @@ func (w *World) Step(c Chooser) []Violation {
 
 // stepWith is Step with the action chosen by choose.
 func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
-	if w.keepErr != nil {
+	if w.stop != nil {
 		return nil
 	}
 	w.c = c
