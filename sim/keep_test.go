@@ -14,7 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
@@ -23,8 +25,9 @@ type killed struct{}
 
 // killer is a world's store and Keeper that kill the process — a panic
 // the test recovers, after which nothing of the world is used again — at
-// the after'th write: a store write once it is applied (its answer is
-// lost with the process), a keep before it is made.
+// the after'th write: any write of the store, the saga log or the
+// reservations once it is applied (its answer is lost with the process), a
+// keep before it is made.
 type killer struct {
 	*datastore.Memory
 	keeper *MemKeeper
@@ -74,6 +77,124 @@ func (k *killer) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 func (k *killer) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
 	defer k.write()
 	return k.Memory.VMMMarkDeleted(ctx, id, now)
+}
+
+// The other writes of the store, the saga log and the reservations, each
+// a point the process may die at once it is applied.
+
+func (k *killer) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
+	defer k.write()
+	return k.Memory.InstanceInsert(ctx, in)
+}
+
+func (k *killer) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
+	defer k.write()
+	return k.Memory.VMMInsert(ctx, v)
+}
+
+func (k *killer) MigrationInsert(ctx context.Context, m migration.Record) (migration.Record, error) {
+	defer k.write()
+	return k.Memory.MigrationInsert(ctx, m)
+}
+
+func (k *killer) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceSetIntendedState(ctx, id, intent)
+}
+
+func (k *killer) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+	defer k.write()
+	return k.Memory.InstanceSetMigrationIDs(ctx, id, p)
+}
+
+func (k *killer) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceUnsetMigrationIDs(ctx, id, p)
+}
+
+func (k *killer) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+	defer k.write()
+	return k.Memory.InstanceMarkAsStarting(ctx, id, p)
+}
+
+func (k *killer) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceRecordStartFailure(ctx, id, f)
+}
+
+func (k *killer) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
+	defer k.write()
+	return k.Memory.InstanceUpdaterLock(ctx, id, saga)
+}
+
+func (k *killer) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
+	defer k.write()
+	return k.Memory.InstanceUpdaterInheritLock(ctx, id, parent, child)
+}
+
+func (k *killer) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, lock instancestate.Lock) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceUpdaterUnlock(ctx, id, lock)
+}
+
+func (k *killer) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, lock instancestate.Lock, p instancestate.Plan) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceCommitUpdate(ctx, id, lock, p)
+}
+
+func (k *killer) InstanceDelete(ctx context.Context, id instancestate.ID, now time.Time) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.InstanceDelete(ctx, id, now)
+}
+
+func (k *killer) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.VMMUpdateRuntime(ctx, id, rt)
+}
+
+func (k *killer) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.VMMMarkFailed(ctx, id, reason, now)
+}
+
+func (k *killer) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.VMMMarkSagaUnwound(ctx, id, now)
+}
+
+func (k *killer) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.MigrationMarkFailed(ctx, id, now)
+}
+
+func (k *killer) MigrationMarkDeleted(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.MigrationMarkDeleted(ctx, id, now)
+}
+
+func (k *killer) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga uuid.UUID) (int, error) {
+	defer k.write()
+	return k.Memory.SagaRecoveryAttempt(ctx, f, saga)
+}
+
+func (k *killer) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, a datastore.Abandonment) error {
+	defer k.write()
+	return k.Memory.SagaAbandon(ctx, f, saga, a)
+}
+
+func (k *killer) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	defer k.write()
+	return k.Memory.SagaAdopt(ctx, sec, from, now)
+}
+
+func (k *killer) ReservationInsert(ctx context.Context, r datastore.Reservation) error {
+	defer k.write()
+	return k.Memory.ReservationInsert(ctx, r)
+}
+
+func (k *killer) ReservationDelete(ctx context.Context, vmm vmmstate.ID) (datastore.Result, error) {
+	defer k.write()
+	return k.Memory.ReservationDelete(ctx, vmm)
 }
 
 // live runs f, and reports whether the process it stands for was killed.

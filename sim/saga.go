@@ -439,9 +439,11 @@ func (w *World) recoveredSaga(d sagas.Durable, in *instRow) {
 	w.stats.SagasRecovered++
 	w.tracef("recovered %v saga of %s: %v (ran %v, undone %v)", d.Kind, in.name, d.Outcome, d.Ran, d.Undone)
 	// The world's copies, not the store's, are what the instance was
-	// before the recovery ran: a deleted one is checked as it was.
+	// before the recovery ran: a deleted one is checked as it was. Any
+	// saga's readback may find it deleted — recovery runs every saga
+	// before the world reads one back, a delete among them.
 	var last instancestate.Snapshot
-	if k := d.Kind; (k == sagas.KindDelete || k == sagas.KindCreate) && !in.pending && !in.deleted {
+	if !in.pending && !in.deleted {
 		last = w.held(in)
 	}
 	pending := in.pending
