@@ -118,8 +118,8 @@ func (w *World) agentOf(id vmmstate.ID) *agentVMM {
 
 // RequestState implements controlplane.StateRequester: vmm_put_state
 // (§10.2). The sled-agent takes a stop or a reboot as the VMM's goal,
-// which its Propolis follows at its next ticks, and answers with the
-// VMM's state as it holds it; a VMM it does not hold, or holds halted,
+// which its Propolis follows at its next ticks — a running guest begins to
+// stop at once — and answers with the VMM's state as it holds it; a VMM it does not hold, or holds halted,
 // is 404 or 410 no_such_instance (proof of death, D18); a full request
 // queue, an error of its own or Propolis refusing (start_transient, §3.4)
 // proves nothing.
@@ -147,6 +147,13 @@ func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instanc
 	switch req {
 	case instancestate.SledRequestStopped:
 		ag.goal = goalStop
+		if ag.p == pRunning && ag.flight == nil {
+			// Propolis begins to stop the guest as it takes the request,
+			// not at its next tick: ticks are drawn among every VMM of
+			// the fleet, hours of simulated time apart in a large one,
+			// and a guest told to stop would run on beside its restart.
+			w.observe(ag, pStopping)
+		}
 	case instancestate.SledRequestReboot:
 		if ag.p == pRunning && ag.goal == goalNone {
 			ag.goal = goalReboot

@@ -138,6 +138,7 @@ func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) (done 
 		return true
 	}
 	sent, err := controlplane.SendToSled(w.ctx, (*sledAgents)(w), w.st, v, req, w.now)
+	w.tracef("send %v to %s: answered %v, status %d, gone %v", req, w.vmmName(v.ID), sent.Answered, sent.Call.HTTPStatus, sent.Call.VMMGone)
 	row := w.vmms[v.ID]
 	switch {
 	case sent.Answered:
