@@ -103,3 +103,45 @@ func ExampleControlPlane_Stats() {
 	// start: unwound true
 	// requests: 1 sagas: 1
 }
+
+// SendToSled is a request's call to a sled-agent with what it proves
+// recorded: an answer as the VMM's report, a VMM the agent no longer holds
+// as its death. A driver of its own (a simulator, a test) calls it as the
+// control plane's Request does, and runs the update saga it asks for.
+func ExampleSendToSled() {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := datastore.NewMemory()
+	sled := vmmstate.SledIDFromUUID(uuid.MustParse("5a000000-0000-4000-8000-000000000001"))
+	w := memsled.NewWorld(st, clock, 4, sled)
+	cp, err := controlplane.New(controlplane.Config{
+		ID: uuid.MustParse("c0000000-0000-4000-8000-000000000001"), Store: st, Log: st, Reservations: st,
+		Agent: w.Agent, Sleds: w.Sleds, Watcher: w, Now: clock, NewID: w.Env.NewID,
+	})
+	if err != nil {
+		panic(err)
+	}
+	active := func(n int) vmmstate.VMM {
+		id := vmmstate.InstanceIDFromUUID(uuid.MustParse(fmt.Sprintf("1a000000-0000-4000-8000-00000000000%d", n)))
+		if _, err := cp.Create(ctx, instancestate.New(id, true, instancestate.AutoRestart{}, now)); err != nil {
+			panic(err)
+		}
+		s, _ := st.InstanceFetchAll(ctx, id)
+		return s.Active
+	}
+
+	v := active(1)
+	sent, err := controlplane.SendToSled(ctx, w.Agent, st, v, instancestate.SledRequestStopped, now)
+	row, _ := st.VMMFetch(ctx, v.ID)
+	fmt.Println("answered:", sent.Answered, err, "| VMM:", row.VMM.Runtime.State, "| update needed:", sent.UpdateNeeded())
+
+	v = active(2)
+	w.Agent.Vanish(v.ID) // its sled-agent restarted and lost the VMM
+	sent, err = controlplane.SendToSled(ctx, w.Agent, st, v, instancestate.SledRequestStopped, now)
+	row, _ = st.VMMFetch(ctx, v.ID)
+	fmt.Println("gone:", sent.Call.VMMGone, err, "| VMM:", row.VMM.Runtime.State, "| update needed:", sent.UpdateNeeded())
+	// Output:
+	// answered: true <nil> | VMM: destroyed | update needed: true
+	// gone: true <nil> | VMM: failed(no_such_instance) | update needed: true
+}
