@@ -48,9 +48,7 @@ func (w *World) violate(check, subject, detail string) {
 // A store that did not answer is not that: the world stops (Err).
 func (w *World) unexpected(op, subject string, err error) {
 	if errors.Is(err, datastore.ErrUnavailable) {
-		if w.stop == nil {
-			w.stop = fmt.Errorf("sim: step %d: %s %s: %w", w.step, op, subject, err)
-		}
+		w.abort(fmt.Errorf("sim: step %d: %s %s: %w", w.step, op, subject, err))
 		return
 	}
 	w.violate("unexpected error from "+op, subject, err.Error())

@@ -110,7 +110,8 @@ type worldDoc struct {
 	// Epoch counts the resumptions; it is part of every id made after
 	// one, so that ids made after the last keep are never made again.
 	Epoch      uint32            `json:"epoch"`
-	Sleds      []vmmstate.SledID `json:"sleds"` // in the world's order
+	Settling   bool              `json:"settling,omitempty"` // World.Settle is running
+	Sleds      []vmmstate.SledID `json:"sleds"`              // in the world's order
 	Instances  []instDoc         `json:"instances"`
 	Net        []messageDoc      `json:"net,omitempty"`
 	OwedStops  []vmmstate.ID     `json:"owed_stops,omitempty"`
@@ -190,7 +191,7 @@ func (w *World) worldDoc() worldDoc {
 		Version: keptVersion,
 		Config: configDoc{Instances: c.Instances, Sleds: c.Sleds, SledCapacity: c.SledCapacity, Faults: c.Faults,
 			Seed: c.Seed, FullCheckEvery: c.FullCheckEvery, Policy: c.Policy},
-		Steps: w.target, Step: w.step, Now: w.now, IDs: w.ids, Epoch: w.epoch,
+		Steps: w.target, Step: w.step, Now: w.now, IDs: w.ids, Epoch: w.epoch, Settling: w.settling,
 		OwedStops:  w.owedStops,
 		Stats:      w.stats,
 		Violations: w.violations,
@@ -218,6 +219,11 @@ func (w *World) worldDoc() worldDoc {
 	}
 	if in := w.launching; in != nil && in.pending {
 		add(in)
+	}
+	for _, in := range w.pendingKept {
+		if in.pending {
+			add(in)
+		}
 	}
 	for _, m := range w.net {
 		d.Net = append(d.Net, messageDoc{VMM: m.vmm, Report: m.rep, At: m.at})
@@ -256,7 +262,7 @@ func (w *World) keep() {
 	}
 	world, err := json.Marshal(w.worldDoc())
 	if err != nil {
-		w.stop = fmt.Errorf("sim: encoding the world: %w", err)
+		w.abort(fmt.Errorf("sim: encoding the world: %w", err))
 		return
 	}
 	var k Kept
@@ -266,7 +272,7 @@ func (w *World) keep() {
 	for _, sl := range w.sleds {
 		b, err := json.Marshal(sledDocOf(sl))
 		if err != nil {
-			w.stop = fmt.Errorf("sim: encoding sled %s: %w", sl.name, err)
+			w.abort(fmt.Errorf("sim: encoding sled %s: %w", sl.name, err))
 			return
 		}
 		if !bytes.Equal(b, w.kept.Sleds[sl.id]) {
@@ -280,7 +286,7 @@ func (w *World) keep() {
 		return
 	}
 	if err := w.keeper.Keep(w.ctx, k); err != nil {
-		w.stop = fmt.Errorf("sim: keeping the world: %w", err)
+		w.abort(fmt.Errorf("sim: keeping the world: %w", err))
 		return
 	}
 	if k.World != nil {
@@ -303,9 +309,11 @@ func (w *World) Err() error { return w.stop }
 // Keeper and Trace are read. A world resumed before the last keep of an
 // earlier resumption is resumed again from that keep.
 func Resume(cfg Config) (*World, error) {
+	_, log := cfg.Store.(datastore.SagaLog)
+	_, rsv := cfg.Store.(datastore.SledReservations)
 	switch {
-	case cfg.Store == nil:
-		return nil, &ConfigError{Field: "store", Accept: "the store of the world to resume"}
+	case cfg.Store == nil || !log || !rsv:
+		return nil, &ConfigError{Field: "store", Accept: "the store of the world to resume, which keeps a saga log and sled reservations (datastore.SagaLog, datastore.SledReservations)"}
 	case cfg.Keeper == nil:
 		return nil, &ConfigError{Field: "keeper", Accept: "the Keeper of the world to resume"}
 	}
@@ -324,9 +332,11 @@ func Resume(cfg Config) (*World, error) {
 	if d.Version != keptVersion {
 		return nil, fmt.Errorf("sim: the kept world is of version %d; this vmlife resumes version %d", d.Version, keptVersion)
 	}
-	// The epoch is kept before the world makes an id under it, so that a
-	// resumption that dies early is never numbered twice.
+	// The epoch, and the clock moved on, are kept before the world makes
+	// an id or writes a time under them, so that a resumption that dies
+	// early is never numbered twice and its clock never goes back.
 	d.Epoch++
+	d.Now = d.Now.Add(ResumeGap)
 	if kept.World, err = json.Marshal(d); err != nil {
 		return nil, fmt.Errorf("sim: encoding the world: %w", err)
 	}
@@ -344,7 +354,7 @@ func Resume(cfg Config) (*World, error) {
 	}
 	w.resuming = true
 	w.kept = kept
-	w.step, w.now, w.ids, w.epoch = d.Step, d.Now.Add(ResumeGap), d.IDs, d.Epoch
+	w.step, w.now, w.ids, w.epoch, w.settling = d.Step, d.Now, d.IDs, d.Epoch, d.Settling
 	w.stats = d.Stats
 	for _, m := range []*map[string]int{&w.stats.Watcher, &w.stats.SledCalls, &w.stats.UpdateEnds} {
 		if *m == nil {
@@ -362,36 +372,55 @@ func Resume(cfg Config) (*World, error) {
 	for _, m := range d.Net {
 		w.net = append(w.net, message{vmm: m.VMM, rep: m.Report, at: m.At})
 	}
-	pending, err := w.resumeRecords(d.Instances)
-	if err != nil {
+	var pending map[vmmstate.InstanceID]*instRow
+	if err := w.guarded(func() {
+		pending = w.resumeRecords(d.Instances)
+	}); err != nil {
 		return nil, err
 	}
 	w.resuming = false
 	// Recovery's calls to the sled-agents draw their faults from a stream
 	// of the resumption's own.
 	w.c = NewRand(w.cfg.Seed ^ uint64(w.epoch)<<32)
-	err = w.resumeSagas(pending)
+	err = w.guarded(func() {
+		w.resumeSagas(pending)
+		w.pendingKept = nil
+		// With every saga at rest, a reservation whose VMM is deleted or
+		// was never made is one the dead process was releasing: the
+		// reaper's.
+		leaked, err := w.rsv.ReservationListLeaked(w.ctx)
+		if err != nil {
+			w.unexpected("reservation_list_leaked", "resume", err)
+			return
+		}
+		for _, id := range leaked {
+			if err := w.release(id); err != nil {
+				w.unexpected("reservation_delete", w.vmmName(id), err)
+			}
+		}
+		// A VMM a sled-agent runs that no instance links is a target a
+		// committed plan unlinked (D37) whose stop the dead process may
+		// not have asked for: owed.
+		for _, sl := range w.sleds {
+			for _, a := range sl.agent {
+				r := w.vmms[a.id]
+				if r == nil || a.p.halted() || slices.Contains(w.owedStops, a.id) {
+					continue
+				}
+				if in := w.live(r.vmm.InstanceID); in == nil || !links(in, a.id) {
+					w.owedStops = append(w.owedStops, a.id)
+				}
+			}
+		}
+		w.sledsChanged()
+		w.checkAll()
+		w.keep()
+	})
 	w.c = nil
 	if err != nil {
 		return nil, err
 	}
-	// With every saga at rest, a reservation whose VMM is deleted or was
-	// never made is one the dead process was releasing: the reaper's.
-	if w.rsv != nil {
-		leaked, err := w.rsv.ReservationListLeaked(w.ctx)
-		if err != nil {
-			return nil, fmt.Errorf("sim: leaked reservations: %w", err)
-		}
-		for _, id := range leaked {
-			if err := w.release(id); err != nil {
-				return nil, fmt.Errorf("sim: releasing the reservation of %s: %w", w.vmmName(id), err)
-			}
-		}
-	}
-	w.sledsChanged()
-	w.checkAll()
-	w.keep()
-	return w, w.stop
+	return w, nil
 }
 
 // resumeSleds rebuilds the sleds and their sled-agents from their
@@ -480,7 +509,7 @@ func (w *World) rsvList(id vmmstate.SledID) ([]vmmstate.ID, error) {
 // resumeRecords reads the kept world's instances, their migrations, and
 // the VMMs of its sleds from the store. It returns the instances whose
 // create saga had not inserted them, by id: their saga's recovery may.
-func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow, error) {
+func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 	pending := make(map[vmmstate.InstanceID]*instRow)
 	for _, d := range docs {
 		in := &instRow{name: d.Name, placement: placement{kind: d.Constraint, slot: d.Slot},
@@ -490,11 +519,13 @@ func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow,
 		case errors.Is(err, datastore.ErrNotFound) && d.Pending && d.Record != nil:
 			in.rec, in.pending = *d.Record, true
 			pending[d.ID] = in
+			w.pendingKept = append(w.pendingKept, in)
 			continue
 		case errors.Is(err, datastore.ErrNotFound):
 			continue // deleted after the last keep
 		case err != nil:
-			return nil, fmt.Errorf("sim: instance %s: %w", d.Name, err)
+			w.unexpected("instance_fetch_all", d.Name, err)
+			continue
 		}
 		in.rec = s.Instance
 		in.lastGen, in.lastUpdaterGen = in.rec.Runtime.Generation, in.rec.UpdaterGen
@@ -503,7 +534,7 @@ func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow,
 		w.touch(in)
 		ms, err := w.st.InstanceListMigrations(w.ctx, d.ID)
 		if err != nil {
-			return nil, fmt.Errorf("sim: migrations of %s: %w", d.Name, err)
+			w.unexpected("instance_list_migrations", d.Name, err)
 		}
 		for _, id := range ms {
 			w.syncMigration(id)
@@ -516,7 +547,7 @@ func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow,
 	for _, sl := range w.sleds {
 		on, err := w.st.VMMListBySled(w.ctx, sl.id)
 		if err != nil {
-			return nil, fmt.Errorf("sim: VMMs of sled %s: %w", sl.name, err)
+			w.unexpected("vmm_list_by_sled", sl.name, err)
 		}
 		ids = append(ids, on...)
 		for _, a := range sl.agent {
@@ -525,7 +556,7 @@ func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow,
 	}
 	abandoned, err := w.st.VMMListAbandoned(w.ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sim: abandoned VMMs: %w", err)
+		w.unexpected("vmm_list_abandoned", "resume", err)
 	}
 	ids = append(ids, abandoned...)
 	for _, in := range w.instances {
@@ -555,21 +586,25 @@ func (w *World) resumeRecords(docs []instDoc) (map[vmmstate.InstanceID]*instRow,
 			}
 		}
 	}
-	return pending, nil
+	return pending
 }
 
 // resumeSagas recovers the sagas the dead process left unfinished, as a
 // control plane's crash does (crashControlPlane), and reads back what
 // each left.
-func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) error {
-	if w.sec == nil {
-		return nil
-	}
+func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) {
 	ds, err := w.sec.Recover(w.ctx)
 	if err != nil {
-		return fmt.Errorf("sim: recovering sagas: %w", err)
+		w.unexpected("saga recovery", "resume", err)
 	}
 	for _, d := range ds {
+		switch {
+		case d.Halted != nil && errors.Is(d.Halted, datastore.ErrUnavailable):
+			w.unexpected("saga recovery", d.Saga.String(), d.Halted)
+		case d.Abandoned != 0 || d.Halted != nil:
+			w.violate("D26", "resume", fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
+			continue
+		}
 		id := sagaInstance(d.State)
 		in := w.instByID[id]
 		if in == nil {
@@ -589,7 +624,6 @@ func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) error {
 		}
 		w.recoveredSaga(d, in)
 	}
-	return nil
 }
 
 // sagaInstance returns the instance a saga is for.

@@ -180,8 +180,12 @@ type World struct {
 	stop      error    // why the world stopped (Err)
 	resuming  bool     // Resume is rebuilding the world: nothing is kept
 	launching *instRow // keep: a saga of this instance is about to begin
-	target    int
-	epoch     uint32
+	// pendingKept: instances not yet inserted whose create saga Resume is
+	// recovering — kept, so that a resumption killed meanwhile finds them.
+	pendingKept []*instRow
+	abortable   bool // inside guarded: abort ends the work in progress
+	target      int
+	epoch       uint32
 }
 
 // New returns a world at Epoch with cfg.Instances instances, created and
@@ -202,15 +206,58 @@ func newRun(cfg Config, steps int) (*World, error) {
 	for i := range w.cfg.Sleds {
 		w.addSled(i)
 	}
-	w.keep()
-	for range w.cfg.Instances {
-		in := w.createInstance()
-		w.runToEnd(in, &sagas.Create{Instance: in.rec})
+	if w.keeper != nil {
+		if _, ok := w.st.(datastore.SagaLog); !ok || w.rsv == nil {
+			return nil, &ConfigError{Field: "keeper", Accept: "a Keeper only with a store that keeps a saga log and sled reservations (datastore.SagaLog, datastore.SledReservations): a world resumed without them would lose its sagas"}
+		}
 	}
-	// The initial state is checked like every later one.
-	w.checkAll()
-	w.keep()
-	return w, w.stop
+	err = w.guarded(func() {
+		w.keep()
+		for range w.cfg.Instances {
+			in := w.createInstance()
+			w.runToEnd(in, &sagas.Create{Instance: in.rec})
+		}
+		// The initial state is checked like every later one.
+		w.checkAll()
+		w.keep()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// stopping is the panic with which abort ends the work of a world that
+// stopped; guarded recovers it.
+type stopping struct{}
+
+// abort stops the world at err (Err): inside guarded, whatever it was
+// doing ends here — no further call to a store that does not answer, no
+// sled-agent answer given unkept, no decision made from a snapshot half
+// read.
+func (w *World) abort(err error) {
+	if w.stop == nil {
+		w.stop = err
+	}
+	if w.abortable {
+		panic(stopping{})
+	}
+}
+
+// guarded runs f, which abort may end, and returns why the world stopped.
+func (w *World) guarded(f func()) (err error) {
+	w.abortable = true
+	defer func() {
+		w.abortable = false
+		if r := recover(); r != nil {
+			if _, ok := r.(stopping); !ok {
+				panic(r)
+			}
+		}
+		err = w.stop
+	}()
+	f()
+	return w.stop
 }
 
 // newWorld returns a world with no sleds and no instances, at Epoch.
@@ -275,22 +322,23 @@ func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
 	if w.stop != nil {
 		return nil
 	}
-	w.c = c
-	w.step++
-	w.now = w.now.Add(Tick)
 	before := len(w.violations)
-	a := choose()
-	w.stats.Actions[a]++
-	w.tracef("%v", a)
-	w.act(a)
-	if every := w.cfg.FullCheckEvery; every <= 1 || w.step%every == 0 {
-		w.checkAll()
-	} else {
-		w.checkTouched()
-	}
-	w.c = nil
-	w.keep()
-	if len(w.violations) == before {
+	if w.guarded(func() {
+		w.c = c
+		w.step++
+		w.now = w.now.Add(Tick)
+		a := choose()
+		w.stats.Actions[a]++
+		w.tracef("%v", a)
+		w.act(a)
+		if every := w.cfg.FullCheckEvery; every <= 1 || w.step%every == 0 {
+			w.checkAll()
+		} else {
+			w.checkTouched()
+		}
+		w.c = nil
+		w.keep()
+	}) != nil || len(w.violations) == before {
 		return nil
 	}
 	return w.violations[before:]
@@ -427,7 +475,15 @@ func (w *World) newUUID(kind byte) uuid.UUID {
 	return u
 }
 
-func (w *World) name(kind byte) string { return fmt.Sprintf("%c%d", kind, w.ids) }
+// name of the record whose id newUUID just made, for traces: the kind and
+// the counter, and after a resumption the epoch ("v57.2"), as ids are
+// made again from a kept counter.
+func (w *World) name(kind byte) string {
+	if w.epoch > 0 {
+		return fmt.Sprintf("%c%d.%d", kind, w.ids, w.epoch)
+	}
+	return fmt.Sprintf("%c%d", kind, w.ids)
+}
 
 // createInstance makes a new instance's record, creating (§16), for a
 // create saga to insert. Its auto-restart policy, start flag and placement
@@ -653,7 +709,11 @@ func (w *World) vmmName(id vmmstate.ID) string {
 		return "-"
 	}
 	u := id.UUID()
-	return fmt.Sprintf("v%d", binary.BigEndian.Uint64(u[8:])&0x3fffffffffffffff)
+	n := binary.BigEndian.Uint64(u[8:]) & 0x3fffffffffffffff
+	if epoch := binary.BigEndian.Uint32(u[1:5]); epoch > 0 {
+		return fmt.Sprintf("v%d.%d", n, epoch)
+	}
+	return fmt.Sprintf("v%d", n)
 }
 
 // reloadVMM reads a VMM's row back after the store wrote it, and marks
