@@ -3,9 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,9 +81,15 @@ func (k *pgKeeper) Keep(ctx context.Context, kept sim.Kept) error {
 				b.Queue(`INSERT INTO sim_world (id, doc, time_kept) VALUES (1, $1, now())
 					ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, time_kept = excluded.time_kept`, string(kept.World))
 			}
-			for id, doc := range kept.Sleds {
+			// In one order, so that two keeps never take the rows' locks
+			// in two.
+			ids := slices.SortedFunc(maps.Keys(kept.Sleds), func(a, b vmmstate.SledID) int {
+				x, y := a.UUID(), b.UUID()
+				return bytes.Compare(x[:], y[:])
+			})
+			for _, id := range ids {
 				b.Queue(`INSERT INTO sim_sled (id, doc) VALUES ($1, $2)
-					ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, id.UUID(), string(doc))
+					ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, id.UUID(), string(kept.Sleds[id]))
 			}
 			return tx.SendBatch(ctx, &b).Close()
 		})
@@ -118,7 +127,17 @@ func (k *pgKeeper) Load(ctx context.Context) (sim.Kept, error) {
 	return kept, err
 }
 
-// retry runs f as waitOut does, for keepRetryFor.
+// retry runs f as waitOut does, for keepRetryFor, each attempt bounded
+// as the store bounds its calls (pgstore.DefaultOperationTimeout): a hung
+// server is an attempt that ends, not a wait without end.
 func (k *pgKeeper) retry(ctx context.Context, f func(context.Context) error) error {
-	return waitOut(ctx, keepRetryFor, func() error { return f(ctx) })
+	return waitOut(ctx, keepRetryFor, func() error {
+		ctx, cancel := context.WithTimeout(ctx, pgstore.DefaultOperationTimeout)
+		defer cancel()
+		err := f(ctx)
+		if err != nil && ctx.Err() != nil {
+			return &pgstore.NoAnswerError{Op: "sim_keep", TimedOut: true, Timeout: pgstore.DefaultOperationTimeout, Err: err}
+		}
+		return err
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,12 +74,22 @@ func openStore(dsn string, resume bool, retryFor time.Duration) (datastore.Store
 	if err != nil {
 		return nil, nil, badInput("--store", err.Error(), storeAccepted+", of a server that answers, at a schema version this vmlife knows")
 	}
+	// A resumed run may start while the server has not yet noticed that
+	// the process it resumes was killed holding the claim: it waits for
+	// the claim as for a server that restarts.
 	var release func()
 	err = waitOut(ctx, retryFor, func() error {
 		var err error
 		release, err = st.ClaimRun(ctx)
+		if resume && errors.Is(err, pgstore.ErrInUse) {
+			return &claimWait{err}
+		}
 		return err
 	})
+	var cw *claimWait
+	if errors.As(err, &cw) {
+		err = cw.err
+	}
 	switch {
 	case errors.Is(err, pgstore.ErrInUse):
 		st.Close()
@@ -148,20 +159,39 @@ func waitOut(ctx context.Context, retryFor time.Duration, f func() error) error 
 
 // unreachable reports whether err is a server that could not be reached,
 // dropped the connection, or was starting up or shutting down — rather
-// than one that answered and refused. A serialization failure counts too:
-// run it again.
+// than one that answered and refused, or a DSN that names nothing: a
+// connection refused or reset, a socket missing while the server restarts
+// (net.OpError), the store's own NoAnswerError, the server's 08xxx,
+// 57P01–57P03 and 53300 (too many connections, as clients pile back after
+// a restart), and a serialization failure (40001: run it again). A DNS
+// name that does not resolve, a TLS or password failure, or a deadline is
+// not.
 func unreachable(err error) bool {
 	var (
 		na *pgstore.NoAnswerError
-		ce *pgconn.ConnectError
-		ne net.Error
 		pe *pgconn.PgError
+		op *net.OpError
 	)
+	var cw *claimWait
 	switch {
-	case errors.As(err, &pe):
-		return pe.Code[:2] == "08" || pe.Code[:2] == "57" || pe.Code == "40001"
-	case errors.As(err, &na), errors.As(err, &ce), errors.As(err, &ne):
+	case errors.As(err, &cw):
 		return true
+	case errors.As(err, &pe):
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300", "40001":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	case errors.As(err, &na):
+		return true
+	case errors.As(err, &op):
+		var dns *net.DNSError
+		return !errors.As(err, &dns)
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
+
+// claimWait is a claim a resumed run waits for (waitOut retries it).
+type claimWait struct{ err error }
+
+func (c *claimWait) Error() string { return c.err.Error() }
