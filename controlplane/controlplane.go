@@ -280,6 +280,9 @@ func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID)
 		cp.failed(ctx, src, "fetch a VMM to stop", err)
 		return
 	}
+	if row.VMM.Runtime.State.IsDestroyable() {
+		return // it ended meanwhile (a saga's undo marks it saga_unwound): nothing to stop
+	}
 	if _, err := cp.sendToSled(ctx, src, row.VMM, instancestate.SledRequestStopped); err != nil {
 		cp.failed(ctx, src, "stop VMM "+id.String(), err)
 	}

@@ -353,7 +353,8 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 					cp.failed(ctx, src, "record VMM "+id.String()+"'s state", err)
 					continue
 				}
-				if !rep.VMM.State.IsTerminal() && cp.unlinked(ctx, src, row.VMM) {
+				// Asked once it stops, not again at every pass.
+				if st := rep.VMM.State; !st.IsTerminal() && st != vmmstate.SledAgentStopping && cp.unlinked(ctx, src, row.VMM) {
 					p.Stopped++
 					cp.stopVMM(ctx, src, id)
 				}
