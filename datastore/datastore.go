@@ -93,10 +93,10 @@ type InstanceWrites interface {
 	// conditions (a)–(c), instancestate.SetMigrationIDs); a retry with the
 	// same ids is an idempotent success that bumps no generation (D5).
 	// Anything else is ErrConflict.
-	InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, m SetMigration) (instancestate.Instance, error)
+	InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, m SetMigrationIDsArgs) (instancestate.Instance, error)
 	// InstanceUnsetMigrationIDs clears both ids when they are the given
 	// ones (§8.1), at generation+1.
-	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, m UnsetMigration) (Result, error)
+	InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, m UnsetMigrationIDsArgs) (Result, error)
 
 	// InstanceMarkAsStarting links s.VMM, a VMM a start saga created, as
 	// the instance's active VMM (§14, D10): instancestate.MarkAsStarting on
@@ -107,7 +107,7 @@ type InstanceWrites interface {
 	// writes nothing. A start that lost a race (§14: another VMM, the
 	// intent no longer running) is ErrConflict; a missing or deleted
 	// instance or VMM is ErrNotFound.
-	InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, s Starting) (instancestate.Instance, error)
+	InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, s MarkAsStartingArgs) (instancestate.Instance, error)
 	// InstanceRecordStartFailure records why the instance's last start
 	// failed (D13), or clears the record when f is the zero StartFailure (a
 	// start succeeded). It bumps no generation; the same record again is
@@ -123,8 +123,16 @@ type InstanceWrites interface {
 // UpdaterLock is the instance-updater lock (§9) and the write that
 // commits an update plan under it.
 type UpdaterLock interface {
+	// InstanceUpdaterLock takes the lock for saga (§9): a free lock at
+	// updater_gen+1; one saga holds already, as it is. Held by another
+	// it is ErrAlreadyLocked; a deleted instance, ErrNotFound.
 	InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error)
+	// InstanceUpdaterInheritLock hands parent's lock to child, a chained
+	// update saga, at updater_gen+1 (§9); held by child already, it is
+	// that lock. Anything else is ErrAlreadyLocked.
 	InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error)
+	// InstanceUpdaterUnlock releases lock when it is the one held (§9); a
+	// lock held by another, or none, is not applied, and no error.
 	InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, lock instancestate.Lock) (Result, error)
 	// InstanceCommitUpdate writes a plan's runtime, intent and loss (D22)
 	// and releases the lock in one write (§9, §13.4). Like
@@ -176,31 +184,31 @@ type FleetQueries interface {
 	VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmmstate.ID, error)
 }
 
-// The parameters of the writes that take more than a few: a field added
-// to one breaks no implementation, and each argument is named where it is
-// passed.
+// The arguments of the writes that take more than a few, each named
+// after its method: a field added to one breaks no implementation, and each
+// argument is named where it is passed.
 
-// SetMigration is what InstanceSetMigrationIDs links: migration Migration,
-// out of the instance's active VMM Source into Target, at Now.
-type SetMigration struct {
+// SetMigrationIDsArgs is what InstanceSetMigrationIDs links: migration
+// Migration, out of the instance's active VMM Source into Target, at Now.
+type SetMigrationIDsArgs struct {
 	Source    vmmstate.ID
 	Migration migration.ID
 	Target    vmmstate.ID
 	Now       time.Time
 }
 
-// UnsetMigration is what InstanceUnsetMigrationIDs clears: the instance's
-// migration Migration and its target Target, when those are the ones it
-// links, at Now.
-type UnsetMigration struct {
+// UnsetMigrationIDsArgs is what InstanceUnsetMigrationIDs clears: the
+// instance's migration Migration and its target Target, when those are
+// the ones it links, at Now.
+type UnsetMigrationIDsArgs struct {
 	Migration migration.ID
 	Target    vmmstate.ID
 	Now       time.Time
 }
 
-// Starting is what InstanceMarkAsStarting links: VMM, started for Reason,
-// at Now.
-type Starting struct {
+// MarkAsStartingArgs is what InstanceMarkAsStarting links: VMM, started
+// for Reason, at Now.
+type MarkAsStartingArgs struct {
 	VMM    vmmstate.ID
 	Reason failure.StartReason
 	Now    time.Time

@@ -248,7 +248,7 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 }
 
 // InstanceSetMigrationIDs implements Store.
-func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p SetMigration) (instancestate.Instance, error) {
+func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p SetMigrationIDsArgs) (instancestate.Instance, error) {
 	src, mig, target, now := p.Source, p.Migration, p.Target, p.Now
 	const op = "instance_set_migration_ids"
 	now = StoreTime(now)
@@ -276,7 +276,7 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 }
 
 // InstanceUnsetMigrationIDs implements Store.
-func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p UnsetMigration) (Result, error) {
+func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p UnsetMigrationIDsArgs) (Result, error) {
 	mig, target, now := p.Migration, p.Target, p.Now
 	const op = "instance_unset_migration_ids"
 	now = StoreTime(now)
@@ -298,7 +298,7 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 }
 
 // InstanceMarkAsStarting implements Store.
-func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p Starting) (instancestate.Instance, error) {
+func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p MarkAsStartingArgs) (instancestate.Instance, error) {
 	vmm, reason, now := p.VMM, p.Reason, p.Now
 	const op = "instance_mark_as_starting"
 	now = StoreTime(now)

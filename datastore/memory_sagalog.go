@@ -168,7 +168,7 @@ func (m *Memory) SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUI
 }
 
 // SagaAbandon implements SagaLog.
-func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, p Abandonment) error {
+func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, p AbandonArgs) error {
 	reason, comment, now := p.Reason, p.Comment, p.Now
 	const op = "saga_abandon"
 	if err := CheckAbandonReason(op, reason); err != nil {

@@ -53,7 +53,7 @@ type SagaLog interface {
 	SagaRecoveryAttempt(ctx context.Context, f Fence, saga uuid.UUID) (int, error)
 	// SagaAbandon gives up on an unfinished saga: state abandoned, with
 	// why and when (never silently). Fenced.
-	SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, a Abandonment) error
+	SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, a AbandonArgs) error
 	// SagaFetch reads a saga and its events, in the order written.
 	SagaFetch(ctx context.Context, saga uuid.UUID) (SagaRecord, []NodeEvent, error)
 	// SagaListUnfinished lists the running and unwinding sagas of sec (of
@@ -82,9 +82,9 @@ type Fence struct {
 	Generation int64
 }
 
-// Abandonment is why and when SagaAbandon gives up on a saga: Reason
+// AbandonArgs is why and when SagaAbandon gives up on a saga: Reason
 // (required), a Comment for the operator, and Now.
-type Abandonment struct {
+type AbandonArgs struct {
 	Reason  AbandonReason
 	Comment string
 	Now     time.Time

@@ -433,7 +433,7 @@ func (s *Store) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, saga
 }
 
 // SagaAbandon implements datastore.SagaLog.
-func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, p datastore.Abandonment) error {
+func (s *Store) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, p datastore.AbandonArgs) error {
 	reason, comment, now := p.Reason, p.Comment, p.Now
 	const op = "saga_abandon"
 	return s.call0(ctx, op, func(ctx context.Context) error {

@@ -65,7 +65,7 @@ func TestSagaLogAnswersAsMemory(t *testing.T) {
 		{"stalled", func(l datastore.SagaLog) (any, error) { return l.SagaListStalled(ctx, now.Add(time.Nanosecond)) }},
 		{"unfinished", func(l datastore.SagaLog) (any, error) { return l.SagaListUnfinished(ctx, secB) }},
 		{"abandon", func(l datastore.SagaLog) (any, error) {
-			return nil, l.SagaAbandon(ctx, genB, rec.ID, datastore.Abandonment{Reason: datastore.AbandonUnrecoverable, Now: now})
+			return nil, l.SagaAbandon(ctx, genB, rec.ID, datastore.AbandonArgs{Reason: datastore.AbandonUnrecoverable, Now: now})
 		}},
 		{"done after abandoned", func(l datastore.SagaLog) (any, error) {
 			return nil, l.SagaSetState(ctx, genB, rec.ID, datastore.SagaDone)
@@ -139,7 +139,7 @@ func TestSagaLogRoundTrips(t *testing.T) {
 		{"sec_renew", func(datastore.SagaRecord) error { _, err := st.SECRenew(ctx, sec, t0); return err }},
 		{"saga_adopt", func(datastore.SagaRecord) error { _, err := st.SagaAdopt(ctx, uuid.New(), uuid.New(), t0); return err }},
 		{"saga_abandon", func(rec datastore.SagaRecord) error {
-			return st.SagaAbandon(ctx, rec.Fence(), rec.ID, datastore.Abandonment{Reason: datastore.AbandonOrphaned, Now: t0})
+			return st.SagaAbandon(ctx, rec.Fence(), rec.ID, datastore.AbandonArgs{Reason: datastore.AbandonOrphaned, Now: t0})
 		}},
 	}
 	for _, op := range ops {

@@ -35,7 +35,7 @@ type freezing struct {
 	release chan struct{}
 }
 
-func (f *freezing) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+func (f *freezing) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.MarkAsStartingArgs) (instancestate.Instance, error) {
 	f.once.Do(func() {
 		close(f.frozen)
 		<-f.release

@@ -197,7 +197,7 @@ func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.I
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigrationIDsArgs) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_set_migration_ids", func(ctx context.Context) (instancestate.Instance, error) {
 		return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
 			return m.InstanceSetMigrationIDs(ctx, id, p)
@@ -206,7 +206,7 @@ func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
+func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigrationIDsArgs) (datastore.Result, error) {
 	return call(s, ctx, "instance_unset_migration_ids", func(ctx context.Context) (datastore.Result, error) {
 		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
 			return m.InstanceUnsetMigrationIDs(ctx, id, p)
@@ -215,7 +215,7 @@ func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.MarkAsStartingArgs) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_mark_as_starting", func(ctx context.Context) (instancestate.Instance, error) {
 		k := withLinks(instanceKeys(id))
 		k.vmms = []pgUUID{uuidOf(p.VMM.UUID())}

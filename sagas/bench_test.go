@@ -49,7 +49,7 @@ func BenchmarkSagas(b *testing.B) {
 			if _, err := st.VMMInsert(ctx, vmmstate.New(v, instID, sl, t0)); err != nil {
 				b.Fatal(err)
 			}
-			rec, err := st.InstanceMarkAsStarting(ctx, instID, datastore.Starting{VMM: v, Reason: failure.StartReasonUser, Now: t0})
+			rec, err := st.InstanceMarkAsStarting(ctx, instID, datastore.MarkAsStartingArgs{VMM: v, Reason: failure.StartReasonUser, Now: t0})
 			if err != nil {
 				b.Fatal(err)
 			}

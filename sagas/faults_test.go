@@ -78,14 +78,14 @@ func (s *faultyStore) InstanceUpdateRuntime(ctx context.Context, id instancestat
 	return s.Store.InstanceUpdateRuntime(ctx, id, rt, intent)
 }
 
-func (s *faultyStore) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+func (s *faultyStore) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigrationIDsArgs) (instancestate.Instance, error) {
 	if err := s.fail("instance_set_migration_ids"); err != nil {
 		return instancestate.Instance{}, err
 	}
 	return s.Store.InstanceSetMigrationIDs(ctx, id, p)
 }
 
-func (s *faultyStore) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+func (s *faultyStore) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.MarkAsStartingArgs) (instancestate.Instance, error) {
 	if err := s.fail("instance_mark_as_starting"); err != nil {
 		return instancestate.Instance{}, err
 	}

@@ -86,7 +86,7 @@ func (s *Migrate) Steps(env *Env) []Step {
 			}},
 		{Name: StepSetMigrationIDs,
 			Do: func(ctx context.Context) error {
-				_, err := env.Store.InstanceSetMigrationIDs(ctx, s.Instance, datastore.SetMigration{Source: s.Source, Migration: s.Migration, Target: s.Target, Now: env.Now()})
+				_, err := env.Store.InstanceSetMigrationIDs(ctx, s.Instance, datastore.SetMigrationIDsArgs{Source: s.Source, Migration: s.Migration, Target: s.Target, Now: env.Now()})
 				return err
 			}},
 		{Name: StepRegisterTarget,

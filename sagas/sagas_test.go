@@ -84,7 +84,7 @@ func (f *fixture) running() {
 	f.must(err)
 	_, err = f.st.VMMInsert(f.ctx, vmmstate.New(srcID, instID, sledA, f.now))
 	f.must(err)
-	_, err = f.st.InstanceMarkAsStarting(f.ctx, instID, datastore.Starting{VMM: srcID, Reason: failure.StartReasonUser, Now: f.now})
+	_, err = f.st.InstanceMarkAsStarting(f.ctx, instID, datastore.MarkAsStartingArgs{VMM: srcID, Reason: failure.StartReasonUser, Now: f.now})
 	f.must(err)
 	f.report(srcID, vmmstate.SledAgentRunning, 2)
 }

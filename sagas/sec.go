@@ -380,7 +380,7 @@ func (c *SEC) recoverOne(ctx context.Context, rec datastore.SagaRecord) (Durable
 	f := rec.Fence()
 	kind, kerr := ParseKind(rec.Name)
 	abandon := func(reason datastore.AbandonReason, why error) (Durable, error) {
-		err := c.Log.SagaAbandon(ctx, f, rec.ID, datastore.Abandonment{Reason: reason, Comment: why.Error(), Now: c.Env.Now()})
+		err := c.Log.SagaAbandon(ctx, f, rec.ID, datastore.AbandonArgs{Reason: reason, Comment: why.Error(), Now: c.Env.Now()})
 		if err != nil && !errors.Is(err, datastore.ErrLostOwnership) {
 			return Durable{}, err
 		}

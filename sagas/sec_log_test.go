@@ -106,7 +106,7 @@ func (l *watchedLog) SagaSetState(ctx context.Context, f datastore.Fence, id uui
 	return nil
 }
 
-func (l *watchedLog) SagaAbandon(ctx context.Context, f datastore.Fence, id uuid.UUID, p datastore.Abandonment) error {
+func (l *watchedLog) SagaAbandon(ctx context.Context, f datastore.Fence, id uuid.UUID, p datastore.AbandonArgs) error {
 	if err := l.fail["abandon"]; err != nil {
 		return err
 	}

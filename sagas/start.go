@@ -116,7 +116,7 @@ func (s *Start) Steps(env *Env) []Step {
 			Undo: func(ctx context.Context) error { return markUnwound(ctx, env, s.VMM) }},
 		{Name: StepMarkAsStarting,
 			Do: func(ctx context.Context) error {
-				rec, err := env.Store.InstanceMarkAsStarting(ctx, s.Instance, datastore.Starting{VMM: s.VMM, Reason: s.Reason, Now: env.Now()})
+				rec, err := env.Store.InstanceMarkAsStarting(ctx, s.Instance, datastore.MarkAsStartingArgs{VMM: s.VMM, Reason: s.Reason, Now: env.Now()})
 				switch {
 				case errors.Is(err, datastore.ErrConflict), errors.Is(err, datastore.ErrNotFound):
 					s.Conflict = true // §14: 409, no start failure

@@ -134,19 +134,19 @@ func (w *watched) InstanceSetIntendedState(ctx context.Context, id instancestate
 }
 
 // InstanceSetMigrationIDs implements datastore.Store.
-func (w *watched) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+func (w *watched) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigrationIDsArgs) (instancestate.Instance, error) {
 	v, err := w.st.InstanceSetMigrationIDs(ctx, id, p)
 	return seen(w, v, err)
 }
 
 // InstanceUnsetMigrationIDs implements datastore.Store.
-func (w *watched) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
+func (w *watched) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigrationIDsArgs) (datastore.Result, error) {
 	v, err := w.st.InstanceUnsetMigrationIDs(ctx, id, p)
 	return seen(w, v, err)
 }
 
 // InstanceMarkAsStarting implements datastore.Store.
-func (w *watched) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+func (w *watched) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.MarkAsStartingArgs) (instancestate.Instance, error) {
 	v, err := w.st.InstanceMarkAsStarting(ctx, id, p)
 	return seen(w, v, err)
 }

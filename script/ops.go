@@ -215,7 +215,7 @@ func instanceSetMigrationIDs(c *call) (any, error) {
 	if !c.ok() {
 		return nil, nil
 	}
-	in, err := c.st.InstanceSetMigrationIDs(c.ctx, id, datastore.SetMigration{Source: src, Migration: mig, Target: dst, Now: c.now})
+	in, err := c.st.InstanceSetMigrationIDs(c.ctx, id, datastore.SetMigrationIDsArgs{Source: src, Migration: mig, Target: dst, Now: c.now})
 	return map[string]any{"instance": in}, err
 }
 
@@ -224,7 +224,7 @@ func instanceUnsetMigrationIDs(c *call) (any, error) {
 	if !c.ok() {
 		return nil, nil
 	}
-	return written("updated")(c.st.InstanceUnsetMigrationIDs(c.ctx, id, datastore.UnsetMigration{Migration: mig, Target: dst, Now: c.now}))
+	return written("updated")(c.st.InstanceUnsetMigrationIDs(c.ctx, id, datastore.UnsetMigrationIDsArgs{Migration: mig, Target: dst, Now: c.now}))
 }
 
 func instanceMarkAsStarting(c *call) (any, error) {
@@ -233,7 +233,7 @@ func instanceMarkAsStarting(c *call) (any, error) {
 	if !c.ok() {
 		return nil, nil
 	}
-	in, err := c.st.InstanceMarkAsStarting(c.ctx, id, datastore.Starting{VMM: vmm, Reason: reason, Now: c.now})
+	in, err := c.st.InstanceMarkAsStarting(c.ctx, id, datastore.MarkAsStartingArgs{VMM: vmm, Reason: reason, Now: c.now})
 	return map[string]any{"instance": in}, err
 }
 

@@ -102,17 +102,17 @@ func (k *killer) InstanceSetIntendedState(ctx context.Context, id instancestate.
 	return k.Memory.InstanceSetIntendedState(ctx, id, intent)
 }
 
-func (k *killer) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigration) (instancestate.Instance, error) {
+func (k *killer) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigrationIDsArgs) (instancestate.Instance, error) {
 	defer k.write()
 	return k.Memory.InstanceSetMigrationIDs(ctx, id, p)
 }
 
-func (k *killer) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigration) (datastore.Result, error) {
+func (k *killer) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigrationIDsArgs) (datastore.Result, error) {
 	defer k.write()
 	return k.Memory.InstanceUnsetMigrationIDs(ctx, id, p)
 }
 
-func (k *killer) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.Starting) (instancestate.Instance, error) {
+func (k *killer) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID, p datastore.MarkAsStartingArgs) (instancestate.Instance, error) {
 	defer k.write()
 	return k.Memory.InstanceMarkAsStarting(ctx, id, p)
 }
@@ -177,7 +177,7 @@ func (k *killer) SagaRecoveryAttempt(ctx context.Context, f datastore.Fence, sag
 	return k.Memory.SagaRecoveryAttempt(ctx, f, saga)
 }
 
-func (k *killer) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, a datastore.Abandonment) error {
+func (k *killer) SagaAbandon(ctx context.Context, f datastore.Fence, saga uuid.UUID, a datastore.AbandonArgs) error {
 	defer k.write()
 	return k.Memory.SagaAbandon(ctx, f, saga, a)
 }

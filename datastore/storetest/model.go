@@ -231,7 +231,7 @@ func testNoInstanceIsBricked(f *fixture) {
 				_, err := f.st.VMMMarkDeleted(f.ctx, v, now)
 				refusal("vmm_mark_deleted", err)
 			case 4: // a start linking a fresh VMM
-				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.id, datastore.Starting{VMM: newVMM(in), Reason: failure.StartReasonUser, Now: now})
+				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.id, datastore.MarkAsStartingArgs{VMM: newVMM(in), Reason: failure.StartReasonUser, Now: now})
 				refusal("instance_mark_as_starting", err)
 			case 5: // a migration linking a fresh target
 				s, err := f.st.InstanceFetchAll(f.ctx, in.id)
@@ -241,7 +241,7 @@ func testNoInstanceIsBricked(f *fixture) {
 				dst := newVMM(in)
 				m := f.migration(in.id, s.Active.ID, dst)
 				in.migs = append(in.migs, m.ID)
-				_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.id, datastore.SetMigration{Source: s.Active.ID, Migration: m.ID, Target: dst, Now: now})
+				_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.id, datastore.SetMigrationIDsArgs{Source: s.Active.ID, Migration: m.ID, Target: dst, Now: now})
 				refusal("instance_set_migration_ids", err)
 			case 6: // a migration's end, or its reaping
 				if len(in.migs) == 0 {

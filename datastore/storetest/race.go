@@ -47,7 +47,7 @@ var guardedWrites = []guardedWrite{
 			dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 			m := f.migration(in.ID, src.ID, dst.ID)
 			writes[i] = func() (bool, error) {
-				_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)})
+				_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)})
 				return refusedAs(err, datastore.KindConflict)
 			}
 		}
@@ -57,9 +57,9 @@ var guardedWrites = []guardedWrite{
 		in, src := f.running()
 		dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 		m := f.migration(in.ID, src.ID, dst.ID)
-		must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)}))
+		must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)}))
 		return same(func() (bool, error) {
-			res, err := f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigration{Migration: m.ID, Target: dst.ID, Now: at(6)})
+			res, err := f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigrationIDsArgs{Migration: m.ID, Target: dst.ID, Now: at(6)})
 			return res.Applied, err
 		}), f.instanceEnd(in.ID)
 	}},
@@ -86,7 +86,7 @@ var guardedWrites = []guardedWrite{
 			// it, the others find another VMM active (§14).
 			v := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 			writes[i] = func() (bool, error) {
-				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.Starting{VMM: v.ID, Reason: failure.StartReasonUser, Now: at(5)})
+				_, err := f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.MarkAsStartingArgs{VMM: v.ID, Reason: failure.StartReasonUser, Now: at(5)})
 				return refusedAs(err, datastore.KindConflict)
 			}
 		}

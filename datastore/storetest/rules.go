@@ -71,7 +71,7 @@ func testTimesAreMicroseconds(f *fixture) {
 	if got := must(f.st.VMMInsert(f.ctx, v)); got.Runtime.TimeUpdated != kept(1) {
 		f.fatal("VMM inserted at nanoseconds: %v", got.Runtime.TimeUpdated)
 	}
-	linked := must(f.st.InstanceMarkAsStarting(f.ctx, id, datastore.Starting{VMM: v.ID, Reason: failure.StartReasonUser, Now: odd(1)}))
+	linked := must(f.st.InstanceMarkAsStarting(f.ctx, id, datastore.MarkAsStartingArgs{VMM: v.ID, Reason: failure.StartReasonUser, Now: odd(1)}))
 	if linked.Runtime.TimeUpdated != kept(1) || f.fetch(id).Instance != linked {
 		f.fatal("marked as starting at nanoseconds: %+v", linked.Runtime)
 	}

@@ -164,7 +164,7 @@ func testSagaFence(f *logFixture) {
 		f.wantKind("set state by a stranger", f.log.SagaSetState(f.ctx, fence, rec.ID, datastore.SagaDone), datastore.KindLostOwnership)
 		_, err = f.log.SagaRecoveryAttempt(f.ctx, fence, rec.ID)
 		f.wantKind("a recovery by a stranger", err, datastore.KindLostOwnership)
-		f.wantKind("abandoned by a stranger", f.log.SagaAbandon(f.ctx, fence, rec.ID, datastore.Abandonment{Reason: datastore.AbandonUnrecoverable, Comment: "x", Now: t0}), datastore.KindLostOwnership)
+		f.wantKind("abandoned by a stranger", f.log.SagaAbandon(f.ctx, fence, rec.ID, datastore.AbandonArgs{Reason: datastore.AbandonUnrecoverable, Comment: "x", Now: t0}), datastore.KindLostOwnership)
 	}
 	got, evs, err := f.log.SagaFetch(f.ctx, rec.ID)
 	f.must(err)
@@ -256,15 +256,15 @@ func compareUUID(a, b uuid.UUID) int {
 func testSagaAbandon(f *logFixture) {
 	sec := f.id('e')
 	rec := f.saga(sec)
-	f.must(f.log.SagaAbandon(f.ctx, rec.Fence(), rec.ID, datastore.Abandonment{Reason: datastore.AbandonTooManyAttempts, Comment: "recovered 10 times", Now: at(3)}))
+	f.must(f.log.SagaAbandon(f.ctx, rec.Fence(), rec.ID, datastore.AbandonArgs{Reason: datastore.AbandonTooManyAttempts, Comment: "recovered 10 times", Now: at(3)}))
 	got, _, err := f.log.SagaFetch(f.ctx, rec.ID)
 	f.must(err)
 	if got.State != datastore.SagaAbandoned || got.AbandonReason != datastore.AbandonTooManyAttempts ||
 		got.AbandonComment != "recovered 10 times" || !got.AbandonTime.Equal(at(3)) {
 		f.t.Errorf("abandoned: %+v", got)
 	}
-	f.wantKind("abandoned twice", f.log.SagaAbandon(f.ctx, rec.Fence(), rec.ID, datastore.Abandonment{Reason: datastore.AbandonOrphaned, Now: at(4)}), datastore.KindConflict)
-	f.wantKind("no reason", f.log.SagaAbandon(f.ctx, f.saga(sec).Fence(), rec.ID, datastore.Abandonment{Now: at(4)}), datastore.KindInvalidRequest)
+	f.wantKind("abandoned twice", f.log.SagaAbandon(f.ctx, rec.Fence(), rec.ID, datastore.AbandonArgs{Reason: datastore.AbandonOrphaned, Now: at(4)}), datastore.KindConflict)
+	f.wantKind("no reason", f.log.SagaAbandon(f.ctx, f.saga(sec).Fence(), rec.ID, datastore.AbandonArgs{Now: at(4)}), datastore.KindInvalidRequest)
 }
 
 func testSagaStalled(f *logFixture) {

@@ -16,10 +16,10 @@ func testMarkAsStarting(f *fixture) {
 	f.expect("intend running", true, 0)(f.st.InstanceSetIntendedState(f.ctx, in.ID, instancestate.IntendRunning))
 	v := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 
-	_, err := f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.Starting{VMM: f.vmmID(), Reason: failure.StartReasonUser, Now: at(5)})
+	_, err := f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.MarkAsStartingArgs{VMM: f.vmmID(), Reason: failure.StartReasonUser, Now: at(5)})
 	f.wantKind("a VMM that does not exist", err, datastore.KindNotFound)
 
-	got := must(f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.Starting{VMM: v.ID, Reason: failure.StartReasonAutoRestart, Now: at(5)}))
+	got := must(f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.MarkAsStartingArgs{VMM: v.ID, Reason: failure.StartReasonAutoRestart, Now: at(5)}))
 	rt := got.Runtime
 	if rt.State != instancestate.NexusVMM || rt.ActiveVMM != v.ID || rt.Generation != gen(3) || rt.TimeLastAutoRestarted != at(5) {
 		f.fatal("marked as starting: %+v; want vmm, %v active, generation 3, auto-restarted at %v", rt, v.ID, at(5))
@@ -28,12 +28,12 @@ func testMarkAsStarting(f *fixture) {
 		f.fatal("stored %+v, want the marked instance %+v with %v active", s.Instance, got, v.ID)
 	}
 	// Again with the same VMM: the same instance, nothing written.
-	if again := must(f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.Starting{VMM: v.ID, Reason: failure.StartReasonAutoRestart, Now: at(6)})); again != got {
+	if again := must(f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.MarkAsStartingArgs{VMM: v.ID, Reason: failure.StartReasonAutoRestart, Now: at(6)})); again != got {
 		f.fatal("marking again gave %+v, want the same %+v", again, got)
 	}
 	// Another start's VMM finds this one active: a lost race (§14).
 	other := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
-	_, err = f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.Starting{VMM: other.ID, Reason: failure.StartReasonUser, Now: at(7)})
+	_, err = f.st.InstanceMarkAsStarting(f.ctx, in.ID, datastore.MarkAsStartingArgs{VMM: other.ID, Reason: failure.StartReasonUser, Now: at(7)})
 	f.wantKind("another VMM is active", err, datastore.KindConflict)
 	if s := f.fetch(in.ID); s.Instance != got {
 		f.fatal("a refused mark wrote: %+v", s.Instance)
@@ -42,11 +42,11 @@ func testMarkAsStarting(f *fixture) {
 	// The intent no longer running: a start that lost to a stop (§14).
 	stopped := f.noVMM(f.instance())
 	late := f.vmm(stopped.ID, f.sled(), vmmstate.Creating, 1)
-	_, err = f.st.InstanceMarkAsStarting(f.ctx, stopped.ID, datastore.Starting{VMM: late.ID, Reason: failure.StartReasonUser, Now: at(5)})
+	_, err = f.st.InstanceMarkAsStarting(f.ctx, stopped.ID, datastore.MarkAsStartingArgs{VMM: late.ID, Reason: failure.StartReasonUser, Now: at(5)})
 	f.wantKind("intent stopped", err, datastore.KindConflict)
 
 	f.expect("delete", true, 0)(f.st.InstanceDelete(f.ctx, stopped.ID, at(6)))
-	_, err = f.st.InstanceMarkAsStarting(f.ctx, stopped.ID, datastore.Starting{VMM: late.ID, Reason: failure.StartReasonUser, Now: at(7)})
+	_, err = f.st.InstanceMarkAsStarting(f.ctx, stopped.ID, datastore.MarkAsStartingArgs{VMM: late.ID, Reason: failure.StartReasonUser, Now: at(7)})
 	f.wantKind("a deleted instance", err, datastore.KindNotFound)
 }
 

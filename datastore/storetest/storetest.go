@@ -495,7 +495,7 @@ func testFetchAll(f *fixture) {
 	}
 	dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 	m := f.migration(in.ID, src.ID, dst.ID)
-	after := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)}))
+	after := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)}))
 	s := f.fetch(in.ID)
 	if s.Active != src || s.Target != dst || s.Migration != m || s.Instance != after {
 		f.fatal("with a migration: %+v", s)
@@ -511,41 +511,41 @@ func testSetMigrationIDs(f *fixture) {
 	in = f.link(in, src.ID, 3)
 	dst := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 	m := f.migration(in.ID, src.ID, dst.ID)
-	_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)})
+	_, err := f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)})
 	f.wantKind("source starting", err, datastore.KindConflict)
 	f.expect("source running", true, 0)(f.st.VMMUpdateRuntime(f.ctx, src.ID, vmmstate.Runtime{State: vmmstate.Running, Generation: gen(3), TimeUpdated: at(4)}))
-	linked := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)}))
+	linked := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(4)}))
 	if linked.Runtime.MigrationID != m.ID || linked.Runtime.TargetVMM != dst.ID || linked.Runtime.Generation != gen(4) {
 		f.fatal("linked %+v", linked.Runtime)
 	}
-	if again := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)})); again != linked {
+	if again := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: dst.ID, Now: at(5)})); again != linked {
 		f.fatal("retry with the same ids changed the row (D5): %+v", again.Runtime)
 	}
 	dst2 := f.vmm(in.ID, f.sled(), vmmstate.Creating, 1)
 	m2 := f.migration(in.ID, src.ID, dst2.ID)
-	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(5)})
+	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(5)})
 	f.wantKind("a new migration while one is linked", err, datastore.KindConflict)
 	f.expect("old target unwound", true, 0)(f.st.VMMMarkSagaUnwound(f.ctx, dst.ID, at(5)))
-	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(5)})
+	_, err = f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(5)})
 	f.wantKind("old target unwound, migration not failed", err, datastore.KindConflict)
 	f.expect("old migration failed", true, 0)(f.st.MigrationMarkFailed(f.ctx, m.ID, at(6)))
 	// The leftovers are still linked, so no reaper deletes them (an
 	// instance never names a record it cannot read); (c) replaces them.
 	f.expect("old target deleted while linked", false, datastore.ReasonLinked)(f.st.VMMMarkDeleted(f.ctx, dst.ID, at(6)))
 	f.expect("old migration deleted while linked", false, datastore.ReasonLinked)(f.st.MigrationMarkDeleted(f.ctx, m.ID, at(6)))
-	clobbered := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigration{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(6)}))
+	clobbered := must(f.st.InstanceSetMigrationIDs(f.ctx, in.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m2.ID, Target: dst2.ID, Now: at(6)}))
 	if clobbered.Runtime.MigrationID != m2.ID || clobbered.Runtime.TargetVMM != dst2.ID {
 		f.fatal("(c) did not replace the leftovers: %+v", clobbered.Runtime)
 	}
 
 	// Unset clears both ids only when both are the ones given (§8.1).
-	f.expect("unset with another target", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigration{Migration: m2.ID, Target: dst.ID, Now: at(7)}))
-	f.expect("unset with another migration", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigration{Migration: m.ID, Target: dst2.ID, Now: at(7)}))
-	f.expect("unset", true, 0)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigration{Migration: m2.ID, Target: dst2.ID, Now: at(7)}))
+	f.expect("unset with another target", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigrationIDsArgs{Migration: m2.ID, Target: dst.ID, Now: at(7)}))
+	f.expect("unset with another migration", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigrationIDsArgs{Migration: m.ID, Target: dst2.ID, Now: at(7)}))
+	f.expect("unset", true, 0)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigrationIDsArgs{Migration: m2.ID, Target: dst2.ID, Now: at(7)}))
 	if rt, next := f.fetch(in.ID).Instance.Runtime, must(clobbered.Runtime.Generation.Next()); !rt.MigrationID.IsZero() || !rt.TargetVMM.IsZero() || rt.Generation != next {
 		f.fatal("after unset: %+v, want no ids at generation %v+1", rt, clobbered.Runtime.Generation)
 	}
-	f.expect("unset again", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigration{Migration: m2.ID, Target: dst2.ID, Now: at(8)}))
+	f.expect("unset again", false, datastore.ReasonUnchanged)(f.st.InstanceUnsetMigrationIDs(f.ctx, in.ID, datastore.UnsetMigrationIDsArgs{Migration: m2.ID, Target: dst2.ID, Now: at(8)}))
 }
 
 func testListBySled(f *fixture) {
@@ -581,7 +581,7 @@ func testListBySled(f *fixture) {
 	migrating, src := f.running()
 	target := f.vmm(migrating.ID, sleds[1], vmmstate.Migrating, 2)
 	m := f.migration(migrating.ID, src.ID, target.ID)
-	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: target.ID, Now: at(4)}))
+	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: target.ID, Now: at(4)}))
 	want[sleds[1]] = append(want[sleds[1]], target.ID)
 	deadTarget := f.vmm(migrating.ID, sleds[1], vmmstate.Migrating, 2)
 	f.expect("fail the other target", true, 0)(f.st.VMMMarkFailed(f.ctx, deadTarget.ID, failure.NoSuchInstance, at(4)))
@@ -883,7 +883,7 @@ func testListAbandoned(f *fixture) {
 	migrating, src := f.running()
 	target := f.vmm(migrating.ID, f.sled(), vmmstate.SagaUnwound, 2)
 	m := f.migration(migrating.ID, src.ID, target.ID)
-	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, datastore.SetMigration{Source: src.ID, Migration: m.ID, Target: target.ID, Now: at(1)}))
+	must(f.st.InstanceSetMigrationIDs(f.ctx, migrating.ID, datastore.SetMigrationIDsArgs{Source: src.ID, Migration: m.ID, Target: target.ID, Now: at(1)}))
 	got := must(f.st.VMMListAbandoned(f.ctx))
 	if want := sortedVMMs([]vmmstate.ID{unwound.ID, destroyed.ID}); !slices.Equal(got, want) {
 		f.fatal("abandoned %v, want %v", got, want)
