@@ -51,6 +51,13 @@ func (f *failing) FindInstancesNeedingUpdate(ctx context.Context, now time.Time)
 	return f.Store.FindInstancesNeedingUpdate(ctx, now)
 }
 
+func (f *failing) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
+	if f.op == "instance_fetch_all" {
+		return instancestate.Snapshot{}, f.err
+	}
+	return f.Store.InstanceFetchAll(ctx, id)
+}
+
 func (f *failing) SledReport(ctx context.Context, id vmmstate.ID, r instancestate.Report) (datastore.SledReportResult, error) {
 	if f.op == "sled_report" {
 		return datastore.SledReportResult{}, f.err
@@ -697,4 +704,30 @@ func TestStopOwedThatFails(t *testing.T) {
 		t.Errorf("a stopped target asked again: pass %+v", pass)
 	}
 	p.settled()
+}
+
+// TestWatcherAsksOnlyWhatItKnows: the watcher asks a VMM to stop only when
+// the records say nothing links it — an instance gone is nothing linking
+// it; an instance it could not read is no verdict, counted, and no stop.
+func TestWatcherAsksOnlyWhatItKnows(t *testing.T) {
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		err     error
+		stopped int
+		errors  string
+	}{
+		{&datastore.Error{Op: "instance_fetch_all", Kind: datastore.KindNotFound}, 1, ""},
+		{boom, 0, "other"},
+	} {
+		p := newPlane(t)
+		p.create(1)
+		p.cfg.Store = &failing{Store: p.st, op: "instance_fetch_all", err: c.err}
+		p.restart(cpA)
+		pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+		p.must(err)
+		got := p.cp.Stats()[controlplane.TaskInstanceWatcher.String()].Errors
+		if pass.Stopped != c.stopped || (c.errors != "" && got[c.errors] != 1) || (c.errors == "" && len(got) != 0) {
+			t.Errorf("instance fetch answering %v: pass %+v, errors %v; want %d stopped, error %q", c.err, pass, got, c.stopped, c.errors)
+		}
+	}
 }
