@@ -297,7 +297,9 @@ type Sent struct {
 	// Call classifies the outcome of a call the sled-agent did not take
 	// (failure.Classify, D18): the status the external API answers with,
 	// and whether it proved the VMM gone — then recorded as its death
-	// (sagas.RecordDeath) with Death as the result.
+	// (sagas.RecordDeath) with Death as the result. It is the zero
+	// Classification (HTTPStatus 0) when the call failed without an
+	// outcome to classify; SendToSled's error says why.
 	Call  failure.Classification
 	Death datastore.Result
 }

@@ -40,6 +40,7 @@ func (w *World) violate(check, subject, detail string) {
 	w.seen[key] = true
 	w.violations = append(w.violations, Violation{Step: w.step, Seed: w.cfg.Seed, Check: check, Subject: subject, Detail: detail})
 	w.tracef("VIOLATION %s: %s: %s", check, subject, detail)
+	w.keep() // a finding outlives the process that made it
 }
 
 // unexpected records an error vmlife returned where the world's records
