@@ -133,3 +133,103 @@ func TestSagaStateMoves(t *testing.T) {
 		t.Fatalf("a refused move changed the saga (-before +after):\n%s", diff)
 	}
 }
+
+// TestSagaCreateRetry: an identical retry of SagaCreate — its answer lost —
+// writes the events it carries as SagaAppend would; once another executor
+// adopted the saga the retry is refused (lost ownership), and once the
+// saga is done its log is closed (conflict), nothing written either way.
+func TestSagaCreateRetry(t *testing.T) {
+	ctx := context.Background()
+	m := datastore.NewMemory()
+	rec := newSaga(t, m, "start")
+	ev := func(node string) datastore.NodeEvent {
+		return datastore.NodeEvent{Saga: rec.ID, Node: node, Type: datastore.EventStarted, Time: t0, Owner: rec.CurrentSEC}
+	}
+	if err := m.SagaCreate(ctx, rec, ev("a"), ev("b")); err != nil {
+		t.Fatalf("a retry with events: %v", err)
+	}
+	_, got, err := m.SagaFetch(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]datastore.NodeEvent{ev("a"), ev("b")}, got); diff != "" {
+		t.Fatalf("the retry's events (-want +got):\n%s", diff)
+	}
+
+	done := newSaga(t, m, "start")
+	if err := m.SagaSetState(ctx, done.Fence(), done.ID, datastore.SagaDone); err != nil {
+		t.Fatal(err)
+	}
+	event := ev("c")
+	event.Saga = done.ID
+	if err := m.SagaCreate(ctx, done, event); !errors.Is(err, datastore.ErrConflict) {
+		t.Errorf("a retry of a done saga: %v; want conflict", err)
+	}
+
+	adopted := newSaga(t, m, "start")
+	if _, err := m.SagaAdopt(ctx, uuid.New(), adopted.CurrentSEC, t0); err != nil {
+		t.Fatal(err)
+	}
+	event.Saga = adopted.ID
+	if err := m.SagaCreate(ctx, adopted, event); !errors.Is(err, datastore.ErrLostOwnership) {
+		t.Errorf("a retry of an adopted saga: %v; want lost_ownership", err)
+	}
+	for _, id := range []uuid.UUID{done.ID, adopted.ID} {
+		if _, evs, err := m.SagaFetch(ctx, id); err != nil || len(evs) != 0 {
+			t.Errorf("saga %v after a refused retry: %v, %v; want no events", id, evs, err)
+		}
+	}
+}
+
+// TestNewSagaRecordRules: a new saga is running, at adoption generation 1,
+// never recovered nor abandoned; each of these broken alone is refused.
+func TestNewSagaRecordRules(t *testing.T) {
+	ctx := context.Background()
+	m := datastore.NewMemory()
+	sec := uuid.New()
+	good := datastore.SagaRecord{Name: "start", State: datastore.SagaRunning, Creator: sec, TimeCreated: t0,
+		CurrentSEC: sec, AdoptGeneration: 1, AdoptTime: t0, Version: 1}
+	for what, broken := range map[string]func(*datastore.SagaRecord){
+		"unwinding":         func(r *datastore.SagaRecord) { r.State = datastore.SagaUnwinding },
+		"adopted":           func(r *datastore.SagaRecord) { r.AdoptGeneration = 2 },
+		"recovered":         func(r *datastore.SagaRecord) { r.RecoveryAttempts = 1 },
+		"abandoned":         func(r *datastore.SagaRecord) { r.AbandonReason = datastore.AbandonOrphaned },
+		"without an owner":  func(r *datastore.SagaRecord) { r.CurrentSEC = uuid.Nil },
+		"without a creator": func(r *datastore.SagaRecord) { r.Creator = uuid.Nil },
+		"without a name":    func(r *datastore.SagaRecord) { r.Name = "" },
+		"without an id":     func(r *datastore.SagaRecord) { r.ID = uuid.Nil },
+	} {
+		r := good
+		r.ID = uuid.New()
+		broken(&r)
+		if err := m.SagaCreate(ctx, r); !errors.Is(err, datastore.ErrInvalidRequest) {
+			t.Errorf("a new saga %s: %v; want invalid_request", what, err)
+		}
+	}
+	if got, err := m.SagaListUnfinished(ctx, uuid.Nil); err != nil || len(got) != 0 {
+		t.Errorf("refused sagas were written: %v, %v", got, err)
+	}
+}
+
+// TestAdoptNeedsTwoExecutors: adopting takes two different executors,
+// neither the nil UUID.
+func TestAdoptNeedsTwoExecutors(t *testing.T) {
+	ctx := context.Background()
+	m := datastore.NewMemory()
+	rec := newSaga(t, m, "start")
+	sec := uuid.New()
+	for what, pair := range map[string][2]uuid.UUID{
+		"to nobody": {uuid.Nil, rec.CurrentSEC}, "from nobody": {sec, uuid.Nil}, "from itself": {rec.CurrentSEC, rec.CurrentSEC},
+	} {
+		if ids, err := m.SagaAdopt(ctx, pair[0], pair[1], t0); !errors.Is(err, datastore.ErrInvalidRequest) {
+			t.Errorf("adopting %s: %v, %v; want invalid_request", what, ids, err)
+		}
+	}
+	got, _, err := m.SagaFetch(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fence() != rec.Fence() {
+		t.Errorf("a refused adoption moved the saga: %+v", got.Fence())
+	}
+}
