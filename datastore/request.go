@@ -62,7 +62,9 @@ func RecordDecision(ctx context.Context, st InstanceWrites, id instancestate.ID,
 		return RequestResult{Decision: d}, nil
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), res.Reason == ReasonDeleted:
+		// InstanceSetIntendedState refuses a deleted instance as not
+		// found; InstanceUpdateRuntime answers it not applied, deleted.
 		return RequestResult{Decision: notFound(id)}, nil
 	case err != nil:
 		return RequestResult{}, err

@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // TestRequestRetryIsAccepted: a request retried after its intent was
@@ -31,6 +33,49 @@ func TestRequestRetryIsAccepted(t *testing.T) {
 	}
 	if diff := cmp.Diff(first, again, allFields); diff != "" {
 		t.Fatalf("the retried stop answers differently (-first +again):\n%s", diff)
+	}
+}
+
+// TestRecordDecisionOnAnInstanceDeletedMeanwhile: a decision made before
+// the instance was deleted is answered 404 when recorded, as on an absent
+// instance (D23) — also for update_runtime, whose write answers a deleted
+// instance not applied rather than not found — and nothing is written.
+func TestRecordDecisionOnAnInstanceDeletedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	st := datastore.NewMemory()
+	failed := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.New()), true, instancestate.AutoRestart{}, t0)
+	failed.Runtime.State = instancestate.NexusFailed
+	if _, err := st.InstanceInsert(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.InstanceFetchAll(ctx, failed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := instancestate.Decide(s, instancestate.RequestStop, t0)
+	if err != nil || d.Action != instancestate.ActionUpdateRuntime {
+		t.Fatalf("stop of a failed instance: %+v, %v; want update_runtime", d, err)
+	}
+	if res, err := st.InstanceDelete(ctx, failed.ID, t0); err != nil || !res.Applied {
+		t.Fatalf("delete: %+v, %v", res, err)
+	}
+	before, err := st.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := datastore.RecordDecision(ctx, st, failed.ID, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Decision.Status != 404 || got.Decision.Accepted() || got.Intent != instancestate.IntentUnchanged {
+		t.Errorf("RecordDecision after the delete: %+v; want a 404 rejection", got)
+	}
+	after, err := st.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after, allFields); diff != "" {
+		t.Errorf("the refused decision wrote (-before +after):\n%s", diff)
 	}
 }
 
