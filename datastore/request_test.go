@@ -79,6 +79,35 @@ func TestRecordDecisionOnAnInstanceDeletedMeanwhile(t *testing.T) {
 	}
 }
 
+// TestRecordIntentOnAnInstanceDeletedMeanwhile: a start decided on a
+// stopped instance and recorded after the instance was deleted meets
+// instance_set_intended_state's not_found, and is answered 404 like a
+// request on an absent instance (D23), not as an error.
+func TestRecordIntentOnAnInstanceDeletedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	st := datastore.NewMemory()
+	stopped := instancestate.New(vmmstate.InstanceIDFromUUID(uuid.New()), false, instancestate.AutoRestart{}, t0)
+	stopped.Runtime.State = instancestate.NexusNoVMM
+	if _, err := st.InstanceInsert(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.InstanceFetchAll(ctx, stopped.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := instancestate.Decide(s, instancestate.RequestStart, t0)
+	if err != nil || d.Action != instancestate.ActionStartSaga || d.Intent != instancestate.IntendRunning {
+		t.Fatalf("start of a stopped instance: %+v, %v; want start_saga, intent running", d, err)
+	}
+	if res, err := st.InstanceDelete(ctx, stopped.ID, t0); err != nil || !res.Applied {
+		t.Fatalf("delete: %+v, %v", res, err)
+	}
+	got, err := datastore.RecordDecision(ctx, st, stopped.ID, d)
+	if err != nil || got.Decision.Status != 404 || got.Intent != instancestate.IntentUnchanged {
+		t.Errorf("RecordDecision after the delete: %+v, %v; want a 404 rejection", got, err)
+	}
+}
+
 // allFields compares records field by field, unexported ones (a
 // generation's count) included.
 var allFields = cmp.Exporter(func(reflect.Type) bool { return true })
