@@ -77,6 +77,11 @@ func TestSimulateBadFlags(t *testing.T) {
 		{[]string{"--json=yes"}, []string{"--json", "takes no value"}},
 		{[]string{"--speed", "9"}, []string{`unknown flag "--speed"`, "--instances N"}},
 		{[]string{"extra"}, []string{`unexpected argument "extra"`, "--faults LIST"}},
+		{[]string{"--resume"}, []string{"--resume", "no --store", "--resume with --store DSN"}},
+		{[]string{"--resume=yes"}, []string{"--resume", "takes no value"}},
+		{[]string{"--resume", "--seed", "3"}, []string{"--seed", "continues a kept one", "kept world's own configuration"}},
+		{[]string{"--instances", "4", "--resume"}, []string{"--instances", "continues a kept one"}},
+		{[]string{"--faults", "drop", "--resume"}, []string{"--faults", "continues a kept one"}},
 	}
 	for _, tt := range tests {
 		args := append([]string{"simulate"}, tt.args...)

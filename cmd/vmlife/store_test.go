@@ -311,3 +311,43 @@ func TestClosingAfterNoAnswer(t *testing.T) {
 		t.Fatal("closing after another failure did not close the store first")
 	}
 }
+
+// TestSimulateResumes: --resume continues the simulation a database holds
+// — to --steps in all, then settled with nothing left over — and on a
+// database that holds none is bad input.
+func TestSimulateResumes(t *testing.T) {
+	dsn := pgstoretest.Schema(t)
+	status, stdout, stderr := runInProcess([]string{"simulate", "--store", dsn, "--resume"}, "")
+	if status != exitBadInput || stdout != "" || !strings.Contains(stderr, "--resume: the database holds no simulation to resume") {
+		t.Fatalf("nothing kept: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	type summary struct {
+		Seed, Instances, Steps, Violations int
+		SagasUnfinished                    int `json:"sagas_unfinished"`
+		LocksHeld                          int `json:"locks_held"`
+		ReservationsLeaked                 int `json:"reservations_leaked"`
+	}
+	steps := func(args ...string) summary {
+		t.Helper()
+		status, stdout, stderr := runInProcess(append([]string{"simulate", "--store", dsn, "--json"}, args...), "")
+		var s summary
+		if status != exitOK {
+			t.Fatalf("simulate %v: exit %d, stderr %q", args, status, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatalf("simulate %v: %v in %q", args, err, stdout)
+		}
+		return s
+	}
+	if s := steps("--instances", "4", "--steps", "300", "--seed", "5"); s.Steps != 300 {
+		t.Errorf("the first run took %d steps, want 300", s.Steps)
+	}
+	if s := steps("--resume", "--steps", "600"); s.Steps != 600 || s.Instances != 4 || s.Seed != 5 {
+		t.Errorf("resumed to 600: %d steps, %d instances, seed %d", s.Steps, s.Instances, s.Seed)
+	}
+	s := steps("--resume", "--steps", "0", "--settle")
+	if s.Steps <= 600 || s.Violations != 0 || s.SagasUnfinished != 0 || s.LocksHeld != 0 || s.ReservationsLeaked != 0 {
+		t.Errorf("settled: %d steps, %d violations, %d sagas unfinished, %d locks held, %d reservations leaked",
+			s.Steps, s.Violations, s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
+	}
+}
