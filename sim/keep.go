@@ -489,12 +489,9 @@ func (w *World) resumeSleds(order []vmmstate.SledID, docs map[vmmstate.SledID][]
 	return nil
 }
 
-// rsvList lists a sled's reservations as the store keeps them; none when
-// the store keeps none.
+// rsvList lists a sled's reservations as the store keeps them (Resume
+// accepts only a store that keeps them).
 func (w *World) rsvList(id vmmstate.SledID) ([]vmmstate.ID, error) {
-	if w.rsv == nil {
-		return nil, nil
-	}
 	rs, err := w.rsv.ReservationListBySled(w.ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("sim: reservations of sled %v: %w", id, err)
@@ -598,11 +595,7 @@ func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) {
 		w.unexpected("saga recovery", "resume", err)
 	}
 	for _, d := range ds {
-		switch {
-		case d.Halted != nil && errors.Is(d.Halted, datastore.ErrUnavailable):
-			w.unexpected("saga recovery", d.Saga.String(), d.Halted)
-		case d.Abandoned != 0 || d.Halted != nil:
-			w.violate("D26", "resume", fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
+		if w.unrecovered(d, "resume") {
 			continue
 		}
 		id := sagaInstance(d.State)

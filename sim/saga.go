@@ -410,8 +410,7 @@ func (w *World) crashControlPlane() {
 		f := inFlight[d.Saga]
 		delete(inFlight, d.Saga)
 		switch {
-		case d.Abandoned != 0 || d.Halted != nil:
-			w.violate("D26", "control plane", fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
+		case w.unrecovered(d, "control plane"):
 			continue
 		case f == nil:
 			// A saga of an earlier process on the same store: finished;
@@ -454,6 +453,21 @@ func (w *World) recoveredSaga(d sagas.Durable, in *instRow) {
 		w.sync(in, d.State, last)
 	}
 	w.ended(in, recovered{d})
+}
+
+// unrecovered reports whether recovery left saga d short of rest, and
+// says so: a store that did not answer stops the world (Err); anything
+// else — abandoned, or halted — breaks D26, and is a violation.
+func (w *World) unrecovered(d sagas.Durable, subject string) bool {
+	switch {
+	case d.Halted != nil && errors.Is(d.Halted, datastore.ErrUnavailable):
+		w.unexpected("saga recovery", d.Saga.String(), d.Halted)
+		return true
+	case d.Abandoned != 0 || d.Halted != nil:
+		w.violate("D26", subject, fmt.Sprintf("recovery did not finish saga %v: abandoned %v, halted %v", d.Saga, d.Abandoned, d.Halted))
+		return true
+	}
+	return false
 }
 
 // lost forgets a saga that died before anything of it was durable.
