@@ -139,7 +139,7 @@ func TestTaskNamesAndIntervals(t *testing.T) {
 		controlplane.TaskSagaRecovery: 30 * time.Second, controlplane.TaskSagaAdoption: 30 * time.Second,
 		controlplane.TaskInstanceUpdater: 30 * time.Second, controlplane.TaskInstanceWatcher: 30 * time.Second,
 		controlplane.TaskReincarnation: time.Minute, controlplane.TaskAbandonedVMMReaper: time.Minute,
-		controlplane.TaskStalledSagas: time.Minute,
+		controlplane.TaskStalledSagas: time.Minute, controlplane.TaskOwedStops: 30 * time.Second,
 	}
 	if len(controlplane.AllTasks()) != len(want) {
 		t.Fatalf("AllTasks: %v", controlplane.AllTasks())
@@ -160,7 +160,7 @@ func TestTaskNamesAndIntervals(t *testing.T) {
 	}
 	p := newPlane(t)
 	_, err := p.cp.RunTask(p.ctx, 99)
-	wantMsg := "accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, saga_stalled)"
+	wantMsg := "accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled)"
 	if err == nil || !strings.HasSuffix(err.Error(), wantMsg) {
 		t.Errorf("RunTask(99) = %v; want an error ending %q", err, wantMsg)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,10 @@ type Config struct {
 	Sleds        sagas.Sleds
 	// Watcher, when set, runs the instance watcher (TaskInstanceWatcher).
 	Watcher Watcher
+	// Runner, when set, runs the sagas the control plane begins, in place
+	// of the call that begins them (SagaRunner); nil: each saga runs to
+	// rest in that call.
+	Runner SagaRunner
 	// Now is the clock (D1); NewID the source of saga, VMM and migration
 	// ids.
 	Now   func() time.Time
@@ -110,6 +115,7 @@ type ControlPlane struct {
 	mu         sync.Mutex
 	needUpdate []instancestate.ID // asked for by a saga's step, in order
 	queued     map[instancestate.ID]bool
+	owed       []vmmstate.ID // stops no sled-agent has taken yet (TaskOwedStops)
 	counters   map[string]*Counters
 	due        map[Task]time.Time // when a task runs next
 	activated  map[Task]bool
@@ -192,6 +198,49 @@ func (cp *ControlPlane) nextNeeded() (id instancestate.ID, ok bool) {
 	return id, true
 }
 
+// SagaRunner runs the sagas a control plane begins, in its own time: a
+// simulator that interleaves their nodes with everything else, or a test
+// harness that crashes them at chosen points. With Config.Runner set, a
+// reaction or a pass that would run a saga to rest hands it to RunSaga
+// instead and returns; the runner runs it on the control plane's executor
+// (ControlPlane.SEC) and, once it has come to rest, passes it to
+// ControlPlane.Rested, which begins what it asks for next.
+type SagaRunner interface {
+	// RunSaga takes saga s, begun for src (a reaction's or a task's name).
+	// A runner may pass over a saga equal to one it is running already —
+	// a second update of the same instance, say; what that saga was for
+	// is then found by the background tasks (D19).
+	RunSaga(ctx context.Context, src string, s sagas.Saga)
+}
+
+// begin runs saga s for src: handed to the Runner when there is one, else
+// run to rest here and followed by what it asks for (followUps). The
+// Durable is zero when the Runner took the saga.
+func (cp *ControlPlane) begin(ctx context.Context, src string, s sagas.Saga) (sagas.Durable, error) {
+	if cp.cfg.Runner != nil {
+		cp.count(src, func(c *Counters) { c.SagasStarted++ })
+		cp.cfg.Runner.RunSaga(ctx, src, s)
+		return sagas.Durable{}, nil
+	}
+	d, err := cp.runSaga(ctx, src, s)
+	if err == nil {
+		cp.followUps(ctx, src, s, d.Outcome)
+	}
+	return d, err
+}
+
+// Rested takes a saga its SagaRunner ran to rest, with the outcome it came
+// to, and begins what the saga asks for next, as the control plane does
+// after a saga it ran itself: the restart or the update an update saga
+// names (§13.4), the stop of a target its committed plan unlinked alive
+// (D37), the start of an instance created to run (§16), the update that
+// clears what an unwound migration left linked (§15), and the updates
+// the saga's steps asked for. A saga that halted is not at rest: it is
+// recovery's (D26), and not passed here.
+func (cp *ControlPlane) Rested(ctx context.Context, src string, s sagas.Saga, o sagas.Outcome) {
+	cp.followUps(ctx, src, s, o)
+}
+
 // runSaga runs s to rest on the control plane's executor, counted under
 // src, and returns how it was left. A saga that halts — on a cancelled
 // context (D28), a log write refused or failed — is left in the log for
@@ -216,15 +265,18 @@ func (cp *ControlPlane) runSaga(ctx context.Context, src string, s sagas.Saga) (
 	return d, nil
 }
 
-// followUps runs, after saga first, what the sagas ask for — the updates
-// their steps queued, the update or restart an update saga says comes
-// next (§13.4), the stop of a target a committed plan unlinked (D37) — up
-// to Config.FollowUpLimit sagas. What is left stays queued and activates
-// the instance updater and reincarnation, whose fleet queries find it in
-// any case.
-func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.Saga) {
+// followUps begins, after saga first came to rest with outcome o (first
+// nil: after a write that ran no saga), what the sagas ask for (after) and
+// the updates their steps and the reaction's writes queued. Run here, they
+// are bounded by Config.FollowUpLimit: what is left stays queued and
+// activates the instance updater and reincarnation, whose fleet queries
+// find it in any case. A Runner takes them all.
+func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.Saga, o sagas.Outcome) {
+	var pending []sagas.Saga
+	if first != nil {
+		pending = cp.after(ctx, first, o)
+	}
 	budget := cp.cfg.FollowUpLimit
-	pending := cp.after(ctx, first)
 	for ctx.Err() == nil {
 		var s sagas.Saga
 		if len(pending) > 0 {
@@ -233,6 +285,10 @@ func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.S
 			s = &sagas.Update{Instance: id}
 		} else {
 			return
+		}
+		if cp.cfg.Runner != nil {
+			cp.begin(ctx, src, s)
+			continue
 		}
 		if budget == 0 {
 			if u, ok := s.(*sagas.Update); ok {
@@ -243,49 +299,95 @@ func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.S
 			return
 		}
 		budget--
-		if _, err := cp.runSaga(ctx, src, s); err != nil {
+		d, err := cp.runSaga(ctx, src, s)
+		if err != nil {
 			return
 		}
-		pending = append(pending, cp.after(ctx, s)...)
+		pending = append(pending, cp.after(ctx, s, d.Outcome)...)
 	}
 }
 
-// after returns the saga s says comes next — a restart (§13.4) — queues
-// the update it asks for, and asks for the stop a committed update plan
-// owes (D37).
-func (cp *ControlPlane) after(ctx context.Context, s sagas.Saga) []sagas.Saga {
-	u, ok := s.(*sagas.Update)
-	if !ok {
-		return nil
-	}
-	if u.Committed && !u.Plan.StopTargetVMM.IsZero() {
-		cp.stopVMM(ctx, "update", u.Plan.StopTargetVMM)
-	}
-	if u.Then.Has(sagas.ThenUpdate) {
-		cp.updateNeeded(u.Instance)
-	}
-	if u.Then.Has(sagas.ThenRestart) {
-		return []sagas.Saga{&sagas.Start{Instance: u.Instance, Reason: failure.StartReasonAutoRestart}}
+// after returns the sagas s, come to rest with outcome o, says come next,
+// queues the update it asks for, and asks for the stop it owes: for an
+// update saga, the restart (§13.4), the chained update, and the stop of a
+// target its committed plan unlinked alive (D37); for a completed create
+// saga whose instance is still meant to run, its start, reason
+// auto_start (§16); for a migrate saga that unwound or stuck, the update
+// that clears what it left linked (§15, D11).
+func (cp *ControlPlane) after(ctx context.Context, s sagas.Saga, o sagas.Outcome) []sagas.Saga {
+	switch s := s.(type) {
+	case *sagas.Update:
+		if s.Committed && !s.Plan.StopTargetVMM.IsZero() {
+			cp.stopVMM(ctx, "update", s.Plan.StopTargetVMM)
+		}
+		if s.Then.Has(sagas.ThenUpdate) {
+			cp.updateNeeded(s.Instance)
+		}
+		if s.Then.Has(sagas.ThenRestart) {
+			return []sagas.Saga{&sagas.Start{Instance: s.Instance, Reason: failure.StartReasonAutoRestart}}
+		}
+	case *sagas.Create:
+		if o != sagas.Completed || s.Instance.IntendedState != instancestate.IntendRunning {
+			return nil
+		}
+		// The intent as it is now: a user who stopped the instance while
+		// it was being created is not overruled.
+		snap, err := cp.cfg.Store.InstanceFetchAll(ctx, s.Instance.ID)
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
+		case err != nil:
+			cp.failed(ctx, ReactionCreate, "fetch the instance created", err)
+		case snap.Instance.IntendedState == instancestate.IntendRunning:
+			return []sagas.Saga{&sagas.Start{Instance: s.Instance.ID, Reason: failure.StartReasonAutoStart}}
+		}
+	case *sagas.Migrate:
+		if o == sagas.Unwound || o == sagas.Stuck {
+			cp.updateNeeded(s.Instance)
+		}
 	}
 	return nil
 }
 
 // stopVMM asks VMM id's sled-agent to stop it and records its answer
-// (D37). An agent that cannot be reached leaves the VMM running,
-// unlinked, the error counted and logged; the instance watcher asks again
-// at its next pass that finds the VMM running (unlinked).
-func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID) {
+// (D34, D37). A stop no sled-agent took — unreachable, busy — is owed:
+// TaskOwedStops asks again until one takes it or proves the VMM gone.
+// It reports whether the stop is owed.
+func (cp *ControlPlane) stopVMM(ctx context.Context, src string, id vmmstate.ID) (owed bool) {
 	row, err := cp.cfg.Store.VMMFetch(ctx, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return false
+	case err != nil:
 		cp.failed(ctx, src, "fetch a VMM to stop", err)
-		return
-	}
-	if row.VMM.Runtime.State.IsDestroyable() {
-		return // it ended meanwhile (a saga's undo marks it saga_unwound): nothing to stop
+		cp.owe(id)
+		return true
+	case row.VMM.Runtime.State.IsDestroyable() || !row.TimeDeleted.IsZero():
+		return false // it ended meanwhile (a saga's undo marks it saga_unwound): nothing to stop
 	}
 	if _, err := cp.sendToSled(ctx, src, row.VMM, instancestate.SledRequestStopped); err != nil {
 		cp.failed(ctx, src, "stop VMM "+id.String(), err)
+		cp.owe(id)
+		return true
 	}
+	return false
+}
+
+// owe keeps VMM id's stop for TaskOwedStops's next pass.
+func (cp *ControlPlane) owe(id vmmstate.ID) {
+	cp.mu.Lock()
+	if !slices.Contains(cp.owed, id) {
+		cp.owed = append(cp.owed, id)
+	}
+	cp.mu.Unlock()
+}
+
+// takeOwed takes every stop owed.
+func (cp *ControlPlane) takeOwed() []vmmstate.ID {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	owed := cp.owed
+	cp.owed = nil
+	return owed
 }
 
 // Sent is what SendToSled did.

@@ -4,7 +4,8 @@
 // recorded with one guarded write and carried out by a durable saga; and
 // the background tasks Omicron spreads over Nexus — the instance updater,
 // reincarnation, the abandoned-VMM reaper, the instance watcher, saga
-// recovery and adoption, and the not-progressing detector — each a pass
+// recovery and adoption, and the not-progressing detector, with the
+// retry of the stops it owes — each a pass
 // over a datastore.Store and a saga log, with the clock passed in.
 //
 // A ControlPlane holds none of the records: everything it knows it reads
@@ -24,6 +25,13 @@
 // saga asks for next — another update, a restart (§13.4) — is run before
 // the reaction returns, up to a bound; the rest is left to the instance
 // updater, which finds it anyway (D19).
+//
+// A driver that runs the sagas itself — a simulator interleaving their
+// nodes with the sled-agents' reports, a harness crashing them at chosen
+// points — sets Config.Runner: every saga a reaction or a pass begins is
+// handed to its SagaRunner instead of run in the call, and the driver
+// passes each back to Rested once it has come to rest, for what it asks
+// for next. The decisions and the writes stay the control plane's.
 //
 // # Background tasks
 //

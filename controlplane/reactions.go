@@ -77,15 +77,12 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 		if err != nil {
 			cp.failed(ctx, ReactionRequest, "send "+rr.Decision.SledRequest.String()+" to the sled", err)
 		}
-		cp.followUps(ctx, ReactionRequest, nil)
+		cp.followUps(ctx, ReactionRequest, nil, 0)
 		return out, err
 	default:
 		return out, nil // already done, or the runtime written with the intent
 	}
-	out.Saga, err = cp.runSaga(ctx, ReactionRequest, s)
-	if err == nil {
-		cp.followUps(ctx, ReactionRequest, s)
-	}
+	out.Saga, err = cp.begin(ctx, ReactionRequest, s)
 	return out, err
 }
 
@@ -121,19 +118,11 @@ func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest v
 	if rr.Decision.Action != instancestate.ActionMigrateSaga {
 		return out, nil
 	}
+	// A migration that unwinds leaves its target and migration linked
+	// (§15): the update that clears them (D11) follows it (after).
 	s := &sagas.Migrate{Instance: id, Source: snap.Instance.Runtime.ActiveVMM, Destination: dest}
-	out.Saga, err = cp.runSaga(ctx, ReactionMigrate, s)
-	if err != nil {
-		return out, err
-	}
-	if out.Saga.Outcome == sagas.Unwound || out.Saga.Outcome == sagas.Stuck {
-		// §15's leftovers — the target and migration still linked — are
-		// the update plan's to clear (D11): at once, not at the updater's
-		// next pass.
-		cp.updateNeeded(id)
-	}
-	cp.followUps(ctx, ReactionMigrate, s)
-	return out, nil
+	out.Saga, err = cp.begin(ctx, ReactionMigrate, s)
+	return out, err
 }
 
 // Create carries out a user's request to create an instance (§16): in, as
@@ -144,20 +133,12 @@ func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest v
 func (cp *ControlPlane) Create(ctx context.Context, in instancestate.Instance) (Outcome, error) {
 	cp.count(ReactionCreate, func(c *Counters) { c.Passes++ })
 	s := &sagas.Create{Instance: in}
-	d, err := cp.runSaga(ctx, ReactionCreate, s)
+	d, err := cp.begin(ctx, ReactionCreate, s)
 	out := Outcome{Saga: d, Intent: in.IntendedState}
-	if err != nil || d.Outcome != sagas.Completed {
-		return out, err
+	if err == nil && (cp.cfg.Runner != nil || d.Outcome == sagas.Completed) {
+		out.Decision = instancestate.Decision{Action: instancestate.ActionAlreadyDone, Status: 201}
 	}
-	out.Decision = instancestate.Decision{Action: instancestate.ActionAlreadyDone, Status: 201}
-	if in.IntendedState == instancestate.IntendRunning {
-		st := &sagas.Start{Instance: in.ID, Reason: failure.StartReasonAutoStart}
-		if _, err := cp.runSaga(ctx, ReactionCreate, st); err != nil {
-			return out, err
-		}
-		cp.followUps(ctx, ReactionCreate, st)
-	}
-	return out, nil
+	return out, err
 }
 
 // Report takes a sled-agent's report about VMM id (§12): recorded with
@@ -172,7 +153,7 @@ func (cp *ControlPlane) Report(ctx context.Context, id vmmstate.ID, r instancest
 		cp.failed(ctx, ReactionReport, "record a report on VMM "+id.String(), err)
 		return res, err
 	}
-	cp.followUps(ctx, ReactionReport, nil)
+	cp.followUps(ctx, ReactionReport, nil, 0)
 	return res, nil
 }
 
@@ -200,6 +181,6 @@ func (cp *ControlPlane) VMMGone(ctx context.Context, id vmmstate.ID, reason fail
 		cp.failed(ctx, ReactionGone, "fail VMM "+id.String(), err)
 		return res, err
 	}
-	cp.followUps(ctx, ReactionGone, nil)
+	cp.followUps(ctx, ReactionGone, nil, 0)
 	return res, nil
 }

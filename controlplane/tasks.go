@@ -49,6 +49,14 @@ const (
 	// It uses datastore.FleetQueries, datastore.Records and
 	// datastore.VMMWrites (sagas.RecordReport, sagas.RecordDeath).
 	TaskInstanceWatcher
+	// TaskOwedStops asks again for every stop the control plane owes —
+	// of a target an update plan unlinked alive (D37) — that no sled-agent
+	// has taken yet, until one takes it or the call proves the VMM gone
+	// (SendToSled). The list is the control plane's memory, lost with its
+	// process; the instance watcher finds such a VMM again (unlinked,
+	// running) and asks for its stop itself. It uses datastore.Records and
+	// datastore.VMMWrites.
+	TaskOwedStops
 	// TaskStalledSagas reports the sagas that have stopped moving
 	// (sagas.Stalled, D30): logged and counted, never undone. It reads
 	// datastore.SagaLog alone.
@@ -56,7 +64,7 @@ const (
 )
 
 var tasks = enum.New[Task]("controlplane.Task", false, "saga_recovery", "saga_adoption", "instance_updater",
-	"instance_reincarnation", "abandoned_vmm_reaper", "instance_watcher", "saga_stalled")
+	"instance_reincarnation", "abandoned_vmm_reaper", "instance_watcher", "owed_vmm_stops", "saga_stalled")
 
 // AllTasks returns every task, in the order Tick runs them.
 func AllTasks() []Task { return tasks.All() }
@@ -75,7 +83,7 @@ func (t Task) valid() bool { return tasks.Valid(t) }
 // flight and costs one query when nothing is.
 func (t Task) DefaultInterval() time.Duration {
 	switch t {
-	case TaskSagaRecovery, TaskSagaAdoption, TaskInstanceUpdater, TaskInstanceWatcher:
+	case TaskSagaRecovery, TaskSagaAdoption, TaskInstanceUpdater, TaskInstanceWatcher, TaskOwedStops:
 		return 30 * time.Second
 	case TaskReincarnation, TaskAbandonedVMMReaper, TaskStalledSagas:
 		return 60 * time.Second
@@ -93,7 +101,8 @@ type Pass struct {
 	// Stalled lists the sagas TaskStalledSagas found stopped.
 	Stalled []sagas.Stall
 	// Stopped is how many VMMs TaskInstanceWatcher found running with no
-	// instance linking them, and asked to stop (D37).
+	// instance linking them, and asked to stop (D37); for TaskOwedStops,
+	// how many of the stops it asked for again were taken.
 	Stopped int
 	// Again: the pass left work behind, and activated its task.
 	Again bool
@@ -119,6 +128,8 @@ func (cp *ControlPlane) RunTask(ctx context.Context, t Task) (Pass, error) {
 		err = cp.reap(ctx, &p)
 	case TaskInstanceWatcher:
 		err = cp.watch(ctx, &p)
+	case TaskOwedStops:
+		err = cp.askOwed(ctx, &p)
 	case TaskStalledSagas:
 		err = cp.stalled(ctx, &p)
 	default:
@@ -246,12 +257,10 @@ func (cp *ControlPlane) updateInstances(ctx context.Context, p *Pass) error {
 			p.Again = true
 			return nil
 		}
-		s := &sagas.Update{Instance: id}
-		if _, err := cp.runSaga(ctx, src, s); err != nil {
+		if _, err := cp.begin(ctx, src, &sagas.Update{Instance: id}); err != nil {
 			return err
 		}
 		p.SagasStarted++
-		cp.followUps(ctx, src, s)
 	}
 	return nil
 }
@@ -272,12 +281,10 @@ func (cp *ControlPlane) reincarnate(ctx context.Context, p *Pass) error {
 			p.Again = true
 			return nil
 		}
-		s := &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart}
-		if _, err := cp.runSaga(ctx, src, s); err != nil {
+		if _, err := cp.begin(ctx, src, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart}); err != nil {
 			return err
 		}
 		p.SagasStarted++
-		cp.followUps(ctx, src, s)
 	}
 	return nil
 }
@@ -375,7 +382,7 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 			}
 		}
 	}
-	cp.followUps(ctx, src, nil)
+	cp.followUps(ctx, src, nil, 0)
 	return nil
 }
 
@@ -396,6 +403,25 @@ func (cp *ControlPlane) unlinked(ctx context.Context, src string, v vmmstate.VMM
 	}
 	rt := snap.Instance.Runtime
 	return rt.ActiveVMM != v.ID && rt.TargetVMM != v.ID
+}
+
+// askOwed is TaskOwedStops.
+func (cp *ControlPlane) askOwed(ctx context.Context, p *Pass) error {
+	owed := cp.takeOwed()
+	p.Found = len(owed)
+	for i, id := range owed {
+		if err := ctx.Err(); err != nil {
+			for _, id := range owed[i:] {
+				cp.owe(id)
+			}
+			return err
+		}
+		if !cp.stopVMM(ctx, TaskOwedStops.String(), id) {
+			p.Stopped++
+		}
+	}
+	cp.followUps(ctx, TaskOwedStops.String(), nil, 0)
+	return nil
 }
 
 // stalled is TaskStalledSagas.
