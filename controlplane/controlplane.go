@@ -64,8 +64,14 @@ type Config struct {
 	Reservations datastore.SledReservations
 	Agent        SledAgent
 	Sleds        sagas.Sleds
-	// Watcher, when set, runs the instance watcher (TaskInstanceWatcher).
+	// Watcher, when set, runs the instance watcher (TaskInstanceWatcher,
+	// CheckVMM).
 	Watcher Watcher
+	// Policy is what the liveness decisions read besides the records
+	// (D30, D32–D36): the deadlines of transient states, the backoff of
+	// automatic restarts, the limits of migrations. Its zero value is the
+	// defaults. Snapshot gives it to every decision.
+	Policy instancestate.Policy
 	// Runner, when set, runs the sagas the control plane begins, in place
 	// of the call that begins them (SagaRunner); nil: each saga runs to
 	// rest in that call.
@@ -116,10 +122,13 @@ type ControlPlane struct {
 	needUpdate []instancestate.ID // asked for by a saga's step, in order
 	queued     map[instancestate.ID]bool
 	owed       []vmmstate.ID // stops no sled-agent has taken yet (TaskOwedStops)
-	counters   map[string]*Counters
-	due        map[Task]time.Time // when a task runs next
-	activated  map[Task]bool
-	wake       chan struct{}
+	// unreachable: since when the watcher has found each VMM's sled not
+	// answering (D14, D18), until a check learns the VMM's fate.
+	unreachable map[vmmstate.ID]time.Time
+	counters    map[string]*Counters
+	due         map[Task]time.Time // when a task runs next
+	activated   map[Task]bool
+	wake        chan struct{}
 }
 
 // New returns a control plane over cfg, or an error naming the first
@@ -144,6 +153,9 @@ func New(cfg Config) (*ControlPlane, error) {
 		return nil, fmt.Errorf("controlplane: Config.Lease %v, MaxRecoveries %d, StallDeadline %v, PassLimit %d, FollowUpLimit %d (accepted: zero for the default, or positive)",
 			cfg.Lease, cfg.MaxRecoveries, cfg.StallDeadline, cfg.PassLimit, cfg.FollowUpLimit)
 	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("controlplane: Config.Policy: %w", err)
+	}
 	for t := range cfg.Intervals {
 		if !t.valid() {
 			return nil, fmt.Errorf("controlplane: Config.Intervals names task %d (accepted: %v)", t, AllTasks())
@@ -159,7 +171,8 @@ func New(cfg Config) (*ControlPlane, error) {
 		cfg.FollowUpLimit = 8
 	}
 	cp := &ControlPlane{cfg: cfg, log: cfg.Logger, queued: map[instancestate.ID]bool{}, counters: map[string]*Counters{},
-		due: map[Task]time.Time{}, activated: map[Task]bool{}, wake: make(chan struct{}, 1)}
+		unreachable: map[vmmstate.ID]time.Time{},
+		due:         map[Task]time.Time{}, activated: map[Task]bool{}, wake: make(chan struct{}, 1)}
 	if cp.log == nil {
 		cp.log = slog.New(discard{})
 	}

@@ -326,10 +326,11 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 	return nil
 }
 
-// watch is TaskInstanceWatcher: every listed VMM of every sled is checked,
-// and the verdict (failure.CheckHealth) acted on — the agent's report
-// recorded, a proof of death recorded, or nothing, for a sled that cannot
-// be reached and may be on (D18).
+// watch is TaskInstanceWatcher: every listed VMM of every sled is checked
+// (check, as CheckVMM makes it) and the verdict (failure.CheckHealth)
+// acted on — the agent's report recorded, a proof of death recorded, or
+// only the silence of a sled that cannot be reached and may be on
+// observed (D18).
 func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 	if cp.cfg.Watcher == nil {
 		return nil
@@ -349,36 +350,12 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			row, err := cp.cfg.Store.VMMFetch(ctx, id)
+			_, stopped, err := cp.check(ctx, src, id)
 			if err != nil {
-				cp.failed(ctx, src, "fetch VMM "+id.String(), err)
-				continue
+				cp.failed(ctx, src, "check", err)
 			}
-			rep, chk, ok := cp.cfg.Watcher.Check(ctx, row.VMM)
-			if ok {
-				if _, err := cp.record(ctx, id, rep); err != nil {
-					cp.failed(ctx, src, "record VMM "+id.String()+"'s state", err)
-					continue
-				}
-				// Asked once it stops, not again at every pass.
-				if st := rep.VMM.State; !st.IsTerminal() && st != vmmstate.SledAgentStopping && cp.unlinked(ctx, src, row.VMM) {
-					p.Stopped++
-					cp.stopVMM(ctx, src, id)
-				}
-				continue
-			}
-			v, err := failure.CheckHealth(chk)
-			switch {
-			case err != nil:
-				cp.failed(ctx, src, "classify VMM "+id.String()+"'s check", err)
-			case v.Failed:
-				if _, err := cp.death(ctx, src, id, row.VMM.InstanceID, v.Reason); err != nil {
-					cp.failed(ctx, src, "fail VMM "+id.String(), err)
-				}
-			case v.Healthy:
-				// A check that did not answer cannot be healthy: the
-				// watcher's contract is broken, and nothing is written.
-				cp.failed(ctx, src, "check VMM "+id.String(), errors.New("a check without an answer classified healthy"))
+			if stopped {
+				p.Stopped++
 			}
 		}
 	}
