@@ -126,6 +126,7 @@ func (w *World) agentOf(id vmmstate.ID) *agentVMM {
 func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instancestate.SledRequest) (instancestate.Report, error) {
 	w := (*World)(a)
 	defer w.keep() // what the sled-agent did is kept before it answers
+	w.answered(v.ID) // the caller records the answer, or the death it proves
 	sl := w.sledByID(v.SledID)
 	if sl == nil || !sl.answers() {
 		return instancestate.Report{}, agentError(*w.commError())
@@ -159,5 +160,11 @@ func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instanc
 			ag.goal = goalReboot
 		}
 	}
-	return ag.report(), nil
+	rep := ag.report()
+	for _, side := range [...]*migration.Report{rep.MigrationIn, rep.MigrationOut} {
+		if side != nil {
+			w.answered(vmmstate.ID{}, side.MigrationID)
+		}
+	}
+	return rep, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -29,24 +28,6 @@ type inFlight struct {
 }
 
 func (f *inFlight) String() string { return f.x.String() + " " + f.in.name }
-
-// newSagaEnv is what the world's sagas run against: its store, its
-// sled-agents and sleds, its clock and ids. An instance a saga's write
-// says needs updating gets an update saga (§12, §11).
-func (w *World) newSagaEnv() *sagas.Env {
-	return &sagas.Env{
-		Store: w.st,
-		Agent: (*sledAgents)(w),
-		Sleds: (*sledRoom)(w),
-		Now:   func() time.Time { return w.now },
-		NewID: func() uuid.UUID { return w.newUUID('s') },
-		UpdateNeeded: func(id instancestate.ID) {
-			if in := w.live(id); in != nil {
-				w.startUpdate(in)
-			}
-		},
-	}
-}
 
 // launch puts a saga in flight: begun on the world's durable executor,
 // each node logged as it runs, when the store keeps a saga log.
@@ -227,14 +208,6 @@ func (w *World) ended(in *instRow, x sagaResult) {
 		}
 	}
 	switch s := x.Saga().(type) {
-	case *sagas.Create:
-		if in.pending {
-			return // unwound before the record was inserted
-		}
-		if x.Outcome() == sagas.Completed && !in.deleted && in.rec.IntendedState == instancestate.IntendRunning {
-			// §16: an instance created to run is started, auto_start.
-			w.startStart(in, failure.StartReasonAutoStart)
-		}
 	case *sagas.Start:
 		in.starts--
 		switch {
@@ -270,6 +243,10 @@ func (w *World) ended(in *instRow, x sagaResult) {
 	case *sagas.Delete:
 		in.deletes--
 	}
+	// What the saga asks for next is the control plane's to begin (§13.4,
+	// §16, D37); what that wrote through a sled-agent is read back.
+	w.cp.Rested(w.ctx, "sim", x.Saga(), x.Outcome())
+	w.readBack()
 }
 
 // countUnwoundVMM counts an unwound saga's VMM that its undo could not
@@ -283,8 +260,7 @@ func (w *World) countUnwoundVMM(x sagaResult, id vmmstate.ID) {
 	}
 }
 
-// updateEnded counts how an update saga ended, checks its plan, and
-// starts what it says comes next (§13.4): another update, or a restart.
+// updateEnded counts how an update saga ended and checks its plan.
 func (w *World) updateEnded(in *instRow, x sagaResult, s *sagas.Update) {
 	how := "error"
 	switch {
@@ -311,24 +287,11 @@ func (w *World) updateEnded(in *instRow, x sagaResult, s *sagas.Update) {
 		}
 		w.tracef("update %s committed: %v vmm=%s target=%s", in.name, s.Plan.Runtime.State, w.vmmName(s.Plan.Runtime.ActiveVMM), w.vmmName(s.Plan.Runtime.TargetVMM))
 		// D37: a target the plan unlinked while it still lives is asked
-		// to stop, so that no VMM nothing links runs a guest.
-		if id := s.Plan.StopTargetVMM; !id.IsZero() {
+		// to stop (by the control plane, at Rested), so that no VMM
+		// nothing links runs a guest.
+		if !s.Plan.StopTargetVMM.IsZero() {
 			w.stats.TargetsStopped++
-			w.stopVMM(id)
 		}
-	}
-	if in.deleted || x.Outcome() != sagas.Completed {
-		return
-	}
-	// Both may be asked for at once (§13.4, Omicron's PR #9691): the
-	// chained update and the restart each run, and the records' guards
-	// order them.
-	if s.Then.Has(sagas.ThenUpdate) {
-		w.startUpdate(in)
-	}
-	if s.Then.Has(sagas.ThenRestart) && in.starts == 0 {
-		w.stats.Reincarnations++
-		w.startStart(in, failure.StartReasonAutoRestart)
 	}
 }
 
@@ -342,23 +305,16 @@ func expected(err error) bool {
 		errors.Is(err, datastore.ErrInvalidRequest) || errors.Is(err, datastore.ErrAlreadyLocked)
 }
 
-// startStart launches a start saga for an instance.
+// startStart launches a start saga for an instance, as the control plane
+// hands it one (runner.RunSaga).
 func (w *World) startStart(in *instRow, reason failure.StartReason) {
-	in.starts++
-	w.stats.StartsByReason[reason]++
-	w.tracef("start saga %s (%v)", in.name, reason)
-	w.launch(in, &sagas.Start{Instance: in.rec.ID, Reason: reason})
+	(*runner)(w).RunSaga(w.ctx, "sim", &sagas.Start{Instance: in.rec.ID, Reason: reason})
 }
 
-// startUpdate launches an instance-update saga, unless two are in flight
-// already for the instance (a third could only find it locked).
+// startUpdate launches an instance-update saga, as the control plane
+// hands it one (runner.RunSaga).
 func (w *World) startUpdate(in *instRow) {
-	if in.deleted || in.pending || in.updates >= 2 {
-		return
-	}
-	in.updates++
-	w.touch(in) // checkLock reads the count
-	w.launch(in, &sagas.Update{Instance: in.rec.ID})
+	(*runner)(w).RunSaga(w.ctx, "sim", &sagas.Update{Instance: in.rec.ID})
 }
 
 // removeInstance marks an instance row deleted (§8.1
@@ -401,7 +357,8 @@ func (w *World) crashControlPlane() {
 	}
 	w.tracef("control plane crash: %d sagas in flight", len(w.sagas))
 	w.sagas = nil
-	w.sec = &sagas.SEC{ID: w.sec.ID, Log: w.sec.Log, Env: w.sagaEnv}
+	w.cp = w.newControlPlane()
+	w.sec, w.sagaEnv = w.cp.SEC(), w.cp.SEC().Env
 	ds, err := w.sec.Recover(w.ctx)
 	if err != nil {
 		w.unexpected("saga recovery", "control plane", err)

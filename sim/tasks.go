@@ -3,6 +3,7 @@ package sim
 import (
 	"slices"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -34,7 +35,6 @@ func (w *World) reincarnationTask() {
 		}
 		if r.Should && in.starts == 0 {
 			started++
-			w.stats.Reincarnations++
 			w.startStart(in, failure.StartReasonAutoRestart)
 		}
 	}
@@ -63,7 +63,6 @@ func (w *World) reconcile() {
 		}
 	case instancestate.NextReincarnate:
 		if in.starts == 0 {
-			w.stats.Reincarnations++
 			w.startStart(in, failure.StartReasonAutoRestart)
 		}
 	case instancestate.NextRunUpdate:
@@ -136,6 +135,10 @@ func (w *World) retryStops() {
 // never at the whole fleet.
 func (w *World) reap() {
 	w.retryStops()
+	// The stops the control plane owes (D37) are asked again with it.
+	if _, err := w.cp.RunTask(w.ctx, controlplane.TaskOwedStops); err != nil {
+		w.unexpected("owed_vmm_stops", "control plane", err)
+	}
 	q := w.reapQ
 	w.reapQ = nil
 	for _, r := range q {

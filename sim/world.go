@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/generation"
 	"github.com/vmlife/vmlife/instancestate"
@@ -139,6 +140,13 @@ type World struct {
 
 	sagas   []*inFlight
 	sagaEnv *sagas.Env
+	// cp is the control plane the world drives (plane.go): a new one at
+	// every crash of its process. answers and answerMigs are the VMMs and
+	// migrations the sled-agents answered about since the world last read
+	// them back (readBack).
+	cp         *controlplane.ControlPlane
+	answers    []vmmstate.ID
+	answerMigs []migration.ID
 	// sec runs the sagas durably, their log in the store (D26), when the
 	// store keeps one; nil when it does not, and sagas run in memory.
 	sec *sagas.SEC
@@ -282,12 +290,13 @@ func newWorld(cfg Config, steps int) (*World, error) {
 		sledAt:   make(map[vmmstate.SledID]*sled),
 		heldOn:   make(map[vmmstate.ID]*sled),
 	}
-	w.sagaEnv = w.newSagaEnv()
-	if log, ok := st.(datastore.SagaLog); ok {
-		w.sec = &sagas.SEC{ID: SEC, Log: log, Env: w.sagaEnv}
-	}
 	if rsv, ok := st.(datastore.SledReservations); ok {
 		w.rsv = rsv
+	}
+	w.cp = w.newControlPlane()
+	w.sagaEnv = w.cp.SEC().Env
+	if _, ok := st.(datastore.SagaLog); ok {
+		w.sec = w.cp.SEC()
 	}
 	w.stats.init()
 	w.keeper, w.target = cfg.Keeper, steps
@@ -331,6 +340,7 @@ func (w *World) stepWith(c Chooser, choose func() Action) []Violation {
 		w.stats.Actions[a]++
 		w.tracef("%v", a)
 		w.act(a)
+		w.readBack()
 		if every := w.cfg.FullCheckEvery; every <= 1 || w.step%every == 0 {
 			w.checkAll()
 		} else {
