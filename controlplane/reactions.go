@@ -37,9 +37,10 @@ type Outcome struct {
 }
 
 // Request carries out a user's request to start, stop, reboot or delete
-// instance id: decided on the records as they are (instancestate.Decide),
-// the intent of an accepted request written with the decision's write
-// (datastore.InstanceRequest, D16, D25), then what the decision names — a
+// instance id: decided on the instance as Snapshot reads it
+// (instancestate.Decide), the intent of an accepted request written with
+// the decision's write (datastore.RecordDecision, D16, D25), then what
+// the decision names — a
 // start or delete saga run to rest, or the request sent to the active
 // VMM's sled-agent and its answer recorded — and the updates and restarts
 // those ask for. A migration names its destination: use Migrate.
@@ -52,9 +53,22 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 		return Outcome{}, fmt.Errorf("controlplane: Request: request %v (accepted: start, stop, reboot, delete; a migration is Migrate)", r)
 	}
 	cp.count(ReactionRequest, func(c *Counters) { c.Passes++ })
-	rr, err := datastore.InstanceRequest(ctx, cp.cfg.Store, id, r, cp.cfg.Now())
+	snap, err := cp.Snapshot(ctx, id)
+	if errors.Is(err, datastore.ErrNotFound) {
+		return Outcome{Decision: instancestate.NotFound(id)}, nil
+	}
+	if err != nil {
+		cp.failed(ctx, ReactionRequest, "fetch the instance", err)
+		return Outcome{}, err
+	}
+	d, err := instancestate.Decide(snap, r, cp.cfg.Now())
 	if err != nil {
 		cp.failed(ctx, ReactionRequest, "decide "+r.String(), err)
+		return Outcome{}, err
+	}
+	rr, err := datastore.RecordDecision(ctx, cp.cfg.Store, id, d)
+	if err != nil {
+		cp.failed(ctx, ReactionRequest, "record the decision", err)
 		return Outcome{}, err
 	}
 	out := Outcome{Decision: rr.Decision, Intent: rr.Intent}
@@ -68,11 +82,6 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 	case instancestate.ActionDeleteSaga:
 		s = &sagas.Delete{Instance: id}
 	case instancestate.ActionSendToSled:
-		snap, err := cp.cfg.Store.InstanceFetchAll(ctx, id)
-		if err != nil {
-			cp.failed(ctx, ReactionRequest, "fetch the instance", err)
-			return out, err
-		}
 		out.Report, err = cp.sendToSled(ctx, ReactionRequest, snap.Active, rr.Decision.SledRequest)
 		if err != nil {
 			cp.failed(ctx, ReactionRequest, "send "+rr.Decision.SledRequest.String()+" to the sled", err)
@@ -96,10 +105,9 @@ func (cp *ControlPlane) Migrate(ctx context.Context, id instancestate.ID, dest v
 		return Outcome{}, errors.New("controlplane: Migrate: the destination sled is the nil UUID (accepted: a sled id)")
 	}
 	cp.count(ReactionMigrate, func(c *Counters) { c.Passes++ })
-	snap, err := cp.cfg.Store.InstanceFetchAll(ctx, id)
+	snap, err := cp.Snapshot(ctx, id)
 	if errors.Is(err, datastore.ErrNotFound) {
-		return Outcome{Decision: instancestate.Decision{Action: instancestate.ActionReject, Status: 404,
-			Message: "not found: instance with id \"" + id.String() + "\""}}, nil
+		return Outcome{Decision: instancestate.NotFound(id)}, nil
 	}
 	if err != nil {
 		cp.failed(ctx, ReactionMigrate, "fetch the instance", err)

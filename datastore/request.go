@@ -24,7 +24,7 @@ type RequestResult struct {
 func InstanceRequest(ctx context.Context, st Store, id instancestate.ID, r instancestate.Request, now time.Time) (RequestResult, error) {
 	s, err := st.InstanceFetchAll(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return RequestResult{Decision: notFound(id)}, nil
+		return RequestResult{Decision: instancestate.NotFound(id)}, nil
 	}
 	if err != nil {
 		return RequestResult{}, err
@@ -65,7 +65,7 @@ func RecordDecision(ctx context.Context, st InstanceWrites, id instancestate.ID,
 	case errors.Is(err, ErrNotFound), res.Reason == ReasonDeleted:
 		// InstanceSetIntendedState refuses a deleted instance as not
 		// found; InstanceUpdateRuntime answers it not applied, deleted.
-		return RequestResult{Decision: notFound(id)}, nil
+		return RequestResult{Decision: instancestate.NotFound(id)}, nil
 	case err != nil:
 		return RequestResult{}, err
 	case !res.Applied:
@@ -73,10 +73,4 @@ func RecordDecision(ctx context.Context, st InstanceWrites, id instancestate.ID,
 			Message: "The instance was previously in a state that allowed the requested state change, but the instance's state changed before the request could be completed"}}, nil
 	}
 	return RequestResult{Decision: d, Intent: d.Intent}, nil
-}
-
-// notFound is the decision on an instance that does not exist (D23).
-func notFound(id instancestate.ID) instancestate.Decision {
-	return instancestate.Decision{Action: instancestate.ActionReject, Status: 404,
-		Message: "not found: instance with id \"" + id.String() + "\""}
 }

@@ -187,10 +187,16 @@ func DecideMigrate(s Snapshot, dest vmmstate.SledID) (Decision, error) {
 	return s.decideMigrate(dest), nil
 }
 
-// notFound is D23's answer to every request on a deleted instance: 404, as
-// Omicron's API answers for a record it no longer finds.
-func (s *Snapshot) notFound() Decision {
-	return reject(404, "not found: instance with id %q", s.Instance.ID.String())
+// notFound is D23's answer to every request on a deleted instance.
+func (s *Snapshot) notFound() Decision { return NotFound(s.Instance.ID) }
+
+// NotFound is D23's answer to every request on an instance that does not
+// exist or was deleted: rejected with 404, as Omicron's API answers for a
+// record it no longer finds. Decide gives it for a snapshot of a deleted
+// instance; a caller whose store finds no instance at all gives it
+// itself.
+func NotFound(id ID) Decision {
+	return reject(404, "not found: instance with id %q", id.String())
 }
 
 // residentVMM reports whether the instance has an active VMM that requests

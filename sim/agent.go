@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"errors"
+	"strconv"
 
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -123,9 +125,10 @@ func (w *World) agentOf(id vmmstate.ID) *agentVMM {
 // is 404 or 410 no_such_instance (proof of death, D18); a full request
 // queue, an error of its own or Propolis refusing (start_transient, §3.4)
 // proves nothing.
-func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instancestate.SledRequest) (instancestate.Report, error) {
+func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instancestate.SledRequest) (rep instancestate.Report, err error) {
 	w := (*World)(a)
 	defer w.keep() // what the sled-agent did is kept before it answers
+	defer func() { w.countCall(err) }()
 	w.answered(v.ID) // the caller records the answer, or the death it proves
 	sl := w.sledByID(v.SledID)
 	if sl == nil || !sl.answers() {
@@ -160,11 +163,24 @@ func (a *sledAgents) RequestState(_ context.Context, v vmmstate.VMM, req instanc
 			ag.goal = goalReboot
 		}
 	}
-	rep := ag.report()
-	for _, side := range [...]*migration.Report{rep.MigrationIn, rep.MigrationOut} {
-		if side != nil {
-			w.answered(vmmstate.ID{}, side.MigrationID)
-		}
-	}
+	rep = ag.report()
+	w.answeredSides(rep)
 	return rep, nil
+}
+
+// countCall counts a vmm_put_state call by the status the external API
+// answers with: 200 when the sled-agent took it, else its outcome's
+// (failure.Classify, D18).
+func (w *World) countCall(err error) {
+	if err == nil {
+		w.stats.SledCalls["200"]++
+		return
+	}
+	var ae *sagas.AgentError
+	if !errors.As(err, &ae) {
+		return
+	}
+	if cl, cerr := failure.Classify(ae.Outcome); cerr == nil {
+		w.stats.SledCalls[strconv.Itoa(cl.HTTPStatus)]++
+	}
 }

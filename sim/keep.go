@@ -92,7 +92,7 @@ func (m *MemKeeper) Load(context.Context) (Kept, error) {
 var ErrNothingToResume = errors.New("sim: nothing to resume: no simulation was kept")
 
 // keptVersion numbers the documents' layout; Resume refuses another.
-const keptVersion = 1
+const keptVersion = 2
 
 // ResumeGap is how far a resumed world's clock is moved past the one last
 // kept: a restart takes time, and the clock of a step whose writes the
@@ -114,7 +114,6 @@ type worldDoc struct {
 	Sleds      []vmmstate.SledID `json:"sleds"`              // in the world's order
 	Instances  []instDoc         `json:"instances"`
 	Net        []messageDoc      `json:"net,omitempty"`
-	OwedStops  []vmmstate.ID     `json:"owed_stops,omitempty"`
 	Stats      counters          `json:"stats"`
 	Violations []Violation       `json:"violations,omitempty"`
 }
@@ -130,12 +129,10 @@ type configDoc struct {
 }
 
 type instDoc struct {
-	ID             vmmstate.InstanceID `json:"id"`
-	Name           string              `json:"name"`
-	Constraint     constraintKind      `json:"constraint,omitempty"`
-	Slot           int                 `json:"slot,omitempty"`
-	Unreachable    time.Time           `json:"unreachable,omitzero"`
-	UnreachableVMM vmmstate.ID         `json:"unreachable_vmm,omitzero"`
+	ID         vmmstate.InstanceID `json:"id"`
+	Name       string              `json:"name"`
+	Constraint constraintKind      `json:"constraint,omitempty"`
+	Slot       int                 `json:"slot,omitempty"`
 	// Pending: its create saga has not inserted Record yet.
 	Pending bool                    `json:"pending,omitempty"`
 	Record  *instancestate.Instance `json:"record,omitempty"`
@@ -192,7 +189,6 @@ func (w *World) worldDoc() worldDoc {
 		Config: configDoc{Instances: c.Instances, Sleds: c.Sleds, SledCapacity: c.SledCapacity, Faults: c.Faults,
 			Seed: c.Seed, FullCheckEvery: c.FullCheckEvery, Policy: c.Policy},
 		Steps: w.target, Step: w.step, Now: w.now, IDs: w.ids, Epoch: w.epoch, Settling: w.settling,
-		OwedStops:  w.owedStops,
 		Stats:      w.stats,
 		Violations: w.violations,
 	}
@@ -201,7 +197,7 @@ func (w *World) worldDoc() worldDoc {
 	}
 	add := func(in *instRow) {
 		i := instDoc{ID: in.rec.ID, Name: in.name, Constraint: in.placement.kind, Slot: in.placement.slot,
-			Unreachable: in.unreachable, UnreachableVMM: in.unreachableVMM, Pending: in.pending}
+			Pending: in.pending}
 		if in.pending {
 			rec := in.rec
 			i.Record = &rec
@@ -365,7 +361,6 @@ func Resume(cfg Config) (*World, error) {
 	for _, v := range w.violations {
 		w.seen[v.Check+"\x00"+v.Subject] = true
 	}
-	w.owedStops = d.OwedStops
 	if err := w.resumeSleds(d.Sleds, kept.Sleds); err != nil {
 		return nil, err
 	}
@@ -400,17 +395,22 @@ func Resume(cfg Config) (*World, error) {
 		}
 		// A VMM a sled-agent runs that no instance links is a target a
 		// committed plan unlinked (D37) whose stop the dead process may
-		// not have asked for: owed.
+		// not have asked for, or not have got: the new control plane's
+		// watcher checks it, and asks for the stop.
+		var unlinked []vmmstate.ID
 		for _, sl := range w.sleds {
 			for _, a := range sl.agent {
 				r := w.vmms[a.id]
-				if r == nil || a.p.halted() || slices.Contains(w.owedStops, a.id) {
+				if r == nil || a.p.halted() {
 					continue
 				}
 				if in := w.live(r.vmm.InstanceID); in == nil || !links(in, a.id) {
-					w.owedStops = append(w.owedStops, a.id)
+					unlinked = append(unlinked, a.id)
 				}
 			}
+		}
+		for _, id := range unlinked {
+			w.checkVMM(id)
 		}
 		w.sledsChanged()
 		w.checkAll()
@@ -509,8 +509,7 @@ func (w *World) rsvList(id vmmstate.SledID) ([]vmmstate.ID, error) {
 func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 	pending := make(map[vmmstate.InstanceID]*instRow)
 	for _, d := range docs {
-		in := &instRow{name: d.Name, placement: placement{kind: d.Constraint, slot: d.Slot},
-			unreachable: d.Unreachable, unreachableVMM: d.UnreachableVMM}
+		in := &instRow{name: d.Name, placement: placement{kind: d.Constraint, slot: d.Slot}}
 		s, err := w.st.InstanceFetchAll(w.ctx, d.ID)
 		switch {
 		case errors.Is(err, datastore.ErrNotFound) && d.Pending && d.Record != nil:

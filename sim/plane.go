@@ -10,6 +10,7 @@ import (
 	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -42,6 +43,8 @@ func (w *World) newControlPlane() *controlplane.ControlPlane {
 		Now:          w.Now,
 		NewID:        func() uuid.UUID { return w.newUUID('s') },
 		Runner:       (*runner)(w),
+		Watcher:      (*watcher)(w),
+		Policy:       w.cfg.Policy,
 		Logger:       slog.New((*cpErrors)(w)),
 	})
 	if err != nil {
@@ -95,16 +98,18 @@ func (r *runner) RunSaga(_ context.Context, src string, s sagas.Saga) {
 	w.launch(in, s)
 }
 
-// answered notes a VMM a sled-agent answered about, and the migrations
-// its answer names: the control plane may have written them (a report
-// recorded, a death), and the world reads them back (readBack).
-func (w *World) answered(id vmmstate.ID, migs ...migration.ID) {
-	if !id.IsZero() {
-		w.answers = append(w.answers, id)
-	}
-	for _, m := range migs {
-		if !m.IsZero() {
-			w.answerMigs = append(w.answerMigs, m)
+// answered notes a VMM a sled-agent was asked about: the control plane
+// may have written it (the answer recorded, or the death it proves), and
+// the world reads it back (readBack).
+func (w *World) answered(id vmmstate.ID) {
+	w.answers = append(w.answers, id)
+}
+
+// answeredSides notes the migrations a sled-agent's answer names.
+func (w *World) answeredSides(rep instancestate.Report) {
+	for _, side := range [...]*migration.Report{rep.MigrationIn, rep.MigrationOut} {
+		if side != nil && !side.MigrationID.IsZero() {
+			w.answerMigs = append(w.answerMigs, side.MigrationID)
 		}
 	}
 }
@@ -145,7 +150,9 @@ func (h *cpErrors) Handle(_ context.Context, r slog.Record) error {
 		return true
 	})
 	switch kind {
-	case "sled_agent", "placement":
+	case "sled_agent", "placement", "illegal_transition", "terminal":
+		// The last two: a late report about a VMM the records have moved
+		// past (D7), refused and written nowhere.
 		w.tracef("control plane: %s: %s", r.Message, msg)
 	case "unavailable":
 		w.abort(fmt.Errorf("sim: step %d: control plane: %s: %s: %w", w.step, r.Message, msg, datastore.ErrUnavailable))

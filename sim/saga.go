@@ -103,6 +103,10 @@ func (w *World) stepSaga() {
 // nothing in the instance's records.
 func (w *World) again(f *inFlight) {
 	before, berr := w.st.InstanceFetchAll(w.ctx, f.in.rec.ID)
+	if errors.Is(berr, datastore.ErrUnavailable) {
+		w.unexpected("instance_fetch_all", f.in.name, berr) // the world stops here
+		return
+	}
 	err := f.x.Again(w.ctx)
 	after, aerr := w.st.InstanceFetchAll(w.ctx, f.in.rec.ID)
 	switch {
@@ -309,12 +313,6 @@ func expected(err error) bool {
 // hands it one (runner.RunSaga).
 func (w *World) startStart(in *instRow, reason failure.StartReason) {
 	(*runner)(w).RunSaga(w.ctx, "sim", &sagas.Start{Instance: in.rec.ID, Reason: reason})
-}
-
-// startUpdate launches an instance-update saga, as the control plane
-// hands it one (runner.RunSaga).
-func (w *World) startUpdate(in *instRow) {
-	(*runner)(w).RunSaga(w.ctx, "sim", &sagas.Update{Instance: in.rec.ID})
 }
 
 // removeInstance marks an instance row deleted (§8.1

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"slices"
-
 	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -42,89 +40,29 @@ func (w *World) reincarnationTask() {
 	w.reincList = keep
 }
 
-// reconcile follows instancestate.Next for one instance (D19).
+// reconcile has the control plane act on what instancestate.Next says one
+// instance needs (controlplane.Reconcile, D19): a start, a restart, an
+// update, a stop, a look at a VMM past its deadline (D32), the abort of a
+// stalled migration (D34). The world picks the instance.
 func (w *World) reconcile() {
 	if len(w.instances) == 0 {
 		return
 	}
 	in := w.instances[w.intn(len(w.instances))]
-	s := w.snapshot(in)
-	n, err := instancestate.Next(s, w.now)
+	n, err := w.cp.Reconcile(w.ctx, in.rec.ID)
 	if err != nil {
-		w.unexpected("Next", in.name, err)
-		return
+		return // judged as the control plane logged it (cpErrors)
 	}
 	w.stats.Next[n.Action]++
 	w.tracef("reconcile %s: %v", in.name, n.Action)
 	switch n.Action {
-	case instancestate.NextStart:
-		if in.starts == 0 {
-			w.startStart(in, failure.StartReasonAutoStart)
-		}
-	case instancestate.NextReincarnate:
-		if in.starts == 0 {
-			w.startStart(in, failure.StartReasonAutoRestart)
-		}
-	case instancestate.NextRunUpdate:
-		if in.updates == 0 {
-			w.startUpdate(in)
-		}
-	case instancestate.NextStop:
-		d, err := instancestate.Decide(s, instancestate.RequestStop, w.now)
-		if err != nil {
-			w.unexpected("Decide(stop)", in.name, err)
-			return
-		}
-		if d.Action == instancestate.ActionSendToSled {
-			w.sendToSled(s.Active, d.SledRequest)
-		}
 	case instancestate.NextInspect:
-		// D32: look at the VMM past its deadline — the watcher's health
-		// check of that one VMM, whose verdict alone may fail it (D18,
-		// D30). A VMM not yet on its sled, or an instance still
-		// creating, has a saga in flight that the world runs anyway.
 		w.stats.Inspections++
-		if r := w.vmms[vmmstate.IDFromUUID(n.Record.ID)]; r != nil && n.Record.Kind != instancestate.RecordInstance &&
-			r.vmm.Runtime.State.ExistsOnSled() {
-			w.check(r)
-		}
 	case instancestate.NextAbortMigration:
-		w.abortMigration(in, n)
+		w.stats.MigrationsAborted++
+		w.tracef("abort migration %s of %s: stop %s", n.Migration, in.name, w.vmmName(n.StopVMM))
 	}
-}
-
-// abortMigration carries out D34's abort of a stalled migration: the
-// target's sled-agent is told to stop it, until it has taken the request
-// (stopVMM); its halt fails the migration, the source runs on, and the
-// update plan unlinks the rest. The migration is not written failed
-// first: a handover the records have not heard of yet may have happened.
-func (w *World) abortMigration(in *instRow, n instancestate.NextAction) {
-	w.stats.MigrationsAborted++
-	w.tracef("abort migration %s of %s: stop %s", n.Migration, in.name, w.vmmName(n.StopVMM))
-	w.stopVMM(n.StopVMM)
-}
-
-// stopVMM asks a VMM's sled-agent to stop it, and asks again at every
-// reaper pass until a sled-agent has taken the request or proved the VMM
-// gone: a stop the control plane owes (D34, D37) is not lost to a busy or
-// unreachable sled-agent, as a saga node retries until it gets an answer.
-func (w *World) stopVMM(id vmmstate.ID) {
-	r := w.vmms[id]
-	if r == nil {
-		return
-	}
-	if !w.sendToSled(r.vmm, instancestate.SledRequestStopped) && !slices.Contains(w.owedStops, id) {
-		w.owedStops = append(w.owedStops, id)
-	}
-}
-
-// retryStops asks again for the stops still owed.
-func (w *World) retryStops() {
-	owed := w.owedStops
-	w.owedStops = nil
-	for _, id := range owed {
-		w.stopVMM(id)
-	}
+	w.touch(in)
 }
 
 // reap is the abandoned-VMM reaper (§18): every destroyable VMM no
@@ -134,8 +72,7 @@ func (w *World) retryStops() {
 // looks only at what changed since it last ran (the world's queues),
 // never at the whole fleet.
 func (w *World) reap() {
-	w.retryStops()
-	// The stops the control plane owes (D37) are asked again with it.
+	// The stops the control plane owes (D34, D37) are asked again with it.
 	if _, err := w.cp.RunTask(w.ctx, controlplane.TaskOwedStops); err != nil {
 		w.unexpected("owed_vmm_stops", "control plane", err)
 	}

@@ -1,18 +1,14 @@
 package sim
 
 import (
-	"strconv"
+	"fmt"
 
 	"github.com/vmlife/vmlife/controlplane"
-	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
-	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Users: requests decided by the library, and what the decisions say
-// to do (§10, D16).
+// Users: requests decided by the library and carried out by the control
+// plane (§10, D16).
 
 // requestWeights say how often users send each request.
 var requestWeights = [...]int{
@@ -65,7 +61,7 @@ func (w *World) userRequest() {
 		return
 	}
 	w.record(in, req, d)
-	w.carryOut(in, s, d, dest)
+	w.carryOut(in, req, d, dest)
 }
 
 // record counts a decision and checks D16 on it.
@@ -82,86 +78,36 @@ func (w *World) record(in *instRow, req instancestate.Request, d instancestate.D
 	w.tracef("request %v %s: %v %d %s", req, in.name, d.Action, d.Status, d.Message)
 }
 
-// carryOut does what a decision says. What it writes — the intent of an
-// accepted request (D16), with the runtime that goes with it — is written
-// by datastore.RecordDecision, the one home of that write (D31) that
-// package controlplane's Request calls too; the world decided on its own
-// snapshot, which knows more than the store (unreachable sleds, the
-// migrations in flight).
-func (w *World) carryOut(in *instRow, s instancestate.Snapshot, d instancestate.Decision, dest *sled) {
+// carryOut has the control plane carry out the request the world just
+// decided (controlplane.Request, Migrate): it decides again on the same
+// records — the world is their only writer between the two — writes the
+// intent of an accepted request with the decision's runtime (D16, D25),
+// and begins the saga the decision names or sends the request to the
+// active VMM's sled-agent. Its decision must be the world's, and a write
+// of an accepted one can have lost no race (D25).
+func (w *World) carryOut(in *instRow, req instancestate.Request, d instancestate.Decision, dest *sled) {
 	if d.Action == instancestate.ActionUpdateRuntime && !d.Runtime.Generation.After(in.rec.Runtime.Generation) {
 		w.violate("§10.2", in.name, "UpdateRuntime does not advance the generation")
 		return
 	}
-	rr, err := datastore.RecordDecision(w.ctx, w.st, in.rec.ID, d)
+	var out controlplane.Outcome
+	var err error
+	if req == instancestate.RequestMigrate {
+		out, err = w.cp.Migrate(w.ctx, in.rec.ID, dest.id)
+	} else {
+		out, err = w.cp.Request(w.ctx, in.rec.ID, req)
+	}
 	switch {
 	case err != nil:
-		w.unexpected("record_decision", in.name, err)
-		return
-	case d.Accepted() && !rr.Decision.Accepted():
-		// The world is the only writer between its decision and this
-		// write: nothing can have raced it.
-		w.violate("D25", in.name, "the write of an accepted "+d.Action.String()+" was refused: "+rr.Decision.Message)
-		return
+		// Judged as the control plane logged it (cpErrors); a sled-agent
+		// that did not take a stop or a reboot is the world's weather.
+	case d.Accepted() && !out.Decision.Accepted():
+		w.violate("D25", in.name, "the write of an accepted "+d.Action.String()+" was refused: "+out.Decision.Message)
+	case out.Decision != d:
+		w.violate("the control plane decides as the library", in.name,
+			fmt.Sprintf("the world decided %+v, the control plane %+v", d, out.Decision))
 	}
-	if d.Action == instancestate.ActionUpdateRuntime || d.Intent != instancestate.IntentUnchanged {
+	if d.Accepted() {
 		w.reload(in)
 	}
-	switch d.Action {
-	case instancestate.ActionStartSaga:
-		if in.starts < 2 {
-			w.startStart(in, failure.StartReasonUser)
-		}
-	case instancestate.ActionSendToSled:
-		w.sendToSled(s.Active, d.SledRequest)
-	case instancestate.ActionMigrateSaga:
-		if in.migrates == 0 && dest != nil {
-			in.migrates++
-			w.launch(in, &sagas.Migrate{Instance: in.rec.ID, Source: s.Active.ID, Destination: dest.id})
-		}
-	case instancestate.ActionDeleteSaga:
-		if in.deletes == 0 {
-			in.deletes++
-			w.launch(in, &sagas.Delete{Instance: in.rec.ID})
-		}
-	}
-}
-
-// sendToSled is §10.2's SendToSled: vmm_put_state to the VMM's sled-agent,
-// made and recorded by controlplane.SendToSled, the one home of this call
-// (D31). The answer is recorded as a report; a call that proves the VMM
-// gone marks it failed (§10.4, D18); any other failure changes nothing, and
-// the reconciler asks again later (D19). It reports whether the request
-// needs no asking again: taken, or the VMM gone.
-func (w *World) sendToSled(v vmmstate.VMM, req instancestate.SledRequest) (done bool) {
-	if w.sledByID(v.SledID) == nil {
-		return true
-	}
-	sent, err := controlplane.SendToSled(w.ctx, (*sledAgents)(w), w.st, v, req, w.now)
-	w.tracef("send %v to %s: answered %v, status %d, gone %v", req, w.vmmName(v.ID), sent.Answered, sent.Call.HTTPStatus, sent.Call.VMMGone)
-	row := w.vmms[v.ID]
-	switch {
-	case sent.Answered:
-		w.stats.SledCalls["200"]++
-		if err != nil {
-			w.unexpected("sled_report", w.vmmName(v.ID), err)
-		} else if row != nil {
-			w.reported(row, nil, sent.Report)
-		}
-		return true
-	case sent.Call.HTTPStatus == 0:
-		w.unexpected("vmm_put_state", w.vmmName(v.ID), err)
-		return false
-	}
-	w.stats.SledCalls[strconv.Itoa(sent.Call.HTTPStatus)]++
-	if !sent.Call.VMMGone {
-		return false
-	}
-	switch {
-	case err != nil:
-		w.unexpected("vmm_mark_failed", w.vmmName(v.ID), err)
-	case row != nil:
-		w.died(row, sent.Call.Reason, sent.Death)
-	}
-	return true
 }

@@ -1,14 +1,15 @@
 package sim
 
 import (
-	"time"
+	"context"
 
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// The instance watcher (§18): health checks classified by the library
-// (D18).
+// The instance watcher (§18): the world picks the VMM, and its control
+// plane checks it (D18).
 
 // watch checks one VMM the watcher lists (§8.1
 // instance_and_vmm_list_by_sled_agent: not creating, saga_unwound or
@@ -50,20 +51,57 @@ func (w *World) watch() {
 			}
 		}
 	}
-	w.check(r)
+	w.checkVMM(r.vmm.ID)
 }
 
-// check is one health check of VMM r (§18): ask its sled-agent, classify
-// the answer (failure.CheckHealth, D18) and act on it. The watcher runs it
-// on a VMM it picks; the reconciler on a VMM past its deadline (D32).
-func (w *World) check(r *vmmRow) {
-	sl := w.sledByID(r.vmm.SledID)
-	if sl == nil {
+// checkVMM has the control plane check VMM id (controlplane.CheckVMM, §18):
+// its sled-agent is asked through the world's Watcher, and the verdict
+// (failure.CheckHealth, D18) acted on — the answer recorded, a proof of
+// death recorded, a silent sled observed. The world counts the verdict,
+// and checks the instance again at the step's end: the observation is
+// part of its snapshot.
+func (w *World) checkVMM(id vmmstate.ID) {
+	r := w.vmms[id]
+	if r == nil {
 		return
 	}
+	v, err := w.cp.CheckVMM(w.ctx, id)
+	if err != nil {
+		return // judged as the control plane logged it (cpErrors)
+	}
+	w.stats.Watcher[v.Label()]++
+	w.tracef("watcher %s: %s", r.name, v.Label())
+	w.touch(w.instByID[r.vmm.InstanceID])
+}
+
+// watcher is the world as its control plane's controlplane.Watcher: the
+// management network's view of every sled.
+type watcher World
+
+// WatchedSleds implements controlplane.Watcher: every sled, expunged ones
+// included — their VMMs are failed by the check.
+func (wa *watcher) WatchedSleds(context.Context) ([]vmmstate.SledID, error) {
+	w := (*World)(wa)
+	out := make([]vmmstate.SledID, len(w.sleds))
+	for i, sl := range w.sleds {
+		out[i] = sl.id
+	}
+	return out, nil
+}
+
+// Check implements controlplane.Watcher: the sled-agent of v's sled is
+// asked for v's state, through the faults the world injects. It answers
+// when its sled is on, reachable and holds v; otherwise the check says
+// what the management network knows — expunged, powered off, cut off
+// with its power known or not — or that the agent holds no such VMM.
+func (wa *watcher) Check(_ context.Context, v vmmstate.VMM) (instancestate.Report, failure.Check, bool) {
+	w := (*World)(wa)
+	w.answered(v.ID) // the control plane records the answer, or the death
+	sl := w.sledByID(v.SledID)
 	var chk failure.Check
-	var a *agentVMM
 	switch {
+	case sl == nil:
+		chk.Err, chk.Power = w.commError(), failure.PowerUnknown
 	case sl.expunged:
 		chk.SledExpunged = true
 	case sl.power != failure.PowerA0:
@@ -74,37 +112,18 @@ func (w *World) check(r *vmmRow) {
 			chk.Power = failure.PowerUnknown
 		}
 	default:
-		a = sl.find(r.vmm.ID)
+		a := sl.find(v.ID)
 		switch {
 		case a == nil:
 			chk.Err = &failure.Outcome{Status: 404, ErrorCode: failure.ErrorCodeNoSuchInstance}
 		case w.fault(FaultStartTransient) && w.chance(20):
 			w.stats.Faults[FaultStartTransient]++
 			chk.Err = &failure.Outcome{Status: 503}
+		default:
+			rep := a.report()
+			w.answeredSides(rep)
+			return rep, chk, true
 		}
 	}
-	v, err := failure.CheckHealth(chk)
-	if err != nil {
-		w.unexpected("CheckHealth", r.name, err)
-		return
-	}
-	w.stats.Watcher[v.Label()]++
-	w.tracef("watcher %s: %s", r.name, v.Label())
-	in := w.live(r.vmm.InstanceID)
-	switch {
-	case v.Healthy:
-		if in != nil && in.unreachableVMM == r.vmm.ID {
-			in.unreachable, in.unreachableVMM = time.Time{}, vmmstate.ID{}
-			w.touch(in)
-		}
-		w.applyReport(r.vmm.ID, a.report())
-	case v.Failed:
-		w.markFailed(r.vmm.ID, v.Reason)
-	case v.Incomplete == failure.IncompleteUnreachable:
-		// D14, D18: not a failure, only an observation with its start.
-		if in != nil && in.rec.Runtime.ActiveVMM == r.vmm.ID && in.unreachableVMM != r.vmm.ID {
-			in.unreachable, in.unreachableVMM = w.now, r.vmm.ID
-			w.touch(in)
-		}
-	}
+	return instancestate.Report{}, chk, false
 }

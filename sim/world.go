@@ -57,10 +57,6 @@ type instRow struct {
 	// delete left it, which the store no longer returns.
 	deleted bool
 	final   instancestate.Snapshot
-	// unreachable is the watcher's SledUnreachable observation (D14, D18)
-	// about VMM unreachableVMM; it counts only while that VMM is active.
-	unreachable    time.Time
-	unreachableVMM vmmstate.ID
 	// placement is the user's constraint on where the instance may run.
 	placement placement
 	// pending: the create saga has not inserted the record yet; the
@@ -135,8 +131,6 @@ type World struct {
 	agents []*agentVMM
 	sledAt map[vmmstate.SledID]*sled
 	net    []message
-
-	owedStops []vmmstate.ID // stops a sled-agent has not yet taken (stopVMM)
 
 	sagas   []*inFlight
 	sagaEnv *sagas.Env
@@ -539,30 +533,25 @@ func (w *World) live(id vmmstate.InstanceID) *instRow {
 	return in
 }
 
-// snapshot reads an instance with its active VMM, target VMM and migration
-// from the store in one consistent read (§8.1 instance_fetch_all), plus the
-// watcher's SledUnreachable observation while it concerns the active VMM.
-// A deleted instance reads as the delete left it. What the world holds of
-// the records is checked against the read: a difference is a write that
-// went around the store.
+// snapshot reads an instance as its control plane decides on it
+// (controlplane.ControlPlane.Snapshot): its active VMM, target VMM and
+// migration from the store in one consistent read (§8.1
+// instance_fetch_all), with the policy (D32–D35) and the watcher's
+// SledUnreachable observation. A deleted instance reads as the delete left
+// it. What the world holds of the records is checked against the read: a
+// difference is a write that went around the store.
 func (w *World) snapshot(in *instRow) instancestate.Snapshot {
-	var s instancestate.Snapshot
 	if in.deleted {
-		s = in.final
-	} else {
-		var err error
-		s, err = w.st.InstanceFetchAll(w.ctx, in.rec.ID)
-		if err != nil {
-			w.unexpected("instance_fetch_all", in.name, err)
-			return instancestate.Snapshot{Instance: in.rec}
-		}
-		w.agree(in, s)
+		s := in.final
+		s.Policy = w.cfg.Policy
+		return s
 	}
-	rt := s.Instance.Runtime
-	if !in.unreachable.IsZero() && in.unreachableVMM == rt.ActiveVMM && !rt.ActiveVMM.IsZero() {
-		s.SledUnreachableSince = in.unreachable
+	s, err := w.cp.Snapshot(w.ctx, in.rec.ID)
+	if err != nil {
+		w.unexpected("instance_fetch_all", in.name, err)
+		return instancestate.Snapshot{Instance: in.rec, Policy: w.cfg.Policy}
 	}
-	s.Policy = w.cfg.Policy // D32–D35: what the world's control plane decides with
+	w.agree(in, s)
 	return s
 }
 
@@ -736,6 +725,11 @@ func (w *World) reloadVMM(r *vmmRow) {
 		return
 	}
 	w.notBefore(r.name, "VMM generation", row.VMM.Runtime.Generation, r.vmm.Runtime.Generation)
+	if reason, failed := row.VMM.Runtime.State.FailureReason(); failed && !r.vmm.Runtime.State.IsFailed() {
+		// The control plane failed it on proof of death (§11, D18).
+		w.stats.MarkedFailed[reason]++
+		w.tracef("mark %s failed(%v)", r.name, reason)
+	}
 	r.vmm = row.VMM
 	w.mayReap(r)
 }
