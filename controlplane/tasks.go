@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -302,12 +303,8 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 	p.Found = len(ids)
 	src := TaskAbandonedVMMReaper.String()
 	for _, id := range ids {
-		if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
-			cp.failed(ctx, src, "release VMM "+id.String()+"'s room", err)
-			continue
-		}
-		if _, err := cp.cfg.Store.VMMMarkDeleted(ctx, id, cp.cfg.Now()); err != nil && !errors.Is(err, datastore.ErrNotFound) {
-			cp.failed(ctx, src, "delete VMM "+id.String(), err)
+		if _, err := cp.reapOne(ctx, id); err != nil {
+			cp.failed(ctx, src, "reap VMM "+id.String(), err)
 		}
 	}
 	if cp.cfg.Reservations == nil {
@@ -324,6 +321,58 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 		}
 	}
 	return nil
+}
+
+// reapOne releases abandoned VMM id's room, then marks it deleted (§18),
+// and reports whether the delete wrote. The room goes first: a reaper that
+// dies between the two leaves a VMM the next pass lists again, never room
+// no one releases.
+func (cp *ControlPlane) reapOne(ctx context.Context, id vmmstate.ID) (bool, error) {
+	if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
+		return false, fmt.Errorf("release its room: %w", err)
+	}
+	res, err := cp.cfg.Store.VMMMarkDeleted(ctx, id, cp.cfg.Now())
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("delete it: %w", err)
+	}
+	return res.Applied, nil
+}
+
+// ReapVMM is the abandoned-VMM reaper's work on VMM id alone, for a caller
+// that knows which VMM it found abandoned — a simulator that tracks the
+// VMMs it ended, or an operator: when the VMM is destroyable (§8.2),
+// not deleted, and no instance links it as active or target, its room is
+// released and it is marked deleted. It reports whether it was; a VMM
+// that does not qualify is left as it is, with no error.
+func (cp *ControlPlane) ReapVMM(ctx context.Context, id vmmstate.ID) (bool, error) {
+	src := TaskAbandonedVMMReaper.String()
+	row, err := cp.cfg.Store.VMMFetch(ctx, id)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		cp.failed(ctx, src, "fetch VMM "+id.String(), err)
+		return false, err
+	case !row.TimeDeleted.IsZero() || !row.VMM.Runtime.State.IsDestroyable():
+		return false, nil
+	}
+	snap, err := cp.cfg.Store.InstanceFetchAll(ctx, row.VMM.InstanceID)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+	case err != nil:
+		cp.failed(ctx, src, "fetch the instance of VMM "+id.String(), err)
+		return false, err
+	case snap.Instance.Runtime.ActiveVMM == id || snap.Instance.Runtime.TargetVMM == id:
+		return false, nil
+	}
+	reaped, err := cp.reapOne(ctx, id)
+	if err != nil {
+		cp.failed(ctx, src, "reap VMM "+id.String(), err)
+	}
+	return reaped, err
 }
 
 // watch is TaskInstanceWatcher: every listed VMM of every sled is checked

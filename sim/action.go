@@ -2,8 +2,6 @@ package sim
 
 import (
 	"strconv"
-
-	"github.com/vmlife/vmlife/sagas"
 )
 
 // Action is one kind of thing that can happen in a step.
@@ -134,8 +132,7 @@ func (w *World) act(a Action) {
 	case ActRequest:
 		w.userRequest()
 	case ActCreate:
-		in := w.createInstance()
-		w.launch(in, &sagas.Create{Instance: in.rec})
+		w.create(w.createInstance())
 	case ActSagaStep:
 		w.stepSaga()
 	case ActPropolis:

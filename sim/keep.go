@@ -382,7 +382,7 @@ func Resume(cfg Config) (*World, error) {
 		w.pendingKept = nil
 		// With every saga at rest, a reservation whose VMM is deleted or
 		// was never made is one the dead process was releasing: the
-		// reaper's.
+		// reaper's, which the world's reaper queue does not know of.
 		leaked, err := w.rsv.ReservationListLeaked(w.ctx)
 		if err != nil {
 			w.unexpected("reservation_list_leaked", "resume", err)

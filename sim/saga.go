@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
-	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -117,10 +116,25 @@ func (w *World) again(f *inFlight) {
 	}
 }
 
-// runToEnd runs a saga to its end with no faults, as New does for the
-// instances a world starts with.
-func (w *World) runToEnd(in *instRow, s sagas.Saga) {
-	w.launch(in, s)
+// create has the control plane create a new instance (controlplane.Create,
+// §16): its create saga is handed to the world (runner.RunSaga), which
+// runs it among everything else.
+func (w *World) create(in *instRow) {
+	w.creating = in
+	defer func() { w.creating = nil }()
+	if _, err := w.cp.Create(w.ctx, in.rec); err != nil {
+		return // judged as the control plane logged it (cpErrors)
+	}
+}
+
+// createToEnd creates an instance and runs its create saga to its end
+// with no faults, as New does for the instances a world starts with.
+func (w *World) createToEnd(in *instRow) {
+	n := len(w.sagas)
+	w.create(in)
+	if len(w.sagas) == n {
+		return
+	}
 	f := w.sagas[len(w.sagas)-1]
 	w.sagas = w.sagas[:len(w.sagas)-1]
 	for !f.x.Done() {
@@ -307,12 +321,6 @@ func expected(err error) bool {
 	return errors.Is(err, sagas.ErrInjected) || errors.As(err, &ae) || errors.As(err, &pe) ||
 		errors.Is(err, datastore.ErrConflict) || errors.Is(err, datastore.ErrNotFound) ||
 		errors.Is(err, datastore.ErrInvalidRequest) || errors.Is(err, datastore.ErrAlreadyLocked)
-}
-
-// startStart launches a start saga for an instance, as the control plane
-// hands it one (runner.RunSaga).
-func (w *World) startStart(in *instRow, reason failure.StartReason) {
-	(*runner)(w).RunSaga(w.ctx, "sim", &sagas.Start{Instance: in.rec.ID, Reason: reason})
 }
 
 // removeInstance marks an instance row deleted (§8.1

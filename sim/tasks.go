@@ -2,17 +2,21 @@ package sim
 
 import (
 	"github.com/vmlife/vmlife/controlplane"
-	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // Background tasks: the reincarnation task (§17), the reconciler (D19)
-// and the abandoned-VMM reaper (§18).
+// and the abandoned-VMM reaper (§18). The control plane decides and writes
+// (Reconcile, ReapVMM); the world's lists stand for the fleet queries
+// (FindReincarnatableInstances, VMMListAbandoned), so that a pass costs
+// what changed, not the fleet — the lists are the world's index of its
+// own records, kept as it reads them back.
 
-// reincarnationTask is §17.3: every instance instancestate.Reincarnate
-// says should be restarted gets a start saga with reason auto_restart, up
-// to 16 per activation.
+// reincarnationTask is §17.3: the control plane reconciles each instance
+// the world's last check found due a restart, cooling down towards one,
+// or unreadable, and restarts those Next says are due (reason
+// auto_restart), up to 16 per activation.
 func (w *World) reincarnationTask() {
 	started := 0
 	keep := w.reincList[:0]
@@ -26,14 +30,16 @@ func (w *World) reincarnationTask() {
 			continue
 		}
 		keep = append(keep, in)
-		r, err := instancestate.Reincarnate(w.snapshot(in), w.now)
-		if err != nil {
-			w.unexpected("Reincarnate", in.name, err)
-			continue
+		if in.starts > 0 {
+			continue // a start in flight: its end says what comes next
 		}
-		if r.Should && in.starts == 0 {
+		n, err := w.cp.Reconcile(w.ctx, in.rec.ID)
+		if err != nil {
+			continue // judged as the control plane logged it (cpErrors)
+		}
+		w.touch(in)
+		if n.Action == instancestate.NextReincarnate {
 			started++
-			w.startStart(in, failure.StartReasonAutoRestart)
 		}
 	}
 	clear(w.reincList[len(keep):])
@@ -85,9 +91,14 @@ func (w *World) reap() {
 		if in := w.live(r.vmm.InstanceID); in != nil && links(in, r.vmm.ID) {
 			continue // queued again when the instance lets it go
 		}
-		if w.deleteVMM(r.vmm.ID) {
+		reaped, err := w.cp.ReapVMM(w.ctx, r.vmm.ID)
+		if err != nil {
+			continue // judged as the control plane logged it (cpErrors)
+		}
+		if reaped {
 			w.stats.Reaped++
 		}
+		w.syncVMM(r.vmm.ID)
 	}
 	fq := w.forgetQ
 	w.forgetQ = nil

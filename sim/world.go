@@ -182,6 +182,7 @@ type World struct {
 	stop      error    // why the world stopped (Err)
 	resuming  bool     // Resume is rebuilding the world: nothing is kept
 	launching *instRow // keep: a saga of this instance is about to begin
+	creating  *instRow // create: the instance whose create saga the control plane is to hand over
 	// pendingKept: instances not yet inserted whose create saga Resume is
 	// recovering — kept, so that a resumption killed meanwhile finds them.
 	pendingKept []*instRow
@@ -217,7 +218,7 @@ func newRun(cfg Config, steps int) (*World, error) {
 		w.keep()
 		for range w.cfg.Instances {
 			in := w.createInstance()
-			w.runToEnd(in, &sagas.Create{Instance: in.rec})
+			w.createToEnd(in)
 		}
 		// The initial state is checked like every later one.
 		w.checkAll()
@@ -659,36 +660,14 @@ func (w *World) syncMigration(id migration.ID) {
 	w.touch(w.instByID[m.rec.InstanceID])
 }
 
-// deleteVMM marks a VMM row deleted (vmm_mark_deleted, §8.2: only a
-// destroyable VMM), drops it from the world's rows, and releases its sled reservation (§13.2 destroy-vmm,
-// §18 abandoned-VMM reaper). It reports whether the row was deleted.
-func (w *World) deleteVMM(id vmmstate.ID) bool {
-	r := w.vmms[id]
-	if r == nil {
-		return false
-	}
-	res, err := w.st.VMMMarkDeleted(w.ctx, id, w.now)
-	switch {
-	case err != nil:
-		w.unexpected("vmm_mark_deleted", r.name, err)
-		return false
-	case !res.Applied:
-		return false
-	}
-	w.dropVMM(r)
-	return true
-}
-
-// dropVMM takes a VMM whose record is marked deleted off the world's rows,
-// releasing its reservation; an answering sled-agent forgets it.
+// dropVMM takes a VMM whose record is marked deleted off the world's rows
+// (whoever deleted it released its room first: the update saga's
+// destroy step, or the reaper); an answering sled-agent forgets it.
 func (w *World) dropVMM(r *vmmRow) {
 	id := r.vmm.ID
 	delete(w.vmms, id)
 	w.vmmDead++
 	w.touch(w.instByID[r.vmm.InstanceID])
-	if err := w.release(id); err != nil {
-		w.unexpected("reservation_delete", r.name, err)
-	}
 	if sl := w.sledByID(r.vmm.SledID); sl != nil {
 		if sl.answers() {
 			sl.forget(id)
