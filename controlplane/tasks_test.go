@@ -521,3 +521,58 @@ func TestConcurrentReactions(t *testing.T) {
 		}
 	}
 }
+
+// TestReapVMM: the reaper's rule for one VMM — reaped only when it is
+// destroyable, not deleted, and no live instance links it; anything else
+// is left as it is, with no error.
+func TestReapVMM(t *testing.T) {
+	p := newPlane(t)
+	running := p.create(1)
+	active := p.snap(running).Active.ID
+	in := p.stopped(2)
+	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallRegister {
+			return &failure.Outcome{Status: 500}
+		}
+		return nil
+	}
+	_, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
+	p.must(err)
+	p.w.Agent.Fail = nil
+	abandoned, err := p.st.VMMListAbandoned(p.ctx)
+	p.must(err)
+	if len(abandoned) != 1 {
+		t.Fatalf("abandoned: %v", abandoned)
+	}
+	// A destroyed VMM its instance still links: recorded, its update not
+	// yet run.
+	rep, err := p.w.Agent.RequestState(p.ctx, p.snap(running).Active, instancestate.SledRequestStopped)
+	p.must(err)
+	_, err = sagas.RecordReport(p.ctx, p.st, active, rep)
+	p.must(err)
+	for _, c := range []struct {
+		name string
+		vmm  vmmstate.ID
+		want bool
+	}{
+		{"no such VMM", vmmstate.IDFromUUID(id('v', 99)), false},
+		{"destroyed, still linked", active, false},
+		{"saga_unwound, unlinked", abandoned[0], true},
+		{"deleted already", abandoned[0], false},
+	} {
+		got, err := p.cp.ReapVMM(p.ctx, c.vmm)
+		p.must(err)
+		if got != c.want {
+			t.Errorf("%s: ReapVMM = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned[0])); row.TimeDeleted.IsZero() {
+		t.Errorf("the reaped VMM is not deleted: %+v", row)
+	}
+	leaked, err := p.st.ReservationListLeaked(p.ctx)
+	p.must(err)
+	if len(leaked) != 0 {
+		t.Errorf("room left behind: %v", leaked)
+	}
+	p.noErrors()
+}
