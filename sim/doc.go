@@ -10,12 +10,18 @@
 // in-memory one unless given; `vmlife simulate --store` gives pgstore's):
 // every record is written through its guarded operations and every
 // snapshot read from it, and what the world holds of a record is checked
-// against the store after every step. The world only holds state and delivers messages.
-// Every decision is a vmlife call:
+// against the store after every step. The world only holds state and
+// delivers messages; it drives package controlplane's ControlPlane, which
+// makes every decision and every write (D31), and supplies what a control
+// plane runs against: the workload, the sled-agents and the management
+// network (controlplane.SledAgent, Watcher), the sleds' room, the faults
+// and the clock.
 //
-//   - users' start, stop, reboot, migrate and delete requests are answered
-//     by instancestate.Decide and DecideMigrate, and the intent is written
-//     only when a request is accepted (D16);
+//   - users' start, stop, reboot, migrate and delete requests are carried
+//     out by ControlPlane.Request and Migrate — decided by
+//     instancestate.Decide and DecideMigrate, the intent written only when
+//     a request is accepted (D16) — and the world checks the control
+//     plane's decision against the library's on the same records;
 //   - the create, start, migrate, update and delete sagas are package
 //     sagas' own (§13–§16), run a node at a time and interleaved with
 //     everything else; the world supplies their sled-agent client
@@ -26,23 +32,31 @@
 //     of vmlife's do) every saga is begun on a durable executor
 //     (sagas.SEC.Begin, identity SEC) and each node is logged as it runs
 //     (D26); when it keeps reservations, each sled reservation is a record
-//     too. After each node it reads back what the node wrote, and when a
-//     saga ends it counts how, and starts what the saga says comes next
-//     (an instance created to run gets a start, an update a successor or a
-//     restart, §13.4, §16);
-//   - reports and proofs of death are recorded by sagas.RecordReport and
-//     sagas.RecordDeath, and a request's decision by
-//     datastore.RecordDecision — the one home of each write (D31);
+//     too. The control plane hands the world every saga it begins
+//     (controlplane.SagaRunner); after each node the world reads back what
+//     the node wrote, and when a saga ends it counts how and passes it
+//     back (ControlPlane.Rested), which begins what the saga says comes
+//     next (an instance created to run gets a start, an update a
+//     successor or a restart, §13.4, §16; an unlinked target its stop,
+//     D37);
+//   - reports pushed over the network are taken by ControlPlane.Report;
+//     whatever the control plane writes through a sled-agent's answer —
+//     a report, a proof of death — the world reads back;
 //   - sled-agents follow §3.5: every observation bumps the VMM
 //     generation, migration sides are folded with migration.Fold and
 //     failed with migration.Halt, and reports are applied by the store's
 //     sled_report, to whichever rows they name;
-//   - the instance watcher classifies each check with failure.CheckHealth
-//     (D18), the reincarnation task follows Reincarnate (D15), and a
-//     reconciler follows Next (D19): it health-checks a VMM Next says to
-//     inspect (D32), aborts a migration Next says has stalled (D34), and
-//     stops a target VMM an update plan unlinked alive (D37). Every
-//     snapshot carries Config.Policy, the liveness policy.
+//   - the world picks which VMM the instance watcher checks, and the
+//     control plane checks it (ControlPlane.CheckVMM: failure.CheckHealth,
+//     D18); it picks which instance the reconciler takes up, and the
+//     control plane acts on Next (ControlPlane.Reconcile, D19: a start, a
+//     restart, an update, a stop, a look at a VMM past its deadline, D32,
+//     the abort of a stalled migration, D34); the reincarnation task
+//     reconciles the instances the world's list says may be due a restart
+//     (D15), and the reaper has the control plane reap the VMMs its queue
+//     says ended (ControlPlane.ReapVMM, §18). The lists stand for the
+//     fleet queries, so that a pass costs what changed, not the fleet.
+//     Every snapshot carries Config.Policy, the liveness policy.
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
 // sleds off, cut sled-agents off, expunge sleds, crash VMMs, fail starts
@@ -51,9 +65,11 @@
 // mark-as-starting undo's race (Exec.Skip), run saga nodes twice
 // (Exec.Again, checked to change nothing), hang VMMs in transient states
 // past every deadline, stall live migrations, and kill the control
-// plane's process: every saga in flight is dropped, and a new process
-// under the same identity recovers them from the log (SEC.Recover) — the
-// world then reads back what each left, as after a node.
+// plane's process: every saga in flight and the control plane's memory
+// (its owed stops, its watcher's observations) are dropped, and a new
+// control plane under the same identity recovers the sagas from the log
+// (SEC.Recover) — the world then reads back what each left, as after a
+// node, and passes each to the new control plane's Rested.
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run
