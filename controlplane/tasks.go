@@ -293,8 +293,9 @@ func (cp *ControlPlane) reincarnate(ctx context.Context, p *Pass) error {
 // reap is TaskAbandonedVMMReaper: each abandoned VMM's room is released
 // before its record is deleted, so that a pass that dies between the two
 // leaves a VMM the next pass lists again, never room no one releases.
-// Then reservations whose VMM is already deleted or absent (a store that
-// records them) are released.
+// Then reservations whose VMM is already deleted (a store that records
+// them) are released, and those whose VMM was never inserted, when no
+// saga that could still insert it is unfinished.
 func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 	ids, err := cp.cfg.Store.VMMListAbandoned(ctx)
 	if err != nil {
@@ -311,16 +312,53 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 		return nil
 	}
 	leaked, err := cp.cfg.Reservations.ReservationListLeaked(ctx)
+	if err != nil || len(leaked) == 0 {
+		return err
+	}
+	// A reservation whose VMM has no record yet may be a start's or a
+	// migration's in flight, between taking the room and inserting the
+	// VMM: released only while no such saga is unfinished. Listed after
+	// the leaks, the sagas cover every reservation listed; a saga that
+	// finished meanwhile inserted its VMM (found below) or released its
+	// room itself.
+	placing, err := cp.placing(ctx)
 	if err != nil {
 		return err
 	}
-	p.Found += len(leaked)
 	for _, id := range leaked {
+		row, err := cp.cfg.Store.VMMFetch(ctx, id)
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
+			if placing {
+				continue // the next pass, once no saga is placing a VMM
+			}
+		case err != nil:
+			cp.failed(ctx, src, "fetch VMM "+id.String(), err)
+			continue
+		case row.TimeDeleted.IsZero():
+			continue // inserted since the list was read
+		}
+		p.Found++
 		if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
 			cp.failed(ctx, src, "release VMM "+id.String()+"'s leaked room", err)
 		}
 	}
 	return nil
+}
+
+// placing reports whether a saga that takes room for a VMM before it
+// inserts the VMM's record — a start, a migration — is unfinished.
+func (cp *ControlPlane) placing(ctx context.Context) (bool, error) {
+	recs, err := cp.cfg.Log.SagaListUnfinished(ctx, uuid.Nil)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.Name == sagas.KindStart.String() || r.Name == sagas.KindMigrate.String() {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // reapOne releases abandoned VMM id's room, then marks it deleted (§18),

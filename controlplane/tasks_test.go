@@ -576,3 +576,39 @@ func TestReapVMM(t *testing.T) {
 	}
 	p.noErrors()
 }
+
+// TestReaperLeavesRoomBeingPlaced: a reservation whose VMM has no record
+// yet is a start's in flight as often as a leak — between taking the room
+// and inserting the VMM. The reaper leaves it while such a saga is
+// unfinished; recovery then brings the start to rest, and nothing leaks.
+func TestReaperLeavesRoomBeingPlaced(t *testing.T) {
+	for crashAfter := 1; crashAfter < 12; crashAfter++ {
+		p := newPlane(t)
+		in := p.stopped(1)
+		_, err := p.cp.SEC().Run(p.ctx, id('g', 1), &sagas.Start{Instance: in, Reason: failure.StartReasonUser},
+			sagas.RunOptions{Crash: true, CrashAfter: crashAfter})
+		p.must(err)
+		leaked, err := p.st.ReservationListLeaked(p.ctx)
+		p.must(err)
+		if len(leaked) == 0 {
+			continue // no room taken yet, or the VMM inserted already
+		}
+		if _, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper); err != nil {
+			t.Fatal(err)
+		}
+		after, err := p.st.ReservationListLeaked(p.ctx)
+		p.must(err)
+		if len(after) != len(leaked) {
+			t.Fatalf("crashed after %d events: the reaper released the room of a start in flight: %v → %v", crashAfter, leaked, after)
+		}
+		p.restart(cpA)
+		p.tick(time.Minute)
+		p.settled() // at rest, its room held by its VMM or released by its undo
+		if n := p.cp.Stats()[controlplane.TaskSagaRecovery.String()].SagasRecovered; n != 1 {
+			t.Errorf("recovered %d sagas, want the start", n)
+		}
+		p.noErrors()
+		return
+	}
+	t.Fatal("no crash point left room taken before the VMM was inserted")
+}
