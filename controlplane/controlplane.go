@@ -330,8 +330,11 @@ func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.S
 func (cp *ControlPlane) after(ctx context.Context, s sagas.Saga, o sagas.Outcome) []sagas.Saga {
 	switch s := s.(type) {
 	case *sagas.Update:
-		if s.Committed && !s.Plan.StopTargetVMM.IsZero() {
-			cp.stopVMM(ctx, "update", s.Plan.StopTargetVMM)
+		if s.Committed {
+			cp.forget(s.Plan.DestroyActiveVMM, s.Plan.DestroyTargetVMM)
+			if !s.Plan.StopTargetVMM.IsZero() {
+				cp.stopVMM(ctx, "update", s.Plan.StopTargetVMM)
+			}
 		}
 		if s.Then.Has(sagas.ThenUpdate) {
 			cp.updateNeeded(s.Instance)

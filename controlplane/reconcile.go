@@ -55,6 +55,30 @@ func (cp *ControlPlane) observe(id vmmstate.ID, v failure.Verdict, now time.Time
 	}
 }
 
+// forget drops what the watcher observed of VMMs that are gone from the
+// records — deleted by an update saga's destroy step or by the reaper, or
+// no longer listed on any sled — so that the observations are bounded by
+// the VMMs that exist.
+func (cp *ControlPlane) forget(ids ...vmmstate.ID) {
+	cp.mu.Lock()
+	for _, id := range ids {
+		delete(cp.unreachable, id)
+	}
+	cp.mu.Unlock()
+}
+
+// keepOnly drops every observation of a VMM not in listed: the watcher's
+// pass lists every VMM it watches.
+func (cp *ControlPlane) keepOnly(listed map[vmmstate.ID]bool) {
+	cp.mu.Lock()
+	for id := range cp.unreachable {
+		if !listed[id] {
+			delete(cp.unreachable, id)
+		}
+	}
+	cp.mu.Unlock()
+}
+
 // CheckVMM is the instance watcher's check of VMM id (§18), as its pass
 // makes it of every VMM it lists, for a caller that chooses which VMM to
 // check — a simulator, or an operator's "check this one now": the

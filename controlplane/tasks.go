@@ -376,6 +376,9 @@ func (cp *ControlPlane) reapOne(ctx context.Context, id vmmstate.ID) (bool, erro
 	case err != nil:
 		return false, fmt.Errorf("delete it: %w", err)
 	}
+	if res.Applied {
+		cp.forget(id)
+	}
 	return res.Applied, nil
 }
 
@@ -427,12 +430,16 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 		return err
 	}
 	src := TaskInstanceWatcher.String()
+	listed := map[vmmstate.ID]bool{}
 	for _, sl := range sleds {
 		ids, err := cp.cfg.Store.VMMListBySled(ctx, sl)
 		if err != nil {
 			return err
 		}
 		p.Found += len(ids)
+		for _, id := range ids {
+			listed[id] = true
+		}
 		for _, id := range ids {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -446,6 +453,7 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 			}
 		}
 	}
+	cp.keepOnly(listed)
 	cp.followUps(ctx, src, nil, 0)
 	return nil
 }
