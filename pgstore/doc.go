@@ -35,13 +35,14 @@
 //
 // # How each operation is guarded
 //
-// Every rule has one home, the in-memory store: an operation reads the
-// rows it touches, runs datastore.Memory's operation on them, and writes
-// back what changed. The hot writes — a VMM's report, the updater lock
-// taken and released, a plan committed, a destroyed VMM deleted — are one
-// statement each: their guard in the WHERE clause and the row as it was in
-// the same round trip, so that a write not applied is explained (stale,
-// deleted, held by another saga, not found) by Memory's rule on that row,
+// Every rule has one home, package datastore, shared with the in-memory
+// store: an operation reads the rows it touches into a datastore.Tables,
+// runs the operation of that name on them, and writes back the rows it
+// changed. The hot writes — a VMM's report, the updater lock taken and
+// released, a plan committed, a destroyed VMM deleted — are one statement
+// each: their guard in the WHERE clause and the row as it was in the same
+// round trip, so that a write not applied is explained (stale, deleted,
+// held by another saga, not found) by the operation's rule on that row,
 // with no second read (D25). Everything else is a SERIALIZABLE transaction
 // in two round trips — BEGIN with every read (locked FOR UPDATE, in one
 // order, so writers never deadlock), then every write with COMMIT, each

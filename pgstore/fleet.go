@@ -18,6 +18,13 @@ import (
 // page at a time in one read-only transaction, and ask the same decision
 // Memory asks; the ones that are plain filters are plain SQL, their state
 // lists read from vmmstate's kind table.
+//
+// Unlike the operations on rows (run), these still load what they read
+// into a datastore.Memory: a page is a thousand instances with the rows
+// they link, which Memory's maps index by id, where a datastore.Tables
+// would scan; the query writes nothing back, so there is no difference to
+// find; and the decision is the in-memory store's own fleet query, whose
+// loop over its instances is the rule.
 
 // FindInstancesNeedingUpdate implements datastore.Store.
 func (s *Store) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {

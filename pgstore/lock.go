@@ -54,7 +54,7 @@ var (
 // InstanceUpdaterLock implements datastore.Store.
 func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, saga instancestate.UpdaterID) (instancestate.Lock, error) {
 	return call(s, ctx, "instance_updater_lock", func(ctx context.Context) (instancestate.Lock, error) {
-		rule := func(m *datastore.Memory) (instancestate.Lock, error) { return m.InstanceUpdaterLock(ctx, id, saga) }
+		rule := func(t *datastore.Tables) (instancestate.Lock, error) { return t.InstanceUpdaterLock(ctx, id, saga) }
 		if saga.IsZero() {
 			return run(s, ctx, instanceKeys(id), false, rule) // refused by the rule, nothing written
 		}
@@ -71,8 +71,8 @@ func (s *Store) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, sa
 func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate.ID, parent instancestate.Lock, child instancestate.UpdaterID) (instancestate.Lock, error) {
 	const op = "instance_updater_inherit_lock"
 	return call(s, ctx, op, func(ctx context.Context) (instancestate.Lock, error) {
-		rule := func(m *datastore.Memory) (instancestate.Lock, error) {
-			return m.InstanceUpdaterInheritLock(ctx, id, parent, child)
+		rule := func(t *datastore.Tables) (instancestate.Lock, error) {
+			return t.InstanceUpdaterInheritLock(ctx, id, parent, child)
 		}
 		if child.IsZero() || parent.Updater.IsZero() {
 			// Refused by the rule, or handed over from no one: the
@@ -91,7 +91,7 @@ func (s *Store) InstanceUpdaterInheritLock(ctx context.Context, id instancestate
 // InstanceUpdaterUnlock implements datastore.Store.
 func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, l instancestate.Lock) (datastore.Result, error) {
 	return call(s, ctx, "instance_updater_unlock", func(ctx context.Context) (datastore.Result, error) {
-		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceUpdaterUnlock(ctx, id, l) }
+		rule := func(t *datastore.Tables) (datastore.Result, error) { return t.InstanceUpdaterUnlock(ctx, id, l) }
 		if l.Updater.IsZero() {
 			return run(s, ctx, instanceKeys(id), false, rule)
 		}
@@ -105,7 +105,7 @@ func (s *Store) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID, 
 func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
 	return call(s, ctx, "vmm_mark_deleted", func(ctx context.Context) (datastore.Result, error) {
 		now := datastore.StoreTime(now)
-		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.VMMMarkDeleted(ctx, id, now) }
+		rule := func(t *datastore.Tables) (datastore.Result, error) { return t.VMMMarkDeleted(ctx, id, now) }
 		var old vmmScan
 		var wrote pgtype.Int8
 		err := s.writeRow(ctx, deleteVMM, []any{uuidOf(id.UUID()), timeOf(now), destroyableKinds}, append(old.dest(), &wrote)...)
@@ -113,7 +113,7 @@ func (s *Store) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Tim
 		case err == nil && wrote.Valid:
 			return datastore.Result{Applied: true}, nil
 		case errors.Is(err, pgx.ErrNoRows):
-			return rule(datastore.NewMemory()) // not found
+			return rule(&datastore.Tables{}) // not found
 		case err != nil:
 			return datastore.Result{}, answered(err)
 		}
@@ -151,7 +151,7 @@ func (s *Store) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, l
 	const op = "instance_commit_update"
 	return call(s, ctx, op, func(ctx context.Context) (datastore.Result, error) {
 		p := datastore.StorePlan(p)
-		rule := func(m *datastore.Memory) (datastore.Result, error) { return m.InstanceCommitUpdate(ctx, id, l, p) }
+		rule := func(t *datastore.Tables) (datastore.Result, error) { return t.InstanceCommitUpdate(ctx, id, l, p) }
 		rt := p.Runtime
 		res, err := writeOnce(s, ctx, op, &instanceScan{}, commitInstance,
 			[]any{uuidOf(id.UUID()), uuidOf(l.Updater.UUID()), l.Gen.Int64(), int64(math.MaxInt64),

@@ -21,7 +21,7 @@ import (
 //	SELECT old.*, (SELECT <value> FROM upd) FROM old
 //
 // When the update wrote, its value is the answer. When it did not, the
-// row as it was says why, by the in-memory store's own rule (stale,
+// row as it was says why, by the operation's own rule (stale,
 // deleted, held by another saga, not found, …): the answer D25 asks for,
 // with no second read. Should that rule find the row as it was would have
 // been written — another writer came between the snapshot and the
@@ -38,10 +38,10 @@ type oldRow interface {
 }
 
 // writeOnce runs one guarded statement. onWrite gives the answer from the
-// value the update returned; rule is the operation on a Memory holding
-// the row as it was.
+// value the update returned; rule is the operation on the row as it was
+// (none when there was no row).
 func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql string, args []any,
-	onWrite func(int64) (T, error), rule func(*datastore.Memory) (T, error)) (T, error) {
+	onWrite func(int64) (T, error), rule func(*datastore.Tables) (T, error)) (T, error) {
 	var zero T
 	for attempt := 1; ; attempt++ {
 		var wrote pgtype.Int8
@@ -53,20 +53,19 @@ func writeOnce[T any](s *Store, ctx context.Context, op string, old oldRow, sql 
 		if wrote.Valid {
 			return onWrite(wrote.Int64)
 		}
-		m := datastore.NewMemory()
+		var rows datastore.Tables
 		if found {
-			t, err := old.tables()
+			rows, err = old.tables()
 			if err == nil {
-				err = m.Load(ctx, t)
+				err = rows.Validate()
 			}
 			if err != nil {
 				return zero, fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
 			}
 		}
-		before, _ := m.Tables(ctx)
-		answer, err := rule(m)
-		after, _ := m.Tables(ctx)
-		if err != nil || !changed(before, after) {
+		read := cloneTables(rows)
+		answer, err := rule(&rows)
+		if err != nil || !changed(read, rows) {
 			return answer, err
 		}
 		if attempt == maxRaceAttempts {
@@ -87,7 +86,7 @@ func (s *Store) writeRow(ctx context.Context, sql string, args []any, dest ...an
 	return committing(c.Conn(), c.QueryRow(ctx, sql, args...).Scan(dest...))
 }
 
-// changed reports whether an operation on a Memory wrote any row.
+// changed reports whether an operation changed or added any row.
 func changed(before, after datastore.Tables) bool {
 	return !equalRows(before.Instances, after.Instances) || !equalRows(before.VMMs, after.VMMs) ||
 		!equalRows(before.Migrations, after.Migrations)

@@ -57,5 +57,5 @@ func (s *Store) reportVMMOnly(ctx context.Context, vmm vmmstate.ID, r instancest
 			// Written: the row is the report, whatever it was before.
 			return datastore.SledReportResult{VMM: datastore.Result{Applied: true}, UpdateSagaNeeded: reported.State.IsTerminal()}, nil
 		},
-		func(m *datastore.Memory) (datastore.SledReportResult, error) { return m.SledReport(ctx, vmm, r) })
+		func(t *datastore.Tables) (datastore.SledReportResult, error) { return t.SledReport(ctx, vmm, r) })
 }

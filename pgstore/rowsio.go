@@ -1,9 +1,9 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -118,13 +118,12 @@ const (
 		AND target_propolis_id = $10 AND source_gen = $13 AND target_gen = $14`
 )
 
-// writeRows writes every row of after that is new or differs from before,
-// and commits, in one round trip; a connection lost after it was sent
-// leaves the outcome unknown (committing). Both are sorted by id, as Memory.Tables
-// returns them. Each write must touch exactly one row: wrapped as
-// "SELECT 1 / count(*)", a write that touched none divides by zero, which
-// aborts the transaction before its COMMIT can keep the others, and is
-// retried (errRetry).
+// writeRows writes every row of after that is new or differs from its row
+// of the same id in before, and commits, in one round trip; a connection
+// lost after it was sent leaves the outcome unknown (committing). Each
+// write must touch exactly one row: wrapped as "SELECT 1 / count(*)", a
+// write that touched none divides by zero, which aborts the transaction
+// before its COMMIT can keep the others, and is retried (errRetry).
 func writeRows(ctx context.Context, conn *pgx.Conn, before, after datastore.Tables) error {
 	b := &pgx.Batch{}
 	queueTable(b, before.Instances, after.Instances,
@@ -154,29 +153,28 @@ func writeRows(ctx context.Context, conn *pgx.Conn, before, after datastore.Tabl
 	return committing(conn, err)
 }
 
-// queueTable merges one table's rows before and after an operation: a row
-// only after is inserted, a changed row updated. Memory never removes a
-// row, so a row only before cannot happen.
+// queueTable queues one table's writes: a row of after whose id before
+// does not have is inserted, one that differs from before's row of its id
+// updated. An operation on a datastore.Tables changes its rows in place
+// and appends the rows it inserts, so a row is looked for at its own index
+// first; it never removes a row.
 func queueTable[R comparable](b *pgx.Batch, before, after []R, id func(R) [16]byte,
 	insert func(R) (string, []any), update func(old, new R) (string, []any)) {
-	i := 0
-	for _, r := range after {
-		for i < len(before) && bytes.Compare(idBytes(id(before[i])), idBytes(id(r))) < 0 {
-			i++
+	for i, r := range after {
+		old := i
+		if i >= len(before) || id(before[i]) != id(r) {
+			old = slices.IndexFunc(before, func(o R) bool { return id(o) == id(r) })
 		}
 		var sql string
 		var args []any
 		switch {
-		case i < len(before) && id(before[i]) == id(r):
-			if before[i] == r {
-				continue
-			}
-			sql, args = update(before[i], r)
-		default:
+		case old < 0:
 			sql, args = insert(r)
+		case before[old] == r:
+			continue
+		default:
+			sql, args = update(before[old], r)
 		}
 		b.Queue(`WITH w AS (`+sql+` RETURNING 1) SELECT 1 / count(*) FROM w`, args...)
 	}
 }
-
-func idBytes(u [16]byte) []byte { return u[:] }

@@ -122,8 +122,8 @@ func migrationKeys(id migration.ID) keys { return keys{migrations: []pgUUID{uuid
 // InstanceInsert implements datastore.Store.
 func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_insert", func(ctx context.Context) (instancestate.Instance, error) {
-		return run(s, ctx, instanceKeys(in.ID), false, func(m *datastore.Memory) (instancestate.Instance, error) {
-			return m.InstanceInsert(ctx, in)
+		return run(s, ctx, instanceKeys(in.ID), false, func(t *datastore.Tables) (instancestate.Instance, error) {
+			return t.InstanceInsert(ctx, in)
 		})
 	})
 }
@@ -131,8 +131,8 @@ func (s *Store) InstanceInsert(ctx context.Context, in instancestate.Instance) (
 // VMMInsert implements datastore.Store.
 func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, error) {
 	return call(s, ctx, "vmm_insert", func(ctx context.Context) (vmmstate.VMM, error) {
-		return run(s, ctx, vmmKeys(v.ID), false, func(m *datastore.Memory) (vmmstate.VMM, error) {
-			return m.VMMInsert(ctx, v)
+		return run(s, ctx, vmmKeys(v.ID), false, func(t *datastore.Tables) (vmmstate.VMM, error) {
+			return t.VMMInsert(ctx, v)
 		})
 	})
 }
@@ -140,8 +140,8 @@ func (s *Store) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, er
 // MigrationInsert implements datastore.Store.
 func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migration.Record, error) {
 	return call(s, ctx, "migration_insert", func(ctx context.Context) (migration.Record, error) {
-		return run(s, ctx, migrationKeys(rec.ID), false, func(m *datastore.Memory) (migration.Record, error) {
-			return m.MigrationInsert(ctx, rec)
+		return run(s, ctx, migrationKeys(rec.ID), false, func(t *datastore.Tables) (migration.Record, error) {
+			return t.MigrationInsert(ctx, rec)
 		})
 	})
 }
@@ -149,8 +149,8 @@ func (s *Store) MigrationInsert(ctx context.Context, rec migration.Record) (migr
 // InstanceFetchAll implements datastore.Store.
 func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
 	return call(s, ctx, "instance_fetch_all", func(ctx context.Context) (instancestate.Snapshot, error) {
-		return run(s, ctx, withLinks(instanceKeys(id)), true, func(m *datastore.Memory) (instancestate.Snapshot, error) {
-			return m.InstanceFetchAll(ctx, id)
+		return run(s, ctx, withLinks(instanceKeys(id)), true, func(t *datastore.Tables) (instancestate.Snapshot, error) {
+			return t.InstanceFetchAll(ctx, id)
 		})
 	})
 }
@@ -158,8 +158,8 @@ func (s *Store) InstanceFetchAll(ctx context.Context, id instancestate.ID) (inst
 // VMMFetch implements datastore.Store.
 func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (datastore.VMMRow, error) {
 	return call(s, ctx, "vmm_fetch", func(ctx context.Context) (datastore.VMMRow, error) {
-		return run(s, ctx, vmmKeys(id), true, func(m *datastore.Memory) (datastore.VMMRow, error) {
-			return m.VMMFetch(ctx, id)
+		return run(s, ctx, vmmKeys(id), true, func(t *datastore.Tables) (datastore.VMMRow, error) {
+			return t.VMMFetch(ctx, id)
 		})
 	})
 }
@@ -167,8 +167,8 @@ func (s *Store) VMMFetch(ctx context.Context, id vmmstate.ID) (datastore.VMMRow,
 // MigrationFetch implements datastore.Store.
 func (s *Store) MigrationFetch(ctx context.Context, id migration.ID) (datastore.MigrationRow, error) {
 	return call(s, ctx, "migration_fetch", func(ctx context.Context) (datastore.MigrationRow, error) {
-		return run(s, ctx, migrationKeys(id), true, func(m *datastore.Memory) (datastore.MigrationRow, error) {
-			return m.MigrationFetch(ctx, id)
+		return run(s, ctx, migrationKeys(id), true, func(t *datastore.Tables) (datastore.MigrationRow, error) {
+			return t.MigrationFetch(ctx, id)
 		})
 	})
 }
@@ -181,8 +181,8 @@ func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, 
 		k := instanceKeys(id)
 		k.vmms = []pgUUID{uuidOf(rt.ActiveVMM.UUID()), uuidOf(rt.TargetVMM.UUID())}
 		k.migrations = []pgUUID{uuidOf(rt.MigrationID.UUID())}
-		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceUpdateRuntime(ctx, id, rt, intent)
+		return run(s, ctx, k, false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.InstanceUpdateRuntime(ctx, id, rt, intent)
 		})
 	})
 }
@@ -190,8 +190,8 @@ func (s *Store) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID, 
 // InstanceSetIntendedState implements datastore.Store.
 func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.ID, intent instancestate.IntendedState) (datastore.Result, error) {
 	return call(s, ctx, "instance_set_intended_state", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceSetIntendedState(ctx, id, intent)
+		return run(s, ctx, instanceKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.InstanceSetIntendedState(ctx, id, intent)
 		})
 	})
 }
@@ -199,8 +199,8 @@ func (s *Store) InstanceSetIntendedState(ctx context.Context, id instancestate.I
 // InstanceSetMigrationIDs implements datastore.Store.
 func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.SetMigrationIDsArgs) (instancestate.Instance, error) {
 	return call(s, ctx, "instance_set_migration_ids", func(ctx context.Context) (instancestate.Instance, error) {
-		return run(s, ctx, withLinks(instanceKeys(id)), false, func(m *datastore.Memory) (instancestate.Instance, error) {
-			return m.InstanceSetMigrationIDs(ctx, id, p)
+		return run(s, ctx, withLinks(instanceKeys(id)), false, func(t *datastore.Tables) (instancestate.Instance, error) {
+			return t.InstanceSetMigrationIDs(ctx, id, p)
 		})
 	})
 }
@@ -208,8 +208,8 @@ func (s *Store) InstanceSetMigrationIDs(ctx context.Context, id instancestate.ID
 // InstanceUnsetMigrationIDs implements datastore.Store.
 func (s *Store) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate.ID, p datastore.UnsetMigrationIDsArgs) (datastore.Result, error) {
 	return call(s, ctx, "instance_unset_migration_ids", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceUnsetMigrationIDs(ctx, id, p)
+		return run(s, ctx, instanceKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.InstanceUnsetMigrationIDs(ctx, id, p)
 		})
 	})
 }
@@ -219,8 +219,8 @@ func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID,
 	return call(s, ctx, "instance_mark_as_starting", func(ctx context.Context) (instancestate.Instance, error) {
 		k := withLinks(instanceKeys(id))
 		k.vmms = []pgUUID{uuidOf(p.VMM.UUID())}
-		return run(s, ctx, k, false, func(m *datastore.Memory) (instancestate.Instance, error) {
-			return m.InstanceMarkAsStarting(ctx, id, p)
+		return run(s, ctx, k, false, func(t *datastore.Tables) (instancestate.Instance, error) {
+			return t.InstanceMarkAsStarting(ctx, id, p)
 		})
 	})
 }
@@ -228,8 +228,8 @@ func (s *Store) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID,
 // InstanceRecordStartFailure implements datastore.Store.
 func (s *Store) InstanceRecordStartFailure(ctx context.Context, id instancestate.ID, f failure.StartFailure) (datastore.Result, error) {
 	return call(s, ctx, "instance_record_start_failure", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, instanceKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceRecordStartFailure(ctx, id, f)
+		return run(s, ctx, instanceKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.InstanceRecordStartFailure(ctx, id, f)
 		})
 	})
 }
@@ -239,8 +239,8 @@ func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now tim
 	return call(s, ctx, "instance_delete", func(ctx context.Context) (datastore.Result, error) {
 		k := withLinks(instanceKeys(id))
 		k.allMigrations = true
-		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.InstanceDelete(ctx, id, now)
+		return run(s, ctx, k, false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.InstanceDelete(ctx, id, now)
 		})
 	})
 }
@@ -248,8 +248,8 @@ func (s *Store) InstanceDelete(ctx context.Context, id instancestate.ID, now tim
 // VMMUpdateRuntime implements datastore.Store.
 func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstate.Runtime) (datastore.Result, error) {
 	return call(s, ctx, "vmm_update_runtime", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.VMMUpdateRuntime(ctx, id, rt)
+		return run(s, ctx, vmmKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.VMMUpdateRuntime(ctx, id, rt)
 		})
 	})
 }
@@ -257,8 +257,8 @@ func (s *Store) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmstat
 // VMMMarkFailed implements datastore.Store.
 func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failure.Reason, now time.Time) (datastore.Result, error) {
 	return call(s, ctx, "vmm_mark_failed", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.VMMMarkFailed(ctx, id, reason, now)
+		return run(s, ctx, vmmKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.VMMMarkFailed(ctx, id, reason, now)
 		})
 	})
 }
@@ -266,8 +266,8 @@ func (s *Store) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failur
 // VMMMarkSagaUnwound implements datastore.Store.
 func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time.Time) (datastore.Result, error) {
 	return call(s, ctx, "vmm_mark_saga_unwound", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, vmmKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.VMMMarkSagaUnwound(ctx, id, now)
+		return run(s, ctx, vmmKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.VMMMarkSagaUnwound(ctx, id, now)
 		})
 	})
 }
@@ -275,8 +275,8 @@ func (s *Store) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now time
 // MigrationMarkFailed implements datastore.Store.
 func (s *Store) MigrationMarkFailed(ctx context.Context, id migration.ID, now time.Time) (datastore.Result, error) {
 	return call(s, ctx, "migration_mark_failed", func(ctx context.Context) (datastore.Result, error) {
-		return run(s, ctx, migrationKeys(id), false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.MigrationMarkFailed(ctx, id, now)
+		return run(s, ctx, migrationKeys(id), false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.MigrationMarkFailed(ctx, id, now)
 		})
 	})
 }
@@ -296,8 +296,8 @@ func (s *Store) MigrationMarkDeleted(ctx context.Context, id migration.ID, now t
 		case !errors.Is(err, pgx.ErrNoRows):
 			return datastore.Result{}, err
 		}
-		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.Result, error) {
-			return m.MigrationMarkDeleted(ctx, id, now)
+		return run(s, ctx, k, false, func(t *datastore.Tables) (datastore.Result, error) {
+			return t.MigrationMarkDeleted(ctx, id, now)
 		})
 	})
 }
@@ -307,8 +307,8 @@ func (s *Store) InstanceListMigrations(ctx context.Context, id instancestate.ID)
 	return call(s, ctx, "instance_list_migrations", func(ctx context.Context) ([]migration.ID, error) {
 		k := instanceKeys(id)
 		k.allMigrations = true
-		return run(s, ctx, k, true, func(m *datastore.Memory) ([]migration.ID, error) {
-			return m.InstanceListMigrations(ctx, id)
+		return run(s, ctx, k, true, func(t *datastore.Tables) ([]migration.ID, error) {
+			return t.InstanceListMigrations(ctx, id)
 		})
 	})
 }
@@ -327,8 +327,8 @@ func (s *Store) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestate
 		if len(k.migrations) == 0 {
 			return s.reportVMMOnly(ctx, vmm, r)
 		}
-		return run(s, ctx, k, false, func(m *datastore.Memory) (datastore.SledReportResult, error) {
-			return m.SledReport(ctx, vmm, r)
+		return run(s, ctx, k, false, func(t *datastore.Tables) (datastore.SledReportResult, error) {
+			return t.SledReport(ctx, vmm, r)
 		})
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,15 +90,15 @@ type keys struct {
 }
 
 // run is every operation on rows but the few with a statement of their
-// own: read the rows k names inside a SERIALIZABLE transaction, load them
-// into a fresh datastore.Memory, run op there — the in-memory store's
-// guards are the one implementation of the rules — and write back the
-// rows op changed, each update guarded by the generations it was read at.
-// It is two round trips: BEGIN with every read, then every write with
-// COMMIT (a read-only operation commits with its reads: one). op's answer
-// is returned once the transaction has committed; a refusal changed
-// nothing and wrote nothing.
-func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*datastore.Memory) (T, error)) (T, error) {
+// own: read the rows k names inside a SERIALIZABLE transaction, run op on
+// them — datastore.Tables's operations are the store's rules, the same
+// code the in-memory store runs over its maps — and write back the rows op
+// changed, each update guarded by the generations it was read at. It is
+// two round trips: BEGIN with every read, then every write with COMMIT (a
+// read-only operation commits with its reads: one). op's answer is
+// returned once the transaction has committed; a refusal changed nothing
+// and wrote nothing.
+func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*datastore.Tables) (T, error)) (T, error) {
 	var out T
 	var opErr error
 	err := retry(ctx, func() error {
@@ -107,31 +108,21 @@ func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*d
 		}
 		defer c.Release()
 		conn := c.Conn()
-		read, err := readRows(ctx, conn, k, readOnly)
+		rows, err := readRows(ctx, conn, k, readOnly)
+		if err == nil {
+			err = validRows(rows)
+		}
 		if err != nil {
 			rollback(conn)
 			return err
 		}
-		m := datastore.NewMemory()
-		if err := m.Load(ctx, read); err != nil {
-			rollback(conn)
-			return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
-		}
-		before, err := m.Tables(ctx)
-		if err != nil {
-			rollback(conn)
-			return err
-		}
-		out, opErr = op(m)
 		if readOnly {
+			out, opErr = op(&rows)
 			return nil
 		}
-		after, err := m.Tables(ctx)
-		if err != nil {
-			rollback(conn)
-			return err
-		}
-		if err := writeRows(ctx, conn, before, after); err != nil {
+		read := cloneTables(rows)
+		out, opErr = op(&rows)
+		if err := writeRows(ctx, conn, read, rows); err != nil {
 			rollback(conn)
 			return err
 		}
@@ -142,6 +133,20 @@ func run[T any](s *Store, ctx context.Context, k keys, readOnly bool, op func(*d
 		return zero, answered(err)
 	}
 	return out, opErr
+}
+
+// validRows checks the rows read before a rule decides on them: a row
+// that breaks vmlife's rules could only have been written around it.
+func validRows(t datastore.Tables) error {
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("pgstore: a stored row breaks vmlife's rules: %w", err)
+	}
+	return nil
+}
+
+// cloneTables copies t's rows, for comparing with what an operation left.
+func cloneTables(t datastore.Tables) datastore.Tables {
+	return datastore.Tables{Instances: slices.Clone(t.Instances), VMMs: slices.Clone(t.VMMs), Migrations: slices.Clone(t.Migrations)}
 }
 
 // rollback ends a transaction that failed part way. Its own error is of no
