@@ -15,21 +15,21 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Tables is rows of the three tables, deleted or not: what Memory.Load
+// Tables holds rows of the three tables, deleted or not: what Memory.Load
 // takes and Memory.Tables returns.
 //
-// A Tables is also the rows one operation works on. Its methods are the
-// store's operations — the rules Memory runs over its maps, run over t's
-// rows alone: each finds the rows it needs in t, decides, and changes them
-// in place or appends the rows it inserts; a refusal, or a guard that
-// held, changes nothing. A store that keeps its rows elsewhere reads into
-// a Tables the rows an operation looks at (each method's comment says
-// which), runs the operation on it, and writes back the rows that differ
-// from what it read, all in one transaction: the PostgreSQL store does
-// this, so every guard has one home and both stores answer alike by
-// construction. A row missing from t is taken to be missing from the
-// store. Lookups scan t, meant for the few rows of one operation; a Tables
-// is not safe for concurrent use, and no method reads its ctx.
+// A Tables is also the rows one operation works on, and its methods are
+// the store's operations on them: the same rules Memory runs over its
+// maps. Each finds the rows it needs in t — a row missing from t is a row
+// the store does not have — decides, and changes them in place or appends
+// the rows it inserts; a refusal, or a guard that held, changes nothing.
+// So a store that keeps its rows elsewhere reads into a Tables the rows an
+// operation looks at (each method's comment says which), runs the
+// operation on it, and writes back, in the same transaction, the rows that
+// differ from what it read. The PostgreSQL store does this: every guard
+// has one home, and both stores answer alike by construction. Lookups scan
+// t, which suits the few rows of one operation; a Tables is not safe for
+// concurrent use, and its methods do not read their ctx.
 type Tables struct {
 	Instances  []InstanceRow
 	VMMs       []VMMRow
