@@ -1,10 +1,8 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -23,15 +21,12 @@ func TestWriteRowsTouchingNothingIsRetried(t *testing.T) {
 	ctx := context.Background()
 	st := testStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// first leads the id, so that rows sort as the test means them to.
-	vmm := func(first byte, gen uint32) datastore.VMMRow {
-		id := uuid.New()
-		id[0] = first
-		return datastore.VMMRow{VMM: vmmstate.VMM{ID: vmmstate.IDFromUUID(id),
+	vmm := func(gen uint32) datastore.VMMRow {
+		return datastore.VMMRow{VMM: vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()),
 			InstanceID: vmmstate.InstanceIDFromUUID(uuid.New()), SledID: vmmstate.SledIDFromUUID(uuid.New()),
 			Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(gen), TimeUpdated: t0}}}
 	}
-	stored := vmm(0xff, 2)
+	stored := vmm(2)
 	if _, err := st.VMMInsert(ctx, stored.VMM); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +43,7 @@ func TestWriteRowsTouchingNothingIsRetried(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// A write that succeeds, sent before the one that touches nothing.
-			fresh := vmm(0x00, 1)
+			fresh := vmm(1)
 			conn, err := st.pool.Acquire(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -57,8 +52,9 @@ func TestWriteRowsTouchingNothingIsRetried(t *testing.T) {
 			if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE"); err != nil {
 				t.Fatal(err)
 			}
+			// writeRows sends the writes in after's order.
 			after := append([]datastore.VMMRow{fresh}, c.after...)
-			err = writeRows(ctx, conn.Conn(), datastore.Tables{VMMs: c.before}, datastore.Tables{VMMs: sortVMMs(after)})
+			err = writeRows(ctx, conn.Conn(), datastore.Tables{VMMs: c.before}, datastore.Tables{VMMs: after})
 			_, _ = conn.Exec(ctx, "ROLLBACK")
 			if !errors.Is(err, errRetry) {
 				t.Fatalf("writeRows = %v, want errRetry", err)
@@ -73,11 +69,46 @@ func TestWriteRowsTouchingNothingIsRetried(t *testing.T) {
 	}
 }
 
-// sortVMMs orders rows by id, as writeRows expects them.
-func sortVMMs(rows []datastore.VMMRow) []datastore.VMMRow {
-	slices.SortFunc(rows, func(a, b datastore.VMMRow) int {
-		x, y := a.VMM.ID.UUID(), b.VMM.ID.UUID()
-		return bytes.Compare(x[:], y[:])
-	})
-	return rows
+// TestWriteRowsMatchRowsByID: writeRows finds each row's old version by
+// id wherever it stands in before: a changed row is updated, an unchanged
+// one not written, a new one inserted, in one commit.
+func TestWriteRowsMatchRowsByID(t *testing.T) {
+	ctx := context.Background()
+	st := testStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vmm := func() datastore.VMMRow {
+		return datastore.VMMRow{VMM: vmmstate.VMM{ID: vmmstate.IDFromUUID(uuid.New()),
+			InstanceID: vmmstate.InstanceIDFromUUID(uuid.New()), SledID: vmmstate.SledIDFromUUID(uuid.New()),
+			Runtime: vmmstate.Runtime{State: vmmstate.Running, Generation: generation.Of(2), TimeUpdated: t0}}}
+	}
+	a, b, c := vmm(), vmm(), vmm()
+	for _, r := range []datastore.VMMRow{a, b} {
+		if _, err := st.VMMInsert(ctx, r.VMM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newer := b
+	newer.VMM.Runtime.Generation = generation.Of(3)
+	// a as read at a generation it is not stored at: written, its update
+	// would touch nothing and fail the batch (errRetry).
+	unchanged := a
+	unchanged.VMM.Runtime.Generation = generation.Of(1)
+	conn, err := st.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE"); err != nil {
+		t.Fatal(err)
+	}
+	err = writeRows(ctx, conn.Conn(), datastore.Tables{VMMs: []datastore.VMMRow{unchanged, b}},
+		datastore.Tables{VMMs: []datastore.VMMRow{newer, unchanged, c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []datastore.VMMRow{a, newer, c} {
+		if got, err := st.VMMFetch(ctx, want.VMM.ID); err != nil || got != want {
+			t.Errorf("VMM %v = %+v, %v; want %+v", want.VMM.ID, got, err, want)
+		}
+	}
 }
