@@ -19,6 +19,7 @@ import (
 type Memory struct {
 	mu      sync.Mutex
 	memRows            // the three tables, each a map by id
+	idx     fleetIndex // what the fleet queries read instead of the tables
 	log     memSagaLog // the saga log (SagaLog), beside the records
 	// reservations is the sleds' room (SledReservations), made on first use.
 	reservations map[vmmstate.ID]Reservation
@@ -70,7 +71,9 @@ func (r *memRows) migrationsOf(id instancestate.ID, fn func(*MigrationRow)) {
 // (§8.1 instance_fetch_all).
 func (m *Memory) snapshot(row *InstanceRow) instancestate.Snapshot { return snapshot(&m.memRows, row) }
 
-// Each operation runs its rule (rules.go) over the maps, under the lock.
+// Each operation runs its rule (rules.go) over the maps, under the lock;
+// each write then marks the rows it may have changed for the fleet
+// queries' index (memory_fleet.go).
 
 // InstanceInsert implements Store.
 func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) (instancestate.Instance, error) {
@@ -78,6 +81,7 @@ func (m *Memory) InstanceInsert(ctx context.Context, in instancestate.Instance) 
 		return instancestate.Instance{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(in.ID)
 	return instanceInsert(&m.memRows, in)
 }
 
@@ -87,6 +91,7 @@ func (m *Memory) VMMInsert(ctx context.Context, v vmmstate.VMM) (vmmstate.VMM, e
 		return vmmstate.VMM{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(v.ID)
 	return vmmInsert(&m.memRows, v)
 }
 
@@ -96,6 +101,7 @@ func (m *Memory) MigrationInsert(ctx context.Context, rec migration.Record) (mig
 		return migration.Record{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteMigration(rec.ID)
 	return migrationInsert(&m.memRows, rec)
 }
 
@@ -141,6 +147,7 @@ func (m *Memory) InstanceUpdateRuntime(ctx context.Context, id instancestate.ID,
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceUpdateRuntime(&m.memRows, id, rt, intent)
 }
 
@@ -150,6 +157,7 @@ func (m *Memory) InstanceSetIntendedState(ctx context.Context, id instancestate.
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceSetIntendedState(&m.memRows, id, intent)
 }
 
@@ -159,6 +167,7 @@ func (m *Memory) InstanceSetMigrationIDs(ctx context.Context, id instancestate.I
 		return instancestate.Instance{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceSetMigrationIDs(&m.memRows, id, p)
 }
 
@@ -168,6 +177,7 @@ func (m *Memory) InstanceUnsetMigrationIDs(ctx context.Context, id instancestate
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceUnsetMigrationIDs(&m.memRows, id, p)
 }
 
@@ -177,6 +187,7 @@ func (m *Memory) InstanceMarkAsStarting(ctx context.Context, id instancestate.ID
 		return instancestate.Instance{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceMarkAsStarting(&m.memRows, id, p)
 }
 
@@ -186,6 +197,7 @@ func (m *Memory) InstanceRecordStartFailure(ctx context.Context, id instancestat
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceRecordStartFailure(&m.memRows, id, f)
 }
 
@@ -195,6 +207,7 @@ func (m *Memory) InstanceDelete(ctx context.Context, id instancestate.ID, now ti
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceDelete(&m.memRows, id, now)
 }
 
@@ -204,6 +217,7 @@ func (m *Memory) InstanceUpdaterLock(ctx context.Context, id instancestate.ID, s
 		return instancestate.Lock{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceUpdaterLock(&m.memRows, id, saga)
 }
 
@@ -213,6 +227,7 @@ func (m *Memory) InstanceUpdaterInheritLock(ctx context.Context, id instancestat
 		return instancestate.Lock{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceUpdaterInheritLock(&m.memRows, id, parent, child)
 }
 
@@ -222,6 +237,7 @@ func (m *Memory) InstanceUpdaterUnlock(ctx context.Context, id instancestate.ID,
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceUpdaterUnlock(&m.memRows, id, l)
 }
 
@@ -231,6 +247,7 @@ func (m *Memory) InstanceCommitUpdate(ctx context.Context, id instancestate.ID, 
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteInstance(id)
 	return instanceCommitUpdate(&m.memRows, id, l, p)
 }
 
@@ -240,6 +257,7 @@ func (m *Memory) VMMUpdateRuntime(ctx context.Context, id vmmstate.ID, rt vmmsta
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(id)
 	return vmmUpdateRuntime(&m.memRows, id, rt)
 }
 
@@ -249,6 +267,7 @@ func (m *Memory) VMMMarkFailed(ctx context.Context, id vmmstate.ID, reason failu
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(id)
 	return vmmMarkFailed(&m.memRows, id, reason, now)
 }
 
@@ -258,6 +277,7 @@ func (m *Memory) VMMMarkSagaUnwound(ctx context.Context, id vmmstate.ID, now tim
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(id)
 	return vmmMarkSagaUnwound(&m.memRows, id, now)
 }
 
@@ -267,6 +287,7 @@ func (m *Memory) VMMMarkDeleted(ctx context.Context, id vmmstate.ID, now time.Ti
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(id)
 	return vmmMarkDeleted(&m.memRows, id, now)
 }
 
@@ -276,6 +297,7 @@ func (m *Memory) SledReport(ctx context.Context, vmm vmmstate.ID, r instancestat
 		return SledReportResult{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteVMM(vmm)
 	return sledReport(&m.memRows, vmm, r)
 }
 
@@ -285,6 +307,7 @@ func (m *Memory) MigrationMarkFailed(ctx context.Context, id migration.ID, now t
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteMigration(id)
 	return migrationMarkFailed(&m.memRows, id, now)
 }
 
@@ -294,5 +317,6 @@ func (m *Memory) MigrationMarkDeleted(ctx context.Context, id migration.ID, now 
 		return Result{}, err
 	}
 	defer m.mu.Unlock()
+	defer m.wroteMigration(id)
 	return migrationMarkDeleted(&m.memRows, id, now)
 }

@@ -7,11 +7,142 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/instancestate"
+	"github.com/vmlife/vmlife/migration"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // The in-memory store's fleet queries (FleetQueries): the lists the
 // control plane's background tasks work from.
+
+// fleetIndex is what the in-memory store keeps beside its tables so that a
+// fleet query reads the rows that may be in its answer, not the fleet —
+// which, soft-deleted rows included, only grows. Each set holds a superset
+// of one query's answer, and a row's membership is a function of the
+// records alone, never of the time: the query decides on the members at
+// its own now, exactly as a scan would. Every write marks the rows it may
+// have changed (wrote), and the marks are taken up before the next query
+// (reindex).
+type fleetIndex struct {
+	// plans: live instances whose update plan has work. Whether it has
+	// work does not depend on the time — the time only stamps the plan
+	// (instancestate.PlanUpdate) — so the query asks again at its now
+	// only for the lock, which is checked there.
+	plans map[instancestate.ID]struct{}
+	// down: live instances reincarnation says need a restart (Needs,
+	// from the records alone); the query asks whether one is due at now.
+	down map[instancestate.ID]struct{}
+	// ended: VMMs not deleted in a destroyable state; the query asks
+	// whether their instance still links them.
+	ended map[vmmstate.ID]struct{}
+	// onSled: VMMs not deleted in a state the watcher lists, by sled.
+	onSled map[vmmstate.SledID]map[vmmstate.ID]struct{}
+	// dirtyI and dirtyV are the rows written since the last reindex.
+	dirtyI map[instancestate.ID]struct{}
+	dirtyV map[vmmstate.ID]struct{}
+}
+
+// wroteInstance marks instance id for the index: a write may have changed
+// its row, or a record its snapshot reads.
+func (m *Memory) wroteInstance(id instancestate.ID) {
+	if m.idx.dirtyI == nil {
+		m.idx.dirtyI = make(map[instancestate.ID]struct{})
+	}
+	m.idx.dirtyI[id] = struct{}{}
+}
+
+// wroteVMM marks VMM id, and its instance, for the index.
+func (m *Memory) wroteVMM(id vmmstate.ID) {
+	if m.idx.dirtyV == nil {
+		m.idx.dirtyV = make(map[vmmstate.ID]struct{})
+	}
+	m.idx.dirtyV[id] = struct{}{}
+	if row := m.vmms[id]; row != nil {
+		m.wroteInstance(row.VMM.InstanceID)
+	}
+}
+
+// wroteMigration marks the instance of migration id for the index.
+func (m *Memory) wroteMigration(id migration.ID) {
+	if row := m.migrations[id]; row != nil {
+		m.wroteInstance(row.Migration.InstanceID)
+	}
+}
+
+// reindex takes up the rows written since it last ran. m.mu is held.
+func (m *Memory) reindex() {
+	for id := range m.idx.dirtyV {
+		m.indexVMM(id)
+	}
+	clear(m.idx.dirtyV)
+	for id := range m.idx.dirtyI {
+		m.indexInstance(id)
+	}
+	clear(m.idx.dirtyI)
+}
+
+// indexInstance puts instance id in the sets its records say.
+func (m *Memory) indexInstance(id instancestate.ID) {
+	x := &m.idx
+	if x.plans == nil {
+		x.plans, x.down = make(map[instancestate.ID]struct{}), make(map[instancestate.ID]struct{})
+	}
+	delete(x.plans, id)
+	delete(x.down, id)
+	row := m.instances[id]
+	if row == nil || !row.TimeDeleted.IsZero() {
+		return
+	}
+	s := m.snapshot(row)
+	// Any time serves: the answers asked of it do not depend on it. One
+	// that does not decide is kept, for the query to meet as a scan would.
+	at := row.Instance.Runtime.TimeUpdated
+	if _, required, err := instancestate.PlanUpdate(s, at); err != nil || required {
+		x.plans[id] = struct{}{}
+	}
+	if r, err := instancestate.Reincarnate(s, at); err != nil || r.Needs {
+		x.down[id] = struct{}{}
+	}
+}
+
+// indexVMM puts VMM id in the sets its row says.
+func (m *Memory) indexVMM(id vmmstate.ID) {
+	x := &m.idx
+	if x.ended == nil {
+		x.ended, x.onSled = make(map[vmmstate.ID]struct{}), make(map[vmmstate.SledID]map[vmmstate.ID]struct{})
+	}
+	row := m.vmms[id]
+	if row == nil {
+		return
+	}
+	delete(x.ended, id)
+	sled := x.onSled[row.VMM.SledID]
+	delete(sled, id)
+	if !row.TimeDeleted.IsZero() {
+		return
+	}
+	st := row.VMM.Runtime.State
+	if st.IsDestroyable() {
+		x.ended[id] = struct{}{}
+	}
+	if ListedBySled(st.Kind()) {
+		if sled == nil {
+			sled = make(map[vmmstate.ID]struct{})
+			x.onSled[row.VMM.SledID] = sled
+		}
+		sled[id] = struct{}{}
+	}
+}
+
+// reindexAll rebuilds the index from the tables (Load).
+func (m *Memory) reindexAll() {
+	m.idx = fleetIndex{}
+	for id := range m.vmms {
+		m.indexVMM(id)
+	}
+	for id := range m.instances {
+		m.indexInstance(id)
+	}
+}
 
 // FindInstancesNeedingUpdate implements Store: the live, unlocked instances
 // whose update plan (§13.3, D11, D21) has work at now.
@@ -21,9 +152,11 @@ func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) 
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	m.reindex()
 	var out []instancestate.ID
-	for id, row := range m.instances {
-		if !row.TimeDeleted.IsZero() || row.Instance.IsLocked() {
+	for id := range m.idx.plans {
+		row := m.instances[id]
+		if row.Instance.IsLocked() {
 			continue
 		}
 		if _, required, err := instancestate.PlanUpdate(m.snapshot(row), now); err == nil && required {
@@ -42,12 +175,10 @@ func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time)
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	m.reindex()
 	var out []instancestate.ID
-	for id, row := range m.instances {
-		if !row.TimeDeleted.IsZero() {
-			continue
-		}
-		if r, err := instancestate.Reincarnate(m.snapshot(row), now); err == nil && r.Should {
+	for id := range m.idx.down {
+		if r, err := instancestate.Reincarnate(m.snapshot(m.instances[id]), now); err == nil && r.Should {
 			out = append(out, id)
 		}
 	}
@@ -55,17 +186,17 @@ func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time)
 }
 
 // VMMListAbandoned implements Store: destroyable VMMs, not deleted, that
-// their instance links neither as active nor as target (§8.2).
+// their instance — deleted or not, as Omicron's query reads it — links
+// neither as active nor as target (§8.2).
 func (m *Memory) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	m.reindex()
 	var out []vmmstate.ID
-	for id, row := range m.vmms {
-		if !row.TimeDeleted.IsZero() || !row.VMM.Runtime.State.IsDestroyable() {
-			continue
-		}
+	for id := range m.idx.ended {
+		row := m.vmms[id]
 		if in, ok := m.instances[row.VMM.InstanceID]; ok && (in.Instance.Runtime.ActiveVMM == id || in.Instance.Runtime.TargetVMM == id) {
 			continue
 		}
@@ -81,12 +212,10 @@ func (m *Memory) VMMListBySled(ctx context.Context, sled vmmstate.SledID) ([]vmm
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	m.reindex()
 	var out []vmmstate.ID
-	for id, row := range m.vmms {
-		if row.VMM.SledID != sled || !row.TimeDeleted.IsZero() || !ListedBySled(row.VMM.Runtime.State.Kind()) {
-			continue
-		}
-		if in, ok := m.instances[row.VMM.InstanceID]; ok && in.TimeDeleted.IsZero() {
+	for id := range m.idx.onSled[sled] {
+		if in, ok := m.instances[m.vmms[id].VMM.InstanceID]; ok && in.TimeDeleted.IsZero() {
 			out = append(out, id)
 		}
 	}

@@ -89,6 +89,7 @@ func (m *Memory) Load(ctx context.Context, t Tables) error {
 	for _, r := range t.Migrations {
 		m.migrations[r.Migration.ID] = &r
 	}
+	m.reindexAll()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -312,6 +313,11 @@ func testNoInstanceIsBricked(f *fixture) {
 			if !sameIDs(listed, needing) {
 				t.Fatalf("step %d: find_instances_needing_update lists %v of these, want %v", step, listed, needing)
 			}
+			var fleet []fleetInst
+			for _, in := range insts {
+				fleet = append(fleet, fleetInst{in.id, in.vmms, in.deleted})
+			}
+			f.fleetAgrees(t, step, now, sled, fleet)
 		}
 		// Update sagas bring every live instance to rest.
 		for _, in := range insts {
@@ -327,8 +333,86 @@ func testNoInstanceIsBricked(f *fixture) {
 	})
 }
 
+// fleetInst is an instance a random history made: its VMMs, and whether
+// it was deleted.
+type fleetInst struct {
+	id      instancestate.ID
+	vmms    []vmmstate.ID
+	deleted bool
+}
+
+// fleetAgrees checks, at a step of a random history, the fleet queries a
+// store may answer from an index of its own against what the records say
+// of the instances the history made (each with its VMMs, and whether it
+// was deleted), all on sled: find_reincarnatable_instances lists exactly
+// the live ones reincarnation says should restart at now; of the VMMs of
+// live instances, vmm_list_abandoned lists exactly those not deleted, in
+// a destroyable state, that their instance links neither as active nor as
+// target, and vmm_list_by_sled exactly those not deleted in a state the
+// watcher lists.
+func (f *fixture) fleetAgrees(t *rapid.T, step int, now time.Time, sled vmmstate.SledID, insts []fleetInst) {
+	t.Helper()
+	var due, wantDue []instancestate.ID
+	var abandoned, wantAbandoned, bySled, wantBySled []vmmstate.ID
+	ours := map[instancestate.ID]bool{}
+	oursV := map[vmmstate.ID]bool{}
+	for _, in := range insts {
+		id, vmms := in.id, in.vmms
+		ours[id] = true
+		if in.deleted {
+			continue
+		}
+		s, err := f.st.InstanceFetchAll(f.ctx, id)
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if r, err := instancestate.Reincarnate(s, now); err == nil && r.Should {
+			wantDue = append(wantDue, id)
+		}
+		rt := s.Instance.Runtime
+		for _, v := range vmms {
+			oursV[v] = true
+			row := must(f.st.VMMFetch(f.ctx, v))
+			if !row.TimeDeleted.IsZero() {
+				continue
+			}
+			st := row.VMM.Runtime.State
+			if st.IsDestroyable() && rt.ActiveVMM != v && rt.TargetVMM != v {
+				wantAbandoned = append(wantAbandoned, v)
+			}
+			if datastore.ListedBySled(st.Kind()) {
+				wantBySled = append(wantBySled, v)
+			}
+		}
+	}
+	for _, id := range must(f.st.FindReincarnatableInstances(f.ctx, now)) {
+		if ours[id] {
+			due = append(due, id)
+		}
+	}
+	for _, id := range must(f.st.VMMListAbandoned(f.ctx)) {
+		if oursV[id] {
+			abandoned = append(abandoned, id)
+		}
+	}
+	for _, id := range must(f.st.VMMListBySled(f.ctx, sled)) {
+		if oursV[id] {
+			bySled = append(bySled, id)
+		}
+	}
+	if !sameIDs(due, wantDue) {
+		t.Fatalf("step %d: find_reincarnatable_instances lists %v of these, want %v", step, due, wantDue)
+	}
+	if !sameIDs(abandoned, wantAbandoned) {
+		t.Fatalf("step %d: vmm_list_abandoned lists %v of these, want %v", step, abandoned, wantAbandoned)
+	}
+	if !sameIDs(bySled, wantBySled) {
+		t.Fatalf("step %d: vmm_list_by_sled lists %v of these, want %v", step, bySled, wantBySled)
+	}
+}
+
 // sameIDs reports whether a and b hold the same ids, in any order.
-func sameIDs(a, b []instancestate.ID) bool {
+func sameIDs[ID comparable](a, b []ID) bool {
 	if len(a) != len(b) {
 		return false
 	}
