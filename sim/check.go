@@ -193,11 +193,6 @@ func (w *World) checkInstance(in *instRow) {
 	}
 	in.prev, in.hasPrev = s, true
 	r, err := instancestate.Reincarnate(s, w.now)
-	in.mayReincarnate = err != nil || r.Should || r.Status == instancestate.CoolingDown
-	if in.mayReincarnate && !in.reincListed {
-		in.reincListed = true
-		w.reincList = append(w.reincList, in)
-	}
 	// The time-based change CheckExplained sees (D15, D33): when the
 	// cooldown or backoff ends, the reincarnation decision and what the
 	// instance says of itself change.

@@ -51,11 +51,12 @@
 //     D18); it picks which instance the reconciler takes up, and the
 //     control plane acts on Next (ControlPlane.Reconcile, D19: a start, a
 //     restart, an update, a stop, a look at a VMM past its deadline, D32,
-//     the abort of a stalled migration, D34); the reincarnation task
-//     reconciles the instances the world's list says may be due a restart
-//     (D15), and the reaper has the control plane reap the VMMs its queue
-//     says ended (ControlPlane.ReapVMM, §18). The lists stand for the
-//     fleet queries, so that a pass costs what changed, not the fleet.
+//     the abort of a stalled migration, D34); the reincarnation task is a
+//     pass of the control plane's (TaskReincarnation, D15: the store's
+//     fleet query, indexed in memory, lists its work), and the reaper has
+//     the control plane reap the VMMs the world's queue says ended
+//     (ControlPlane.ReapVMM, §18) and ask again for the stops it owes
+//     (TaskOwedStops).
 //     Every snapshot carries Config.Policy, the liveness policy.
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power

@@ -7,43 +7,16 @@ import (
 )
 
 // Background tasks: the reincarnation task (§17), the reconciler (D19)
-// and the abandoned-VMM reaper (§18). The control plane decides and writes
-// (Reconcile, ReapVMM); the world's lists stand for the fleet queries
-// (FindReincarnatableInstances, VMMListAbandoned), so that a pass costs
-// what changed, not the fleet — the lists are the world's index of its
-// own records, kept as it reads them back.
+// and the abandoned-VMM reaper (§18), each the control plane's.
 
-// reincarnationTask is §17.3: the control plane reconciles each instance
-// the world's last check found due a restart, cooling down towards one,
-// or unreadable, and restarts those Next says are due (reason
-// auto_restart), up to 16 per activation.
+// reincarnationTask is §17.3: a pass of the control plane's reincarnation
+// task (controlplane.TaskReincarnation), which restarts, reason
+// auto_restart, up to 16 of the instances FindReincarnatableInstances
+// lists.
 func (w *World) reincarnationTask() {
-	started := 0
-	keep := w.reincList[:0]
-	for i, in := range w.reincList {
-		if started == 16 {
-			keep = append(keep, w.reincList[i:]...)
-			break
-		}
-		if in.deleted || !in.mayReincarnate {
-			in.reincListed = false // listed again when a check says so
-			continue
-		}
-		keep = append(keep, in)
-		if in.starts > 0 {
-			continue // a start in flight: its end says what comes next
-		}
-		n, err := w.cp.Reconcile(w.ctx, in.rec.ID)
-		if err != nil {
-			continue // judged as the control plane logged it (cpErrors)
-		}
-		w.touch(in)
-		if n.Action == instancestate.NextReincarnate {
-			started++
-		}
+	if _, err := w.cp.RunTask(w.ctx, controlplane.TaskReincarnation); err != nil {
+		w.unexpected("instance_reincarnation", "control plane", err)
 	}
-	clear(w.reincList[len(keep):])
-	w.reincList = keep
 }
 
 // reconcile has the control plane act on what instancestate.Next says one

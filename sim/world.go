@@ -73,12 +73,6 @@ type instRow struct {
 	// (zero: none pending).
 	touched bool
 	due     time.Time
-	// mayReincarnate: at its last check the instance was due a restart,
-	// cooling down towards one, or unreadable — the ones the reincarnation
-	// task reads (any other changes only when it is touched, and is
-	// checked again then).
-	mayReincarnate bool
-	reincListed    bool // in World.reincList
 	// last generations seen, for the world's "never decreases" check.
 	lastGen, lastUpdaterGen generation.Generation
 }
@@ -158,11 +152,6 @@ type World struct {
 	forgetQ          []forgetting
 	migQ             []*migRow
 	vmmDead, migDead int
-
-	// reincList holds the instances whose last check said mayReincarnate,
-	// in the order they first did: the reincarnation task reads it, not
-	// the fleet, and drops those that no longer qualify.
-	reincList []*instRow
 
 	touched []*instRow // instances to check at the end of the step
 	dues    dueHeap    // instances to check when their cooldown ends
