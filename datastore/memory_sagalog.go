@@ -13,8 +13,21 @@ import (
 // and the executors' leases, under the store's one mutex, beside the
 // records the sagas change.
 type memSagaLog struct {
-	sagas  map[uuid.UUID]*memSaga
-	leases map[uuid.UUID]time.Time
+	sagas map[uuid.UUID]*memSaga
+	// unfinished are the sagas running or unwinding: what recovery,
+	// adoption and the stall detector read, where sagas holds every saga
+	// the log ever held.
+	unfinished map[uuid.UUID]*memSaga
+	leases     map[uuid.UUID]time.Time
+}
+
+// track keeps s in the unfinished sagas while it is one.
+func (l *memSagaLog) track(s *memSaga) {
+	if s.rec.Unfinished() {
+		l.unfinished[s.rec.ID] = s
+	} else {
+		delete(l.unfinished, s.rec.ID)
+	}
 }
 
 type memSaga struct {
@@ -34,6 +47,7 @@ var _ SagaLog = (*Memory)(nil)
 func (m *Memory) sagaLog() *memSagaLog {
 	if m.log.sagas == nil {
 		m.log.sagas = make(map[uuid.UUID]*memSaga)
+		m.log.unfinished = make(map[uuid.UUID]*memSaga)
 		m.log.leases = make(map[uuid.UUID]time.Time)
 	}
 	return &m.log
@@ -73,6 +87,7 @@ func (m *Memory) SagaCreate(ctx context.Context, rec SagaRecord, events ...NodeE
 		rec.Params = bytes.Clone(rec.Params)
 		s = &memSaga{rec: rec, seen: map[eventKey]bool{}}
 		l.sagas[rec.ID] = s
+		l.track(s)
 	}
 	s.append(events)
 	return nil
@@ -150,6 +165,7 @@ func (m *Memory) SagaSetState(ctx context.Context, f Fence, saga uuid.UUID, stat
 	}
 	s.append(events)
 	s.rec.State = state
+	m.log.track(s)
 	return nil
 }
 
@@ -186,6 +202,7 @@ func (m *Memory) SagaAbandon(ctx context.Context, f Fence, saga uuid.UUID, p Aba
 		return err
 	}
 	s.rec.State, s.rec.AbandonReason, s.rec.AbandonComment, s.rec.AbandonTime = SagaAbandoned, reason, comment, StoreTime(now)
+	m.log.track(s)
 	return nil
 }
 
@@ -215,8 +232,8 @@ func (m *Memory) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]SagaR
 	}
 	defer m.mu.Unlock()
 	var out []SagaRecord
-	for _, s := range m.sagaLog().sagas {
-		if s.rec.Unfinished() && (sec == uuid.Nil || s.rec.CurrentSEC == sec) {
+	for _, s := range m.sagaLog().unfinished {
+		if sec == uuid.Nil || s.rec.CurrentSEC == sec {
 			rec := s.rec
 			rec.Params = bytes.Clone(rec.Params)
 			out = append(out, rec)
@@ -233,10 +250,7 @@ func (m *Memory) SagaListStalled(ctx context.Context, before time.Time) ([]Stall
 	}
 	defer m.mu.Unlock()
 	var out []StalledSaga
-	for _, s := range m.sagaLog().sagas {
-		if !s.rec.Unfinished() {
-			continue
-		}
+	for _, s := range m.sagaLog().unfinished {
 		st := StalledSaga{Saga: s.rec, Since: s.rec.TimeCreated}
 		if n := len(s.events); n > 0 {
 			st.Last = cloneEvent(s.events[n-1])
@@ -285,8 +299,8 @@ func (m *Memory) SagaAdopt(ctx context.Context, sec, from uuid.UUID, now time.Ti
 		return nil, err
 	}
 	var ids []uuid.UUID
-	for id, s := range l.sagas {
-		if s.rec.Unfinished() && s.rec.CurrentSEC == from {
+	for id, s := range l.unfinished {
+		if s.rec.CurrentSEC == from {
 			s.rec.CurrentSEC, s.rec.AdoptGeneration, s.rec.AdoptTime = sec, s.rec.AdoptGeneration+1, now
 			ids = append(ids, id)
 		}
