@@ -350,3 +350,96 @@ func TestReconcileCountsWhatFails(t *testing.T) {
 		t.Errorf("counted %v", p.cp.Stats()[controlplane.ReactionReconcile].Errors)
 	}
 }
+
+// TestWatcherKeepsWhatItObserves: a pass that finds a sled silent asks
+// nothing to stop and keeps the observation for the decisions.
+func TestWatcherKeepsWhatItObserves(t *testing.T) {
+	p := newPlane(t)
+	in := p.create(1)
+	p.calls(memsled.CallCheck, &failure.Outcome{Communication: failure.CommTimeout})
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	s, err := p.cp.Snapshot(p.ctx, in)
+	p.must(err)
+	if pass.Stopped != 0 || s.SledUnreachableSince.IsZero() {
+		t.Errorf("a silent sled: pass %+v, unreachable since %v", pass, s.SledUnreachableSince)
+	}
+}
+
+// leakList is reservations whose leak list is the test's.
+type leakList struct {
+	datastore.SledReservations
+	ids []vmmstate.ID
+	err error
+}
+
+func (l leakList) ReservationListLeaked(context.Context) ([]vmmstate.ID, error) { return l.ids, l.err }
+
+// TestReaperLeakEdges: the reaper releases a listed reservation only when
+// its VMM is deleted, or has no record while nothing places one — not
+// when the VMM was inserted since the list was read, not when the store
+// cannot say, not while a migration may still insert it.
+func TestReaperLeakEdges(t *testing.T) {
+	p := newPlane(t)
+	in := p.create(1)
+	live := p.snap(in).Active
+	p.cfg.Reservations = leakList{SledReservations: p.st, ids: []vmmstate.ID{live.ID}}
+	p.restart(cpA)
+	_, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+	p.must(err)
+	if !p.holdsRoom(live) {
+		t.Error("the room of a VMM inserted since the list was read was released")
+	}
+	p.cfg.Store = &failing{Store: p.st, op: "vmm_fetch", err: errBoom}
+	p.restart(cpA)
+	_, err = p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+	p.must(err)
+	if !p.holdsRoom(live) || p.cp.Stats()[controlplane.TaskAbandonedVMMReaper.String()].Errors["other"] != 1 {
+		t.Errorf("a VMM the store could not read: room held %v, errors %v", p.holdsRoom(live), p.cp.Stats()[controlplane.TaskAbandonedVMMReaper.String()].Errors)
+	}
+	p.cfg.Store, p.cfg.Reservations = p.st, leakList{SledReservations: p.st, err: errBoom}
+	p.restart(cpA)
+	if _, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper); !errors.Is(err, errBoom) {
+		t.Errorf("a leak list that failed: %v", err)
+	}
+
+	// A migration crashed between taking the target's room and inserting
+	// the target.
+	for crashAfter := 1; crashAfter < 12; crashAfter++ {
+		p := newPlane(t)
+		in := p.create(1)
+		s := &sagas.Migrate{Instance: in, Source: p.snap(in).Active.ID, Destination: p.otherSled(in)}
+		_, err := p.cp.SEC().Run(p.ctx, id('g', 1), s, sagas.RunOptions{Crash: true, CrashAfter: crashAfter})
+		p.must(err)
+		leaked, err := p.st.ReservationListLeaked(p.ctx)
+		p.must(err)
+		if len(leaked) == 0 {
+			continue
+		}
+		_, err = p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+		p.must(err)
+		if after, _ := p.st.ReservationListLeaked(p.ctx); len(after) != len(leaked) {
+			t.Fatalf("the reaper released the room of a migration in flight: %v → %v", leaked, after)
+		}
+		return
+	}
+	t.Fatal("no crash point left a migration's room taken before its target was inserted")
+}
+
+// TestReapVMMAVMMGoneMeanwhile: a VMM deleted between ReapVMM's read and
+// its delete is not reaped twice, and is no error.
+func TestReapVMMAVMMGoneMeanwhile(t *testing.T) {
+	p := newPlane(t)
+	in := p.stopped(1)
+	p.calls(memsled.CallRegister, &failure.Outcome{Status: 500})
+	_, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
+	p.must(err)
+	p.w.Agent.Fail = nil
+	abandoned, err := p.st.VMMListAbandoned(p.ctx)
+	p.must(err)
+	p.cfg.Store = &failing{Store: p.st, op: "vmm_mark_deleted", err: &datastore.Error{Op: "vmm_mark_deleted", Kind: datastore.KindNotFound}}
+	p.restart(cpA)
+	if reaped, err := p.cp.ReapVMM(p.ctx, abandoned[0]); reaped || err != nil {
+		t.Errorf("ReapVMM of a VMM gone meanwhile: %v, %v", reaped, err)
+	}
+}
