@@ -19,14 +19,14 @@ import (
 // which, soft-deleted rows included, only grows. Each set holds a superset
 // of one query's answer, and a row's membership is a function of the
 // records alone, never of the time: the query decides on the members at
-// its own now, exactly as a scan would. Every write marks the rows it may
+// its own now what depends on it, exactly as a scan would. Every write marks the rows it may
 // have changed (wrote), and the marks are taken up before the next query
 // (reindex).
 type fleetIndex struct {
 	// plans: live instances whose update plan has work. Whether it has
 	// work does not depend on the time — the time only stamps the plan
-	// (instancestate.PlanUpdate) — so the query asks again at its now
-	// only for the lock, which is checked there.
+	// (instancestate.PlanUpdate) — so the query, at its now, asks only
+	// for the lock.
 	plans map[instancestate.ID]struct{}
 	// down: live instances reincarnation says need a restart (Needs,
 	// from the records alone); the query asks whether one is due at now.
@@ -93,13 +93,14 @@ func (m *Memory) indexInstance(id instancestate.ID) {
 		return
 	}
 	s := m.snapshot(row)
-	// Any time serves: the answers asked of it do not depend on it. One
-	// that does not decide is kept, for the query to meet as a scan would.
+	// Any time serves: the answers asked of it do not depend on it, and
+	// neither does whether the snapshot validates — a snapshot that does
+	// not is in no query's answer.
 	at := row.Instance.Runtime.TimeUpdated
-	if _, required, err := instancestate.PlanUpdate(s, at); err != nil || required {
+	if _, required, err := instancestate.PlanUpdate(s, at); err == nil && required {
 		x.plans[id] = struct{}{}
 	}
-	if r, err := instancestate.Reincarnate(s, at); err != nil || r.Needs {
+	if r, err := instancestate.Reincarnate(s, at); err == nil && r.Needs {
 		x.down[id] = struct{}{}
 	}
 }
@@ -155,11 +156,9 @@ func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) 
 	m.reindex()
 	var out []instancestate.ID
 	for id := range m.idx.plans {
-		row := m.instances[id]
-		if row.Instance.IsLocked() {
-			continue
-		}
-		if _, required, err := instancestate.PlanUpdate(m.snapshot(row), now); err == nil && required {
+		// Whether the plan has work is the records' alone (plans): of
+		// those, the unlocked.
+		if !m.instances[id].Instance.IsLocked() {
 			out = append(out, id)
 		}
 	}
