@@ -146,9 +146,9 @@ func (m *Memory) reindexAll() {
 }
 
 // FindInstancesNeedingUpdate implements Store: the live, unlocked instances
-// whose update plan (§13.3, D11, D21) has work at now.
-func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
-	now = StoreTime(now)
+// whose update plan (§13.3, D11, D21) has work — at any time, now
+// included: whether a plan has work is the records' alone.
+func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, _ time.Time) ([]instancestate.ID, error) {
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
