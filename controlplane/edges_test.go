@@ -139,6 +139,35 @@ func TestReapVMMRefuses(t *testing.T) {
 	}
 }
 
+// TestOwedStopsAskedAgain: a D37 stop no sled-agent took is owed, and
+// TaskOwedStops asks for it again at every pass until one takes it.
+func TestOwedStopsAskedAgain(t *testing.T) {
+	p, _, _, tv := unlinkedRunning(t) // the stop refused once
+	target := tv.ID
+	p.calls(memsled.CallRequestState, &failure.Outcome{Status: 503})
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
+	p.must(err)
+	if _, held := p.w.Agent.Holds(target); pass.Found != 1 || pass.Stopped != 0 || !held {
+		t.Errorf("a stop refused again: pass %+v, held %v", pass, held)
+	}
+	p.w.Agent.Fail = nil
+	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
+	p.must(err)
+	if pass.Found != 1 || pass.Stopped != 1 {
+		t.Errorf("the stop taken: pass %+v", pass)
+	}
+	if st, held := p.w.Agent.Holds(target); held && !st.IsTerminal() && st != vmmstate.SledAgentStopping {
+		t.Errorf("the target %v asked to stop reports %v", target, st)
+	}
+	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
+	p.must(err)
+	if pass.Found != 0 {
+		t.Errorf("a stop taken is asked again: pass %+v", pass)
+	}
+	p.tick(time.Minute)
+	p.settled()
+}
+
 // TestOwedStopsEnd: an owed stop ends when the VMM ends or is gone from
 // the records, without another call; a store that fails keeps it owed.
 func TestOwedStopsEnd(t *testing.T) {

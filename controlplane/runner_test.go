@@ -12,9 +12,7 @@ import (
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
-	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
-	"github.com/vmlife/vmlife/vmmstate"
 )
 
 // queue is a SagaRunner that keeps the sagas it is given until drain runs
@@ -170,45 +168,4 @@ func TestCreateStartsWhatIsStillMeantToRun(t *testing.T) {
 	if want := []sagas.Kind{sagas.KindCreate, sagas.KindStart}; !cmp.Equal(q2.took, want) {
 		t.Errorf("a create meant to run began %v, want %v", q2.took, want)
 	}
-}
-
-// TestOwedStopsAskedAgain: a D37 stop no sled-agent took is owed, and
-// TaskOwedStops asks for it again at every pass until one takes it.
-func TestOwedStopsAskedAgain(t *testing.T) {
-	p := newPlane(t)
-	in := p.create(1)
-	src := p.snap(in).Active
-	_, err := p.cp.Migrate(p.ctx, in, p.otherSled(in))
-	p.must(err)
-	target := p.snap(in).Instance.Runtime.TargetVMM
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallRequestState {
-			return &failure.Outcome{Status: 503}
-		}
-		return nil
-	}
-	p.w.Agent.Vanish(src.ID)
-	_, err = p.cp.VMMGone(p.ctx, src.ID, failure.NoSuchInstance)
-	p.must(err)
-	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
-	p.must(err)
-	if _, held := p.w.Agent.Holds(target); pass.Found != 1 || pass.Stopped != 0 || !held {
-		t.Errorf("a stop refused again: pass %+v, held %v", pass, held)
-	}
-	p.w.Agent.Fail = nil
-	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
-	p.must(err)
-	if pass.Found != 1 || pass.Stopped != 1 {
-		t.Errorf("the stop taken: pass %+v", pass)
-	}
-	if st, held := p.w.Agent.Holds(target); held && !st.IsTerminal() && st != vmmstate.SledAgentStopping {
-		t.Errorf("the target %v asked to stop reports %v", target, st)
-	}
-	pass, err = p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
-	p.must(err)
-	if pass.Found != 0 {
-		t.Errorf("a stop taken is asked again: pass %+v", pass)
-	}
-	p.tick(time.Minute)
-	p.settled()
 }
