@@ -60,30 +60,53 @@ type SEC struct {
 	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
 
 	mu      sync.Mutex
-	running map[uuid.UUID]struct{} // the sagas this executor is driving now
+	running map[uuid.UUID]Kind  // the sagas this executor is driving now
+	driving [len(kindNames)]int // how many of each kind; [0]: a kind not known
 }
 
 // claim marks saga id as driven by this executor, and reports false when
 // it already is: Recover passes over a saga a Run (or another Recover) of
 // the same executor is driving, as Steno's executor does not load a saga
 // it is already running.
-func (c *SEC) claim(id uuid.UUID) bool {
+func (c *SEC) claim(id uuid.UUID, k Kind) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[id]; ok {
 		return false
 	}
 	if c.running == nil {
-		c.running = make(map[uuid.UUID]struct{})
+		c.running = make(map[uuid.UUID]Kind)
 	}
-	c.running[id] = struct{}{}
+	if int(k) >= len(kindNames) {
+		k = 0
+	}
+	c.running[id] = k
+	c.driving[k]++
 	return true
 }
 
 func (c *SEC) release(id uuid.UUID) {
 	c.mu.Lock()
-	delete(c.running, id)
+	if k, ok := c.running[id]; ok {
+		delete(c.running, id)
+		c.driving[k]--
+	}
 	c.mu.Unlock()
+}
+
+// Driving reports whether the executor is driving, now, a saga of one of
+// kinds: begun (Run, Begin) or recovered, and not yet at rest or halted.
+// It reads no log: a saga another executor drives, or one left unfinished
+// in the log, is not counted.
+func (c *SEC) Driving(kinds ...Kind) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range kinds {
+		if k != 0 && int(k) < len(kindNames) && c.driving[k] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // The executor's defaults.
@@ -189,7 +212,7 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	if opt.Crash && opt.CrashAfter < 0 {
 		return Durable{}, fmt.Errorf("sagas: CrashAfter %d (accepted: an integer ≥ 0)", opt.CrashAfter)
 	}
-	if !c.claim(id) {
+	if !c.claim(id, s.Kind()) {
 		return Durable{}, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	defer c.release(id)
@@ -229,7 +252,7 @@ func (c *SEC) Begin(ctx context.Context, id uuid.UUID, s Saga) (*Exec, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	if !c.claim(id) {
+	if !c.claim(id, s.Kind()) {
 		return nil, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	x, j, err := c.begin(ctx, id, s, "")
@@ -353,7 +376,8 @@ func (c *SEC) Recover(ctx context.Context) ([]Durable, error) {
 	}
 	var out []Durable
 	for _, rec := range recs {
-		if !c.claim(rec.ID) {
+		kind, _ := ParseKind(rec.Name)
+		if !c.claim(rec.ID, kind) {
 			continue
 		}
 		d, err := c.recoverOne(ctx, rec)

@@ -49,6 +49,9 @@ func TestRecoverPassesOverSagasInFlight(t *testing.T) {
 		done <- d
 	}()
 	<-agent.entered // ensure_registered has started: the saga is mid-node
+	if !c.Driving(sagas.KindStart) || c.Driving(sagas.KindUpdate, sagas.KindMigrate) || c.Driving() || c.Driving(0, 99) {
+		t.Errorf("Driving mid-node: start %v, update or migrate %v", c.Driving(sagas.KindStart), c.Driving(sagas.KindUpdate, sagas.KindMigrate))
+	}
 
 	got, err := c.Recover(f.ctx)
 	f.must(err)
@@ -68,10 +71,53 @@ func TestRecoverPassesOverSagasInFlight(t *testing.T) {
 	if d := <-done; d.Outcome != sagas.Completed {
 		t.Fatalf("the saga in flight: %+v", d)
 	}
+	if c.Driving(sagas.KindStart) {
+		t.Error("Driving a start once it rested")
+	}
 	got, err = c.Recover(f.ctx)
 	f.must(err)
 	if len(got) != 0 {
 		t.Errorf("Recover after the saga rested: %+v", got)
 	}
 	f.unfinished()
+}
+
+// TestDrivingCountsRecoveredAndBegun: a saga Recover runs counts as driven
+// while it runs, as does one Begin began, until it rests.
+func TestDrivingCountsRecoveredAndBegun(t *testing.T) {
+	f := newFixture(t)
+	f.stopped()
+	if _, err := f.sec(secA).Run(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: 1}, sagas.RunOptions{Crash: true, CrashAfter: 1}); err != nil {
+		t.Fatal(err)
+	}
+	agent := &blockingAgent{SledAgent: f.w.Env.Agent, entered: make(chan struct{}), release: make(chan struct{})}
+	env := *f.w.Env
+	env.Agent = agent
+	c := &sagas.SEC{ID: secA, Log: f.st, Env: &env}
+	done := make(chan error)
+	go func() {
+		_, err := c.Recover(f.ctx)
+		done <- err
+	}()
+	<-agent.entered
+	if !c.Driving(sagas.KindStart) {
+		t.Error("a start being recovered is not counted as driven")
+	}
+	close(agent.release)
+	f.must(<-done)
+	if c.Driving(sagas.KindStart) {
+		t.Error("Driving a start once recovery rested it")
+	}
+
+	x, err := c.Begin(f.ctx, id('g', 2), &sagas.Update{Instance: instID})
+	f.must(err)
+	if !c.Driving(sagas.KindUpdate) {
+		t.Error("a begun update is not counted as driven")
+	}
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	if c.Driving(sagas.KindUpdate) {
+		t.Error("Driving an update once it rested")
+	}
 }
