@@ -231,15 +231,19 @@ func (m *Memory) SagaListUnfinished(ctx context.Context, sec uuid.UUID) ([]SagaR
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	var out []SagaRecord
+	// Sorted as pointers, then copied: a record is a few hundred bytes.
+	var list []*memSaga
 	for _, s := range m.sagaLog().unfinished {
 		if sec == uuid.Nil || s.rec.CurrentSEC == sec {
-			rec := s.rec
-			rec.Params = bytes.Clone(rec.Params)
-			out = append(out, rec)
+			list = append(list, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b SagaRecord) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	slices.SortFunc(list, func(a, b *memSaga) int { return bytes.Compare(a.rec.ID[:], b.rec.ID[:]) })
+	out := make([]SagaRecord, len(list))
+	for i, s := range list {
+		out[i] = s.rec
+		out[i].Params = bytes.Clone(s.rec.Params)
+	}
 	return out, nil
 }
 
