@@ -94,7 +94,7 @@ func (cp *ControlPlane) CheckVMM(ctx context.Context, id vmmstate.ID) (failure.V
 		return failure.Verdict{}, errors.New("controlplane: CheckVMM: Config.Watcher is nil (accepted: a Watcher)")
 	}
 	cp.count(ReactionCheck, func(c *Counters) { c.Passes++ })
-	v, _, err := cp.check(ctx, ReactionCheck, id)
+	v, _, err := cp.check(ctx, ReactionCheck, id, false)
 	if err != nil {
 		cp.failed(ctx, ReactionCheck, "check VMM "+id.String(), err)
 		return v, err
@@ -105,10 +105,17 @@ func (cp *ControlPlane) CheckVMM(ctx context.Context, id vmmstate.ID) (failure.V
 
 // check is one check of VMM id for src, the watcher's pass or CheckVMM:
 // the verdict, and whether the VMM was found running unlinked and asked to
-// stop. Errors about the one VMM are returned, not counted.
-func (cp *ControlPlane) check(ctx context.Context, src string, id vmmstate.ID) (v failure.Verdict, stopped bool, err error) {
+// stop. Errors about the one VMM are returned, not counted. For the
+// watcher's pass (listed), a VMM the pass would not list now — gone,
+// deleted, ended — is passed over: listed before a saga or the reaper
+// moved it on, it is no longer the watcher's.
+func (cp *ControlPlane) check(ctx context.Context, src string, id vmmstate.ID, listed bool) (v failure.Verdict, stopped bool, err error) {
 	row, err := cp.cfg.Store.VMMFetch(ctx, id)
-	if err != nil {
+	switch {
+	case listed && (errors.Is(err, datastore.ErrNotFound) ||
+		err == nil && (!row.TimeDeleted.IsZero() || !datastore.ListedBySled(row.VMM.Runtime.State.Kind()))):
+		return v, false, nil // gone, or ended, since the pass listed it: the list would not name it now
+	case err != nil:
 		return v, false, fmt.Errorf("fetch VMM %v: %w", id, err)
 	}
 	rep, chk, ok := cp.cfg.Watcher.Check(ctx, row.VMM)
@@ -190,7 +197,7 @@ func (cp *ControlPlane) Reconcile(ctx context.Context, id instancestate.ID) (ins
 			onSled = onSled || !vid.IsZero() && v.ID == vid && v.Runtime.State.ExistsOnSled()
 		}
 		if n.Record.Kind != instancestate.RecordInstance && onSled && cp.cfg.Watcher != nil {
-			_, _, err = cp.check(ctx, src, vid)
+			_, _, err = cp.check(ctx, src, vid, false)
 		}
 	case instancestate.NextAbortMigration:
 		cp.log.LogAttrs(ctx, slog.LevelInfo, "aborting a stalled migration", slog.String("instance", id.String()),

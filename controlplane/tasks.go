@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/internal/enum"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -105,58 +107,27 @@ type Pass struct {
 	// instance linking them, and asked to stop (D37); for TaskOwedStops,
 	// how many of the stops it asked for again were taken.
 	Stopped int
+	// Reaped is how many abandoned VMMs TaskAbandonedVMMReaper marked
+	// deleted, their room released; Released how many leaked reservations
+	// it released besides.
+	Reaped, Released int
 	// Again: the pass left work behind, and activated its task.
 	Again bool
 }
 
-// RunTask runs one pass of task t now and returns what it did. Its error
-// is the one that stopped the pass (a failed query, a cancelled context);
-// an error about one record is counted and logged, and the pass goes on
-// to the next. RunTask does not change when t runs next.
+// RunTask runs one pass of task t now and returns what it did: BeginTask,
+// and Step until the pass is over. Its error is the one that ended the
+// pass (a failed query, a cancelled context); an error about one record is
+// counted and logged, and the pass goes on to the next. RunTask does not
+// change when t runs next.
 func (cp *ControlPlane) RunTask(ctx context.Context, t Task) (Pass, error) {
-	p := Pass{Task: t}
-	var err error
-	switch t {
-	case TaskSagaRecovery:
-		err = cp.recoverSagas(ctx, &p)
-	case TaskSagaAdoption:
-		err = cp.adoptSagas(ctx, &p)
-	case TaskInstanceUpdater:
-		err = cp.updateInstances(ctx, &p)
-	case TaskReincarnation:
-		err = cp.reincarnate(ctx, &p)
-	case TaskAbandonedVMMReaper:
-		err = cp.reap(ctx, &p)
-	case TaskInstanceWatcher:
-		err = cp.watch(ctx, &p)
-	case TaskOwedStops:
-		err = cp.askOwed(ctx, &p)
-	case TaskStalledSagas:
-		err = cp.stalled(ctx, &p)
-	default:
-		return p, errors.New("controlplane: RunTask: task " + t.String() + " (accepted: " + tasksList() + ")")
-	}
-	cp.count(t.String(), func(c *Counters) {
-		c.Passes++
-		c.Found += uint64(p.Found)
-		c.SagasRecovered += uint64(p.Recovered)
-		c.SagasAdopted += uint64(p.Adopted)
-		c.SagasAbandoned += uint64(p.Abandoned)
-	})
+	r, err := cp.BeginTask(t)
 	if err != nil {
-		cp.failed(ctx, t.String(), "pass", err)
+		return Pass{Task: t}, errors.New("controlplane: RunTask: " + strings.TrimPrefix(err.Error(), "controlplane: "))
 	}
-	if p.Again {
-		cp.Activate(t)
+	for r.Step(ctx) {
 	}
-	level := slog.LevelDebug
-	if p.SagasStarted+p.Recovered+p.Adopted+p.Abandoned+len(p.Stalled) > 0 {
-		level = slog.LevelInfo
-	}
-	cp.log.LogAttrs(ctx, level, "background task pass", slog.String("task", t.String()), slog.Int("found", p.Found),
-		slog.Int("sagas_started", p.SagasStarted), slog.Int("recovered", p.Recovered), slog.Int("adopted", p.Adopted),
-		slog.Int("abandoned", p.Abandoned), slog.Int("stalled", len(p.Stalled)), slog.Bool("again", p.Again))
-	return p, err
+	return r.Result()
 }
 
 func tasksList() string {
@@ -173,7 +144,8 @@ func tasksList() string {
 // recoverSagas is TaskSagaRecovery. What recovery brings to rest may ask
 // for updates or restarts it does not report; the tasks that find those
 // are activated.
-func (cp *ControlPlane) recoverSagas(ctx context.Context, p *Pass) error {
+func (cp *ControlPlane) recoverSagas(ctx context.Context, r *TaskRun) error {
+	p := &r.pass
 	ds, err := cp.sec.Recover(ctx)
 	p.Found = len(ds)
 	for _, d := range ds {
@@ -199,15 +171,16 @@ func (cp *ControlPlane) recoverSagas(ctx context.Context, p *Pass) error {
 // adoptSagas is TaskSagaAdoption: every executor other than this one that
 // owns an unfinished saga is asked for its sagas; one whose lease still
 // holds keeps them (datastore.ErrConflict, not an error of the pass).
-func (cp *ControlPlane) adoptSagas(ctx context.Context, p *Pass) error {
+func (cp *ControlPlane) adoptSagas(ctx context.Context, r *TaskRun) error {
+	p := &r.pass
 	recs, err := cp.cfg.Log.SagaListUnfinished(ctx, uuid.Nil)
 	if err != nil {
 		return err
 	}
 	var owners []uuid.UUID
-	for _, r := range recs {
-		if r.CurrentSEC != cp.cfg.ID && !slices.Contains(owners, r.CurrentSEC) {
-			owners = append(owners, r.CurrentSEC)
+	for _, rec := range recs {
+		if rec.CurrentSEC != cp.cfg.ID && !slices.Contains(owners, rec.CurrentSEC) {
+			owners = append(owners, rec.CurrentSEC)
 		}
 	}
 	p.Found = len(owners)
@@ -229,14 +202,16 @@ func (cp *ControlPlane) adoptSagas(ctx context.Context, p *Pass) error {
 	return nil
 }
 
-// updateInstances is TaskInstanceUpdater: the instances a saga asked for,
-// then those the fleet query lists, up to PassLimit sagas.
-func (cp *ControlPlane) updateInstances(ctx context.Context, p *Pass) error {
+// updateInstances is TaskInstanceUpdater's list: the instances a saga
+// asked for, then those the fleet query lists, an update saga begun for
+// each up to PassLimit; the rest is queued for the next pass, which the
+// pass activates.
+func (cp *ControlPlane) updateInstances(ctx context.Context, r *TaskRun) error {
 	ids, err := cp.cfg.Store.FindInstancesNeedingUpdate(ctx, cp.cfg.Now())
 	if err != nil {
 		return err
 	}
-	p.Found = len(ids)
+	r.pass.Found = len(ids)
 	for {
 		id, ok := cp.nextNeeded()
 		if !ok {
@@ -246,71 +221,91 @@ func (cp *ControlPlane) updateInstances(ctx context.Context, p *Pass) error {
 			ids = append(ids, id)
 		}
 	}
-	src := TaskInstanceUpdater.String()
-	for i, id := range ids {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if i == cp.cfg.PassLimit {
-			for _, id := range ids[i:] {
+	var rest []instancestate.ID
+	if len(ids) > cp.cfg.PassLimit {
+		ids, rest, r.pass.Again = ids[:cp.cfg.PassLimit], ids[cp.cfg.PassLimit:], true
+	}
+	// What a pass cut short does not reach, the fleet query finds again.
+	for _, id := range ids {
+		r.then(func(ctx context.Context, r *TaskRun) error {
+			return r.begin(ctx, &sagas.Update{Instance: id})
+		}, nil)
+	}
+	// The rest is queued as the pass ends, not before: the sagas it runs
+	// to rest would take the queue's updates as their follow-ups.
+	if len(rest) > 0 {
+		r.then(func(context.Context, *TaskRun) error {
+			for _, id := range rest {
 				cp.updateNeeded(id)
 			}
-			p.Again = true
 			return nil
-		}
-		if _, err := cp.begin(ctx, src, &sagas.Update{Instance: id}); err != nil {
-			return err
-		}
-		p.SagasStarted++
+		}, nil)
 	}
 	return nil
 }
 
-// reincarnate is TaskReincarnation.
-func (cp *ControlPlane) reincarnate(ctx context.Context, p *Pass) error {
+// reincarnate is TaskReincarnation's list: a start saga, reason
+// auto_restart, begun for each instance the fleet query lists, up to
+// PassLimit; a pass that found more activates the task again.
+func (cp *ControlPlane) reincarnate(ctx context.Context, r *TaskRun) error {
 	ids, err := cp.cfg.Store.FindReincarnatableInstances(ctx, cp.cfg.Now())
 	if err != nil {
 		return err
 	}
-	p.Found = len(ids)
-	src := TaskReincarnation.String()
-	for i, id := range ids {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if i == cp.cfg.PassLimit {
-			p.Again = true
-			return nil
-		}
-		if _, err := cp.begin(ctx, src, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart}); err != nil {
-			return err
-		}
-		p.SagasStarted++
+	r.pass.Found = len(ids)
+	if len(ids) > cp.cfg.PassLimit {
+		ids, r.pass.Again = ids[:cp.cfg.PassLimit], true
+	}
+	for _, id := range ids {
+		r.then(func(ctx context.Context, r *TaskRun) error {
+			return r.begin(ctx, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart})
+		}, nil)
 	}
 	return nil
 }
 
-// reap is TaskAbandonedVMMReaper: each abandoned VMM's room is released
-// before its record is deleted, so that a pass that dies between the two
-// leaves a VMM the next pass lists again, never room no one releases.
-// Then reservations whose VMM is already deleted (a store that records
-// them) are released, and those whose VMM was never inserted, when no
-// saga that could still insert it is unfinished.
-func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
+// begin begins saga s for the pass's task, and counts it.
+func (r *TaskRun) begin(ctx context.Context, s sagas.Saga) error {
+	if _, err := r.cp.begin(ctx, r.pass.Task.String(), s); err != nil {
+		return err
+	}
+	r.pass.SagasStarted++
+	return nil
+}
+
+// reap is TaskAbandonedVMMReaper's list: each abandoned VMM is reaped
+// (reapOne: its room released before its record is deleted, so that a
+// pass that dies between the two leaves a VMM the next pass lists again,
+// never room no one releases), and then the leaked reservations are.
+func (cp *ControlPlane) reap(ctx context.Context, r *TaskRun) error {
 	ids, err := cp.cfg.Store.VMMListAbandoned(ctx)
 	if err != nil {
 		return err
 	}
-	p.Found = len(ids)
-	src := TaskAbandonedVMMReaper.String()
+	r.pass.Found = len(ids)
 	for _, id := range ids {
-		if _, err := cp.reapOne(ctx, id); err != nil {
-			cp.failed(ctx, src, "reap VMM "+id.String(), err)
-		}
+		r.then(func(ctx context.Context, r *TaskRun) error {
+			reaped, err := cp.reapOne(ctx, id)
+			if err != nil {
+				cp.failed(ctx, TaskAbandonedVMMReaper.String(), "reap VMM "+id.String(), err)
+			}
+			if reaped {
+				r.pass.Reaped++
+			}
+			return nil
+		}, nil)
 	}
-	if cp.cfg.Reservations == nil {
-		return nil
+	if cp.cfg.Reservations != nil {
+		r.then(cp.releaseLeaked, nil)
 	}
+	return nil
+}
+
+// releaseLeaked is the reaper's last piece: the reservations whose VMM is
+// already deleted (a store that records them) are released, and those
+// whose VMM was never inserted, when no saga that could still insert it
+// is unfinished.
+func (cp *ControlPlane) releaseLeaked(ctx context.Context, r *TaskRun) error {
 	leaked, err := cp.cfg.Reservations.ReservationListLeaked(ctx)
 	if err != nil || len(leaked) == 0 {
 		return err
@@ -325,6 +320,7 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 	if err != nil {
 		return err
 	}
+	src := TaskAbandonedVMMReaper.String()
 	for _, id := range leaked {
 		row, err := cp.cfg.Store.VMMFetch(ctx, id)
 		switch {
@@ -338,10 +334,12 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 		case row.TimeDeleted.IsZero():
 			continue // inserted since the list was read
 		}
-		p.Found++
+		r.pass.Found++
 		if err := cp.cfg.Sleds.Release(ctx, id); err != nil {
 			cp.failed(ctx, src, "release VMM "+id.String()+"'s leaked room", err)
+			continue
 		}
+		r.pass.Released++
 	}
 	return nil
 }
@@ -349,6 +347,9 @@ func (cp *ControlPlane) reap(ctx context.Context, p *Pass) error {
 // placing reports whether a saga that takes room for a VMM before it
 // inserts the VMM's record — a start, a migration — is unfinished.
 func (cp *ControlPlane) placing(ctx context.Context) (bool, error) {
+	if cp.sec.Driving(sagas.KindStart, sagas.KindMigrate) {
+		return true, nil // one of this process's own: no need to read the log
+	}
 	recs, err := cp.cfg.Log.SagaListUnfinished(ctx, uuid.Nil)
 	if err != nil {
 		return false, err
@@ -416,12 +417,13 @@ func (cp *ControlPlane) ReapVMM(ctx context.Context, id vmmstate.ID) (bool, erro
 	return reaped, err
 }
 
-// watch is TaskInstanceWatcher: every listed VMM of every sled is checked
-// (check, as CheckVMM makes it) and the verdict (failure.CheckHealth)
-// acted on — the agent's report recorded, a proof of death recorded, or
-// only the silence of a sled that cannot be reached and may be on
-// observed (D18).
-func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
+// watch is TaskInstanceWatcher's list: every listed VMM of every sled,
+// each then checked as CheckVMM checks one (check) — the agent's report
+// recorded, a proof of death recorded, or only the silence of a sled that
+// cannot be reached and may be on observed (D18) — and what the check
+// asks for begun. The last piece drops the observations of VMMs no sled
+// listed.
+func (cp *ControlPlane) watch(ctx context.Context, r *TaskRun) error {
 	if cp.cfg.Watcher == nil {
 		return nil
 	}
@@ -429,32 +431,33 @@ func (cp *ControlPlane) watch(ctx context.Context, p *Pass) error {
 	if err != nil {
 		return err
 	}
-	src := TaskInstanceWatcher.String()
 	listed := map[vmmstate.ID]bool{}
 	for _, sl := range sleds {
 		ids, err := cp.cfg.Store.VMMListBySled(ctx, sl)
 		if err != nil {
 			return err
 		}
-		p.Found += len(ids)
+		r.pass.Found += len(ids)
 		for _, id := range ids {
 			listed[id] = true
-		}
-		for _, id := range ids {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			_, stopped, err := cp.check(ctx, src, id)
-			if err != nil {
-				cp.failed(ctx, src, "check", err)
-			}
-			if stopped {
-				p.Stopped++
-			}
+			r.then(func(ctx context.Context, r *TaskRun) error {
+				src := TaskInstanceWatcher.String()
+				_, stopped, err := cp.check(ctx, src, id, true)
+				if err != nil {
+					cp.failed(ctx, src, "check", err)
+				}
+				if stopped {
+					r.pass.Stopped++
+				}
+				cp.followUps(ctx, src, nil, 0)
+				return nil
+			}, nil)
 		}
 	}
-	cp.keepOnly(listed)
-	cp.followUps(ctx, src, nil, 0)
+	r.then(func(context.Context, *TaskRun) error {
+		cp.keepOnly(listed)
+		return nil
+	}, nil)
 	return nil
 }
 
@@ -477,27 +480,28 @@ func (cp *ControlPlane) unlinked(ctx context.Context, src string, v vmmstate.VMM
 	return rt.ActiveVMM != v.ID && rt.TargetVMM != v.ID
 }
 
-// askOwed is TaskOwedStops.
-func (cp *ControlPlane) askOwed(ctx context.Context, p *Pass) error {
+// askOwed is TaskOwedStops's list: every stop owed is taken, and each
+// asked again (stopVMM), owed again if no sled-agent takes it or if the
+// pass ends before asking it.
+func (cp *ControlPlane) askOwed(_ context.Context, r *TaskRun) error {
 	owed := cp.takeOwed()
-	p.Found = len(owed)
-	for i, id := range owed {
-		if err := ctx.Err(); err != nil {
-			for _, id := range owed[i:] {
-				cp.owe(id)
+	r.pass.Found = len(owed)
+	for _, id := range owed {
+		r.then(func(ctx context.Context, r *TaskRun) error {
+			src := TaskOwedStops.String()
+			if !cp.stopVMM(ctx, src, id) {
+				r.pass.Stopped++
 			}
-			return err
-		}
-		if !cp.stopVMM(ctx, TaskOwedStops.String(), id) {
-			p.Stopped++
-		}
+			cp.followUps(ctx, src, nil, 0)
+			return nil
+		}, func() { cp.owe(id) })
 	}
-	cp.followUps(ctx, TaskOwedStops.String(), nil, 0)
 	return nil
 }
 
 // stalled is TaskStalledSagas.
-func (cp *ControlPlane) stalled(ctx context.Context, p *Pass) error {
+func (cp *ControlPlane) stalled(ctx context.Context, r *TaskRun) error {
+	p := &r.pass
 	st, err := sagas.Stalled(ctx, cp.cfg.Log, cp.cfg.Now(), cp.cfg.StallDeadline)
 	if err != nil {
 		return err

@@ -1,0 +1,169 @@
+package controlplane_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/vmlife/vmlife/controlplane"
+	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/memsled"
+	"github.com/vmlife/vmlife/sagas"
+	"github.com/vmlife/vmlife/vmmstate"
+)
+
+// A pass run a piece at a time (TaskRun): what each step does, what it
+// does with a record that moved on between the list and its piece, and
+// what a pass that ends early hands back.
+
+// TestTaskRunStepsAPass: the first step lists and checks nothing; each
+// step after checks one VMM; the pass ends with the last piece, counted
+// once, and comes to what RunTask comes to on the same fleet.
+func TestTaskRunStepsAPass(t *testing.T) {
+	fleet := func() *plane {
+		p := newPlane(t)
+		p.create(1)
+		p.create(2)
+		return p
+	}
+	p := fleet()
+	checks := p.calls(memsled.CallCheck, nil)
+	r, err := p.cp.BeginTask(controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if !r.Step(p.ctx) || *checks != 0 {
+		t.Fatalf("the listing step: the pass ended, or checked %d", *checks)
+	}
+	if pass, _ := r.Result(); pass.Found != 2 {
+		t.Fatalf("listed %d VMMs, want 2", pass.Found)
+	}
+	steps := 0
+	for r.Step(p.ctx) {
+		steps++
+		if *checks != min(steps, 2) {
+			t.Fatalf("after %d steps: %d checks, want one a step", steps, *checks)
+		}
+	}
+	if *checks != 2 || r.Step(p.ctx) || *checks != 2 {
+		t.Errorf("a pass over: %d checks, and a step after its end ran", *checks)
+	}
+	if n := p.cp.Stats()[controlplane.TaskInstanceWatcher.String()].Passes; n != 1 {
+		t.Errorf("counted %d passes, want 1", n)
+	}
+	stepped, err := r.Result()
+	p.must(err)
+
+	q := fleet()
+	whole, err := q.cp.RunTask(q.ctx, controlplane.TaskInstanceWatcher)
+	q.must(err)
+	if diff := cmp.Diff(whole, stepped); diff != "" {
+		t.Errorf("stepped pass differs from RunTask's (-whole +stepped):\n%s", diff)
+	}
+	p.noErrors()
+}
+
+// TestTaskRunPassesOverWhatEnded: a VMM that failed between the watcher's
+// list and its check is not checked, and is no error: the list would not
+// name it now.
+func TestTaskRunPassesOverWhatEnded(t *testing.T) {
+	p := newPlane(t)
+	in := p.create(1)
+	p.create(2)
+	r, err := p.cp.BeginTask(controlplane.TaskInstanceWatcher)
+	p.must(err)
+	r.Step(p.ctx) // the list
+	_, err = p.st.VMMMarkFailed(p.ctx, p.snap(in).Active.ID, failure.FromSledAgent, p.clock())
+	p.must(err)
+	checks := p.calls(memsled.CallCheck, nil)
+	for r.Step(p.ctx) {
+	}
+	if _, err := r.Result(); err != nil || *checks != 1 {
+		t.Errorf("checked %d VMMs (%v); want only the one still listed", *checks, err)
+	}
+	p.noErrors()
+}
+
+// TestTaskRunEndedEarly: a pass whose context is done ends at its next
+// step with the context's error, not counted as one (D28); the owed stops
+// it had not asked again are owed still, for the next pass.
+func TestTaskRunEndedEarly(t *testing.T) {
+	p, _, _, _ := unlinkedRunning(t)
+	r, err := p.cp.BeginTask(controlplane.TaskOwedStops)
+	p.must(err)
+	if !r.Step(p.ctx) {
+		t.Fatal("the list left nothing to ask")
+	}
+	ctx, cancel := context.WithCancel(p.ctx)
+	cancel()
+	if r.Step(ctx) {
+		t.Fatal("a step after shutdown went on")
+	}
+	if pass, err := r.Result(); !errors.Is(err, context.Canceled) || pass.Found != 1 || pass.Stopped != 0 {
+		t.Errorf("the pass cut short: %+v, %v", pass, err)
+	}
+	if errs := p.cp.Stats()[controlplane.TaskOwedStops.String()].Errors; len(errs) != 0 {
+		t.Errorf("shutdown counted as errors: %v", errs)
+	}
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskOwedStops)
+	p.must(err)
+	if pass.Found != 1 || pass.Stopped != 1 {
+		t.Errorf("the next pass: %+v; want the stop owed still, and taken", pass)
+	}
+}
+
+// TestBeginTaskRefuses names the tasks it accepts.
+func TestBeginTaskRefuses(t *testing.T) {
+	p := newPlane(t)
+	r, err := p.cp.BeginTask(99)
+	if r != nil || err == nil || !strings.HasSuffix(err.Error(), "(accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled)") {
+		t.Errorf("BeginTask(99) = %v, %v", r, err)
+	}
+}
+
+// TestReaperReadsNoLogWhileItPlaces: while the control plane's own
+// executor drives a start, the reaper leaves a reservation with no VMM
+// record alone without asking the saga log (sagas.SEC.Driving) — here a
+// log that cannot list.
+func TestReaperReadsNoLogWhileItPlaces(t *testing.T) {
+	p := newPlane(t, func(c *controlplane.Config) { c.Log = unlistable{SagaLog: c.Log} })
+	in := p.stopped(1)
+	x, err := p.cp.SEC().Begin(p.ctx, id('g', 1), &sagas.Start{Instance: in, Reason: failure.StartReasonUser})
+	p.must(err)
+	var leaked []vmmstate.ID
+	for len(leaked) == 0 && !x.Done() {
+		x.Next(p.ctx)
+		leaked, err = p.st.ReservationListLeaked(p.ctx)
+		p.must(err)
+	}
+	if len(leaked) == 0 {
+		t.Fatal("the start took no room before inserting its VMM")
+	}
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
+	if err != nil || pass.Released != 0 {
+		t.Errorf("the reaper while its own start places: %+v, %v", pass, err)
+	}
+	if after, _ := p.st.ReservationListLeaked(p.ctx); len(after) != len(leaked) {
+		t.Errorf("room released: %v → %v", leaked, after)
+	}
+	for !x.Done() {
+		x.Next(p.ctx)
+	}
+	ghost := vmmstate.IDFromUUID(id('v', 9))
+	p.must(p.st.ReservationInsert(p.ctx, datastore.Reservation{VMM: ghost, Instance: in, Sled: sledA, TimeCreated: p.clock()}))
+	if _, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper); !errors.Is(err, errUnlistable) {
+		t.Errorf("the reaper with a reservation of no VMM once nothing of its own places: %v; want it to ask the log", err)
+	}
+}
+
+var errUnlistable = errors.New("unlistable: the saga log was asked")
+
+// unlistable is a saga log that cannot list its unfinished sagas.
+type unlistable struct{ datastore.SagaLog }
+
+func (unlistable) SagaListUnfinished(context.Context, uuid.UUID) ([]datastore.SagaRecord, error) {
+	return nil, errUnlistable
+}
