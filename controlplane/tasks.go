@@ -103,6 +103,9 @@ type Pass struct {
 	SagasStarted, Recovered, Adopted, Abandoned int
 	// Stalled lists the sagas TaskStalledSagas found stopped.
 	Stalled []sagas.Stall
+	// Recovery is how TaskSagaRecovery left each saga it took up: at rest
+	// (its State and Outcome), abandoned with a reason, or halted.
+	Recovery []sagas.Durable
 	// Stopped is how many VMMs TaskInstanceWatcher found running with no
 	// instance linking them, and asked to stop (D37); for TaskOwedStops,
 	// how many of the stops it asked for again were taken.
@@ -141,13 +144,17 @@ func tasksList() string {
 	return string(b)
 }
 
-// recoverSagas is TaskSagaRecovery. What recovery brings to rest may ask
-// for updates or restarts it does not report; the tasks that find those
-// are activated.
+// recoverSagas is TaskSagaRecovery: the executor's Recover, and then,
+// a piece each, what every saga it brought to rest asks for next (after,
+// followUps) — a create's start, an update's restart or successor, a
+// target's stop — begun by the control plane here whether or not it has a
+// Runner: the saga came to rest in the control plane's hands, not the
+// driver's. What else recovery leaves — updates, restarts, room — the
+// tasks that find it are activated for.
 func (cp *ControlPlane) recoverSagas(ctx context.Context, r *TaskRun) error {
 	p := &r.pass
 	ds, err := cp.sec.Recover(ctx)
-	p.Found = len(ds)
+	p.Found, p.Recovery = len(ds), ds
 	for _, d := range ds {
 		switch {
 		case d.Abandoned != 0:
@@ -158,6 +165,10 @@ func (cp *ControlPlane) recoverSagas(ctx context.Context, r *TaskRun) error {
 			cp.count(TaskSagaRecovery.String(), func(c *Counters) { c.SagasHalted++ })
 		default:
 			p.Recovered++
+			r.then(func(ctx context.Context, _ *TaskRun) error {
+				cp.followUps(ctx, TaskSagaRecovery.String(), d.State, d.Outcome)
+				return nil
+			}, nil)
 		}
 	}
 	if p.Recovered > 0 {
@@ -165,7 +176,12 @@ func (cp *ControlPlane) recoverSagas(ctx context.Context, r *TaskRun) error {
 		cp.Activate(TaskReincarnation)
 		cp.Activate(TaskAbandonedVMMReaper)
 	}
-	return err
+	if err != nil {
+		// The sagas recovered before the error still have their
+		// follow-ups begun; then the pass ends with it.
+		r.then(func(context.Context, *TaskRun) error { return err }, nil)
+	}
+	return nil
 }
 
 // adoptSagas is TaskSagaAdoption: every executor other than this one that

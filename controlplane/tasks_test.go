@@ -74,6 +74,11 @@ func TestCrashedControlPlaneIsFinished(t *testing.T) {
 				p.t.Errorf("created: %v", st)
 			}
 		}},
+		// Created to run: the start that follows the create (§16) is
+		// begun by the recovery that brought the create to rest.
+		{"create_to_run", func(p *plane) sagas.Saga {
+			return &sagas.Create{Instance: instancestate.New(inst(1), true, instancestate.AutoRestart{}, p.now)}
+		}, func(p *plane) { p.boot(inst(1)) }},
 	}
 	for _, sk := range sagaKinds {
 		n := events(t, sk.setup)
