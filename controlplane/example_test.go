@@ -145,3 +145,50 @@ func ExampleSendToSled() {
 	// answered: true <nil> | VMM: destroyed | update needed: true
 	// gone: true <nil> | VMM: failed(no_such_instance) | update needed: true
 }
+
+// A driver runs a pass a piece at a time, interleaving it with whatever
+// else it does: here the instance watcher lists two VMMs, and one of them
+// is lost between the list and its check.
+func ExampleControlPlane_BeginTask() {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := datastore.NewMemory()
+	sled := vmmstate.SledIDFromUUID(uuid.MustParse("5a000000-0000-4000-8000-000000000001"))
+	w := memsled.NewWorld(st, clock, 4, sled)
+	cp, err := controlplane.New(controlplane.Config{
+		ID: uuid.MustParse("c0000000-0000-4000-8000-000000000001"), Store: st, Log: st, Reservations: st,
+		Agent: w.Agent, Sleds: w.Sleds, Watcher: w, Now: clock, NewID: w.Env.NewID,
+	})
+	if err != nil {
+		panic(err)
+	}
+	var vmms []vmmstate.ID
+	for n := 1; n <= 2; n++ {
+		id := vmmstate.InstanceIDFromUUID(uuid.MustParse(fmt.Sprintf("1a000000-0000-4000-8000-00000000000%d", n)))
+		if _, err := cp.Create(ctx, instancestate.New(id, true, instancestate.AutoRestart{}, now)); err != nil {
+			panic(err)
+		}
+		s, _ := st.InstanceFetchAll(ctx, id)
+		vmms = append(vmms, s.Active.ID)
+	}
+
+	run, err := cp.BeginTask(controlplane.TaskInstanceWatcher)
+	if err != nil {
+		panic(err)
+	}
+	run.Step(ctx) // the list
+	pass, _ := run.Result()
+	fmt.Println("listed:", pass.Found)
+	w.Agent.Vanish(vmms[1]) // meanwhile, a sled-agent loses the second VMM
+	for run.Step(ctx) {
+	}
+	for i, id := range vmms {
+		row, _ := st.VMMFetch(ctx, id)
+		fmt.Printf("VMM %d: %v\n", i+1, row.VMM.Runtime.State)
+	}
+	// Output:
+	// listed: 2
+	// VMM 1: starting
+	// VMM 2: failed(no_such_instance)
+}

@@ -590,7 +590,9 @@ func TestReaperLeavesRoomBeingPlaced(t *testing.T) {
 	for crashAfter := 1; crashAfter < 12; crashAfter++ {
 		p := newPlane(t)
 		in := p.stopped(1)
-		_, err := p.cp.SEC().Run(p.ctx, id('g', 1), &sagas.Start{Instance: in, Reason: failure.StartReasonUser},
+		_, err := p.st.InstanceSetIntendedState(p.ctx, in, instancestate.IntendRunning) // the user's start
+		p.must(err)
+		_, err = p.cp.SEC().Run(p.ctx, id('g', 1), &sagas.Start{Instance: in, Reason: failure.StartReasonUser},
 			sagas.RunOptions{Crash: true, CrashAfter: crashAfter})
 		p.must(err)
 		leaked, err := p.st.ReservationListLeaked(p.ctx)
@@ -608,10 +610,11 @@ func TestReaperLeavesRoomBeingPlaced(t *testing.T) {
 		}
 		p.restart(cpA)
 		p.tick(time.Minute)
-		p.settled() // at rest, its room held by its VMM or released by its undo
+		p.settled() // at rest, its room held by its VMM
 		if n := p.cp.Stats()[controlplane.TaskSagaRecovery.String()].SagasRecovered; n != 1 {
 			t.Errorf("recovered %d sagas, want the start", n)
 		}
+		p.boot(in) // the recovered start completed
 		p.noErrors()
 		return
 	}
