@@ -46,17 +46,18 @@
 //     generation, migration sides are folded with migration.Fold and
 //     failed with migration.Halt, and reports are applied by the store's
 //     sled_report, to whichever rows they name;
-//   - the world picks which VMM the instance watcher checks, and the
-//     control plane checks it (ControlPlane.CheckVMM: failure.CheckHealth,
-//     D18); it picks which instance the reconciler takes up, and the
+//   - the background tasks are the control plane's passes: its instance
+//     watcher a VMM a step (ControlPlane.BeginTask, TaskRun.Step: the
+//     pass lists every sled's VMMs, then checks one at each watcher
+//     action, failure.CheckHealth's verdict acted on, D18), so that sagas
+//     and sled-agents move between two checks; its instance updater,
+//     reincarnation (D15), abandoned-VMM reaper (§18) and owed stops
+//     (D34, D37) a pass an action, their work listed by the store's fleet
+//     queries, indexed in memory. The world picks only which instance
+//     the reconciler takes up — no query lists every instance — and the
 //     control plane acts on Next (ControlPlane.Reconcile, D19: a start, a
 //     restart, an update, a stop, a look at a VMM past its deadline, D32,
-//     the abort of a stalled migration, D34); the reincarnation task is a
-//     pass of the control plane's (TaskReincarnation, D15: the store's
-//     fleet query, indexed in memory, lists its work), and the reaper has
-//     the control plane reap the VMMs the world's queue says ended
-//     (ControlPlane.ReapVMM, §18) and ask again for the stops it owes
-//     (TaskOwedStops).
+//     the abort of a stalled migration, D34).
 //     Every snapshot carries Config.Policy, the liveness policy.
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
@@ -69,8 +70,9 @@
 // plane's process: every saga in flight and the control plane's memory
 // (its owed stops, its watcher's observations) are dropped, and a new
 // control plane under the same identity recovers the sagas from the log
-// (SEC.Recover) — the world then reads back what each left, as after a
-// node, and passes each to the new control plane's Rested.
+// (its TaskSagaRecovery pass, which begins what each saga it brought to
+// rest asks for next) — the world reads back what each left, as after a
+// node, before it takes the sagas those follow-ups begin.
 //
 // After every step the world checks every invariant: each instance's
 // snapshot on its own and across the step, that an instance meant to run

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
@@ -380,23 +381,14 @@ func Resume(cfg Config) (*World, error) {
 	err = w.guarded(func() {
 		w.resumeSagas(pending)
 		w.pendingKept = nil
-		// With every saga at rest, a reservation whose VMM is deleted or
-		// was never made is one the dead process was releasing: the
-		// reaper's, which the world's reaper queue does not know of.
-		leaked, err := w.rsv.ReservationListLeaked(w.ctx)
-		if err != nil {
-			w.unexpected("reservation_list_leaked", "resume", err)
-			return
-		}
-		for _, id := range leaked {
-			if err := w.release(id); err != nil {
-				w.unexpected("reservation_delete", w.vmmName(id), err)
-			}
-		}
-		// A VMM a sled-agent runs that no instance links is a target a
-		// committed plan unlinked (D37) whose stop the dead process may
-		// not have asked for, or not have got: the new control plane's
-		// watcher checks it, and asks for the stop.
+		// With every saga at rest, the new process finds what the dead
+		// one left half done: its reaper, room it was releasing (a
+		// reservation whose VMM is deleted or was never made); its
+		// watcher, a VMM a sled-agent runs that no instance links — a
+		// target a committed plan unlinked (D37) whose stop the dead
+		// process may not have asked for, or not have got. The watcher
+		// checks those at once (CheckVMM), not at its next pass.
+		w.runTask(controlplane.TaskAbandonedVMMReaper)
 		var unlinked []vmmstate.ID
 		for _, sl := range w.sleds {
 			for _, a := range sl.agent {
@@ -410,8 +402,9 @@ func Resume(cfg Config) (*World, error) {
 			}
 		}
 		for _, id := range unlinked {
-			w.checkVMM(id)
+			w.cp.CheckVMM(w.ctx, id) // an error is judged as the control plane logged it (cpErrors)
 		}
+		w.readBack()
 		w.sledsChanged()
 		w.checkAll()
 		w.keep()
@@ -571,7 +564,7 @@ func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 		}
 	}
 	for _, r := range w.vmmOrder {
-		w.mayReap(r)
+		w.mayForget(r)
 	}
 	// What a sled-agent holds that the database no longer runs is
 	// forgotten, as the reaper would have.
@@ -589,10 +582,8 @@ func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 // control plane's crash does (crashControlPlane), and reads back what
 // each left.
 func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) {
-	ds, err := w.sec.Recover(w.ctx)
-	if err != nil {
-		w.unexpected("saga recovery", "resume", err)
-	}
+	ds := w.recoverSagas()
+	defer w.runDeferred()
 	for _, d := range ds {
 		if w.unrecovered(d, "resume") {
 			continue

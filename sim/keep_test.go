@@ -305,6 +305,9 @@ func TestResumeKeepsTheWorld(t *testing.T) {
 	for len(w.sagas) > 0 {
 		w.stepWith(r, func() Action { return ActSagaStep })
 	}
+	// And with the reaper run, so that the new process's has nothing to
+	// reap.
+	w.stepWith(r, func() Action { return ActReaper })
 	before, err := keeper.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -152,9 +152,13 @@ func (r *sledRoom) ReserveOn(_ context.Context, instance instancestate.ID, sled 
 	return w.reserve(sl, instance, vmm)
 }
 
-// Release implements sagas.Sleds.
+// Release implements sagas.Sleds. The world reads the VMM back after the
+// call into the control plane (readBack): whoever released its room — the
+// reaper, an update saga's destroy step — may have deleted it.
 func (r *sledRoom) Release(_ context.Context, vmm vmmstate.ID) error {
-	return (*World)(r).release(vmm)
+	w := (*World)(r)
+	w.answered(vmm)
+	return w.release(vmm)
 }
 
 // reserve takes room for vmm on sl: a reservation record first, in a

@@ -63,6 +63,10 @@ type runner World
 // the world's tasks (D19).
 func (r *runner) RunSaga(_ context.Context, src string, s sagas.Saga) {
 	w := (*World)(r)
+	if w.deferring {
+		w.deferred = append(w.deferred, deferredSaga{src, s})
+		return
+	}
 	if c, ok := s.(*sagas.Create); ok {
 		if in := w.creating; in != nil && in.rec.ID == c.Instance.ID {
 			w.launch(in, s)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/sagas"
@@ -262,8 +263,12 @@ func (w *World) ended(in *instRow, x sagaResult) {
 		in.deletes--
 	}
 	// What the saga asks for next is the control plane's to begin (§13.4,
-	// §16, D37); what that wrote through a sled-agent is read back.
-	w.cp.Rested(w.ctx, "sim", x.Saga(), x.Outcome())
+	// §16, D37) — for a saga recovery ran, the control plane began it as
+	// recovery brought the saga to rest (recoverSagas) — and what that
+	// wrote through a sled-agent is read back.
+	if _, ok := x.(recovered); !ok {
+		w.cp.Rested(w.ctx, "sim", x.Saga(), x.Outcome())
+	}
 	w.readBack()
 }
 
@@ -349,11 +354,11 @@ func (w *World) removeInstance(in *instRow) {
 // sagas dies. Every saga in flight is dropped with the executor's memory;
 // the records, the saga log and the sleds are kept; a new process under
 // the same identity (SEC) recovers every unfinished saga from the log and
-// runs it to rest (D26), and the world reads back what each left, as it
-// does after a node. A saga begun with nothing yet durable was lost with
-// the process, as a request that never got an answer: nothing of it was
-// written. The world's own queues stand for the fleet queries, which the
-// crash does not touch.
+// runs it to rest (D26: its saga_recovery pass, recoverSagas), and the
+// world reads back what each left, as it does after a node. A saga begun
+// with nothing yet durable was lost with the process, as a request that
+// never got an answer: nothing of it was written. The watcher's pass in
+// progress is the dead process's, and goes with it.
 func (w *World) crashControlPlane() {
 	w.stats.Faults[FaultControlPlaneCrash]++
 	dropped := w.sagas
@@ -363,12 +368,10 @@ func (w *World) crashControlPlane() {
 	}
 	w.tracef("control plane crash: %d sagas in flight", len(w.sagas))
 	w.sagas = nil
-	w.cp = w.newControlPlane()
+	w.cp, w.watching = w.newControlPlane(), nil
 	w.sec, w.sagaEnv = w.cp.SEC(), w.cp.SEC().Env
-	ds, err := w.sec.Recover(w.ctx)
-	if err != nil {
-		w.unexpected("saga recovery", "control plane", err)
-	}
+	ds := w.recoverSagas()
+	defer w.runDeferred()
 	for _, d := range ds {
 		f := inFlight[d.Saga]
 		delete(inFlight, d.Saga)
@@ -393,6 +396,37 @@ func (w *World) crashControlPlane() {
 		w.stats.SagasLost++
 		w.lost(f)
 	}
+}
+
+// recoverSagas runs a pass of the new control plane's saga recovery
+// (controlplane.TaskSagaRecovery) and returns how it left each saga. What
+// the sagas it brought to rest ask for next, the control plane begins
+// within the pass; the world takes those sagas (runner.RunSaga) only once
+// it has read back what recovery wrote (runDeferred), so that it knows the
+// instances they are for.
+func (w *World) recoverSagas() []sagas.Durable {
+	w.deferring = true
+	p, _ := w.cp.RunTask(w.ctx, controlplane.TaskSagaRecovery) // an error is judged as the control plane logged it (cpErrors)
+	w.deferring = false
+	return p.Recovery
+}
+
+// runDeferred takes the sagas the control plane began while the world was
+// not ready for them (recoverSagas).
+func (w *World) runDeferred() {
+	d := w.deferred
+	w.deferred = nil
+	for _, s := range d {
+		(*runner)(w).RunSaga(w.ctx, s.src, s.saga)
+	}
+	w.readBack()
+}
+
+// deferredSaga is a saga the control plane began for src while the world
+// was recovering.
+type deferredSaga struct {
+	src  string
+	saga sagas.Saga
 }
 
 // recoveredSaga reads back what a saga that recovery ran to rest left for

@@ -6,17 +6,22 @@ import (
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// Background tasks: the reincarnation task (§17), the reconciler (D19)
-// and the abandoned-VMM reaper (§18), each the control plane's.
+// Background tasks: the control plane's (controlplane.Task), run by the
+// world at its actions — the instance updater, reincarnation (§17), the
+// abandoned-VMM reaper (§18) and the stops it owes, a pass each; the
+// instance watcher a VMM at a time (watcher.go) — and the reconciler
+// (D19), which no fleet query lists instances for: the world picks the
+// instance, as an operator's "look at this one" would.
 
-// reincarnationTask is §17.3: a pass of the control plane's reincarnation
-// task (controlplane.TaskReincarnation), which restarts, reason
-// auto_restart, up to 16 of the instances FindReincarnatableInstances
-// lists.
-func (w *World) reincarnationTask() {
-	if _, err := w.cp.RunTask(w.ctx, controlplane.TaskReincarnation); err != nil {
-		w.unexpected("instance_reincarnation", "control plane", err)
+// runTask runs one pass of the control plane's task t, and returns what it
+// did; false when the pass ended on an error, which the control plane
+// logged and the world judged (cpErrors).
+func (w *World) runTask(t controlplane.Task) (controlplane.Pass, bool) {
+	p, err := w.cp.RunTask(w.ctx, t)
+	if p.SagasStarted+p.Reaped+p.Released > 0 {
+		w.tracef("%v: found %d, sagas %d, reaped %d, released %d", t, p.Found, p.SagasStarted, p.Reaped, p.Released)
 	}
+	return p, err == nil
 }
 
 // reconcile has the control plane act on what instancestate.Next says one
@@ -44,34 +49,19 @@ func (w *World) reconcile() {
 	w.touch(in)
 }
 
-// reap is the abandoned-VMM reaper (§18): every destroyable VMM no
-// instance links is deleted and its reservation released. Sled-agents
-// that answer forget the VMMs the database no longer runs, and migration
-// rows that no instance links and that have an outcome are deleted. It
-// looks only at what changed since it last ran (the world's queues),
-// never at the whole fleet.
+// reap runs the control plane's owed stops (D34, D37) and its
+// abandoned-VMM reaper (§18): every destroyable VMM no instance links is
+// deleted and its room released, as are reservations whose VMM is gone;
+// the world reads back each VMM whose room the control plane released
+// (sledRoom.Release). Then the world's own side of the same work:
+// sled-agents that answer forget the VMMs the database no longer runs,
+// and migration rows that no instance links and that have an outcome are
+// forgotten. It looks only at what changed since it last ran (the world's
+// queues), never at the whole fleet.
 func (w *World) reap() {
-	// The stops the control plane owes (D34, D37) are asked again with it.
-	if _, err := w.cp.RunTask(w.ctx, controlplane.TaskOwedStops); err != nil {
-		w.unexpected("owed_vmm_stops", "control plane", err)
-	}
-	q := w.reapQ
-	w.reapQ = nil
-	for _, r := range q {
-		if w.vmms[r.vmm.ID] != r || !r.vmm.Runtime.State.IsDestroyable() {
-			continue // deleted, or not destroyable: queued again when it is
-		}
-		if in := w.live(r.vmm.InstanceID); in != nil && links(in, r.vmm.ID) {
-			continue // queued again when the instance lets it go
-		}
-		reaped, err := w.cp.ReapVMM(w.ctx, r.vmm.ID)
-		if err != nil {
-			continue // judged as the control plane logged it (cpErrors)
-		}
-		if reaped {
-			w.stats.Reaped++
-		}
-		w.syncVMM(r.vmm.ID)
+	w.runTask(controlplane.TaskOwedStops)
+	if p, ok := w.runTask(controlplane.TaskAbandonedVMMReaper); ok {
+		w.stats.Reaped += p.Reaped
 	}
 	fq := w.forgetQ
 	w.forgetQ = nil
@@ -129,31 +119,18 @@ type forgetting struct {
 	id vmmstate.ID
 }
 
-// mayReap queues a VMM row for the reaper when it is destroyable, and a
-// saga_unwound one for its sled-agent to forget.
-func (w *World) mayReap(r *vmmRow) {
-	st := r.vmm.Runtime.State
-	if st.IsDestroyable() {
-		w.reapQ = append(w.reapQ, r)
-	}
-	if st.Kind() == vmmstate.KindSagaUnwound {
+// mayForget queues a saga_unwound VMM row for its sled-agent to forget.
+func (w *World) mayForget(r *vmmRow) {
+	if r.vmm.Runtime.State.Kind() == vmmstate.KindSagaUnwound {
 		if sl := w.sledByID(r.vmm.SledID); sl != nil {
 			w.forgetQ = append(w.forgetQ, forgetting{sl, r.vmm.ID})
 		}
 	}
 }
 
-// unlinked queues what an instance's runtime stopped linking, going from
-// old to now: its VMMs for the reaper, its migration for deletion.
+// unlinked queues the migration an instance's runtime stopped linking,
+// going from old to now, for the world to forget.
 func (w *World) unlinked(old, now instancestate.Runtime) {
-	for _, id := range [...]vmmstate.ID{old.ActiveVMM, old.TargetVMM} {
-		if id.IsZero() || id == now.ActiveVMM || id == now.TargetVMM {
-			continue
-		}
-		if r := w.vmms[id]; r != nil {
-			w.reapQ = append(w.reapQ, r)
-		}
-	}
 	if id := old.MigrationID; !id.IsZero() && id != now.MigrationID {
 		if m := w.migs[id]; m != nil {
 			w.migQ = append(w.migQ, m)

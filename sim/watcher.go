@@ -3,75 +3,52 @@ package sim
 import (
 	"context"
 
+	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/failure"
 	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/vmmstate"
 )
 
-// The instance watcher (§18): the world picks the VMM, and its control
-// plane checks it (D18).
+// The instance watcher (§18, D18): the control plane's pass, which the
+// world runs a VMM at a time; the world is its view of the sleds.
 
-// watch checks one VMM the watcher lists (§8.1
-// instance_and_vmm_list_by_sled_agent: not creating, saga_unwound or
-// destroyed) and acts on failure.CheckHealth's verdict: apply the state
-// the sled-agent reported, fail the VMM on proof of death, or only note
-// that its sled is unreachable (D18).
+// watch takes one step of the control plane's instance watcher pass
+// (controlplane.TaskRun): at the first, the pass lists every VMM each
+// sled holds; at each of the others, it checks one of them and acts on
+// failure.CheckHealth's verdict — the answer recorded, a proof of death
+// recorded, a silent sled observed. Sagas, sled-agents and faults move
+// between two checks, as they do between a real watcher's calls. The
+// pass after begins at the action after the last check.
 func (w *World) watch() {
-	// §8.1 lists VMMs not in NONEXISTENT_STATES: §4.2's exists_on_sled.
-	// The watcher picks one of them at random, by drawing rows until one
-	// is listed (a few draws: most rows are), and only after eight misses
-	// by counting them — no list of a fleet's VMMs is built at a check.
-	listed := func(r *vmmRow) bool { return r.vmm.Runtime.State.ExistsOnSled() && w.vmms[r.vmm.ID] == r }
-	if len(w.vmmOrder) == 0 {
-		return
-	}
-	var r *vmmRow
-	for range 8 {
-		if c := w.vmmOrder[w.intn(len(w.vmmOrder))]; listed(c) {
-			r = c
-			break
-		}
-	}
-	if r == nil {
-		n := 0
-		for _, c := range w.vmmOrder {
-			if listed(c) {
-				n++
-			}
-		}
-		if n == 0 {
+	if w.watching == nil {
+		r, err := w.cp.BeginTask(controlplane.TaskInstanceWatcher)
+		if err != nil {
+			w.unexpected("instance_watcher", "control plane", err)
 			return
 		}
-		for k, i := w.intn(n), 0; r == nil; i++ {
-			if listed(w.vmmOrder[i]) {
-				if k == 0 {
-					r = w.vmmOrder[i]
-				}
-				k--
-			}
-		}
+		w.watching = r
 	}
-	w.checkVMM(r.vmm.ID)
+	if !w.watching.Step(w.ctx) {
+		w.watching = nil // an error that ended it was judged (cpErrors)
+	}
 }
 
-// checkVMM has the control plane check VMM id (controlplane.CheckVMM, §18):
-// its sled-agent is asked through the world's Watcher, and the verdict
-// (failure.CheckHealth, D18) acted on — the answer recorded, a proof of
-// death recorded, a silent sled observed. The world counts the verdict,
-// and checks the instance again at the step's end: the observation is
-// part of its snapshot.
-func (w *World) checkVMM(id vmmstate.ID) {
-	r := w.vmms[id]
-	if r == nil {
-		return
+// watched counts a check's verdict, as the control plane classifies what
+// the world answered (failure.CheckHealth), and marks the VMM for reading
+// back: the control plane may have recorded the answer or the death, and
+// what it observed is part of the instance's snapshot.
+func (w *World) watched(v vmmstate.VMM, chk failure.Check, answered bool) {
+	w.answered(v.ID)
+	label := failure.Verdict{Healthy: true}.Label()
+	if !answered {
+		vd, err := failure.CheckHealth(chk)
+		if err != nil {
+			return // the control plane refuses it, and logs why (cpErrors)
+		}
+		label = vd.Label()
 	}
-	v, err := w.cp.CheckVMM(w.ctx, id)
-	if err != nil {
-		return // judged as the control plane logged it (cpErrors)
-	}
-	w.stats.Watcher[v.Label()]++
-	w.tracef("watcher %s: %s", r.name, v.Label())
-	w.touch(w.instByID[r.vmm.InstanceID])
+	w.stats.Watcher[label]++
+	w.tracef("watcher %s: %s", w.vmmName(v.ID), label)
 }
 
 // watcher is the world as its control plane's controlplane.Watcher: the
@@ -96,7 +73,6 @@ func (wa *watcher) WatchedSleds(context.Context) ([]vmmstate.SledID, error) {
 // with its power known or not — or that the agent holds no such VMM.
 func (wa *watcher) Check(_ context.Context, v vmmstate.VMM) (instancestate.Report, failure.Check, bool) {
 	w := (*World)(wa)
-	w.answered(v.ID) // the control plane records the answer, or the death
 	sl := w.sledByID(v.SledID)
 	var chk failure.Check
 	switch {
@@ -122,8 +98,10 @@ func (wa *watcher) Check(_ context.Context, v vmmstate.VMM) (instancestate.Repor
 		default:
 			rep := a.report()
 			w.answeredSides(rep)
+			w.watched(v, chk, true)
 			return rep, chk, true
 		}
 	}
+	w.watched(v, chk, false)
 	return instancestate.Report{}, chk, false
 }

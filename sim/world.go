@@ -137,18 +137,23 @@ type World struct {
 	answerMigs []migration.ID
 	// sec runs the sagas durably, their log in the store (D26), when the
 	// store keeps one; nil when it does not, and sagas run in memory.
-	sec *sagas.SEC
+	// watching is the control plane's instance watcher pass in progress,
+	// run a VMM at a time (watch); nil between passes.
+	watching *controlplane.TaskRun
+	// deferring: sagas the control plane begins are kept in deferred,
+	// and taken once the world has read back a recovery (recoverSagas).
+	deferring bool
+	deferred  []deferredSaga
+	sec       *sagas.SEC
 	// rsv keeps each reservation as a record too, when the store does.
 	rsv    datastore.SledReservations
 	heldOn map[vmmstate.ID]*sled // the sled each reservation is on
 
-	// What the reaper looks at when it next runs, so that it never scans
-	// the fleet: VMM rows that became destroyable or lost the instance
-	// linking them, VMMs a sled-agent may hold that the database no longer
-	// runs, and migrations that may no longer be needed. Rows deleted
-	// since the lists were last compacted are counted, and the lists
-	// compacted once they are half dead.
-	reapQ            []*vmmRow
+	// What the world's side of the reaper looks at when it next runs, so
+	// that it never scans the fleet: VMMs a sled-agent may hold that the
+	// database no longer runs, and migrations that may no longer be
+	// needed. Rows deleted since the lists were last compacted are
+	// counted, and the lists compacted once they are half dead.
 	forgetQ          []forgetting
 	migQ             []*migRow
 	vmmDead, migDead int
@@ -699,7 +704,7 @@ func (w *World) reloadVMM(r *vmmRow) {
 		w.tracef("mark %s failed(%v)", r.name, reason)
 	}
 	r.vmm = row.VMM
-	w.mayReap(r)
+	w.mayForget(r)
 }
 
 // reloadMigration reads a migration's row back after the store wrote it,
