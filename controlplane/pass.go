@@ -27,8 +27,9 @@ type TaskRun struct {
 }
 
 // piece is one piece of a pass's work. unrun, when set, hands the piece's
-// work back to the control plane when the pass ends before it runs (an
-// owed stop owed again, a queued update queued again).
+// work back to the control plane when the pass ends before it runs: an
+// owed stop is owed again. (What a fleet query listed needs no handing
+// back: the next pass lists it again.)
 type piece struct {
 	run   func(ctx context.Context, r *TaskRun) error
 	unrun func()

@@ -56,8 +56,8 @@ func (w *World) reconcile() {
 // (sledRoom.Release). Then the world's own side of the same work:
 // sled-agents that answer forget the VMMs the database no longer runs,
 // and migration rows that no instance links and that have an outcome are
-// forgotten. It looks only at what changed since it last ran (the world's
-// queues), never at the whole fleet.
+// forgotten; that side looks only at what changed since it last ran (the
+// world's queues), never at the whole fleet.
 func (w *World) reap() {
 	w.runTask(controlplane.TaskOwedStops)
 	if p, ok := w.runTask(controlplane.TaskAbandonedVMMReaper); ok {
