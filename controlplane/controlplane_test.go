@@ -27,7 +27,7 @@ var t0 = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 
 func id(kind byte, n uint64) uuid.UUID {
 	var u uuid.UUID
-	u[0], u[15] = kind, byte(n)
+	u[0], u[14], u[15] = kind, byte(n>>8), byte(n)
 	u[6], u[8] = 0x40, 0x80
 	return u
 }
