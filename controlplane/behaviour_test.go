@@ -523,14 +523,24 @@ func TestStopOwedToALiveTarget(t *testing.T) {
 // TestReincarnationPassLimit: reincarnation starts at most PassLimit
 // instances a pass, and activates itself for the rest.
 func TestReincarnationPassLimit(t *testing.T) {
-	p := newPlane(t, func(c *controlplane.Config) { c.FollowUpLimit, c.PassLimit = 1, 1 })
-	for n := range uint64(2) {
-		in := p.create(n + 1)
-		dead := p.snap(in).Instance.Runtime.ActiveVMM
-		p.w.Agent.Vanish(dead)
-		_, err := p.cp.VMMGone(p.ctx, dead, failure.NoSuchInstance) // the update runs; the restart is left
-		p.must(err)
+	// n instances whose VMMs were lost, updated and waiting for a restart.
+	lost := func(n uint64) *plane {
+		p := newPlane(t, func(c *controlplane.Config) { c.FollowUpLimit, c.PassLimit = 1, 1 })
+		for k := range n {
+			in := p.create(k + 1)
+			dead := p.snap(in).Instance.Runtime.ActiveVMM
+			p.w.Agent.Vanish(dead)
+			_, err := p.cp.VMMGone(p.ctx, dead, failure.NoSuchInstance) // the update runs; the restart is left
+			p.must(err)
+		}
+		return p
 	}
+	// As many as the limit: nothing left behind.
+	q := lost(1)
+	if pass, err := q.cp.RunTask(q.ctx, controlplane.TaskReincarnation); err != nil || pass.Found != 1 || pass.SagasStarted != 1 || pass.Again {
+		t.Fatalf("a pass that found as many as its limit: %+v, %v", pass, err)
+	}
+	p := lost(2)
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskReincarnation)
 	p.must(err)
 	if pass.Found != 2 || pass.SagasStarted != 1 || !pass.Again {

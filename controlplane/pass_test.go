@@ -81,10 +81,15 @@ func TestTaskRunPassesOverWhatEnded(t *testing.T) {
 	checks := p.calls(memsled.CallCheck, nil)
 	for r.Step(p.ctx) {
 	}
-	if _, err := r.Result(); err != nil || *checks != 1 {
-		t.Errorf("checked %d VMMs (%v); want only the one still listed", *checks, err)
+	if pass, err := r.Result(); err != nil || *checks != 1 || pass.Stopped != 0 {
+		t.Errorf("checked %d VMMs (%v), stopped %d; want only the one still listed", *checks, err, pass.Stopped)
 	}
 	p.noErrors()
+	// CheckVMM, asked about one VMM, passes over none: a VMM that does not
+	// exist is an error saying so.
+	if _, err := p.cp.CheckVMM(p.ctx, vmmstate.IDFromUUID(id('v', 99))); !errors.Is(err, datastore.ErrNotFound) {
+		t.Errorf("CheckVMM of no VMM: %v", err)
+	}
 }
 
 // TestTaskRunEndedEarly: a pass whose context is done ends at its next
@@ -152,6 +157,10 @@ func TestReaperReadsNoLogWhileItPlaces(t *testing.T) {
 	for !x.Done() {
 		x.Next(p.ctx)
 	}
+	// Nothing leaked: the log is not asked either.
+	if _, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper); err != nil {
+		t.Errorf("the reaper with nothing leaked: %v", err)
+	}
 	ghost := vmmstate.IDFromUUID(id('v', 9))
 	p.must(p.st.ReservationInsert(p.ctx, datastore.Reservation{VMM: ghost, Instance: in, Sled: sledA, TimeCreated: p.clock()}))
 	if _, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper); !errors.Is(err, errUnlistable) {
@@ -166,4 +175,16 @@ type unlistable struct{ datastore.SagaLog }
 
 func (unlistable) SagaListUnfinished(context.Context, uuid.UUID) ([]datastore.SagaRecord, error) {
 	return nil, errUnlistable
+}
+
+// TestRecoveryError: a saga log recovery cannot list ends the pass with
+// its error, counted.
+func TestRecoveryError(t *testing.T) {
+	p := newPlane(t, func(c *controlplane.Config) { c.Log = unlistable{SagaLog: c.Log} })
+	if _, err := p.cp.RunTask(p.ctx, controlplane.TaskSagaRecovery); !errors.Is(err, errUnlistable) {
+		t.Errorf("recovery over a log that cannot list: %v", err)
+	}
+	if got := p.cp.Stats()[controlplane.TaskSagaRecovery.String()].Errors; got["other"] != 1 {
+		t.Errorf("counted %v", got)
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
-	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/internal/enum"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -218,10 +217,10 @@ func (cp *ControlPlane) adoptSagas(ctx context.Context, r *TaskRun) error {
 	return nil
 }
 
-// updateInstances is TaskInstanceUpdater's list: the instances a saga
-// asked for, then those the fleet query lists, an update saga begun for
-// each up to PassLimit; the rest is queued for the next pass, which the
-// pass activates.
+// updateInstances is TaskInstanceUpdater's list: the instances the fleet
+// query lists, then those a saga asked for that it does not, an update
+// saga begun for each up to PassLimit; a pass that found more activates
+// the task again.
 func (cp *ControlPlane) updateInstances(ctx context.Context, r *TaskRun) error {
 	ids, err := cp.cfg.Store.FindInstancesNeedingUpdate(ctx, cp.cfg.Now())
 	if err != nil {
@@ -237,24 +236,15 @@ func (cp *ControlPlane) updateInstances(ctx context.Context, r *TaskRun) error {
 			ids = append(ids, id)
 		}
 	}
-	var rest []instancestate.ID
+	// What the pass leaves — beyond the limit, or not reached before it
+	// ended — the fleet query lists again: it lists every instance whose
+	// records ask for an update, the queued ones among them (D11).
 	if len(ids) > cp.cfg.PassLimit {
-		ids, rest, r.pass.Again = ids[:cp.cfg.PassLimit], ids[cp.cfg.PassLimit:], true
+		ids, r.pass.Again = ids[:cp.cfg.PassLimit], true
 	}
-	// What a pass cut short does not reach, the fleet query finds again.
 	for _, id := range ids {
 		r.then(func(ctx context.Context, r *TaskRun) error {
 			return r.begin(ctx, &sagas.Update{Instance: id})
-		}, nil)
-	}
-	// The rest is queued as the pass ends, not before: the sagas it runs
-	// to rest would take the queue's updates as their follow-ups.
-	if len(rest) > 0 {
-		r.then(func(context.Context, *TaskRun) error {
-			for _, id := range rest {
-				cp.updateNeeded(id)
-			}
-			return nil
 		}, nil)
 	}
 	return nil

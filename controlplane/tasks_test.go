@@ -213,21 +213,31 @@ func TestInstanceUpdaterFindsWhatNoReactionSaw(t *testing.T) {
 // TestPassLimit: a pass runs at most PassLimit sagas, and activates its
 // task for the rest.
 func TestPassLimit(t *testing.T) {
-	p := newPlane(t, func(c *controlplane.Config) { c.PassLimit = 2 })
-	var ins []instancestate.ID
-	for n := range uint64(3) {
-		in := p.stopped(n + 1)
-		p.cp.Request(p.ctx, in, instancestate.RequestStart)
-		ins = append(ins, in)
-	}
-	for _, in := range ins {
-		v := p.snap(in).Active
-		rep, err := p.w.Agent.Unregister(p.ctx, v)
-		p.must(err)
-		if _, err := sagas.RecordReport(p.ctx, p.st, v.ID, rep); err != nil {
-			t.Fatal(err)
+	// n instances whose VMMs stopped, each needing an update.
+	needing := func(n uint64) *plane {
+		p := newPlane(t, func(c *controlplane.Config) { c.PassLimit = 2 })
+		var ins []instancestate.ID
+		for k := range n {
+			in := p.stopped(k + 1)
+			p.cp.Request(p.ctx, in, instancestate.RequestStart)
+			ins = append(ins, in)
 		}
+		for _, in := range ins {
+			v := p.snap(in).Active
+			rep, err := p.w.Agent.Unregister(p.ctx, v)
+			p.must(err)
+			if _, err := sagas.RecordReport(p.ctx, p.st, v.ID, rep); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
 	}
+	// As many as the limit: nothing left behind.
+	q := needing(2)
+	if pass, err := q.cp.RunTask(q.ctx, controlplane.TaskInstanceUpdater); err != nil || pass.SagasStarted != 2 || pass.Again {
+		t.Fatalf("a pass that found as many as its limit: %+v, %v", pass, err)
+	}
+	p := needing(3)
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceUpdater)
 	p.must(err)
 	if pass.Found != 3 || pass.SagasStarted != 2 || !pass.Again {
@@ -314,8 +324,8 @@ func TestReaper(t *testing.T) {
 	p.must(p.st.ReservationInsert(p.ctx, datastore.Reservation{VMM: ghost, Instance: in, Sled: sledA, TimeCreated: p.now}))
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
 	p.must(err)
-	if pass.Found != 2 {
-		t.Errorf("reaper found %d, want the VMM and the leaked reservation", pass.Found)
+	if pass.Found != 2 || pass.Reaped != 1 || pass.Released != 1 {
+		t.Errorf("reaper found %d, reaped %d, released %d; want the VMM and the leaked reservation", pass.Found, pass.Reaped, pass.Released)
 	}
 	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned[0])); row.TimeDeleted.IsZero() {
 		t.Errorf("abandoned VMM not deleted: %+v", row)
