@@ -188,7 +188,9 @@ func (cp *ControlPlane) SEC() *sagas.SEC { return cp.sec }
 
 // updateNeeded queues an instance a saga's step said needs an update saga
 // (sagas.Env.UpdateNeeded); the reaction that ran the saga, or the next
-// pass of the instance updater, runs it.
+// pass of the instance updater, runs it — or, past the pass's limit, a
+// later pass, whose fleet query lists the instance while its records ask
+// for an update.
 func (cp *ControlPlane) updateNeeded(id instancestate.ID) {
 	cp.mu.Lock()
 	if !cp.queued[id] {
@@ -236,8 +238,8 @@ func (cp *ControlPlane) begin(ctx context.Context, src string, s sagas.Saga) (sa
 		return sagas.Durable{}, nil
 	}
 	d, err := cp.runSaga(ctx, src, s)
-	if err == nil {
-		cp.followUps(ctx, src, s, d.Outcome)
+	if err == nil && d.Halted == nil { // a halted saga is recovery's, and its follow-ups with it
+		cp.followUps(ctx, src, s, d.Outcome, nil)
 	}
 	return d, err
 }
@@ -251,7 +253,7 @@ func (cp *ControlPlane) begin(ctx context.Context, src string, s sagas.Saga) (sa
 // the saga's steps asked for. A saga that halted is not at rest: it is
 // recovery's (D26), and not passed here.
 func (cp *ControlPlane) Rested(ctx context.Context, src string, s sagas.Saga, o sagas.Outcome) {
-	cp.followUps(ctx, src, s, o)
+	cp.followUps(ctx, src, s, o, nil)
 }
 
 // runSaga runs s to rest on the control plane's executor, counted under
@@ -281,15 +283,19 @@ func (cp *ControlPlane) runSaga(ctx context.Context, src string, s sagas.Saga) (
 // followUps begins, after saga first came to rest with outcome o (first
 // nil: after a write that ran no saga), what the sagas ask for (after) and
 // the updates their steps and the reaction's writes queued. Run here, they
-// are bounded by Config.FollowUpLimit: what is left stays queued and
+// are bounded by the sagas *budget has left (nil: Config.FollowUpLimit; a
+// pass shares one among its pieces): what is left stays queued and
 // activates the instance updater and reincarnation, whose fleet queries
 // find it in any case. A Runner takes them all.
-func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.Saga, o sagas.Outcome) {
+func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.Saga, o sagas.Outcome, budget *int) {
 	var pending []sagas.Saga
 	if first != nil {
 		pending = cp.after(ctx, first, o)
 	}
-	budget := cp.cfg.FollowUpLimit
+	if budget == nil {
+		n := cp.cfg.FollowUpLimit
+		budget = &n
+	}
 	for ctx.Err() == nil {
 		var s sagas.Saga
 		if len(pending) > 0 {
@@ -303,7 +309,7 @@ func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.S
 			cp.begin(ctx, src, s)
 			continue
 		}
-		if budget == 0 {
+		if *budget == 0 {
 			if u, ok := s.(*sagas.Update); ok {
 				cp.updateNeeded(u.Instance)
 			}
@@ -311,12 +317,14 @@ func (cp *ControlPlane) followUps(ctx context.Context, src string, first sagas.S
 			cp.Activate(TaskReincarnation)
 			return
 		}
-		budget--
+		*budget--
 		d, err := cp.runSaga(ctx, src, s)
 		if err != nil {
 			return
 		}
-		pending = append(pending, cp.after(ctx, s, d.Outcome)...)
+		if d.Halted == nil { // a halted saga is recovery's, and its follow-ups with it
+			pending = append(pending, cp.after(ctx, s, d.Outcome)...)
+		}
 	}
 }
 

@@ -39,7 +39,9 @@
 // interval has passed or that were activated, as Omicron's background task
 // driver does — a pass that leaves work behind activates its task again.
 // Run ticks on the wall clock until its context is cancelled; a simulator
-// calls Tick on its own clock instead.
+// calls Tick on its own clock instead. A driver that interleaves a pass
+// with other work runs it a piece at a time — its query, then one record
+// each — with BeginTask and TaskRun.Step.
 //
 // # What an operator sees
 //

@@ -22,8 +22,11 @@ type TaskRun struct {
 	cp   *ControlPlane
 	pass Pass
 	todo []piece
-	err  error
-	over bool
+	// budget is what the pass's pieces may still run of the follow-ups
+	// their checks and recoveries ask for (Config.FollowUpLimit a pass).
+	budget int
+	err    error
+	over   bool
 }
 
 // piece is one piece of a pass's work. unrun, when set, hands the piece's
@@ -60,7 +63,7 @@ func (cp *ControlPlane) BeginTask(t Task) (*TaskRun, error) {
 	default:
 		return nil, errors.New("controlplane: task " + t.String() + " (accepted: " + tasksList() + ")")
 	}
-	return &TaskRun{cp: cp, pass: Pass{Task: t}, todo: []piece{{run: list}}}, nil
+	return &TaskRun{cp: cp, pass: Pass{Task: t}, todo: []piece{{run: list}}, budget: cp.cfg.FollowUpLimit}, nil
 }
 
 // then adds a piece of work at the pass's end; unrun, when not nil, hands

@@ -12,6 +12,7 @@ import (
 	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
 	"github.com/vmlife/vmlife/failure"
+	"github.com/vmlife/vmlife/instancestate"
 	"github.com/vmlife/vmlife/memsled"
 	"github.com/vmlife/vmlife/sagas"
 	"github.com/vmlife/vmlife/vmmstate"
@@ -187,4 +188,106 @@ func TestRecoveryError(t *testing.T) {
 	if got := p.cp.Stats()[controlplane.TaskSagaRecovery.String()].Errors; got["other"] != 1 {
 		t.Errorf("counted %v", got)
 	}
+}
+
+// TestWatcherPassKeepsLaterObservations: an observation the control plane
+// made after the watcher's pass read its list — of a VMM the list could
+// not name yet — outlives the pass; one of a VMM listed is kept too.
+func TestWatcherPassKeepsLaterObservations(t *testing.T) {
+	p := newPlane(t)
+	first := p.create(1)
+	r, err := p.cp.BeginTask(controlplane.TaskInstanceWatcher)
+	p.must(err)
+	r.Step(p.ctx) // the list: the first instance's VMM
+	later := p.create(2)
+	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallCheck {
+			return &failure.Outcome{Communication: failure.CommTimeout}
+		}
+		return nil
+	}
+	if _, err := p.cp.CheckVMM(p.ctx, p.snap(later).Active.ID); err != nil {
+		t.Fatal(err)
+	}
+	for r.Step(p.ctx) {
+	}
+	for _, in := range []instancestate.ID{first, later} {
+		s, err := p.cp.Snapshot(p.ctx, in)
+		p.must(err)
+		if s.SledUnreachableSince.IsZero() {
+			t.Errorf("instance %v: the observation of its silent sled was dropped", in)
+		}
+	}
+}
+
+// TestWatcherPassSharesItsFollowUpBudget: without a Runner, the sagas a
+// watcher pass runs for what its checks found are bounded by
+// FollowUpLimit for the whole pass; the rest is left to the updater.
+func TestWatcherPassSharesItsFollowUpBudget(t *testing.T) {
+	p := newPlane(t, func(c *controlplane.Config) { c.FollowUpLimit = 1 })
+	for n := range uint64(2) {
+		p.w.Agent.Vanish(p.snap(p.create(n + 1)).Active.ID)
+	}
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	if err != nil || pass.Found != 2 {
+		t.Fatalf("pass: %+v, %v", pass, err)
+	}
+	if n := p.cp.Stats()[controlplane.TaskInstanceWatcher.String()].SagasStarted; n != 1 {
+		t.Errorf("the pass ran %d sagas; want its limit, 1", n)
+	}
+	if ids, _ := p.st.FindInstancesNeedingUpdate(p.ctx, p.clock()); len(ids) != 1 {
+		t.Errorf("left for the updater: %v; want the other instance", ids)
+	}
+}
+
+// TestHaltedSagaAsksNothing: a saga that halted — here the update saga
+// after a lost VMM, whose last log write failed — is recovery's, and so is
+// what it asks for next: neither the reaction nor the updater's pass that
+// ran it begins the restart; recovery, once it brings the update to rest,
+// does.
+func TestHaltedSagaAsksNothing(t *testing.T) {
+	for _, how := range []string{"reaction", "updater"} {
+		t.Run(how, func(t *testing.T) {
+			log := &failingDone{}
+			p := newPlane(t, func(c *controlplane.Config) { log.SagaLog = c.Log; c.Log = log })
+			in := p.create(1)
+			dead := p.snap(in).Active.ID
+			p.w.Agent.Vanish(dead)
+			log.fail = true
+			if how == "reaction" {
+				_, err := p.cp.VMMGone(p.ctx, dead, failure.NoSuchInstance)
+				p.must(err)
+			} else {
+				_, err := sagas.RecordDeath(p.ctx, p.st, dead, failure.NoSuchInstance, p.clock())
+				p.must(err)
+				_, err = p.cp.RunTask(p.ctx, controlplane.TaskInstanceUpdater)
+				p.must(err)
+			}
+			if s := p.snap(in); s.HasActive() && s.Active.ID != dead {
+				t.Errorf("a halted update's restart was begun: %+v", s.Instance.Runtime)
+			}
+			log.fail = false
+			pass, err := p.cp.RunTask(p.ctx, controlplane.TaskSagaRecovery)
+			if err != nil || pass.Recovered != 1 {
+				t.Fatalf("recovery: %+v, %v", pass, err)
+			}
+			if s := p.snap(in); !s.HasActive() || s.Active.ID == dead {
+				t.Errorf("recovery did not begin the restart: %+v", s.Instance.Runtime)
+			}
+		})
+	}
+}
+
+// failingDone is a saga log that, while fail is set, refuses to mark a
+// saga done.
+type failingDone struct {
+	datastore.SagaLog
+	fail bool
+}
+
+func (l *failingDone) SagaSetState(ctx context.Context, f datastore.Fence, id uuid.UUID, st datastore.SagaState, evs ...datastore.NodeEvent) error {
+	if l.fail && st == datastore.SagaDone {
+		return errors.New("failingDone: the log refused")
+	}
+	return l.SagaLog.SagaSetState(ctx, f, id, st, evs...)
 }

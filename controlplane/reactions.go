@@ -86,7 +86,7 @@ func (cp *ControlPlane) Request(ctx context.Context, id instancestate.ID, r inst
 		if err != nil {
 			cp.failed(ctx, ReactionRequest, "send "+rr.Decision.SledRequest.String()+" to the sled", err)
 		}
-		cp.followUps(ctx, ReactionRequest, nil, 0)
+		cp.followUps(ctx, ReactionRequest, nil, 0, nil)
 		return out, err
 	default:
 		return out, nil // already done, or the runtime written with the intent
@@ -161,7 +161,7 @@ func (cp *ControlPlane) Report(ctx context.Context, id vmmstate.ID, r instancest
 		cp.failed(ctx, ReactionReport, "record a report on VMM "+id.String(), err)
 		return res, err
 	}
-	cp.followUps(ctx, ReactionReport, nil, 0)
+	cp.followUps(ctx, ReactionReport, nil, 0, nil)
 	return res, nil
 }
 
@@ -189,6 +189,6 @@ func (cp *ControlPlane) VMMGone(ctx context.Context, id vmmstate.ID, reason fail
 		cp.failed(ctx, ReactionGone, "fail VMM "+id.String(), err)
 		return res, err
 	}
-	cp.followUps(ctx, ReactionGone, nil, 0)
+	cp.followUps(ctx, ReactionGone, nil, 0, nil)
 	return res, nil
 }

@@ -67,11 +67,24 @@ func (cp *ControlPlane) forget(ids ...vmmstate.ID) {
 	cp.mu.Unlock()
 }
 
-// keepOnly drops every observation of a VMM not in listed: the watcher's
-// pass lists every VMM it watches.
-func (cp *ControlPlane) keepOnly(listed map[vmmstate.ID]bool) {
+// observed returns the VMMs the watcher holds an observation of now.
+func (cp *ControlPlane) observed() map[vmmstate.ID]bool {
 	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	out := make(map[vmmstate.ID]bool, len(cp.unreachable))
 	for id := range cp.unreachable {
+		out[id] = true
+	}
+	return out
+}
+
+// keepOnly drops the observations of the VMMs in before — those held when
+// the watcher's pass read its list — that the list does not name: the pass
+// lists every VMM it watches. One made since, of a VMM the list could not
+// name yet, is kept.
+func (cp *ControlPlane) keepOnly(before, listed map[vmmstate.ID]bool) {
+	cp.mu.Lock()
+	for id := range before {
 		if !listed[id] {
 			delete(cp.unreachable, id)
 		}
@@ -99,7 +112,7 @@ func (cp *ControlPlane) CheckVMM(ctx context.Context, id vmmstate.ID) (failure.V
 		cp.failed(ctx, ReactionCheck, "check VMM "+id.String(), err)
 		return v, err
 	}
-	cp.followUps(ctx, ReactionCheck, nil, 0)
+	cp.followUps(ctx, ReactionCheck, nil, 0, nil)
 	return v, nil
 }
 
@@ -207,6 +220,6 @@ func (cp *ControlPlane) Reconcile(ctx context.Context, id instancestate.ID) (ins
 	if err != nil {
 		cp.failed(ctx, src, "act on "+n.Action.String(), err)
 	}
-	cp.followUps(ctx, src, nil, 0)
+	cp.followUps(ctx, src, nil, 0, nil)
 	return n, err
 }

@@ -98,7 +98,10 @@ type Pass struct {
 	Task Task
 	// Found is how many records the task's query listed.
 	Found int
-	// Sagas started, and how the sagas it recovered or adopted were left.
+	// SagasStarted counts the sagas the pass began for what it listed
+	// (the follow-ups those and its checks asked for are counted in the
+	// task's Counters, not here); Recovered, Adopted and Abandoned how the
+	// sagas it recovered or adopted were left.
 	SagasStarted, Recovered, Adopted, Abandoned int
 	// Stalled lists the sagas TaskStalledSagas found stopped.
 	Stalled []sagas.Stall
@@ -165,7 +168,7 @@ func (cp *ControlPlane) recoverSagas(ctx context.Context, r *TaskRun) error {
 		default:
 			p.Recovered++
 			r.then(func(ctx context.Context, _ *TaskRun) error {
-				cp.followUps(ctx, TaskSagaRecovery.String(), d.State, d.Outcome)
+				cp.followUps(ctx, TaskSagaRecovery.String(), d.State, d.Outcome, &r.budget)
 				return nil
 			}, nil)
 		}
@@ -427,8 +430,8 @@ func (cp *ControlPlane) ReapVMM(ctx context.Context, id vmmstate.ID) (bool, erro
 // each then checked as CheckVMM checks one (check) — the agent's report
 // recorded, a proof of death recorded, or only the silence of a sled that
 // cannot be reached and may be on observed (D18) — and what the check
-// asks for begun. The last piece drops the observations of VMMs no sled
-// listed.
+// asks for begun. The last piece drops the observations, held when the
+// list was read, of VMMs no sled listed.
 func (cp *ControlPlane) watch(ctx context.Context, r *TaskRun) error {
 	if cp.cfg.Watcher == nil {
 		return nil
@@ -437,7 +440,7 @@ func (cp *ControlPlane) watch(ctx context.Context, r *TaskRun) error {
 	if err != nil {
 		return err
 	}
-	listed := map[vmmstate.ID]bool{}
+	before, listed := cp.observed(), map[vmmstate.ID]bool{}
 	for _, sl := range sleds {
 		ids, err := cp.cfg.Store.VMMListBySled(ctx, sl)
 		if err != nil {
@@ -455,13 +458,13 @@ func (cp *ControlPlane) watch(ctx context.Context, r *TaskRun) error {
 				if stopped {
 					r.pass.Stopped++
 				}
-				cp.followUps(ctx, src, nil, 0)
+				cp.followUps(ctx, src, nil, 0, &r.budget)
 				return nil
 			}, nil)
 		}
 	}
 	r.then(func(context.Context, *TaskRun) error {
-		cp.keepOnly(listed)
+		cp.keepOnly(before, listed)
 		return nil
 	}, nil)
 	return nil
@@ -498,7 +501,7 @@ func (cp *ControlPlane) askOwed(_ context.Context, r *TaskRun) error {
 			if !cp.stopVMM(ctx, src, id) {
 				r.pass.Stopped++
 			}
-			cp.followUps(ctx, src, nil, 0)
+			cp.followUps(ctx, src, nil, 0, &r.budget)
 			return nil
 		}, func() { cp.owe(id) })
 	}

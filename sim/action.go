@@ -94,12 +94,7 @@ func (w *World) chooseAction() Action {
 	weights[ActReincarnation] = 30
 	weights[ActUpdater] = 30
 	weights[ActReconcile] = 150
-	// The reaper's pass lists every reservation and every unfinished saga
-	// when room is held for a VMM not yet recorded: its chance falls as the
-	// fleet grows, so that the work it brings a step does not grow with it.
-	if w.intn(1+len(w.instances)/128) == 0 {
-		weights[ActReaper] = 60
-	}
+	weights[ActReaper] = 60
 	weights[ActIdle] = 30
 	off, parted, up := w.sledCensus()
 	if w.fault(FaultSledOff) && off == 0 && up > 1 {

@@ -387,8 +387,13 @@ func Resume(cfg Config) (*World, error) {
 		// watcher, a VMM a sled-agent runs that no instance links — a
 		// target a committed plan unlinked (D37) whose stop the dead
 		// process may not have asked for, or not have got. The watcher
-		// checks those at once (CheckVMM), not at its next pass.
-		w.runTask(controlplane.TaskAbandonedVMMReaper)
+		// checks those at once (CheckVMM), not at its next pass. Only then
+		// does the world take the sagas recovery's follow-ups began
+		// (runDeferred): while one of them placed a VMM, the reaper would
+		// leave the dead process's room alone.
+		if p, ok := w.runTask(controlplane.TaskAbandonedVMMReaper); ok {
+			w.stats.Reaped += p.Reaped
+		}
 		var unlinked []vmmstate.ID
 		for _, sl := range w.sleds {
 			for _, a := range sl.agent {
@@ -405,6 +410,7 @@ func Resume(cfg Config) (*World, error) {
 			w.cp.CheckVMM(w.ctx, id) // an error is judged as the control plane logged it (cpErrors)
 		}
 		w.readBack()
+		w.runDeferred()
 		w.sledsChanged()
 		w.checkAll()
 		w.keep()
@@ -583,7 +589,6 @@ func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 // each left.
 func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) {
 	ds := w.recoverSagas()
-	defer w.runDeferred()
 	for _, d := range ds {
 		if w.unrecovered(d, "resume") {
 			continue

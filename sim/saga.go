@@ -266,7 +266,9 @@ func (w *World) ended(in *instRow, x sagaResult) {
 	// §16, D37) — for a saga recovery ran, the control plane began it as
 	// recovery brought the saga to rest (recoverSagas) — and what that
 	// wrote through a sled-agent is read back.
-	if _, ok := x.(recovered); !ok {
+	_, rec := x.(recovered)
+	if h, ok := x.(interface{ Halted() error }); !rec && (!ok || h.Halted() == nil) {
+		// A halted saga is not at rest: it is recovery's (D26).
 		w.cp.Rested(w.ctx, "sim", x.Saga(), x.Outcome())
 	}
 	w.readBack()
@@ -371,7 +373,6 @@ func (w *World) crashControlPlane() {
 	w.cp, w.watching = w.newControlPlane(), nil
 	w.sec, w.sagaEnv = w.cp.SEC(), w.cp.SEC().Env
 	ds := w.recoverSagas()
-	defer w.runDeferred()
 	for _, d := range ds {
 		f := inFlight[d.Saga]
 		delete(inFlight, d.Saga)
@@ -396,6 +397,7 @@ func (w *World) crashControlPlane() {
 		w.stats.SagasLost++
 		w.lost(f)
 	}
+	w.runDeferred()
 }
 
 // recoverSagas runs a pass of the new control plane's saga recovery
@@ -406,16 +408,19 @@ func (w *World) crashControlPlane() {
 // instances they are for.
 func (w *World) recoverSagas() []sagas.Durable {
 	w.deferring = true
+	defer func() { w.deferring = false }()                     // a store that stops answering stops the world mid-pass (abort)
 	p, _ := w.cp.RunTask(w.ctx, controlplane.TaskSagaRecovery) // an error is judged as the control plane logged it (cpErrors)
-	w.deferring = false
 	return p.Recovery
 }
 
 // runDeferred takes the sagas the control plane began while the world was
-// not ready for them (recoverSagas).
+// not ready for them (recoverSagas), once it has read back the recovery.
 func (w *World) runDeferred() {
 	d := w.deferred
 	w.deferred = nil
+	if w.stop != nil {
+		return // the world stopped: nothing more runs
+	}
 	for _, s := range d {
 		(*runner)(w).RunSaga(w.ctx, s.src, s.saga)
 	}

@@ -36,7 +36,10 @@ func (w *World) watch() {
 // watched counts a check's verdict, as the control plane classifies what
 // the world answered (failure.CheckHealth), and marks the VMM for reading
 // back: the control plane may have recorded the answer or the death, and
-// what it observed is part of the instance's snapshot.
+// what it observed is part of the instance's snapshot. Every check the
+// control plane makes through the world is counted — its watcher's pass,
+// a reconciler's look at a VMM past its deadline, a resumption's check of
+// an unlinked VMM — as it asks, whatever it then records.
 func (w *World) watched(v vmmstate.VMM, chk failure.Check, answered bool) {
 	w.answered(v.ID)
 	label := failure.Verdict{Healthy: true}.Label()

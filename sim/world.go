@@ -135,8 +135,6 @@ type World struct {
 	cp         *controlplane.ControlPlane
 	answers    []vmmstate.ID
 	answerMigs []migration.ID
-	// sec runs the sagas durably, their log in the store (D26), when the
-	// store keeps one; nil when it does not, and sagas run in memory.
 	// watching is the control plane's instance watcher pass in progress,
 	// run a VMM at a time (watch); nil between passes.
 	watching *controlplane.TaskRun
@@ -144,7 +142,9 @@ type World struct {
 	// and taken once the world has read back a recovery (recoverSagas).
 	deferring bool
 	deferred  []deferredSaga
-	sec       *sagas.SEC
+	// sec runs the sagas durably, their log in the store (D26), when the
+	// store keeps one; nil when it does not, and sagas run in memory.
+	sec *sagas.SEC
 	// rsv keeps each reservation as a record too, when the store does.
 	rsv    datastore.SledReservations
 	heldOn map[vmmstate.ID]*sled // the sled each reservation is on
