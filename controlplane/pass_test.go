@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -290,4 +291,37 @@ func (l *failingDone) SagaSetState(ctx context.Context, f datastore.Fence, id uu
 		return errors.New("failingDone: the log refused")
 	}
 	return l.SagaLog.SagaSetState(ctx, f, id, st, evs...)
+}
+
+// TestWatcherPassDropsWhatItNoLongerLists: an observation the watcher held
+// when its pass read the list is dropped when the list no longer names its
+// VMM, and kept, with the time it was first made, when it does.
+func TestWatcherPassDropsWhatItNoLongerLists(t *testing.T) {
+	p := newPlane(t)
+	kept, gone := p.create(1), p.create(2)
+	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
+		if c == memsled.CallCheck {
+			return &failure.Outcome{Communication: failure.CommTimeout}
+		}
+		return nil
+	}
+	_, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	first, err := p.cp.Snapshot(p.ctx, kept)
+	p.must(err)
+	if first.SledUnreachableSince.IsZero() {
+		t.Fatal("the first pass observed nothing")
+	}
+	// The other instance's VMM fails: the watcher lists it no more.
+	_, err = p.st.VMMMarkFailed(p.ctx, p.snap(gone).Active.ID, failure.FromSledAgent, p.clock())
+	p.must(err)
+	p.advance(time.Minute)
+	_, err = p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
+	p.must(err)
+	if s, _ := p.cp.Snapshot(p.ctx, kept); !s.SledUnreachableSince.Equal(first.SledUnreachableSince) {
+		t.Errorf("a VMM listed again: observed since %v, want %v", s.SledUnreachableSince, first.SledUnreachableSince)
+	}
+	if s, _ := p.cp.Snapshot(p.ctx, gone); !s.SledUnreachableSince.IsZero() {
+		t.Errorf("a VMM no longer listed: still observed since %v", s.SledUnreachableSince)
+	}
 }

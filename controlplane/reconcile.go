@@ -68,12 +68,12 @@ func (cp *ControlPlane) forget(ids ...vmmstate.ID) {
 }
 
 // observed returns the VMMs the watcher holds an observation of now.
-func (cp *ControlPlane) observed() map[vmmstate.ID]bool {
+func (cp *ControlPlane) observed() []vmmstate.ID {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	out := make(map[vmmstate.ID]bool, len(cp.unreachable))
+	out := make([]vmmstate.ID, 0, len(cp.unreachable))
 	for id := range cp.unreachable {
-		out[id] = true
+		out = append(out, id)
 	}
 	return out
 }
@@ -82,9 +82,9 @@ func (cp *ControlPlane) observed() map[vmmstate.ID]bool {
 // the watcher's pass read its list — that the list does not name: the pass
 // lists every VMM it watches. One made since, of a VMM the list could not
 // name yet, is kept.
-func (cp *ControlPlane) keepOnly(before, listed map[vmmstate.ID]bool) {
+func (cp *ControlPlane) keepOnly(before []vmmstate.ID, listed map[vmmstate.ID]bool) {
 	cp.mu.Lock()
-	for id := range before {
+	for _, id := range before {
 		if !listed[id] {
 			delete(cp.unreachable, id)
 		}
