@@ -17,7 +17,10 @@ import (
 // with BeginTask and calls Step.
 //
 // A TaskRun belongs to one goroutine; its control plane may meanwhile
-// serve reactions and other passes in any number of others.
+// serve reactions and other passes in any number of others. A driver that
+// gives up on a pass ends it with a Step on a done context, which hands
+// back what the pass took and had not done (the owed stops); a pass left
+// unfinished hands back nothing.
 type TaskRun struct {
 	cp   *ControlPlane
 	pass Pass
