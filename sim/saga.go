@@ -407,9 +407,12 @@ func (w *World) crashControlPlane() {
 // it has read back what recovery wrote (runDeferred), so that it knows the
 // instances they are for.
 func (w *World) recoverSagas() []sagas.Durable {
+	// A store that stops answering stops the world mid-pass (abort): the
+	// flag is cleared all the same. An error of the pass is judged as the
+	// control plane logged it (cpErrors).
 	w.deferring = true
-	defer func() { w.deferring = false }()                     // a store that stops answering stops the world mid-pass (abort)
-	p, _ := w.cp.RunTask(w.ctx, controlplane.TaskSagaRecovery) // an error is judged as the control plane logged it (cpErrors)
+	defer func() { w.deferring = false }()
+	p, _ := w.cp.RunTask(w.ctx, controlplane.TaskSagaRecovery)
 	return p.Recovery
 }
 
