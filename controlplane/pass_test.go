@@ -20,8 +20,10 @@ import (
 )
 
 // A pass run a piece at a time (TaskRun): what each step does, what it
-// does with a record that moved on between the list and its piece, and
-// what a pass that ends early hands back.
+// does with a record that moved on between the list and its piece, what a
+// pass that ends early hands back — and what the pieces share: the
+// follow-up budget, the watcher's observations, the rule that a halted
+// saga's follow-ups are recovery's.
 
 // TestTaskRunStepsAPass: the first step lists and checks nothing; each
 // step after checks one VMM; the pass ends with the last piece, counted
