@@ -60,8 +60,8 @@ type SEC struct {
 	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
 
 	mu      sync.Mutex
-	running map[uuid.UUID]Kind  // the sagas this executor is driving now
-	driving [len(kindNames)]int // how many of each kind; [0]: a kind not known
+	running map[uuid.UUID]Kind // the sagas this executor is driving now
+	driving map[Kind]int       // how many of each kind (0: a name not known)
 }
 
 // claim marks saga id as driven by this executor, and reports false when
@@ -75,10 +75,7 @@ func (c *SEC) claim(id uuid.UUID, k Kind) bool {
 		return false
 	}
 	if c.running == nil {
-		c.running = make(map[uuid.UUID]Kind)
-	}
-	if int(k) >= len(kindNames) {
-		k = 0
+		c.running, c.driving = make(map[uuid.UUID]Kind), make(map[Kind]int)
 	}
 	c.running[id] = k
 	c.driving[k]++
@@ -102,7 +99,7 @@ func (c *SEC) Driving(kinds ...Kind) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range kinds {
-		if k != 0 && int(k) < len(kindNames) && c.driving[k] > 0 {
+		if c.driving[k] > 0 {
 			return true
 		}
 	}
