@@ -351,15 +351,7 @@ func TestErrorsAreCountedByKind(t *testing.T) {
 	// The reaper: deleting one VMM fails; the error is counted, the pass
 	// returns none.
 	p = newPlane(t)
-	in := p.stopped(1)
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallRegister {
-			return &failure.Outcome{Status: 500}
-		}
-		return nil
-	}
-	p.cp.Request(p.ctx, in, instancestate.RequestStart) // unwinds: one abandoned VMM
-	p.w.Agent.Fail = nil
+	p.abandoned(1)
 	p.cfg.Store = &failing{Store: p.st, op: "vmm_mark_deleted", err: &datastore.Error{Op: "vmm_mark_deleted", Kind: datastore.KindConflict}}
 	p.restart(cpA)
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
@@ -603,15 +595,7 @@ func TestWatcherVerdicts(t *testing.T) {
 func TestReaperErrors(t *testing.T) {
 	setup := func(t *testing.T) *plane {
 		p := newPlane(t)
-		in := p.stopped(1)
-		p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-			if c == memsled.CallRegister {
-				return &failure.Outcome{Status: 500}
-			}
-			return nil
-		}
-		p.cp.Request(p.ctx, in, instancestate.RequestStart) // one abandoned VMM
-		p.w.Agent.Fail = nil
+		p.abandoned(1)
 		return p
 	}
 	p := setup(t)

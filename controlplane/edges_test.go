@@ -108,16 +108,7 @@ func TestReapVMMRefuses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPlane(t)
-			in := p.stopped(1)
-			p.calls(memsled.CallRegister, &failure.Outcome{Status: 500})
-			_, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
-			p.must(err)
-			p.w.Agent.Fail = nil
-			abandoned, err := p.st.VMMListAbandoned(p.ctx)
-			p.must(err)
-			if len(abandoned) != 1 {
-				t.Fatalf("abandoned: %v", abandoned)
-			}
+			_, abandoned := p.abandoned(1)
 			if c.store != "" {
 				p.cfg.Store = &failing{Store: p.st, op: c.store, err: errBoom}
 			}
@@ -125,14 +116,14 @@ func TestReapVMMRefuses(t *testing.T) {
 				p.cfg.Sleds = noRelease{Sleds: p.w.Sleds, err: errBoom}
 			}
 			p.restart(cpA)
-			reaped, err := p.cp.ReapVMM(p.ctx, abandoned[0])
+			reaped, err := p.cp.ReapVMM(p.ctx, abandoned)
 			if !errors.Is(err, errBoom) || reaped {
 				t.Errorf("ReapVMM: %v, %v; want the error", reaped, err)
 			}
 			if got := p.cp.Stats()[controlplane.TaskAbandonedVMMReaper.String()].Errors["other"]; got != 1 {
 				t.Errorf("counted %d errors, want 1", got)
 			}
-			if row := p.must3(p.st.VMMFetch(p.ctx, abandoned[0])); !row.TimeDeleted.IsZero() {
+			if row := p.must3(p.st.VMMFetch(p.ctx, abandoned)); !row.TimeDeleted.IsZero() {
 				t.Error("deleted all the same")
 			}
 		})
@@ -459,16 +450,10 @@ func TestReaperLeakEdges(t *testing.T) {
 // its delete is not reaped twice, and is no error.
 func TestReapVMMAVMMGoneMeanwhile(t *testing.T) {
 	p := newPlane(t)
-	in := p.stopped(1)
-	p.calls(memsled.CallRegister, &failure.Outcome{Status: 500})
-	_, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
-	p.must(err)
-	p.w.Agent.Fail = nil
-	abandoned, err := p.st.VMMListAbandoned(p.ctx)
-	p.must(err)
+	_, abandoned := p.abandoned(1)
 	p.cfg.Store = &failing{Store: p.st, op: "vmm_mark_deleted", err: &datastore.Error{Op: "vmm_mark_deleted", Kind: datastore.KindNotFound}}
 	p.restart(cpA)
-	if reaped, err := p.cp.ReapVMM(p.ctx, abandoned[0]); reaped || err != nil {
+	if reaped, err := p.cp.ReapVMM(p.ctx, abandoned); reaped || err != nil {
 		t.Errorf("ReapVMM of a VMM gone meanwhile: %v, %v", reaped, err)
 	}
 }

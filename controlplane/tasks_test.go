@@ -29,6 +29,27 @@ func (p *plane) stopped(n uint64) instancestate.ID {
 	return in
 }
 
+// abandoned creates stopped instance n and has its start unwind at the
+// sled-agent's registration (a 500), which leaves the start's VMM
+// saga_unwound and linked by nothing: the one VMM VMMListAbandoned lists.
+func (p *plane) abandoned(n uint64) (instancestate.ID, vmmstate.ID) {
+	p.t.Helper()
+	in := p.stopped(n)
+	p.calls(memsled.CallRegister, &failure.Outcome{Status: 500})
+	out, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
+	p.must(err)
+	p.w.Agent.Fail = nil
+	if out.Saga.Outcome != sagas.Unwound {
+		p.t.Fatalf("start: %+v", out.Saga)
+	}
+	ids, err := p.st.VMMListAbandoned(p.ctx)
+	p.must(err)
+	if len(ids) != 1 {
+		p.t.Fatalf("abandoned: %v", ids)
+	}
+	return in, ids[0]
+}
+
 // events counts the events an uncrashed run of s writes, on a plane of
 // its own set up by setup.
 func events(t *testing.T, setup func(*plane) sagas.Saga) int {
@@ -300,26 +321,7 @@ func TestReincarnationAfterCooldown(t *testing.T) {
 // room whose VMM is already gone.
 func TestReaper(t *testing.T) {
 	p := newPlane(t)
-	in := p.stopped(1)
-	// A start whose registration fails unwinds, leaving its VMM
-	// saga_unwound and unlinked: abandoned.
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallRegister {
-			return &failure.Outcome{Status: 500}
-		}
-		return nil
-	}
-	out, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
-	p.must(err)
-	p.w.Agent.Fail = nil
-	if out.Saga.Outcome != sagas.Unwound {
-		t.Fatalf("start: %+v", out.Saga)
-	}
-	abandoned, err := p.st.VMMListAbandoned(p.ctx)
-	p.must(err)
-	if len(abandoned) != 1 {
-		t.Fatalf("abandoned: %v", abandoned)
-	}
+	in, abandoned := p.abandoned(1)
 	ghost := vmmstate.IDFromUUID(id('v', 9))
 	p.must(p.st.ReservationInsert(p.ctx, datastore.Reservation{VMM: ghost, Instance: in, Sled: sledA, TimeCreated: p.now}))
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskAbandonedVMMReaper)
@@ -327,7 +329,7 @@ func TestReaper(t *testing.T) {
 	if pass.Found != 2 || pass.Reaped != 1 || pass.Released != 1 {
 		t.Errorf("reaper found %d, reaped %d, released %d; want the VMM and the leaked reservation", pass.Found, pass.Reaped, pass.Released)
 	}
-	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned[0])); row.TimeDeleted.IsZero() {
+	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned)); row.TimeDeleted.IsZero() {
 		t.Errorf("abandoned VMM not deleted: %+v", row)
 	}
 	p.settled()
@@ -544,21 +546,7 @@ func TestReapVMM(t *testing.T) {
 	p := newPlane(t)
 	running := p.create(1)
 	active := p.snap(running).Active.ID
-	in := p.stopped(2)
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallRegister {
-			return &failure.Outcome{Status: 500}
-		}
-		return nil
-	}
-	_, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
-	p.must(err)
-	p.w.Agent.Fail = nil
-	abandoned, err := p.st.VMMListAbandoned(p.ctx)
-	p.must(err)
-	if len(abandoned) != 1 {
-		t.Fatalf("abandoned: %v", abandoned)
-	}
+	_, abandoned := p.abandoned(2)
 	// A destroyed VMM its instance still links: recorded, its update not
 	// yet run.
 	rep, err := p.w.Agent.RequestState(p.ctx, p.snap(running).Active, instancestate.SledRequestStopped)
@@ -572,8 +560,8 @@ func TestReapVMM(t *testing.T) {
 	}{
 		{"no such VMM", vmmstate.IDFromUUID(id('v', 99)), false},
 		{"destroyed, still linked", active, false},
-		{"saga_unwound, unlinked", abandoned[0], true},
-		{"deleted already", abandoned[0], false},
+		{"saga_unwound, unlinked", abandoned, true},
+		{"deleted already", abandoned, false},
 	} {
 		got, err := p.cp.ReapVMM(p.ctx, c.vmm)
 		p.must(err)
@@ -581,7 +569,7 @@ func TestReapVMM(t *testing.T) {
 			t.Errorf("%s: ReapVMM = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned[0])); row.TimeDeleted.IsZero() {
+	if row := p.must3(p.st.VMMFetch(p.ctx, abandoned)); row.TimeDeleted.IsZero() {
 		t.Errorf("the reaped VMM is not deleted: %+v", row)
 	}
 	leaked, err := p.st.ReservationListLeaked(p.ctx)
