@@ -222,9 +222,13 @@ func (cp *ControlPlane) nextNeeded() (id instancestate.ID, ok bool) {
 // ControlPlane.Rested, which begins what it asks for next.
 type SagaRunner interface {
 	// RunSaga takes saga s, begun for src (a reaction's or a task's name).
-	// A runner may pass over a saga equal to one it is running already —
-	// a second update of the same instance, say; what that saga was for
-	// is then found by the background tasks (D19).
+	// A saga it takes is in the log before RunSaga returns — begun with
+	// SEC.Begin, which writes its record — for the control plane answers
+	// the request that asked for it as soon as RunSaga returns, and a
+	// process that dies after that answer must leave the saga to
+	// recovery (D26). A runner may pass over a saga equal to one it is
+	// running already — a second update of the same instance, say; what
+	// that saga was for is then found by the background tasks (D19).
 	RunSaga(ctx context.Context, src string, s sagas.Saga)
 }
 

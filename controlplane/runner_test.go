@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/controlplane"
 	"github.com/vmlife/vmlife/datastore"
@@ -15,9 +16,10 @@ import (
 	"github.com/vmlife/vmlife/sagas"
 )
 
-// queue is a SagaRunner that keeps the sagas it is given until drain runs
-// them, first in first out, each to rest on the control plane's executor
-// and then passed to Rested — a driver at its simplest.
+// queue is a SagaRunner that begins each saga it is given on the control
+// plane's executor — in the log from then on, as the contract asks — and
+// keeps it until drain runs it, first in first out, to rest, then passes
+// it to Rested: a driver at its simplest.
 type queue struct {
 	p     *plane
 	sagas []queued
@@ -26,11 +28,13 @@ type queue struct {
 
 type queued struct {
 	src string
-	s   sagas.Saga
+	x   *sagas.Exec
 }
 
-func (q *queue) RunSaga(_ context.Context, src string, s sagas.Saga) {
-	q.sagas = append(q.sagas, queued{src, s})
+func (q *queue) RunSaga(ctx context.Context, src string, s sagas.Saga) {
+	x, err := q.p.cp.SEC().Begin(ctx, q.p.cfg.NewID(), s)
+	q.p.must(err)
+	q.sagas = append(q.sagas, queued{src, x})
 	q.took = append(q.took, s.Kind())
 }
 
@@ -40,13 +44,20 @@ func (q *queue) drain() {
 	for len(q.sagas) > 0 {
 		next := q.sagas[0]
 		q.sagas = q.sagas[1:]
-		d, err := q.p.cp.SEC().Run(q.p.ctx, q.p.cfg.NewID(), next.s, sagas.RunOptions{})
-		q.p.must(err)
-		if d.Halted != nil {
-			q.p.t.Fatalf("%v saga halted: %v", next.s.Kind(), d.Halted)
-		}
-		q.p.cp.Rested(q.p.ctx, next.src, next.s, d.Outcome)
+		q.p.rest(next)
 	}
+}
+
+// rest runs a queued saga to rest and passes it to Rested.
+func (p *plane) rest(q queued) {
+	p.t.Helper()
+	for !q.x.Done() {
+		q.x.Next(p.ctx)
+	}
+	if err := q.x.Halted(); err != nil {
+		p.t.Fatalf("%v saga halted: %v", q.x.Saga().Kind(), err)
+	}
+	p.cp.Rested(p.ctx, q.src, q.x.Saga(), q.x.Outcome())
 }
 
 // newQueuedPlane is a plane whose sagas a queue runs.
@@ -145,15 +156,16 @@ func TestCreateStartsWhatIsStillMeantToRun(t *testing.T) {
 	}
 	create := q.sagas[0]
 	q.sagas = nil
-	d, err := p.cp.SEC().Run(p.ctx, p.cfg.NewID(), create.s, sagas.RunOptions{})
-	p.must(err)
+	for !create.x.Done() {
+		create.x.Next(p.ctx)
+	}
 	// The user stops it before the create's follow-up runs.
 	r, err := p.cp.Request(p.ctx, in, instancestate.RequestStop)
 	p.must(err)
 	if !r.Decision.Accepted() || r.Intent != instancestate.IntendStopped {
 		t.Fatalf("stop: %+v", r)
 	}
-	p.cp.Rested(p.ctx, create.src, create.s, d.Outcome)
+	p.cp.Rested(p.ctx, create.src, create.x.Saga(), create.x.Outcome())
 	if len(q.sagas) != 0 {
 		t.Errorf("the create of an instance stopped meanwhile began %v", q.took[1:])
 	}
@@ -167,5 +179,74 @@ func TestCreateStartsWhatIsStillMeantToRun(t *testing.T) {
 	q2.drain()
 	if want := []sagas.Kind{sagas.KindCreate, sagas.KindStart}; !cmp.Equal(q2.took, want) {
 		t.Errorf("a create meant to run began %v, want %v", q2.took, want)
+	}
+}
+
+// TestAnsweredRequestOutlivesItsProcess: with a Runner, a request is
+// answered once its saga is handed over, before any of its nodes has run.
+// A process that dies then leaves the saga in the log (SagaRunner's
+// contract), and the next process — the same one restarted, or another
+// that adopts its sagas — carries it out: the instance is created and
+// started, started, or deleted, as the answer said.
+func TestAnsweredRequestOutlivesItsProcess(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ask   func(*plane, *queue) instancestate.ID
+		check func(*plane, instancestate.ID)
+	}{
+		{"create_to_run", func(p *plane, _ *queue) instancestate.ID {
+			out, err := p.cp.Create(p.ctx, instancestate.New(inst(1), true, instancestate.AutoRestart{}, p.clock()))
+			p.must(err)
+			if out.Decision.Status != 201 {
+				p.t.Fatalf("create: %+v", out)
+			}
+			return inst(1)
+		}, (*plane).boot},
+		{"start", func(p *plane, q *queue) instancestate.ID {
+			in := p.stopped(1)
+			q.drain()
+			out, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
+			p.must(err)
+			if out.Decision.Action != instancestate.ActionStartSaga {
+				p.t.Fatalf("start: %+v", out)
+			}
+			return in
+		}, (*plane).boot},
+		{"delete", func(p *plane, q *queue) instancestate.ID {
+			in := p.stopped(1)
+			q.drain()
+			out, err := p.cp.Request(p.ctx, in, instancestate.RequestDelete)
+			p.must(err)
+			if out.Decision.Action != instancestate.ActionDeleteSaga {
+				p.t.Fatalf("delete: %+v", out)
+			}
+			return in
+		}, func(p *plane, in instancestate.ID) {
+			if _, err := p.st.InstanceFetchAll(p.ctx, in); !errors.Is(err, datastore.ErrNotFound) {
+				p.t.Errorf("the deleted instance reads %v", err)
+			}
+		}},
+	} {
+		for _, next := range []uuid.UUID{cpA, cpB} {
+			t.Run(tc.name+"/"+map[uuid.UUID]string{cpA: "restarted", cpB: "adopted"}[next], func(t *testing.T) {
+				p, q := newQueuedPlane(t)
+				in := tc.ask(p, q)
+				if len(q.sagas) != 1 {
+					t.Fatalf("%d sagas handed over; want the one the answer names", len(q.sagas))
+				}
+				// The process dies with the saga handed over and not run;
+				// the next runs its sagas itself.
+				p.cfg.Runner = nil
+				p.restart(next)
+				p.tick(0)
+				if next == cpB {
+					p.tick(2 * sagas.DefaultLease) // the lease expires: adopted, then recovered
+					p.tick(0)
+				}
+				p.tick(time.Minute)
+				tc.check(p, in)
+				p.settled()
+			})
+		}
 	}
 }

@@ -236,15 +236,22 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	return c.durable(j.rec, x, j), err
 }
 
-// Begin records saga s under id as Run does — its record written with its
-// first node's start — and returns its executor, for the caller to run a
-// node at a time (Exec.Next, Fail, Skip, Again) as a simulator that
-// interleaves many sagas does. Every node is journaled as under Run: a
-// node failed by Exec.Fail is logged failed, and recovery unwinds from
-// there; an undo passed over by Exec.Skip is logged as run — it ran, and
-// its write lost its race. The saga is this executor's until it comes to
-// rest or halts, and Recover passes over it meanwhile. A record refused
-// (an id that names another saga) halts the executor at its first node.
+// Begin records saga s under id and returns its executor, for the caller
+// to run a node at a time (Exec.Next, Fail, Skip, Again) as a simulator
+// that interleaves many sagas does. The saga's record is durable when
+// Begin returns, before any node has run: a caller may answer the request
+// that began the saga at once, and whenever its process dies, recovery
+// finds the saga and runs it from its first node. (Run, which drives the
+// saga itself, writes the record with its first node's start instead: one
+// round trip fewer.) A record the log refuses — an id that names another
+// saga (D29), a log that does not answer — is Begin's error, and nothing
+// is begun.
+//
+// Every node is journaled as under Run: a node failed by Exec.Fail is
+// logged failed, and recovery unwinds from there; an undo passed over by
+// Exec.Skip is logged as run — it ran, and its write lost its race. The
+// saga is this executor's until it comes to rest or halts, and Recover
+// passes over it meanwhile.
 func (c *SEC) Begin(ctx context.Context, id uuid.UUID, s Saga) (*Exec, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -253,11 +260,14 @@ func (c *SEC) Begin(ctx context.Context, id uuid.UUID, s Saga) (*Exec, error) {
 		return nil, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	x, j, err := c.begin(ctx, id, s, "")
+	if err == nil {
+		err = c.Log.SagaCreate(ctx, j.rec)
+	}
 	if err != nil {
 		c.release(id)
 		return nil, err
 	}
-	j.owned = true
+	j.created, j.owned = true, true
 	return x, nil
 }
 
