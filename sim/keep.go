@@ -573,7 +573,9 @@ func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 		w.mayForget(r)
 	}
 	// What a sled-agent holds that the database no longer runs is
-	// forgotten, as the reaper would have.
+	// forgotten, as the reaper would have; and so are the migrations that
+	// ended, which the store keeps with their instance and the kept world
+	// had forgotten.
 	for _, sl := range w.sleds {
 		for _, a := range sl.agent {
 			if w.vmms[a.id] == nil {
@@ -581,6 +583,8 @@ func (w *World) resumeRecords(docs []instDoc) map[vmmstate.InstanceID]*instRow {
 			}
 		}
 	}
+	w.migQ = append(w.migQ, w.migOrder...)
+	w.forgetMigrations()
 	return pending
 }
 

@@ -22,9 +22,10 @@ import (
 // inFlight is one saga in flight: its executor, the instance it is for,
 // and its id in the saga log (zero when sagas run in memory).
 type inFlight struct {
-	x  *sagas.Exec
-	in *instRow
-	id uuid.UUID
+	x       *sagas.Exec
+	in      *instRow
+	id      uuid.UUID
+	durable bool // begun on the executor: its record is in the log
 }
 
 func (f *inFlight) String() string { return f.x.String() + " " + f.in.name }
@@ -45,7 +46,7 @@ func (w *World) launch(in *instRow, s sagas.Saga) {
 			w.unexpected("begin "+s.Kind().String()+" saga", in.name, err)
 			x = sagas.NewExec(w.sagaEnv, s)
 		}
-		f.x = x
+		f.x, f.durable = x, err == nil
 	} else {
 		f.x = sagas.NewExec(w.sagaEnv, s)
 	}
@@ -357,10 +358,13 @@ func (w *World) removeInstance(in *instRow) {
 // the records, the saga log and the sleds are kept; a new process under
 // the same identity (SEC) recovers every unfinished saga from the log and
 // runs it to rest (D26: its saga_recovery pass, recoverSagas), and the
-// world reads back what each left, as it does after a node. A saga begun
-// with nothing yet durable was lost with the process, as a request that
-// never got an answer: nothing of it was written. The watcher's pass in
-// progress is the dead process's, and goes with it.
+// world reads back what each left, as it does after a node. Every saga
+// the control plane began is in the log from the moment it was begun
+// (sagas.SEC.Begin), and its request was answered then: one that recovery
+// does not bring to rest was lost, and breaks D26. (A saga whose begin
+// failed ran from memory, its failure already judged: it is lost with the
+// process, as nothing of it was written.) The watcher's pass in progress
+// is the dead process's, and goes with it.
 func (w *World) crashControlPlane() {
 	w.stats.Faults[FaultControlPlaneCrash]++
 	dropped := w.sagas
@@ -395,6 +399,9 @@ func (w *World) crashControlPlane() {
 		}
 		w.tracef("lost %s", f)
 		w.stats.SagasLost++
+		if f.durable {
+			w.violate("a saga begun is lost with its process (D26)", f.in.name, f.String())
+		}
 		w.lost(f)
 	}
 	w.runDeferred()

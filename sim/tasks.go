@@ -93,6 +93,13 @@ func (w *World) reap() {
 			w.forgetQ = append(w.forgetQ, f) // until its migration ends
 		}
 	}
+	w.forgetMigrations()
+}
+
+// forgetMigrations forgets the migrations queued (migQ) that no instance
+// links and that have ended — an outcome on both sides, or neither VMM
+// held — and keeps queued those still in flight.
+func (w *World) forgetMigrations() {
 	mq := w.migQ
 	w.migQ = nil
 	for _, m := range mq {
