@@ -127,23 +127,44 @@ func (s *Snapshot) nextAfterPlan(now time.Time, r Reincarnation, planRequired bo
 	case r.Needs && r.Status == CoolingDown:
 		return NextAction{Action: NextWait, Until: r.Until, Why: r.Why}
 	}
-	e := s.effective()
-	switch in.IntendedState {
-	case IntendRunning:
-		// D22: only the user's own start that never ran is rolled forward
-		// here; an instance the control plane lost is restarted only as a
-		// reincarnation, under the policy and cooldown (above).
-		if e == Stopped && in.Runtime.State == NexusNoVMM && !in.hasStartFailure() && !in.VMMLost.IsSet() {
-			return NextAction{Action: NextStart, Why: "intended to run, stopped, and no start has failed"}
-		}
-	case IntendStopped:
-		switch e {
-		case Starting, Running, Rebooting, Migrating:
-			return NextAction{Action: NextStop, Why: "intended to be stopped but still running"}
-		}
+	switch s.unmet() {
+	case NextStart:
+		return NextAction{Action: NextStart, Why: "intended to run, stopped, and no start has failed"}
+	case NextStop:
+		return NextAction{Action: NextStop, Why: "intended to be stopped but still running"}
 	}
 	if st, ok := s.notProgressing(now); ok {
 		return st.inspect() // D30, D32: look, never fail
 	}
 	return NextAction{Action: NextNone, Why: r.Why} // nothing to do, and why not
+}
+
+// IntentUnmet reports whether instance s's records alone say it is not as
+// its user intends, in a way only the control plane's own act meets —
+// Next's rules 5 and 6: wanted running, and stopped with no VMM, no start
+// failure and no lost VMM recorded; or wanted stopped, and starting,
+// running, rebooting or migrating. It reads no clock, so that a fleet
+// index may keep it (datastore.FleetQueries.FindInstancesToReconcile);
+// Next, at a given time, may still say that something comes first — the
+// lock, the update plan, a stalled migration, a restart due.
+func IntentUnmet(s Snapshot) bool { return s.unmet() != 0 }
+
+// unmet is rules 5 and 6 of Next: NextStart, NextStop, or zero.
+func (s *Snapshot) unmet() NextKind {
+	in := &s.Instance
+	switch in.IntendedState {
+	case IntendRunning:
+		// D22: only the user's own start that never ran is rolled forward
+		// here; an instance the control plane lost is restarted only as a
+		// reincarnation, under the policy and cooldown (rule 4).
+		if in.Runtime.State == NexusNoVMM && s.effective() == Stopped && !in.hasStartFailure() && !in.VMMLost.IsSet() {
+			return NextStart
+		}
+	case IntendStopped:
+		switch s.effective() {
+		case Starting, Running, Rebooting, Migrating:
+			return NextStop
+		}
+	}
+	return 0
 }

@@ -391,6 +391,44 @@ func TestPropNext(t *testing.T) {
 	})
 }
 
+// IntentUnmet is the clock-free half of Next's start and stop: whenever
+// Next says start or stop, at any time, IntentUnmet holds and the intent is
+// the one the action meets; where IntentUnmet holds and Next says neither,
+// a rule Next puts first applied — the lock (none), the update plan, a
+// stalled migration, a restart due or cooling down.
+func TestPropIntentUnmetIsNextsStartAndStop(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s, now := drawn(t)
+		if rapid.Bool().Draw(t, "restart candidate") {
+			s = candidate(t)
+			now = instancetest.Now(s).Draw(t, "candidate now")
+		}
+		unmet := instancestate.IntentUnmet(s)
+		n, err := instancestate.Next(s, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch n.Action {
+		case instancestate.NextStart, instancestate.NextStop:
+			want := map[instancestate.NextKind]instancestate.IntendedState{
+				instancestate.NextStart: instancestate.IntendRunning, instancestate.NextStop: instancestate.IntendStopped}[n.Action]
+			if !unmet || s.Instance.IntendedState != want {
+				t.Fatalf("Next says %v at %v for an instance intended %v; IntentUnmet %v", n.Action, now, s.Instance.IntendedState, unmet)
+			}
+		case instancestate.NextRunUpdate, instancestate.NextAbortMigration, instancestate.NextReincarnate, instancestate.NextWait:
+			// A rule before start and stop: either way.
+		case instancestate.NextNone:
+			if unmet && !s.Instance.IsLocked() {
+				t.Fatalf("IntentUnmet and unlocked, yet Next says none: %s", n.Why)
+			}
+		default: // inspect comes after start and stop
+			if unmet {
+				t.Fatalf("IntentUnmet, yet Next says %v", n.Action)
+			}
+		}
+	})
+}
+
 // candidate draws a snapshot that may need an automatic restart (D15): failed,
 // no_vmm, or with an active VMM that is, half the time, saga_unwound; half
 // the time meant to run and unlocked whatever else was drawn.
