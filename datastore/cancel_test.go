@@ -111,6 +111,7 @@ func TestCancelledCallsAnswerTheirContext(t *testing.T) {
 		},
 		"find_instances_needing_update": func() error { _, err := st.FindInstancesNeedingUpdate(ctx, t0); return err },
 		"find_reincarnatable_instances": func() error { _, err := st.FindReincarnatableInstances(ctx, t0); return err },
+		"find_instances_to_reconcile":   func() error { _, err := st.FindInstancesToReconcile(ctx, t0); return err },
 		"vmm_list_abandoned":            func() error { _, err := st.VMMListAbandoned(ctx); return err },
 		"vmm_list_by_sled":              func() error { _, err := st.VMMListBySled(ctx, v.SledID); return err },
 		"reservation_insert":            func() error { return st.ReservationInsert(ctx, res) },

@@ -172,10 +172,16 @@ type MigrationWrites interface {
 }
 
 // FleetQueries are the lists the control plane's background tasks work
-// from (§8.1, §8.2, §17.2), each sorted by id.
+// from (§8.1, §8.2, §17.2, D19), each sorted by id.
 type FleetQueries interface {
 	FindInstancesNeedingUpdate(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error)
+	// FindInstancesToReconcile lists the live, unlocked instances whose
+	// instancestate.Next at now, with the default policy, says start or
+	// stop (D19): the user's intent is unmet and only the control plane's
+	// own act meets it — a start no saga is carrying out, a stop no
+	// sled-agent was asked for — which no other query lists.
+	FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error)
 	VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error)
 	// VMMListBySled lists what the instance watcher checks on a sled
 	// (§18): the VMMs placed there, not deleted, in a state ListedBySled

@@ -31,6 +31,9 @@ type fleetIndex struct {
 	// down: live instances reincarnation says need a restart (Needs,
 	// from the records alone); the query asks whether one is due at now.
 	down map[instancestate.ID]struct{}
+	// unmet: live instances whose intent their records say is unmet
+	// (instancestate.IntentUnmet); the query asks Next at now.
+	unmet map[instancestate.ID]struct{}
 	// ended: VMMs not deleted in a destroyable state; the query asks
 	// whether their instance still links them.
 	ended map[vmmstate.ID]struct{}
@@ -84,10 +87,11 @@ func (m *Memory) reindex() {
 func (m *Memory) indexInstance(id instancestate.ID) {
 	x := &m.idx
 	if x.plans == nil {
-		x.plans, x.down = make(map[instancestate.ID]struct{}), make(map[instancestate.ID]struct{})
+		x.plans, x.down, x.unmet = make(map[instancestate.ID]struct{}), make(map[instancestate.ID]struct{}), make(map[instancestate.ID]struct{})
 	}
 	delete(x.plans, id)
 	delete(x.down, id)
+	delete(x.unmet, id)
 	row := m.instances[id]
 	if row == nil || !row.TimeDeleted.IsZero() {
 		return
@@ -102,6 +106,9 @@ func (m *Memory) indexInstance(id instancestate.ID) {
 	}
 	if r, err := instancestate.Reincarnate(s, at); err == nil && r.Needs {
 		x.down[id] = struct{}{}
+	}
+	if instancestate.IntentUnmet(s) {
+		x.unmet[id] = struct{}{}
 	}
 }
 
@@ -178,6 +185,28 @@ func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time)
 	var out []instancestate.ID
 	for id := range m.idx.down {
 		if r, err := instancestate.Reincarnate(m.snapshot(m.instances[id]), now); err == nil && r.Should {
+			out = append(out, id)
+		}
+	}
+	return sortIDs(out), nil
+}
+
+// FindInstancesToReconcile implements Store: exactly the live, unlocked
+// instances whose Next at now says start or stop (D19). Those are among
+// the instances whose intent the records say is unmet, whatever the time
+// (unmet); Next at now says whether a rule before them — the update plan,
+// a stalled migration, a restart — comes first.
+func (m *Memory) FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	now = StoreTime(now)
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	m.reindex()
+	var out []instancestate.ID
+	for id := range m.idx.unmet {
+		n, err := instancestate.Next(m.snapshot(m.instances[id]), now)
+		if err == nil && (n.Action == instancestate.NextStart || n.Action == instancestate.NextStop) {
 			out = append(out, id)
 		}
 	}

@@ -44,6 +44,15 @@ func (s *Store) FindReincarnatableInstances(ctx context.Context, now time.Time) 
 	})
 }
 
+// FindInstancesToReconcile implements datastore.Store.
+func (s *Store) FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	return call(s, ctx, "find_instances_to_reconcile", func(ctx context.Context) ([]instancestate.ID, error) {
+		return s.decideFleet(ctx, true, func(m *datastore.Memory) ([]instancestate.ID, error) {
+			return m.FindInstancesToReconcile(ctx, now)
+		})
+	})
+}
+
 // fleetPage is how many instances a fleet query reads into memory at a
 // time, unless a test set another (Store.fleetPage).
 const fleetPage = 1000

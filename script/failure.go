@@ -247,6 +247,12 @@ func (w *watched) FindReincarnatableInstances(ctx context.Context, now time.Time
 	return seen(w, v, err)
 }
 
+// FindInstancesToReconcile implements datastore.Store.
+func (w *watched) FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	v, err := w.st.FindInstancesToReconcile(ctx, now)
+	return seen(w, v, err)
+}
+
 // VMMListAbandoned implements datastore.Store.
 func (w *watched) VMMListAbandoned(ctx context.Context) ([]vmmstate.ID, error) {
 	v, err := w.st.VMMListAbandoned(ctx)

@@ -75,6 +75,7 @@ var ops = map[string]op{
 	"reservation_list_leaked":       reads(leakedReservations),
 	"find_instances_needing_update": reads(findInstancesNeedingUpdate),
 	"find_reincarnatable_instances": reads(findReincarnatableInstances),
+	"find_instances_to_reconcile":   reads(findInstancesToReconcile),
 	"vmm_list_abandoned":            reads(vmmListAbandoned),
 	"vmm_list_by_sled":              reads(vmmListBySled, jsonread.Req("sled_id")),
 }
@@ -435,6 +436,11 @@ func findInstancesNeedingUpdate(c *call) (any, error) {
 
 func findReincarnatableInstances(c *call) (any, error) {
 	ids, err := c.st.FindReincarnatableInstances(c.ctx, c.now)
+	return map[string]any{"instance_ids": orEmpty(ids)}, err
+}
+
+func findInstancesToReconcile(c *call) (any, error) {
+	ids, err := c.st.FindInstancesToReconcile(c.ctx, c.now)
 	return map[string]any{"instance_ids": orEmpty(ids)}, err
 }
 

@@ -21,11 +21,12 @@ const examplesPerShape = 8
 // testFleetQueriesAreTheDecisions stores a fleet of every snapshot shape
 // instancetest draws (examples at fixed seeds, so the case is the same in
 // every run), a few of them with a linked VMM's row since deleted, and
-// checks that the two fleet queries answer exactly the live instances
-// whose decision says so, at several times: find_instances_needing_update
-// the unlocked ones whose update plan is required (§8.1, D11),
-// find_reincarnatable_instances those whose reincarnation says should
-// (§17.2, D15, D22). A linked record is never deleted, so every instance
+// checks that the three fleet queries that are decisions answer exactly
+// the live instances whose decision says so, at several times:
+// find_instances_needing_update the unlocked ones whose update plan is
+// required (§8.1, D11), find_reincarnatable_instances those whose
+// reincarnation says should (§17.2, D15, D22), find_instances_to_reconcile
+// the unlocked ones whose Next says start or stop (D19). A linked record is never deleted, so every instance
 // stays readable and in the answer its decision gives. A store that reads
 // the fleet a page at a time must give the same answer across its pages'
 // boundaries.
@@ -57,8 +58,11 @@ func testFleetQueriesAreTheDecisions(f *fixture) {
 		instancetest.Reference.Add(10 * time.Minute),
 		instancetest.Reference.Add(instancetest.Window),
 	} {
-		var needing, reincarnatable []instancestate.ID
+		var needing, reincarnatable, reconcile []instancestate.ID
 		for _, s := range fleet {
+			if n, err := instancestate.Next(s, now); err == nil && (n.Action == instancestate.NextStart || n.Action == instancestate.NextStop) {
+				reconcile = append(reconcile, s.Instance.ID)
+			}
 			if _, required, err := instancestate.PlanUpdate(s, now); err == nil && required && !s.Instance.IsLocked() {
 				needing = append(needing, s.Instance.ID)
 			}
@@ -67,18 +71,23 @@ func testFleetQueriesAreTheDecisions(f *fixture) {
 			}
 		}
 		// The case must be able to fail both ways at every time checked.
-		if len(needing) == 0 || len(needing) == len(fleet) || len(reincarnatable) == 0 || len(reincarnatable) == len(fleet) {
-			f.fatal("at %v the fleet does not test the queries: %d of %d need an update, %d are reincarnatable",
-				now, len(needing), len(fleet), len(reincarnatable))
+		for name, ids := range map[string][]instancestate.ID{"need an update": needing, "are reincarnatable": reincarnatable, "are to reconcile": reconcile} {
+			if len(ids) == 0 || len(ids) == len(fleet) {
+				f.fatal("at %v the fleet does not test the queries: %d of %d %s", now, len(ids), len(fleet), name)
+			}
 		}
 		byUUID := func(a, b instancestate.ID) int { ua, ub := a.UUID(), b.UUID(); return slices.Compare(ua[:], ub[:]) }
 		slices.SortFunc(needing, byUUID)
 		slices.SortFunc(reincarnatable, byUUID)
+		slices.SortFunc(reconcile, byUUID)
 		if got := must(f.st.FindInstancesNeedingUpdate(f.ctx, now)); !slices.Equal(got, needing) {
 			f.fatal("find_instances_needing_update at %v:\n got  %v\n want %v", now, got, needing)
 		}
 		if got := must(f.st.FindReincarnatableInstances(f.ctx, now)); !slices.Equal(got, reincarnatable) {
 			f.fatal("find_reincarnatable_instances at %v:\n got  %v\n want %v", now, got, reincarnatable)
+		}
+		if got := must(f.st.FindInstancesToReconcile(f.ctx, now)); !slices.Equal(got, reconcile) {
+			f.fatal("find_instances_to_reconcile at %v:\n got  %v\n want %v", now, got, reconcile)
 		}
 	}
 }

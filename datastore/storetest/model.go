@@ -345,14 +345,16 @@ type fleetInst struct {
 // store may answer from an index of its own against what the records say
 // of the instances the history made (each with its VMMs, and whether it
 // was deleted), all on sled: find_reincarnatable_instances lists exactly
-// the live ones reincarnation says should restart at now; of the VMMs of
+// the live ones reincarnation says should restart at now,
+// find_instances_to_reconcile the live, unlocked ones Next says to start
+// or stop at now; of the VMMs of
 // live instances, vmm_list_abandoned lists exactly those not deleted, in
 // a destroyable state, that their instance links neither as active nor as
 // target, and vmm_list_by_sled exactly those not deleted in a state the
 // watcher lists.
 func (f *fixture) fleetAgrees(t *rapid.T, step int, now time.Time, sled vmmstate.SledID, insts []fleetInst) {
 	t.Helper()
-	var due, wantDue []instancestate.ID
+	var due, wantDue, reconcile, wantReconcile []instancestate.ID
 	var abandoned, wantAbandoned, bySled, wantBySled []vmmstate.ID
 	ours := map[instancestate.ID]bool{}
 	oursV := map[vmmstate.ID]bool{}
@@ -368,6 +370,9 @@ func (f *fixture) fleetAgrees(t *rapid.T, step int, now time.Time, sled vmmstate
 		}
 		if r, err := instancestate.Reincarnate(s, now); err == nil && r.Should {
 			wantDue = append(wantDue, id)
+		}
+		if n, err := instancestate.Next(s, now); err == nil && (n.Action == instancestate.NextStart || n.Action == instancestate.NextStop) {
+			wantReconcile = append(wantReconcile, id)
 		}
 		rt := s.Instance.Runtime
 		for _, v := range vmms {
@@ -390,6 +395,11 @@ func (f *fixture) fleetAgrees(t *rapid.T, step int, now time.Time, sled vmmstate
 			due = append(due, id)
 		}
 	}
+	for _, id := range must(f.st.FindInstancesToReconcile(f.ctx, now)) {
+		if ours[id] {
+			reconcile = append(reconcile, id)
+		}
+	}
 	for _, id := range must(f.st.VMMListAbandoned(f.ctx)) {
 		if oursV[id] {
 			abandoned = append(abandoned, id)
@@ -402,6 +412,9 @@ func (f *fixture) fleetAgrees(t *rapid.T, step int, now time.Time, sled vmmstate
 	}
 	if !sameIDs(due, wantDue) {
 		t.Fatalf("step %d: find_reincarnatable_instances lists %v of these, want %v", step, due, wantDue)
+	}
+	if !sameIDs(reconcile, wantReconcile) {
+		t.Fatalf("step %d: find_instances_to_reconcile lists %v of these, want %v", step, reconcile, wantReconcile)
 	}
 	if !sameIDs(abandoned, wantAbandoned) {
 		t.Fatalf("step %d: vmm_list_abandoned lists %v of these, want %v", step, abandoned, wantAbandoned)
