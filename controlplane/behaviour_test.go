@@ -51,6 +51,13 @@ func (f *failing) FindInstancesNeedingUpdate(ctx context.Context, now time.Time)
 	return f.Store.FindInstancesNeedingUpdate(ctx, now)
 }
 
+func (f *failing) FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
+	if f.op == "find_instances_to_reconcile" {
+		return nil, f.err
+	}
+	return f.Store.FindInstancesToReconcile(ctx, now)
+}
+
 func (f *failing) InstanceFetchAll(ctx context.Context, id instancestate.ID) (instancestate.Snapshot, error) {
 	if f.op == "instance_fetch_all" {
 		return instancestate.Snapshot{}, f.err
@@ -140,6 +147,7 @@ func TestTaskNamesAndIntervals(t *testing.T) {
 		controlplane.TaskInstanceUpdater: 30 * time.Second, controlplane.TaskInstanceWatcher: 30 * time.Second,
 		controlplane.TaskReincarnation: time.Minute, controlplane.TaskAbandonedVMMReaper: time.Minute,
 		controlplane.TaskStalledSagas: time.Minute, controlplane.TaskOwedStops: 30 * time.Second,
+		controlplane.TaskInstanceReconciler: time.Minute,
 	}
 	if len(controlplane.AllTasks()) != len(want) {
 		t.Fatalf("AllTasks: %v", controlplane.AllTasks())
@@ -160,7 +168,7 @@ func TestTaskNamesAndIntervals(t *testing.T) {
 	}
 	p := newPlane(t)
 	_, err := p.cp.RunTask(p.ctx, 99)
-	wantMsg := "accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled)"
+	wantMsg := "accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled, instance_reconciler)"
 	if err == nil || !strings.HasSuffix(err.Error(), wantMsg) {
 		t.Errorf("RunTask(99) = %v; want an error ending %q", err, wantMsg)
 	}

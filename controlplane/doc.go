@@ -5,8 +5,9 @@
 // the background tasks Omicron spreads over Nexus — the instance updater,
 // reincarnation, the abandoned-VMM reaper, the instance watcher, saga
 // recovery and adoption, and the not-progressing detector, with the
-// retry of the stops it owes — each a pass over a datastore.Store and a
-// saga log, with the clock passed in.
+// retry of the stops it owes and a reconciler of the intents a dead
+// process left unmet (D19) — each a pass over a datastore.Store and a saga
+// log, with the clock passed in.
 //
 // A ControlPlane holds none of the records: everything it knows it reads
 // from the store, and everything it does it writes there first, so any

@@ -63,6 +63,8 @@ func (cp *ControlPlane) BeginTask(t Task) (*TaskRun, error) {
 		list = cp.askOwed
 	case TaskStalledSagas:
 		list = cp.stalled
+	case TaskInstanceReconciler:
+		list = cp.reconcileInstances
 	default:
 		return nil, errors.New("controlplane: task " + t.String() + " (accepted: " + tasksList() + ")")
 	}

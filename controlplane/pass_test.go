@@ -128,7 +128,7 @@ func TestTaskRunEndedEarly(t *testing.T) {
 func TestBeginTaskRefuses(t *testing.T) {
 	p := newPlane(t)
 	r, err := p.cp.BeginTask(99)
-	if r != nil || err == nil || !strings.HasSuffix(err.Error(), "(accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled)") {
+	if r != nil || err == nil || !strings.HasSuffix(err.Error(), "(accepted: saga_recovery, saga_adoption, instance_updater, instance_reincarnation, abandoned_vmm_reaper, instance_watcher, owed_vmm_stops, saga_stalled, instance_reconciler)") {
 		t.Errorf("BeginTask(99) = %v, %v", r, err)
 	}
 }

@@ -175,27 +175,36 @@ func (cp *ControlPlane) check(ctx context.Context, src string, id vmmstate.ID, l
 // update finds the lock held). A missing instance is datastore.ErrNotFound.
 func (cp *ControlPlane) Reconcile(ctx context.Context, id instancestate.ID) (instancestate.NextAction, error) {
 	cp.count(ReactionReconcile, func(c *Counters) { c.Passes++ })
+	n, _, err := cp.reconcile(ctx, ReactionReconcile, id, nil)
+	return n, err
+}
+
+// reconcile is Reconcile's work for src — the reaction, or the reconciler
+// task's pass — with the follow-ups bounded by budget (followUps). It
+// reports whether it began a saga; an error is counted and logged under
+// src, but for a missing instance.
+func (cp *ControlPlane) reconcile(ctx context.Context, src string, id instancestate.ID, budget *int) (n instancestate.NextAction, began bool, err error) {
 	s, err := cp.Snapshot(ctx, id)
 	if err != nil {
 		if !errors.Is(err, datastore.ErrNotFound) {
-			cp.failed(ctx, ReactionReconcile, "fetch the instance", err)
+			cp.failed(ctx, src, "fetch the instance", err)
 		}
-		return instancestate.NextAction{}, err
+		return n, false, err
 	}
 	now := cp.cfg.Now()
-	n, err := instancestate.Next(s, now)
+	n, err = instancestate.Next(s, now)
 	if err != nil {
-		cp.failed(ctx, ReactionReconcile, "decide what comes next", err)
-		return n, err
+		cp.failed(ctx, src, "decide what comes next", err)
+		return n, false, err
 	}
-	src := ReactionReconcile
+	var saga sagas.Saga
 	switch n.Action {
 	case instancestate.NextStart:
-		_, err = cp.begin(ctx, src, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoStart})
+		saga = &sagas.Start{Instance: id, Reason: failure.StartReasonAutoStart}
 	case instancestate.NextReincarnate:
-		_, err = cp.begin(ctx, src, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart})
+		saga = &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart}
 	case instancestate.NextRunUpdate:
-		_, err = cp.begin(ctx, src, &sagas.Update{Instance: id})
+		saga = &sagas.Update{Instance: id}
 	case instancestate.NextStop:
 		var d instancestate.Decision
 		if d, err = instancestate.Decide(s, instancestate.RequestStop, now); err == nil && d.Action == instancestate.ActionSendToSled {
@@ -217,9 +226,13 @@ func (cp *ControlPlane) Reconcile(ctx context.Context, id instancestate.ID) (ins
 			slog.String("migration", n.Migration.String()), slog.String("stop", n.StopVMM.String()))
 		cp.stopVMM(ctx, src, n.StopVMM)
 	}
+	if saga != nil {
+		_, err = cp.begin(ctx, src, saga)
+		began = err == nil
+	}
 	if err != nil {
 		cp.failed(ctx, src, "act on "+n.Action.String(), err)
 	}
-	cp.followUps(ctx, src, nil, 0, nil)
-	return n, err
+	cp.followUps(ctx, src, nil, 0, budget)
+	return n, began, err
 }

@@ -63,10 +63,21 @@ const (
 	// (sagas.Stalled, D30): logged and counted, never undone. It reads
 	// datastore.SagaLog alone.
 	TaskStalledSagas
+	// TaskInstanceReconciler reconciles every instance
+	// FindInstancesToReconcile lists (D19): a user's intent the records
+	// say is unmet, which no saga in the log and no other task will meet —
+	// a start whose request was written and whose saga never began (its
+	// process died in between), the start of an instance created to run
+	// whose create's process died before it began it, a stop no
+	// sled-agent was asked for. Each is Reconcile's work: Next decided
+	// afresh, and acted on. It reads datastore.FleetQueries; the sagas,
+	// the Store.
+	TaskInstanceReconciler
 )
 
 var tasks = enum.New[Task]("controlplane.Task", false, "saga_recovery", "saga_adoption", "instance_updater",
-	"instance_reincarnation", "abandoned_vmm_reaper", "instance_watcher", "owed_vmm_stops", "saga_stalled")
+	"instance_reincarnation", "abandoned_vmm_reaper", "instance_watcher", "owed_vmm_stops", "saga_stalled",
+	"instance_reconciler")
 
 // AllTasks returns every task, in the order Tick runs them.
 func AllTasks() []Task { return tasks.All() }
@@ -87,7 +98,7 @@ func (t Task) DefaultInterval() time.Duration {
 	switch t {
 	case TaskSagaRecovery, TaskSagaAdoption, TaskInstanceUpdater, TaskInstanceWatcher, TaskOwedStops:
 		return 30 * time.Second
-	case TaskReincarnation, TaskAbandonedVMMReaper, TaskStalledSagas:
+	case TaskReincarnation, TaskAbandonedVMMReaper, TaskStalledSagas, TaskInstanceReconciler:
 		return 60 * time.Second
 	}
 	return 0
@@ -268,6 +279,33 @@ func (cp *ControlPlane) reincarnate(ctx context.Context, r *TaskRun) error {
 	for _, id := range ids {
 		r.then(func(ctx context.Context, r *TaskRun) error {
 			return r.begin(ctx, &sagas.Start{Instance: id, Reason: failure.StartReasonAutoRestart})
+		}, nil)
+	}
+	return nil
+}
+
+// reconcileInstances is TaskInstanceReconciler's list: each instance the
+// fleet query lists, up to PassLimit, reconciled as it reads when its
+// piece runs — one that met its intent meanwhile, or was deleted, is
+// passed over; a pass that found more activates the task again.
+func (cp *ControlPlane) reconcileInstances(ctx context.Context, r *TaskRun) error {
+	ids, err := cp.cfg.Store.FindInstancesToReconcile(ctx, cp.cfg.Now())
+	if err != nil {
+		return err
+	}
+	r.pass.Found = len(ids)
+	if len(ids) > cp.cfg.PassLimit {
+		ids, r.pass.Again = ids[:cp.cfg.PassLimit], true
+	}
+	src := TaskInstanceReconciler.String()
+	for _, id := range ids {
+		r.then(func(ctx context.Context, r *TaskRun) error {
+			// An error about the instance is counted and logged by
+			// reconcile; the pass goes on.
+			if _, began, _ := cp.reconcile(ctx, src, id, &r.budget); began {
+				r.pass.SagasStarted++
+			}
+			return nil
 		}, nil)
 	}
 	return nil
