@@ -28,6 +28,7 @@ const (
 	ActSledExpunge                     // fault: a sled is expunged and replaced
 	ActCrash                           // fault: the control plane's process dies and restarts (D26)
 	ActUpdater                         // the instance updater runs (§8.1, D11)
+	ActReconciler                      // the instance reconciler runs (D19)
 	numActions
 )
 
@@ -49,6 +50,7 @@ var actionNames = [...]string{
 	ActSledExpunge:   "sled_expunge",
 	ActCrash:         "control_plane_crash",
 	ActUpdater:       "instance_updater",
+	ActReconciler:    "instance_reconciler",
 }
 
 // AllActions returns every action in declaration order.
@@ -93,7 +95,8 @@ func (w *World) chooseAction() Action {
 	weights[ActWatcher] = 120
 	weights[ActReincarnation] = 30
 	weights[ActUpdater] = 30
-	weights[ActReconcile] = 150
+	weights[ActReconciler] = 30
+	weights[ActReconcile] = 120
 	weights[ActReaper] = 60
 	weights[ActIdle] = 30
 	off, parted, up := w.sledCensus()
@@ -167,5 +170,7 @@ func (w *World) act(a Action) {
 		w.crashControlPlane()
 	case ActUpdater:
 		w.runTask(controlplane.TaskInstanceUpdater)
+	case ActReconciler:
+		w.runTask(controlplane.TaskInstanceReconciler)
 	}
 }

@@ -51,14 +51,15 @@
 //     pass lists every sled's VMMs, then checks one at each watcher
 //     action, failure.CheckHealth's verdict acted on, D18), so that sagas
 //     and sled-agents move between two checks; its instance updater,
-//     reincarnation (D15) and abandoned-VMM reaper (§18) a pass an action
-//     (the reaper's less often as the fleet grows), their work listed by
-//     the store's fleet queries, indexed in memory, and its owed stops
-//     (D34, D37), listed in its memory. The world picks only which instance
-//     the reconciler takes up — no query lists every instance — and the
-//     control plane acts on Next (ControlPlane.Reconcile, D19: a start, a
-//     restart, an update, a stop, a look at a VMM past its deadline, D32,
-//     the abort of a stalled migration, D34).
+//     reincarnation (D15), instance reconciler (D19) and abandoned-VMM
+//     reaper (§18) a pass an action (the reaper's less often as the fleet
+//     grows), their work listed by the store's fleet queries, indexed in
+//     memory, and its owed stops (D34, D37), listed in its memory. Beside
+//     the passes, an operator's look at one instance the world picks
+//     (ControlPlane.Reconcile, D19) reaches every action Next can name: a
+//     start, a restart, an update, a stop, a look at a VMM past its
+//     deadline, D32, the abort of a stalled migration, D34 — the last two
+//     on Config.Policy, which no fleet query knows.
 //     Every snapshot carries Config.Policy, the liveness policy.
 //
 // Faults (see Fault) delay, duplicate, reorder and drop reports, power
