@@ -136,3 +136,25 @@ func TestReconcilerQueryFails(t *testing.T) {
 		t.Errorf("counted %v; want one error of kind other", got)
 	}
 }
+
+// TestReconcilerLeavesWhatItDrives: a start the control plane's executor is
+// driving, not yet past instance_mark_as_starting, reads as a start that
+// never began; the reconciler lists it and leaves it to its saga.
+func TestReconcilerLeavesWhatItDrives(t *testing.T) {
+	p, q := newQueuedPlane(t)
+	in := p.stopped(1)
+	q.drain()
+	out, err := p.cp.Request(p.ctx, in, instancestate.RequestStart)
+	p.must(err)
+	if out.Decision.Action != instancestate.ActionStartSaga || len(q.sagas) != 1 {
+		t.Fatalf("start: %+v, %d sagas begun", out, len(q.sagas))
+	}
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceReconciler)
+	p.must(err)
+	if pass.Found != 1 || pass.SagasStarted != 0 || len(q.sagas) != 1 {
+		t.Errorf("the reconciler's pass while the start is driven: %+v, %d sagas begun; want it found and left", pass, len(q.sagas))
+	}
+	q.drain()
+	p.boot(in)
+	p.noErrors()
+}

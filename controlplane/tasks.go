@@ -287,13 +287,19 @@ func (cp *ControlPlane) reincarnate(ctx context.Context, r *TaskRun) error {
 // reconcileInstances is TaskInstanceReconciler's list: each instance the
 // fleet query lists, up to PassLimit, reconciled as it reads when its
 // piece runs — one that met its intent meanwhile, or was deleted, is
-// passed over; a pass that found more activates the task again.
+// passed over; a pass that found more activates the task again. An
+// instance the control plane's own executor is driving a saga for is left
+// to that saga (sagas.SEC.DrivingInstance): a start between its first step
+// and instance_mark_as_starting reads exactly as a start that never began,
+// and a second one would only lose the race, having taken sled room for
+// nothing.
 func (cp *ControlPlane) reconcileInstances(ctx context.Context, r *TaskRun) error {
 	ids, err := cp.cfg.Store.FindInstancesToReconcile(ctx, cp.cfg.Now())
 	if err != nil {
 		return err
 	}
 	r.pass.Found = len(ids)
+	ids = slices.DeleteFunc(ids, cp.sec.DrivingInstance)
 	if len(ids) > cp.cfg.PassLimit {
 		ids, r.pass.Again = ids[:cp.cfg.PassLimit], true
 	}

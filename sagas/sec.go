@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vmlife/vmlife/datastore"
+	"github.com/vmlife/vmlife/instancestate"
 )
 
 // LogVersion is the version of the log this executor writes and reads
@@ -59,34 +60,45 @@ type SEC struct {
 
 	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
 
-	mu      sync.Mutex
-	running map[uuid.UUID]Kind // the sagas this executor is driving now
-	driving map[Kind]int       // how many of each kind (0: a name not known)
+	mu        sync.Mutex
+	running   map[uuid.UUID]claim      // the sagas this executor is driving now
+	driving   map[Kind]int             // how many of each kind (0: a name not known)
+	instances map[instancestate.ID]int // how many for each instance (zero: not known)
 }
 
-// claim marks saga id as driven by this executor, and reports false when
-// it already is: Recover passes over a saga a Run (or another Recover) of
-// the same executor is driving, as Steno's executor does not load a saga
-// it is already running.
-func (c *SEC) claim(id uuid.UUID, k Kind) bool {
+// claim is a saga an executor drives: its kind and its instance.
+type claim struct {
+	kind     Kind
+	instance instancestate.ID
+}
+
+// claim marks saga id, of kind k for instance in, as driven by this
+// executor, and reports false when it already is: Recover passes over a
+// saga a Run (or another Recover) of the same executor is driving, as
+// Steno's executor does not load a saga it is already running.
+func (c *SEC) claim(id uuid.UUID, k Kind, in instancestate.ID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[id]; ok {
 		return false
 	}
 	if c.running == nil {
-		c.running, c.driving = make(map[uuid.UUID]Kind), make(map[Kind]int)
+		c.running, c.driving, c.instances = make(map[uuid.UUID]claim), make(map[Kind]int), make(map[instancestate.ID]int)
 	}
-	c.running[id] = k
+	c.running[id] = claim{k, in}
 	c.driving[k]++
+	c.instances[in]++
 	return true
 }
 
 func (c *SEC) release(id uuid.UUID) {
 	c.mu.Lock()
-	if k, ok := c.running[id]; ok {
+	if cl, ok := c.running[id]; ok {
 		delete(c.running, id)
-		c.driving[k]--
+		c.driving[cl.kind]--
+		if c.instances[cl.instance]--; c.instances[cl.instance] == 0 {
+			delete(c.instances, cl.instance)
+		}
 	}
 	c.mu.Unlock()
 }
@@ -104,6 +116,15 @@ func (c *SEC) Driving(kinds ...Kind) bool {
 		}
 	}
 	return false
+}
+
+// DrivingInstance reports whether the executor is driving, now, a saga of
+// any kind for instance id — begun, or recovered — as Driving does for a
+// kind. It reads no log.
+func (c *SEC) DrivingInstance(id instancestate.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !id.IsZero() && c.instances[id] > 0
 }
 
 // The executor's defaults.
@@ -209,7 +230,7 @@ func (c *SEC) Run(ctx context.Context, id uuid.UUID, s Saga, opt RunOptions) (Du
 	if opt.Crash && opt.CrashAfter < 0 {
 		return Durable{}, fmt.Errorf("sagas: CrashAfter %d (accepted: an integer ≥ 0)", opt.CrashAfter)
 	}
-	if !c.claim(id, s.Kind()) {
+	if !c.claim(id, s.Kind(), instanceOf(s)) {
 		return Durable{}, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	defer c.release(id)
@@ -256,7 +277,7 @@ func (c *SEC) Begin(ctx context.Context, id uuid.UUID, s Saga) (*Exec, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	if !c.claim(id, s.Kind()) {
+	if !c.claim(id, s.Kind(), instanceOf(s)) {
 		return nil, fmt.Errorf("sagas: saga %s is already running on this executor", id)
 	}
 	x, j, err := c.begin(ctx, id, s, "")
@@ -384,7 +405,11 @@ func (c *SEC) Recover(ctx context.Context) ([]Durable, error) {
 	var out []Durable
 	for _, rec := range recs {
 		kind, _ := ParseKind(rec.Name)
-		if !c.claim(rec.ID, kind) {
+		var in instancestate.ID
+		if s, _, err := fromParams(kind, rec.Params); err == nil {
+			in = instanceOf(s) // a saga that does not parse is abandoned below
+		}
+		if !c.claim(rec.ID, kind, in) {
 			continue
 		}
 		d, err := c.recoverOne(ctx, rec)

@@ -28,6 +28,9 @@ func (a *blockingAgent) Register(ctx context.Context, v vmmstate.VMM, mig migrat
 	return a.SledAgent.Register(ctx, v, mig)
 }
 
+// otherInst is an instance no saga of these tests is for.
+var otherInst = vmmstate.InstanceIDFromUUID(id('i', 99))
+
 // TestRecoverPassesOverSagasInFlight: a saga one goroutine is running is
 // in flight, not unfinished — a Recover of the same executor (the saga
 // recovery task of a live control plane) leaves it alone, and a second
@@ -52,6 +55,10 @@ func TestRecoverPassesOverSagasInFlight(t *testing.T) {
 	if !c.Driving(sagas.KindStart) || c.Driving(sagas.KindUpdate, sagas.KindMigrate) || c.Driving() || c.Driving(0, 99) {
 		t.Errorf("Driving mid-node: start %v, update or migrate %v", c.Driving(sagas.KindStart), c.Driving(sagas.KindUpdate, sagas.KindMigrate))
 	}
+	if !c.DrivingInstance(instID) || c.DrivingInstance(otherInst) || c.DrivingInstance(instancestate.ID{}) {
+		t.Errorf("DrivingInstance mid-node: its instance %v, another %v, the nil id %v",
+			c.DrivingInstance(instID), c.DrivingInstance(otherInst), c.DrivingInstance(instancestate.ID{}))
+	}
 
 	got, err := c.Recover(f.ctx)
 	f.must(err)
@@ -71,8 +78,8 @@ func TestRecoverPassesOverSagasInFlight(t *testing.T) {
 	if d := <-done; d.Outcome != sagas.Completed {
 		t.Fatalf("the saga in flight: %+v", d)
 	}
-	if c.Driving(sagas.KindStart) {
-		t.Error("Driving a start once it rested")
+	if c.Driving(sagas.KindStart) || c.DrivingInstance(instID) {
+		t.Error("Driving a start, or its instance, once it rested")
 	}
 	got, err = c.Recover(f.ctx)
 	f.must(err)
@@ -83,7 +90,8 @@ func TestRecoverPassesOverSagasInFlight(t *testing.T) {
 }
 
 // TestDrivingCountsRecoveredAndBegun: a saga Recover runs counts as driven
-// while it runs, as does one Begin began, until it rests.
+// while it runs, as does one Begin began, until it rests — by its kind and
+// by its instance, which two sagas may share.
 func TestDrivingCountsRecoveredAndBegun(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
@@ -100,24 +108,32 @@ func TestDrivingCountsRecoveredAndBegun(t *testing.T) {
 		done <- err
 	}()
 	<-agent.entered
-	if !c.Driving(sagas.KindStart) {
-		t.Error("a start being recovered is not counted as driven")
+	if !c.Driving(sagas.KindStart) || !c.DrivingInstance(instID) {
+		t.Error("a start being recovered, or its instance, is not counted as driven")
 	}
 	close(agent.release)
 	f.must(<-done)
-	if c.Driving(sagas.KindStart) {
-		t.Error("Driving a start once recovery rested it")
+	if c.Driving(sagas.KindStart) || c.DrivingInstance(instID) {
+		t.Error("Driving a start, or its instance, once recovery rested it")
 	}
 
 	x, err := c.Begin(f.ctx, id('g', 2), &sagas.Update{Instance: instID})
 	f.must(err)
-	if !c.Driving(sagas.KindUpdate) {
-		t.Error("a begun update is not counted as driven")
+	y, err := c.Begin(f.ctx, id('g', 3), &sagas.Update{Instance: instID})
+	f.must(err)
+	if !c.Driving(sagas.KindUpdate) || !c.DrivingInstance(instID) {
+		t.Error("a begun update, or its instance, is not counted as driven")
 	}
 	for !x.Done() {
 		x.Next(f.ctx)
 	}
-	if c.Driving(sagas.KindUpdate) {
-		t.Error("Driving an update once it rested")
+	if !c.DrivingInstance(instID) {
+		t.Error("one of two updates of an instance rested, and the instance is no longer counted")
+	}
+	for !y.Done() {
+		y.Next(f.ctx)
+	}
+	if c.Driving(sagas.KindUpdate) || c.DrivingInstance(instID) {
+		t.Error("Driving an update, or its instance, once both rested")
 	}
 }
