@@ -171,6 +171,12 @@ func (w *World) act(a Action) {
 	case ActUpdater:
 		w.runTask(controlplane.TaskInstanceUpdater)
 	case ActReconciler:
-		w.runTask(controlplane.TaskInstanceReconciler)
+		// Its query decides on every instance whose intent is unmet — a
+		// start in flight among them — so, like the reaper's, it runs at
+		// one action in 1+n/128 for n instances, and the work it brings a
+		// step does not grow with the fleet.
+		if w.intn(1+len(w.instances)/128) == 0 {
+			w.runTask(controlplane.TaskInstanceReconciler)
+		}
 	}
 }
