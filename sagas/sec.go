@@ -61,13 +61,13 @@ type SEC struct {
 	expires atomic.Int64 // the lease's expiry as last renewed, Unix nanoseconds
 
 	mu        sync.Mutex
-	running   map[uuid.UUID]claim      // the sagas this executor is driving now
+	running   map[uuid.UUID]driven     // the sagas this executor is driving now
 	driving   map[Kind]int             // how many of each kind (0: a name not known)
-	instances map[instancestate.ID]int // how many for each instance (zero: not known)
+	instances map[instancestate.ID]int // how many for each instance (the zero ID: not known)
 }
 
-// claim is a saga an executor drives: its kind and its instance.
-type claim struct {
+// driven is a saga an executor drives: its kind and its instance.
+type driven struct {
 	kind     Kind
 	instance instancestate.ID
 }
@@ -83,9 +83,9 @@ func (c *SEC) claim(id uuid.UUID, k Kind, in instancestate.ID) bool {
 		return false
 	}
 	if c.running == nil {
-		c.running, c.driving, c.instances = make(map[uuid.UUID]claim), make(map[Kind]int), make(map[instancestate.ID]int)
+		c.running, c.driving, c.instances = make(map[uuid.UUID]driven), make(map[Kind]int), make(map[instancestate.ID]int)
 	}
-	c.running[id] = claim{k, in}
+	c.running[id] = driven{k, in}
 	c.driving[k]++
 	c.instances[in]++
 	return true
@@ -93,11 +93,11 @@ func (c *SEC) claim(id uuid.UUID, k Kind, in instancestate.ID) bool {
 
 func (c *SEC) release(id uuid.UUID) {
 	c.mu.Lock()
-	if cl, ok := c.running[id]; ok {
+	if d, ok := c.running[id]; ok {
 		delete(c.running, id)
-		c.driving[cl.kind]--
-		if c.instances[cl.instance]--; c.instances[cl.instance] == 0 {
-			delete(c.instances, cl.instance)
+		c.driving[d.kind]--
+		if c.instances[d.instance]--; c.instances[d.instance] == 0 {
+			delete(c.instances, d.instance)
 		}
 	}
 	c.mu.Unlock()
