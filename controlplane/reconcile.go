@@ -189,13 +189,13 @@ func (cp *ControlPlane) reconcile(ctx context.Context, src string, id instancest
 		if !errors.Is(err, datastore.ErrNotFound) {
 			cp.failed(ctx, src, "fetch the instance", err)
 		}
-		return n, false, err
+		return n, began, err
 	}
 	now := cp.cfg.Now()
 	n, err = instancestate.Next(s, now)
 	if err != nil {
 		cp.failed(ctx, src, "decide what comes next", err)
-		return n, false, err
+		return n, began, err
 	}
 	var saga sagas.Saga
 	switch n.Action {
