@@ -128,6 +128,20 @@ func TestReconcilerPassOverWhatChanged(t *testing.T) {
 	p.noErrors()
 }
 
+// TestReconcilerPassAsManyAsItsLimit: a pass that finds as many as its
+// limit begins them all, and leaves nothing behind.
+func TestReconcilerPassAsManyAsItsLimit(t *testing.T) {
+	p := newPlane(t, func(c *controlplane.Config) { c.PassLimit = 1 })
+	in := p.stopped(1)
+	_, err := p.st.InstanceSetIntendedState(p.ctx, in, instancestate.IntendRunning)
+	p.must(err)
+	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceReconciler)
+	if err != nil || pass.Found != 1 || pass.SagasStarted != 1 || pass.Again {
+		t.Errorf("the pass: %+v, %v; want the one found started, and nothing left", pass, err)
+	}
+	p.boot(in)
+}
+
 // TestReconcilerQueryFails: a pass whose query fails returns the error,
 // counted under the task.
 func TestReconcilerQueryFails(t *testing.T) {
