@@ -188,15 +188,30 @@ func TestBeginWritesItsRecord(t *testing.T) {
 	f := newFixture(t)
 	f.stopped()
 	c := f.sec(secA)
-	if _, err := c.Begin(f.ctx, sagaID, &sagas.Delete{Instance: instID}); err != nil {
+	log := f.watched()
+	c.Log = log
+	x, err := c.Begin(f.ctx, sagaID, &sagas.Delete{Instance: instID})
+	if err != nil {
 		t.Fatal(err)
 	}
 	rec, events, err := f.st.SagaFetch(f.ctx, sagaID)
 	if err != nil || rec.State != datastore.SagaRunning || rec.CurrentSEC != secA || len(events) != 0 {
 		t.Fatalf("the log after Begin: %+v, %d events, %v; want the saga running, owned by its executor, no event", rec, len(events), err)
 	}
+	// Then each node as under Run, its start appended to the record.
+	for !x.Done() {
+		x.Next(f.ctx)
+	}
+	want := []string{
+		"create: ",
+		"append: started delete_instance_record",
+		"done: succeeded delete_instance_record",
+	}
+	if diff := cmp.Diff(want, log.writes); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
+	}
 	other := f.sec(secB)
-	x, err := other.Begin(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: failure.StartReasonUser})
+	x, err = other.Begin(f.ctx, sagaID, &sagas.Start{Instance: instID, Reason: failure.StartReasonUser})
 	if !errors.Is(err, datastore.ErrConflict) || x != nil {
 		t.Fatalf("Begin under an id naming another saga: %v, %v; want ErrConflict and no executor", x, err)
 	}
