@@ -603,10 +603,7 @@ func (w *World) resumeSagas(pending map[vmmstate.InstanceID]*instRow) {
 			in = pending[id]
 		}
 		if in == nil {
-			// Its instance was deleted: what the saga left of VMMs and
-			// migrations is read back all the same.
-			w.stats.SagasRecoveredUnknown++
-			w.syncRecords(d.State)
+			w.recoveredUnknown(d)
 			continue
 		}
 		// The saga was in flight when the process died: counted as the

@@ -272,13 +272,23 @@ func TestResumeAfterKills(t *testing.T) {
 				t.Errorf("settled after %d kills, the world leaves %d sagas unfinished, %d locks held, %d reservations leaked",
 					kills, s.SagasUnfinished, s.LocksHeld, s.ReservationsLeaked)
 			}
+			// Every instance the store holds alive is one the world knows.
+			tables, err := mem.Tables(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range tables.Instances {
+				if row.TimeDeleted.IsZero() && w.live(row.Instance.ID) == nil {
+					t.Errorf("the store holds instance %v alive (%v); the world does not know it", row.Instance.ID, row.Instance.Runtime.State)
+				}
+			}
 			if kills < 5 {
 				t.Errorf("only %d kills: the test did not kill", kills)
 			}
 			if s.Events.Get("sagas_recovered_after_crash") == 0 {
 				t.Errorf("%d kills and no saga recovered", kills)
 			}
-			t.Logf("%d kills, %d resumptions, %d steps", kills, resumed, w.Steps())
+			t.Logf("%d kills, %d resumptions, %d steps, %d of earlier processes", kills, resumed, w.Steps(), s.Events.Get("sagas_recovered_of_earlier_processes"))
 		})
 	}
 }

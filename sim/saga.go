@@ -384,11 +384,7 @@ func (w *World) crashControlPlane() {
 		case w.unrecovered(d, "control plane"):
 			continue
 		case f == nil:
-			// A saga of an earlier process on the same store: finished;
-			// what it left of VMMs and migrations the world holds is read
-			// back.
-			w.stats.SagasRecoveredUnknown++
-			w.syncRecords(d.State)
+			w.recoveredUnknown(d)
 			continue
 		}
 		w.recoveredSaga(d, f.in)
@@ -465,6 +461,26 @@ func (w *World) recoveredSaga(d sagas.Durable, in *instRow) {
 		w.sync(in, d.State, last)
 	}
 	w.ended(in, recovered{d})
+}
+
+// recoveredUnknown reads back what recovery left of a saga the world did
+// not have in flight: one of an earlier process, for an instance since
+// deleted — the VMMs and migrations it made or ended — or a create the
+// world never knew. A process killed as it sent a saga's first write has
+// that write applied by the database after the process is gone, and
+// perhaps after the next one resumed, read the log and forgot the instance
+// it had kept pending; the create is then recovered at a later pass, and
+// the instance it inserted is the world's from then on.
+func (w *World) recoveredUnknown(d sagas.Durable) {
+	w.stats.SagasRecoveredUnknown++
+	if c, ok := d.State.(*sagas.Create); ok && w.instByID[c.Instance.ID] == nil {
+		in := &instRow{rec: c.Instance, name: w.name('i'), pending: true}
+		w.sync(in, d.State, instancestate.Snapshot{}) // added when the store holds it
+		if !in.pending {
+			w.tracef("recovered %s, the create of an earlier process", in.name)
+		}
+	}
+	w.syncRecords(d.State)
 }
 
 // unrecovered reports whether recovery left saga d short of rest, and
