@@ -547,13 +547,7 @@ func TestReincarnationPassLimit(t *testing.T) {
 		t.Fatalf("first pass: %+v", pass)
 	}
 	passes := p.tick(0)
-	started := 0
-	for _, ps := range passes {
-		if ps.Task == controlplane.TaskReincarnation {
-			started += ps.SagasStarted
-		}
-	}
-	if started != 1 {
+	if started := startedBy(passes, controlplane.TaskReincarnation); started != 1 {
 		t.Errorf("the activated pass started %d: %+v", started, passes)
 	}
 }

@@ -106,6 +106,31 @@ func (p *plane) restart(id uuid.UUID) {
 	p.cp = p.must2(controlplane.New(cfg))
 }
 
+// takeOver is the process dying and the next taking its sagas over:
+// restarted under the same identity (cpA), or another (cpB) that adopts
+// them once their lease has expired; then every task runs a minute on.
+func (p *plane) takeOver(next uuid.UUID) {
+	p.t.Helper()
+	p.restart(next)
+	p.tick(0)
+	if next == cpB {
+		p.tick(2 * sagas.DefaultLease) // the lease expires: adopted, then recovered
+		p.tick(0)
+	}
+	p.tick(time.Minute)
+}
+
+// startedBy counts the sagas the passes of task t began.
+func startedBy(passes []controlplane.Pass, t controlplane.Task) int {
+	n := 0
+	for _, ps := range passes {
+		if ps.Task == t {
+			n += ps.SagasStarted
+		}
+	}
+	return n
+}
+
 func (p *plane) snap(in instancestate.ID) instancestate.Snapshot {
 	p.t.Helper()
 	s, err := p.st.InstanceFetchAll(p.ctx, in)

@@ -115,13 +115,7 @@ func TestReconcilerPassOverWhatChanged(t *testing.T) {
 	}
 	// The activated pass starts the third.
 	passes := p.tick(0)
-	started := 0
-	for _, ps := range passes {
-		if ps.Task == controlplane.TaskInstanceReconciler {
-			started += ps.SagasStarted
-		}
-	}
-	if started != 1 {
+	if started := startedBy(passes, controlplane.TaskInstanceReconciler); started != 1 {
 		t.Errorf("the activated pass started %d: %+v", started, passes)
 	}
 	p.boot(ins[2])

@@ -237,13 +237,7 @@ func TestAnsweredRequestOutlivesItsProcess(t *testing.T) {
 				// The process dies with the saga handed over and not run;
 				// the next runs its sagas itself.
 				p.cfg.Runner = nil
-				p.restart(next)
-				p.tick(0)
-				if next == cpB {
-					p.tick(2 * sagas.DefaultLease) // the lease expires: adopted, then recovered
-					p.tick(0)
-				}
-				p.tick(time.Minute)
+				p.takeOver(next)
 				tc.check(p, in)
 				p.settled()
 			})

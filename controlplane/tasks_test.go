@@ -113,13 +113,7 @@ func TestCrashedControlPlaneIsFinished(t *testing.T) {
 					if !d.Crashed {
 						t.Fatalf("did not crash: %+v", d)
 					}
-					p.restart(next)
-					p.tick(0)
-					if next == cpB {
-						p.tick(2 * sagas.DefaultLease) // the lease expires: adopted, then recovered
-						p.tick(0)
-					}
-					p.tick(time.Minute)
+					p.takeOver(next)
 					p.settled()
 					sk.check(p)
 					st := p.cp.Stats()

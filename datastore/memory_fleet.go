@@ -154,22 +154,12 @@ func (m *Memory) reindexAll() {
 
 // FindInstancesNeedingUpdate implements Store: the live, unlocked instances
 // whose update plan (§13.3, D11, D21) has work — at any time, now
-// included: whether a plan has work is the records' alone.
+// included: whether a plan has work is the records' alone (plans), so of
+// those, the unlocked.
 func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, _ time.Time) ([]instancestate.ID, error) {
-	if err := m.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer m.mu.Unlock()
-	m.reindex()
-	var out []instancestate.ID
-	for id := range m.idx.plans {
-		// Whether the plan has work is the records' alone (plans): of
-		// those, the unlocked.
-		if !m.instances[id].Instance.IsLocked() {
-			out = append(out, id)
-		}
-	}
-	return sortIDs(out), nil
+	return m.findIndexed(ctx, func(x *fleetIndex) map[instancestate.ID]struct{} { return x.plans }, func(row *InstanceRow) bool {
+		return !row.Instance.IsLocked()
+	})
 }
 
 // FindReincarnatableInstances implements Store: exactly the instances whose
@@ -177,18 +167,10 @@ func (m *Memory) FindInstancesNeedingUpdate(ctx context.Context, _ time.Time) ([
 // (§17.2, D15, D22).
 func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
 	now = StoreTime(now)
-	if err := m.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer m.mu.Unlock()
-	m.reindex()
-	var out []instancestate.ID
-	for id := range m.idx.down {
-		if r, err := instancestate.Reincarnate(m.snapshot(m.instances[id]), now); err == nil && r.Should {
-			out = append(out, id)
-		}
-	}
-	return sortIDs(out), nil
+	return m.findIndexed(ctx, func(x *fleetIndex) map[instancestate.ID]struct{} { return x.down }, func(row *InstanceRow) bool {
+		r, err := instancestate.Reincarnate(m.snapshot(row), now)
+		return err == nil && r.Should
+	})
 }
 
 // FindInstancesToReconcile implements Store: exactly the live, unlocked
@@ -198,15 +180,24 @@ func (m *Memory) FindReincarnatableInstances(ctx context.Context, now time.Time)
 // a stalled migration, a restart — comes first.
 func (m *Memory) FindInstancesToReconcile(ctx context.Context, now time.Time) ([]instancestate.ID, error) {
 	now = StoreTime(now)
+	return m.findIndexed(ctx, func(x *fleetIndex) map[instancestate.ID]struct{} { return x.unmet }, func(row *InstanceRow) bool {
+		n, err := instancestate.Next(m.snapshot(row), now)
+		return err == nil && (n.Action == instancestate.NextStart || n.Action == instancestate.NextStop)
+	})
+}
+
+// findIndexed answers a fleet query of instances from the index: the
+// members of the set it names, once the index has taken up every write,
+// that keep says are in the answer, sorted by id.
+func (m *Memory) findIndexed(ctx context.Context, set func(*fleetIndex) map[instancestate.ID]struct{}, keep func(*InstanceRow) bool) ([]instancestate.ID, error) {
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	m.reindex()
 	var out []instancestate.ID
-	for id := range m.idx.unmet {
-		n, err := instancestate.Next(m.snapshot(m.instances[id]), now)
-		if err == nil && (n.Action == instancestate.NextStart || n.Action == instancestate.NextStop) {
+	for id := range set(&m.idx) {
+		if keep(m.instances[id]) {
 			out = append(out, id)
 		}
 	}
