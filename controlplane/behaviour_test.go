@@ -558,12 +558,7 @@ func TestReincarnationPassLimit(t *testing.T) {
 func TestWatcherVerdicts(t *testing.T) {
 	p := newPlane(t)
 	in := p.create(1)
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallCheck {
-			return &failure.Outcome{Communication: failure.CommTimeout}
-		}
-		return nil
-	}
+	p.calls(memsled.CallCheck, &failure.Outcome{Communication: failure.CommTimeout}) // every check times out
 	pass, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
 	p.must(err)
 	if pass.Found != 1 || p.state(in) != instancestate.Running {

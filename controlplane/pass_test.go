@@ -203,12 +203,7 @@ func TestWatcherPassKeepsLaterObservations(t *testing.T) {
 	p.must(err)
 	r.Step(p.ctx) // the list: the first instance's VMM
 	later := p.create(2)
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallCheck {
-			return &failure.Outcome{Communication: failure.CommTimeout}
-		}
-		return nil
-	}
+	p.calls(memsled.CallCheck, &failure.Outcome{Communication: failure.CommTimeout}) // every check times out
 	if _, err := p.cp.CheckVMM(p.ctx, p.snap(later).Active.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -301,12 +296,7 @@ func (l *failingDone) SagaSetState(ctx context.Context, f datastore.Fence, id uu
 func TestWatcherPassDropsWhatItNoLongerLists(t *testing.T) {
 	p := newPlane(t)
 	kept, gone := p.create(1), p.create(2)
-	p.w.Agent.Fail = func(c memsled.Call, _ vmmstate.ID) *failure.Outcome {
-		if c == memsled.CallCheck {
-			return &failure.Outcome{Communication: failure.CommTimeout}
-		}
-		return nil
-	}
+	p.calls(memsled.CallCheck, &failure.Outcome{Communication: failure.CommTimeout}) // every check times out
 	_, err := p.cp.RunTask(p.ctx, controlplane.TaskInstanceWatcher)
 	p.must(err)
 	first, err := p.cp.Snapshot(p.ctx, kept)
