@@ -344,11 +344,7 @@ func TestPropRejectedCarriesNoIntent(t *testing.T) {
 // that every clause is reached often, not only by chance.
 func TestPropNext(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s, now := drawn(t)
-		if rapid.Bool().Draw(t, "restart candidate") {
-			s = candidate(t)
-			now = instancetest.Now(s).Draw(t, "candidate now")
-		}
+		s, now := drawnOrCandidate(t)
 		in := s.Instance
 		last := in.Runtime.TimeLastAutoRestarted
 		end := last.Add(in.AutoRestart.EffectiveCooldown())
@@ -398,11 +394,7 @@ func TestPropNext(t *testing.T) {
 // stalled migration, a restart due or cooling down.
 func TestPropIntentUnmetIsNextsStartAndStop(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s, now := drawn(t)
-		if rapid.Bool().Draw(t, "restart candidate") {
-			s = candidate(t)
-			now = instancetest.Now(s).Draw(t, "candidate now")
-		}
+		s, now := drawnOrCandidate(t)
 		unmet := instancestate.IntentUnmet(s)
 		n, err := instancestate.Next(s, now)
 		if err != nil {
@@ -427,6 +419,17 @@ func TestPropIntentUnmetIsNextsStartAndStop(t *testing.T) {
 			}
 		}
 	})
+}
+
+// drawnOrCandidate draws a snapshot and a time as drawn does, or, half the
+// time, a restart candidate and a time for it, so that the rules about
+// restarts are reached often, not only by chance.
+func drawnOrCandidate(t *rapid.T) (instancestate.Snapshot, time.Time) {
+	if rapid.Bool().Draw(t, "restart candidate") {
+		s := candidate(t)
+		return s, instancetest.Now(s).Draw(t, "candidate now")
+	}
+	return drawn(t)
 }
 
 // candidate draws a snapshot that may need an automatic restart (D15): failed,
